@@ -1,0 +1,452 @@
+// Path attributes (RFC 4271 §4.3, §5) with the per-attribute error handling of RFC 7606 §7.
+
+import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, type Prefix } from './address.js';
+import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType } from './constants.js';
+import { BgpError, ErrorCode, UpdateSubcode } from './errors.js';
+import { decodeNlri, encodeNlri } from './nlri.js';
+
+export interface AsPathSegment {
+  type: AsPathSegmentType;
+  asns: number[];
+}
+
+export type PathAttribute =
+  | { type: AttrType.ORIGIN; flags: number; origin: number }
+  | AsPathAttribute
+  | { type: AttrType.NEXT_HOP; flags: number; nextHop: string }
+  | { type: AttrType.MULTI_EXIT_DISC; flags: number; med: number }
+  | { type: AttrType.LOCAL_PREF; flags: number; localPref: number }
+  | { type: AttrType.ATOMIC_AGGREGATE; flags: number }
+  | AggregatorAttribute
+  | { type: AttrType.COMMUNITIES; flags: number; communities: number[] }
+  | { type: AttrType.ORIGINATOR_ID; flags: number; originatorId: string }
+  | { type: AttrType.CLUSTER_LIST; flags: number; clusterList: string[] }
+  | { type: AttrType.MP_REACH_NLRI; flags: number; afi: number; safi: number; nextHops: string[]; nlri: Prefix[] }
+  | { type: AttrType.MP_UNREACH_NLRI; flags: number; afi: number; safi: number; withdrawn: Prefix[] }
+  | { type: AttrType.EXTENDED_COMMUNITIES; flags: number; extendedCommunities: Uint8Array[] }
+  | { type: AttrType.LARGE_COMMUNITY; flags: number; largeCommunities: Array<[number, number, number]> }
+  | { type: AttrType.OTC; flags: number; otc: number }
+  | UnknownAttribute;
+
+export interface UnknownAttribute {
+  type: number;
+  flags: number;
+  data: Uint8Array;
+}
+
+export interface AsPathAttribute {
+  type: AttrType.AS_PATH | AttrType.AS4_PATH;
+  flags: number;
+  segments: AsPathSegment[];
+}
+
+export interface AggregatorAttribute {
+  type: AttrType.AGGREGATOR | AttrType.AS4_AGGREGATOR;
+  flags: number;
+  asn: number;
+  address: string;
+}
+
+export interface CodecContext {
+  /** Both sides sent the 4-octet AS capability (RFC 6793): AS numbers in AS_PATH take 4 octets. */
+  asn4: boolean;
+  /** RFC 7911: path identifiers precede prefixes we receive, per family. */
+  addPath?: { ipv4?: boolean; ipv6?: boolean };
+  /** The peer is external: LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST from it are discarded (RFC 7606 §7). */
+  ebgp?: boolean;
+}
+
+/** The flags each known attribute must carry (Optional and Transitive bits only). */
+const EXPECTED_FLAGS: Record<number, number> = {
+  [AttrType.ORIGIN]: AttrFlag.Transitive,
+  [AttrType.AS_PATH]: AttrFlag.Transitive,
+  [AttrType.NEXT_HOP]: AttrFlag.Transitive,
+  [AttrType.MULTI_EXIT_DISC]: AttrFlag.Optional,
+  [AttrType.LOCAL_PREF]: AttrFlag.Transitive,
+  [AttrType.ATOMIC_AGGREGATE]: AttrFlag.Transitive,
+  [AttrType.AGGREGATOR]: AttrFlag.Optional | AttrFlag.Transitive,
+  [AttrType.COMMUNITIES]: AttrFlag.Optional | AttrFlag.Transitive,
+  [AttrType.ORIGINATOR_ID]: AttrFlag.Optional,
+  [AttrType.CLUSTER_LIST]: AttrFlag.Optional,
+  [AttrType.MP_REACH_NLRI]: AttrFlag.Optional,
+  [AttrType.MP_UNREACH_NLRI]: AttrFlag.Optional,
+  [AttrType.EXTENDED_COMMUNITIES]: AttrFlag.Optional | AttrFlag.Transitive,
+  [AttrType.AS4_PATH]: AttrFlag.Optional | AttrFlag.Transitive,
+  [AttrType.AS4_AGGREGATOR]: AttrFlag.Optional | AttrFlag.Transitive,
+  [AttrType.LARGE_COMMUNITY]: AttrFlag.Optional | AttrFlag.Transitive,
+  [AttrType.OTC]: AttrFlag.Optional | AttrFlag.Transitive,
+};
+
+export function defaultFlags(type: number): number {
+  return EXPECTED_FLAGS[type] ?? AttrFlag.Optional | AttrFlag.Transitive;
+}
+
+export function isKnownAttribute(type: number): boolean {
+  return EXPECTED_FLAGS[type] !== undefined;
+}
+
+/** What RFC 7606 asks for when one attribute is malformed. */
+export type ErrorAction = 'treat-as-withdraw' | 'attribute-discard';
+
+/** A malformed attribute the caller must handle as `action` says (RFC 7606 §2). */
+export class AttributeError extends Error {
+  constructor(
+    readonly type: number,
+    readonly action: ErrorAction,
+    reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+function u32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+function decodeAsPath(type: number, v: Uint8Array, asSize: 2 | 4, action: ErrorAction): AsPathSegment[] {
+  const segments: AsPathSegment[] = [];
+  let p = 0;
+  while (p < v.length) {
+    if (p + 2 > v.length) throw new AttributeError(type, action, 'truncated AS_PATH segment header');
+    const segType = v[p];
+    const count = v[p + 1];
+    // RFC 7606 §7.2: unknown segment types and zero-length segments are malformed.
+    if (segType < 1 || segType > 4 || count === 0) {
+      throw new AttributeError(type, action, `AS_PATH segment type ${segType} length ${count}`);
+    }
+    p += 2;
+    if (p + count * asSize > v.length) throw new AttributeError(type, action, 'AS_PATH segment overruns the attribute');
+    const asns: number[] = new Array(count);
+    for (let i = 0; i < count; i++, p += asSize) asns[i] = asSize === 4 ? u32(v, p) : (v[p] << 8) | v[p + 1];
+    segments.push({ type: segType, asns });
+  }
+  return segments;
+}
+
+function encodeAsPath(segments: readonly AsPathSegment[], asSize: 2 | 4): Uint8Array {
+  const size = segments.reduce((s, g) => s + 2 + g.asns.length * asSize, 0);
+  const out = new Uint8Array(size);
+  const dv = new DataView(out.buffer);
+  let p = 0;
+  for (const g of segments) {
+    out[p] = g.type;
+    out[p + 1] = g.asns.length;
+    p += 2;
+    for (const asn of g.asns) {
+      if (asSize === 4) dv.setUint32(p, asn >>> 0);
+      else dv.setUint16(p, asn > 0xffff ? AS_TRANS : asn);
+      p += asSize;
+    }
+  }
+  return out;
+}
+
+/**
+ * Decodes one attribute's value. Throws AttributeError for errors RFC 7606 handles without
+ * a session reset, BgpError for those that still reset the session (MP_REACH/MP_UNREACH).
+ */
+export function decodeAttribute(type: number, flags: number, v: Uint8Array, ctx: CodecContext): PathAttribute {
+  const expected = EXPECTED_FLAGS[type];
+  // RFC 7606 §3(c): conflicting Optional/Transitive bits make the attribute malformed.
+  if (expected !== undefined && (flags & 0xc0) !== expected && type !== AttrType.MP_REACH_NLRI && type !== AttrType.MP_UNREACH_NLRI) {
+    const action = type === AttrType.ATOMIC_AGGREGATE || type === AttrType.AGGREGATOR || type === AttrType.AS4_PATH || type === AttrType.AS4_AGGREGATOR
+      ? 'attribute-discard'
+      : 'treat-as-withdraw';
+    throw new AttributeError(type, action, `flags 0x${flags.toString(16)}`);
+  }
+  const len = v.length;
+  const tw = (reason: string) => new AttributeError(type, 'treat-as-withdraw', reason);
+  const discard = (reason: string) => new AttributeError(type, 'attribute-discard', reason);
+  switch (type) {
+    case AttrType.ORIGIN:
+      if (len !== 1) throw tw(`length ${len}`);
+      if (v[0] > 2) throw tw(`undefined ORIGIN ${v[0]}`);
+      return { type, flags, origin: v[0] };
+    case AttrType.AS_PATH:
+      return { type, flags, segments: decodeAsPath(type, v, ctx.asn4 ? 4 : 2, 'treat-as-withdraw') };
+    case AttrType.AS4_PATH:
+      // RFC 6793 §6: a malformed AS4_PATH is discarded, never a reason to withdraw.
+      return { type, flags, segments: decodeAsPath(type, v, 4, 'attribute-discard') };
+    case AttrType.NEXT_HOP:
+      if (len !== 4) throw tw(`length ${len}`);
+      return { type, flags, nextHop: ipv4FromBytes(v) };
+    case AttrType.MULTI_EXIT_DISC:
+      if (len !== 4) throw tw(`length ${len}`);
+      return { type, flags, med: u32(v, 0) };
+    case AttrType.LOCAL_PREF:
+      if (ctx.ebgp) throw discard('LOCAL_PREF from an external peer');
+      if (len !== 4) throw tw(`length ${len}`);
+      return { type, flags, localPref: u32(v, 0) };
+    case AttrType.ATOMIC_AGGREGATE:
+      if (len !== 0) throw discard(`length ${len}`);
+      return { type, flags };
+    case AttrType.AGGREGATOR: {
+      const asSize = ctx.asn4 ? 4 : 2;
+      if (len !== asSize + 4) throw discard(`length ${len}`);
+      const asn = asSize === 4 ? u32(v, 0) : (v[0] << 8) | v[1];
+      return { type, flags, asn, address: ipv4FromBytes(v, asSize) };
+    }
+    case AttrType.AS4_AGGREGATOR:
+      if (len !== 8) throw discard(`length ${len}`);
+      return { type, flags, asn: u32(v, 0), address: ipv4FromBytes(v, 4) };
+    case AttrType.COMMUNITIES: {
+      if (len === 0 || len % 4 !== 0) throw tw(`length ${len}`);
+      const communities = new Array<number>(len / 4);
+      for (let i = 0; i < communities.length; i++) communities[i] = u32(v, i * 4);
+      return { type, flags, communities };
+    }
+    case AttrType.ORIGINATOR_ID:
+      if (ctx.ebgp) throw discard('ORIGINATOR_ID from an external peer');
+      if (len !== 4) throw tw(`length ${len}`);
+      return { type, flags, originatorId: ipv4FromBytes(v) };
+    case AttrType.CLUSTER_LIST: {
+      if (ctx.ebgp) throw discard('CLUSTER_LIST from an external peer');
+      if (len === 0 || len % 4 !== 0) throw tw(`length ${len}`);
+      const clusterList: string[] = [];
+      for (let o = 0; o < len; o += 4) clusterList.push(ipv4FromBytes(v, o));
+      return { type, flags, clusterList };
+    }
+    case AttrType.MP_REACH_NLRI:
+      return decodeMpReach(flags, v, ctx);
+    case AttrType.MP_UNREACH_NLRI: {
+      if (len < 3) throw mpError('MP_UNREACH_NLRI shorter than 3 octets');
+      const afi = (v[0] << 8) | v[1];
+      const safi = v[2];
+      const withdrawn = decodeNlri(v, 3, len, afi, addPathFor(ctx, afi), UpdateSubcode.OptionalAttributeError);
+      return { type, flags, afi, safi, withdrawn };
+    }
+    case AttrType.EXTENDED_COMMUNITIES: {
+      if (len === 0 || len % 8 !== 0) throw tw(`length ${len}`);
+      const extendedCommunities: Uint8Array[] = [];
+      for (let o = 0; o < len; o += 8) extendedCommunities.push(v.slice(o, o + 8));
+      return { type, flags, extendedCommunities };
+    }
+    case AttrType.LARGE_COMMUNITY: {
+      if (len === 0 || len % 12 !== 0) throw tw(`length ${len}`);
+      const largeCommunities: Array<[number, number, number]> = [];
+      for (let o = 0; o < len; o += 12) largeCommunities.push([u32(v, o), u32(v, o + 4), u32(v, o + 8)]);
+      return { type, flags, largeCommunities };
+    }
+    case AttrType.OTC:
+      if (len !== 4) throw tw(`length ${len}`);
+      return { type, flags, otc: u32(v, 0) };
+    default:
+      return { type, flags, data: v.slice() };
+  }
+}
+
+function mpError(reason: string): BgpError {
+  // RFC 7606 §7.11 / RFC 4760 §7: MP_REACH/MP_UNREACH errors reset the session.
+  return new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.OptionalAttributeError, undefined, reason);
+}
+
+function addPathFor(ctx: CodecContext, afi: number): boolean {
+  return afi === 1 ? !!ctx.addPath?.ipv4 : afi === 2 ? !!ctx.addPath?.ipv6 : false;
+}
+
+function decodeMpReach(flags: number, v: Uint8Array, ctx: CodecContext): PathAttribute {
+  if (v.length < 5) throw mpError('MP_REACH_NLRI shorter than 5 octets');
+  const afi = (v[0] << 8) | v[1];
+  const safi = v[2];
+  const nhLen = v[3];
+  if (4 + nhLen + 1 > v.length) throw mpError('MP_REACH_NLRI next hop overruns the attribute');
+  const nextHops: string[] = [];
+  if (afi === 2 && (nhLen === 16 || nhLen === 32)) {
+    nextHops.push(ipv6FromBytes(v, 4));
+    if (nhLen === 32) nextHops.push(ipv6FromBytes(v, 20));
+  } else if (afi === 1 && nhLen === 4) {
+    nextHops.push(ipv4FromBytes(v, 4));
+  } else if (afi === 1 && (nhLen === 16 || nhLen === 32)) {
+    // RFC 8950: IPv4 NLRI with an IPv6 next hop.
+    nextHops.push(ipv6FromBytes(v, 4));
+    if (nhLen === 32) nextHops.push(ipv6FromBytes(v, 20));
+  } else if (afi === 1 || afi === 2) {
+    throw mpError(`next hop length ${nhLen} for AFI ${afi}`);
+  } else {
+    nextHops.push(Buffer.from(v.subarray(4, 4 + nhLen)).toString('hex'));
+  }
+  // One reserved octet (RFC 4760 §3), ignored on receipt.
+  const nlriStart = 4 + nhLen + 1;
+  const nlri = afi === 1 || afi === 2
+    ? decodeNlri(v, nlriStart, v.length, afi, addPathFor(ctx, afi), UpdateSubcode.OptionalAttributeError)
+    : [];
+  return { type: AttrType.MP_REACH_NLRI, flags, afi, safi, nextHops, nlri };
+}
+
+function nextHopBytes(afi: number, hops: string[]): Uint8Array {
+  const parts = hops.map((h) => (h.includes(':') ? ipv6ToBytes(h) : afi === 1 ? ipv4ToBytes(h) : ipv6ToBytes(h)));
+  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+function be32(n: number): Uint8Array {
+  const out = new Uint8Array(4);
+  new DataView(out.buffer).setUint32(0, n >>> 0);
+  return out;
+}
+
+/** Encodes one attribute's value (without its header). */
+export function encodeAttributeValue(a: PathAttribute, ctx: CodecContext): Uint8Array {
+  const x = a as any;
+  switch (a.type) {
+    case AttrType.ORIGIN:
+      return Uint8Array.of(x.origin);
+    case AttrType.AS_PATH:
+      return encodeAsPath(x.segments, ctx.asn4 ? 4 : 2);
+    case AttrType.AS4_PATH:
+      return encodeAsPath(x.segments, 4);
+    case AttrType.NEXT_HOP:
+      return ipv4ToBytes(x.nextHop);
+    case AttrType.MULTI_EXIT_DISC:
+      return be32(x.med);
+    case AttrType.LOCAL_PREF:
+      return be32(x.localPref);
+    case AttrType.ATOMIC_AGGREGATE:
+      return new Uint8Array(0);
+    case AttrType.AGGREGATOR: {
+      const asn4 = ctx.asn4;
+      const out = new Uint8Array(asn4 ? 8 : 6);
+      const dv = new DataView(out.buffer);
+      if (asn4) dv.setUint32(0, x.asn >>> 0);
+      else dv.setUint16(0, x.asn > 0xffff ? AS_TRANS : x.asn);
+      out.set(ipv4ToBytes(x.address), asn4 ? 4 : 2);
+      return out;
+    }
+    case AttrType.AS4_AGGREGATOR: {
+      const out = new Uint8Array(8);
+      new DataView(out.buffer).setUint32(0, x.asn >>> 0);
+      out.set(ipv4ToBytes(x.address), 4);
+      return out;
+    }
+    case AttrType.COMMUNITIES: {
+      const out = new Uint8Array(x.communities.length * 4);
+      const dv = new DataView(out.buffer);
+      x.communities.forEach((c: number, i: number) => dv.setUint32(i * 4, c >>> 0));
+      return out;
+    }
+    case AttrType.ORIGINATOR_ID:
+      return ipv4ToBytes(x.originatorId);
+    case AttrType.CLUSTER_LIST: {
+      const out = new Uint8Array(x.clusterList.length * 4);
+      x.clusterList.forEach((c: string, i: number) => out.set(ipv4ToBytes(c), i * 4));
+      return out;
+    }
+    case AttrType.MP_REACH_NLRI: {
+      const nh = nextHopBytes(x.afi, x.nextHops);
+      const nlri = encodeNlri(x.nlri, addPathFor(ctx, x.afi));
+      const out = new Uint8Array(5 + nh.length + nlri.length);
+      out[0] = x.afi >> 8;
+      out[1] = x.afi & 0xff;
+      out[2] = x.safi;
+      out[3] = nh.length;
+      out.set(nh, 4);
+      out.set(nlri, 5 + nh.length);
+      return out;
+    }
+    case AttrType.MP_UNREACH_NLRI: {
+      const nlri = encodeNlri(x.withdrawn, addPathFor(ctx, x.afi));
+      const out = new Uint8Array(3 + nlri.length);
+      out[0] = x.afi >> 8;
+      out[1] = x.afi & 0xff;
+      out[2] = x.safi;
+      out.set(nlri, 3);
+      return out;
+    }
+    case AttrType.EXTENDED_COMMUNITIES: {
+      const out = new Uint8Array(x.extendedCommunities.length * 8);
+      x.extendedCommunities.forEach((c: Uint8Array, i: number) => out.set(c, i * 8));
+      return out;
+    }
+    case AttrType.LARGE_COMMUNITY: {
+      const out = new Uint8Array(x.largeCommunities.length * 12);
+      const dv = new DataView(out.buffer);
+      x.largeCommunities.forEach((c: number[], i: number) => {
+        dv.setUint32(i * 12, c[0] >>> 0);
+        dv.setUint32(i * 12 + 4, c[1] >>> 0);
+        dv.setUint32(i * 12 + 8, c[2] >>> 0);
+      });
+      return out;
+    }
+    case AttrType.OTC:
+      return be32(x.otc);
+    default:
+      return x.data;
+  }
+}
+
+/** Encodes one attribute with its header; the Extended Length bit is set when needed or asked. */
+export function encodeAttribute(a: PathAttribute, ctx: CodecContext): Uint8Array {
+  const value = encodeAttributeValue(a, ctx);
+  const ext = value.length > 255 || (a.flags & AttrFlag.ExtendedLength) !== 0;
+  const flags = ext ? a.flags | AttrFlag.ExtendedLength : a.flags & ~AttrFlag.ExtendedLength;
+  const hdr = ext ? 4 : 3;
+  const out = new Uint8Array(hdr + value.length);
+  out[0] = flags;
+  out[1] = a.type;
+  if (ext) {
+    out[2] = value.length >> 8;
+    out[3] = value.length & 0xff;
+  } else {
+    out[2] = value.length;
+  }
+  out.set(value, hdr);
+  return out;
+}
+
+function asCount(segments: readonly AsPathSegment[]): number {
+  // RFC 6793 §4.2.3 counts an AS_SET as one and confederation segments as none.
+  let n = 0;
+  for (const s of segments) {
+    if (s.type === AsPathSegmentType.AS_SEQUENCE) n += s.asns.length;
+    else if (s.type === AsPathSegmentType.AS_SET) n += 1;
+  }
+  return n;
+}
+
+/**
+ * RFC 6793 §4.2.3: from a 2-octet-AS peer, merges AS4_PATH and AS4_AGGREGATOR back into
+ * AS_PATH and AGGREGATOR and drops the AS4_ attributes. From a 4-octet-AS peer the AS4_
+ * attributes are simply dropped (§4.1).
+ */
+export function mergeAs4(attrs: readonly PathAttribute[], peerAsn4: boolean): PathAttribute[] {
+  const asPath = attrs.find((a) => a.type === AttrType.AS_PATH) as AsPathAttribute | undefined;
+  const as4Path = attrs.find((a) => a.type === AttrType.AS4_PATH) as AsPathAttribute | undefined;
+  const agg = attrs.find((a) => a.type === AttrType.AGGREGATOR) as AggregatorAttribute | undefined;
+  const as4Agg = attrs.find((a) => a.type === AttrType.AS4_AGGREGATOR) as AggregatorAttribute | undefined;
+  const rest = attrs.filter((a) => a.type !== AttrType.AS4_PATH && a.type !== AttrType.AS4_AGGREGATOR);
+  if (peerAsn4 || (!as4Path && !as4Agg)) return rest;
+  // An AGGREGATOR that does not carry AS_TRANS makes both AS4_ attributes void.
+  if (agg && agg.asn !== AS_TRANS) return rest;
+  let newAgg: PathAttribute | undefined;
+  if (agg && as4Agg) newAgg = { type: AttrType.AGGREGATOR, flags: agg.flags, asn: as4Agg.asn, address: as4Agg.address };
+  let newPath: PathAttribute | undefined;
+  if (asPath && as4Path) {
+    const n2 = asCount(asPath.segments);
+    const n4 = asCount(as4Path.segments);
+    if (n2 >= n4) {
+      // Keep the leading (n2 - n4) ASes of AS_PATH, then all of AS4_PATH.
+      let keep = n2 - n4;
+      const lead: AsPathSegment[] = [];
+      for (const s of asPath.segments) {
+        if (keep <= 0) break;
+        if (s.type === AsPathSegmentType.AS_SEQUENCE) {
+          const take = s.asns.slice(0, keep);
+          lead.push({ type: s.type, asns: take });
+          keep -= take.length;
+        } else if (s.type === AsPathSegmentType.AS_SET) {
+          lead.push({ type: s.type, asns: s.asns.slice() });
+          keep -= 1;
+        } else {
+          lead.push({ type: s.type, asns: s.asns.slice() });
+        }
+      }
+      newPath = { type: AttrType.AS_PATH, flags: asPath.flags, segments: [...lead, ...as4Path.segments] };
+    }
+  }
+  return rest.map((a) => (a.type === AttrType.AS_PATH && newPath ? newPath : a.type === AttrType.AGGREGATOR && newAgg ? newAgg : a));
+}

@@ -1,0 +1,171 @@
+// UPDATE message (RFC 4271 §4.3) with revised error handling (RFC 7606).
+
+import type { Prefix } from './address.js';
+import {
+  AttributeError,
+  decodeAttribute,
+  encodeAttribute,
+  isKnownAttribute,
+  type CodecContext,
+  type PathAttribute,
+} from './attributes.js';
+import { AttrFlag, AttrType, HEADER_LENGTH, MessageType } from './constants.js';
+import { BgpError, ErrorCode, UpdateSubcode } from './errors.js';
+import { encodeMessage } from './header.js';
+import { decodeNlri, encodeNlri } from './nlri.js';
+import { concat, type Family } from './open.js';
+
+export interface UpdateMessage {
+  /** IPv4 unicast prefixes in the Withdrawn Routes field. */
+  withdrawn: Prefix[];
+  attributes: PathAttribute[];
+  /** IPv4 unicast prefixes in the NLRI field. */
+  nlri: Prefix[];
+}
+
+export interface DecodedUpdate extends UpdateMessage {
+  /**
+   * RFC 7606 §2 treat-as-withdraw: every prefix this UPDATE announces (NLRI and MP_REACH)
+   * must be handled as withdrawn.
+   */
+  treatAsWithdraw: boolean;
+  /** Attributes dropped under RFC 7606 attribute-discard or as duplicates (§3(g)). */
+  discarded: number[];
+  /** One line per error found, for the log. */
+  problems: string[];
+}
+
+/**
+ * Decodes an UPDATE (header included). Errors RFC 7606 still handles with a session reset
+ * throw BgpError; everything else is reported on the result.
+ */
+export function decodeUpdate(msg: Uint8Array, ctx: CodecContext): DecodedUpdate {
+  const end = msg.length;
+  let p = HEADER_LENGTH;
+  const withdrawnLen = (msg[p] << 8) | msg[p + 1];
+  p += 2;
+  if (p + withdrawnLen + 2 > end) {
+    throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.MalformedAttributeList, undefined, 'withdrawn routes length overruns the message');
+  }
+  const withdrawn = decodeNlri(msg, p, p + withdrawnLen, 1, !!ctx.addPath?.ipv4, UpdateSubcode.InvalidNetworkField);
+  p += withdrawnLen;
+  const attrLen = (msg[p] << 8) | msg[p + 1];
+  p += 2;
+  if (p + attrLen > end) {
+    throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.MalformedAttributeList, undefined, 'path attribute length overruns the message');
+  }
+  const attrEnd = p + attrLen;
+  // The NLRI field is located by the lengths alone, so it is decoded before any attribute.
+  const nlri = decodeNlri(msg, attrEnd, end, 1, !!ctx.addPath?.ipv4, UpdateSubcode.InvalidNetworkField);
+
+  const attributes: PathAttribute[] = [];
+  const seen = new Set<number>();
+  const discarded: number[] = [];
+  const problems: string[] = [];
+  let treatAsWithdraw = false;
+  while (p < attrEnd) {
+    if (p + 3 > attrEnd) {
+      // RFC 7606 §4: an attribute header that does not fit: treat-as-withdraw.
+      treatAsWithdraw = true;
+      problems.push('truncated attribute header');
+      break;
+    }
+    const flags = msg[p];
+    const type = msg[p + 1];
+    const ext = (flags & AttrFlag.ExtendedLength) !== 0;
+    if (ext && p + 4 > attrEnd) {
+      treatAsWithdraw = true;
+      problems.push('truncated attribute header');
+      break;
+    }
+    const len = ext ? (msg[p + 2] << 8) | msg[p + 3] : msg[p + 2];
+    const vStart = p + (ext ? 4 : 3);
+    if (vStart + len > attrEnd) {
+      treatAsWithdraw = true;
+      problems.push(`attribute ${type} overruns the path attributes`);
+      break;
+    }
+    const value = msg.subarray(vStart, vStart + len);
+    p = vStart + len;
+
+    if (seen.has(type)) {
+      if (type === AttrType.MP_REACH_NLRI || type === AttrType.MP_UNREACH_NLRI) {
+        throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.MalformedAttributeList, undefined, `repeated attribute ${type}`);
+      }
+      discarded.push(type);
+      problems.push(`repeated attribute ${type} discarded`);
+      continue;
+    }
+    seen.add(type);
+    if (!isKnownAttribute(type) && (flags & AttrFlag.Optional) === 0) {
+      const data = msg.slice(vStart - (ext ? 4 : 3), vStart + len);
+      throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.UnrecognizedWellKnownAttribute, data, `well-known attribute ${type}`);
+    }
+    try {
+      attributes.push(decodeAttribute(type, flags, value, ctx));
+    } catch (e) {
+      if (!(e instanceof AttributeError)) throw e;
+      problems.push(`attribute ${type}: ${e.message} (${e.action})`);
+      if (e.action === 'treat-as-withdraw') treatAsWithdraw = true;
+      else discarded.push(type);
+    }
+  }
+
+  const has = (t: number) => attributes.some((a) => a.type === t);
+  const hasMpReach = seen.has(AttrType.MP_REACH_NLRI);
+  if (!treatAsWithdraw && (nlri.length > 0 || hasMpReach)) {
+    // RFC 7606 §3(d): a missing well-known mandatory attribute means treat-as-withdraw.
+    const required = [AttrType.ORIGIN, AttrType.AS_PATH];
+    if (nlri.length > 0) required.push(AttrType.NEXT_HOP);
+    if (ctx.ebgp === false) required.push(AttrType.LOCAL_PREF);
+    for (const t of required) {
+      if (!has(t) && !discarded.includes(t)) {
+        treatAsWithdraw = true;
+        problems.push(`missing well-known attribute ${t}`);
+      }
+    }
+  }
+  return { withdrawn, attributes, nlri, treatAsWithdraw, discarded, problems };
+}
+
+export function encodeUpdate(u: UpdateMessage, ctx: CodecContext): Uint8Array {
+  const withdrawn = encodeNlri(u.withdrawn, !!ctx.addPath?.ipv4);
+  const attrs = concat(u.attributes.map((a) => encodeAttribute(a, ctx)));
+  const nlri = encodeNlri(u.nlri, !!ctx.addPath?.ipv4);
+  const body = new Uint8Array(4 + withdrawn.length + attrs.length + nlri.length);
+  body[0] = withdrawn.length >> 8;
+  body[1] = withdrawn.length & 0xff;
+  body.set(withdrawn, 2);
+  const q = 2 + withdrawn.length;
+  body[q] = attrs.length >> 8;
+  body[q + 1] = attrs.length & 0xff;
+  body.set(attrs, q + 2);
+  body.set(nlri, q + 2 + attrs.length);
+  return encodeMessage(MessageType.UPDATE, body);
+}
+
+/** The End-of-RIB marker for a family (RFC 4724 §2). */
+export function encodeEndOfRib(family: Family): Uint8Array {
+  if (family.afi === 1 && family.safi === 1) return encodeUpdate({ withdrawn: [], attributes: [], nlri: [] }, { asn4: true });
+  const attr: PathAttribute = { type: AttrType.MP_UNREACH_NLRI, flags: AttrFlag.Optional, afi: family.afi, safi: family.safi, withdrawn: [] };
+  return encodeUpdate({ withdrawn: [], attributes: [attr], nlri: [] }, { asn4: true });
+}
+
+/**
+ * Recognises End-of-RIB from the bytes alone, without decoding the UPDATE: the empty
+ * UPDATE for IPv4 unicast, or one that holds only an empty MP_UNREACH_NLRI.
+ */
+export function endOfRibFamily(msg: Uint8Array): Family | null {
+  const len = msg.length;
+  if (len === 23 && msg[19] === 0 && msg[20] === 0 && msg[21] === 0 && msg[22] === 0) return { afi: 1, safi: 1 };
+  // 19 header + 2 withdrawn len + 2 attr len + flags + type + len(1 or 2) + AFI(2) + SAFI(1)
+  if (len !== 29 && len !== 30) return null;
+  if (msg[19] !== 0 || msg[20] !== 0) return null;
+  const attrLen = (msg[21] << 8) | msg[22];
+  const ext = (msg[23] & AttrFlag.ExtendedLength) !== 0;
+  if (msg[24] !== AttrType.MP_UNREACH_NLRI || attrLen !== len - 23) return null;
+  const v = ext ? 27 : 26;
+  const vLen = ext ? (msg[25] << 8) | msg[26] : msg[25];
+  if (vLen !== 3 || v + 3 !== len) return null;
+  return { afi: (msg[v] << 8) | msg[v + 1], safi: msg[v + 2] };
+}

@@ -1,0 +1,78 @@
+// The contract every interop daemon driver (BIRD, GoBGP, FRR, OpenBGPD, ExaBGP) fulfils.
+// A driver starts one instance of a real BGP daemon on a loopback address with a generated
+// config, in its own run directory and process group, peered with exactly one neighbor,
+// and answers questions about that session through the daemon's own CLI.
+
+export interface DaemonPeer {
+  /** The neighbor's address (ribstorm, or another daemon in a driver's self-test). */
+  address: string;
+  /** The neighbor's TCP port (the daemon connects there when it is active). */
+  port: number;
+  asn: number;
+  /** True: the daemon never connects, it waits for the neighbor. */
+  passive: boolean;
+  /** Hold time the daemon offers, seconds (3..65535). */
+  holdTime: number;
+}
+
+export interface DaemonOptions {
+  /** A fresh directory for configs, sockets, pid files and logs; the driver creates it. */
+  runDir: string;
+  /** The daemon's own loopback address (127.0.0.x); it listens there on `port`. */
+  address: string;
+  port: number;
+  asn: number;
+  routerId: string;
+  peer: DaemonPeer;
+}
+
+/** Capability names as the drivers normalise them (what the daemon's CLI reports). */
+export type CapabilityName =
+  | 'multiprotocol:ipv4-unicast'
+  | 'multiprotocol:ipv6-unicast'
+  | 'route-refresh'
+  | 'enhanced-route-refresh'
+  | 'asn4'
+  | 'graceful-restart'
+  | 'add-path'
+  | 'extended-message'
+  | 'role'
+  | string;
+
+export interface SessionView {
+  /** True when the daemon's CLI reports the session Established. */
+  established: boolean;
+  /** The daemon's own state word, as its CLI prints it. */
+  state: string;
+  /** Capabilities the daemon says it advertised, normalised, or null if its CLI cannot tell. */
+  localCapabilities: CapabilityName[] | null;
+  /** Capabilities the daemon says it received from the neighbor, normalised, or null. */
+  remoteCapabilities: CapabilityName[] | null;
+  /** Negotiated hold time as the daemon reports it, or null. */
+  holdTime: number | null;
+  /**
+   * Text of the last error or NOTIFICATION the daemon shows for this neighbor, including any
+   * RFC 8203/9003 shutdown communication it received, or '' when none.
+   */
+  lastError: string;
+}
+
+export interface Daemon {
+  readonly name: 'bird' | 'gobgp' | 'frr' | 'openbgpd' | 'exabgp';
+  /** Pid of the process the driver started (the leader of its process group). */
+  readonly pid: number;
+  /** Writes the config and starts the daemon; resolves once it listens / runs. */
+  start(): Promise<void>;
+  /** The session as the daemon's own CLI reports it. */
+  session(): Promise<SessionView>;
+  /** Makes the daemon send Cease / Administrative Shutdown carrying `text` to the neighbor. */
+  shutdownPeer(text: string): Promise<void>;
+  /** SIGSTOP / SIGCONT the daemon's whole process group (for hold-timer tests). */
+  pause(): void;
+  resume(): void;
+  /** Stops the daemon by pid (SIGTERM, then SIGKILL after a grace period) and waits for exit. */
+  stop(): Promise<void>;
+}
+
+/** Whether the daemon's binaries are installed on this machine. */
+export type Availability = () => boolean;
