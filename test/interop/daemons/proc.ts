@@ -1,7 +1,7 @@
 // Process helpers shared by the interop daemon drivers: start a daemon in its own process
 // group, wait for conditions, run its CLI with a timeout, and stop exactly what we started.
 import { spawn, execFile, type ChildProcess } from 'node:child_process';
-import { accessSync, constants, openSync, closeSync } from 'node:fs';
+import { accessSync, constants, openSync, closeSync, readFileSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 
 export interface Started {
@@ -173,4 +173,66 @@ export async function stopGroup(p: Started, graceMs = 3_000): Promise<void> {
   }
   await p.exited;
   liveGroups.delete(p.pid);
+}
+
+/**
+ * True when something listens on TCP `address`:`port` (or on 0.0.0.0:`port`), read from
+ * /proc/net/tcp so that checking does not open a connection the daemon would log as a stray peer.
+ */
+export function isListening(address: string, port: number): boolean {
+  const hex = (a: string) =>
+    Buffer.from(a.split('.').map(Number)).readUInt32LE(0).toString(16).toUpperCase().padStart(8, '0');
+  const wanted = new Set([hex(address), '00000000'].map((h) => `${h}:${port.toString(16).toUpperCase().padStart(4, '0')}`));
+  let table: string;
+  try {
+    table = readFileSync('/proc/net/tcp', 'utf8');
+  } catch {
+    return false;
+  }
+  return table
+    .split('\n')
+    .slice(1)
+    .some((line) => {
+      const f = line.trim().split(/\s+/);
+      return f[3] === '0A' && wanted.has(f[1] ?? '');
+    });
+}
+
+/** The last `lines` lines of a log file, for error messages ('' if unreadable). */
+export function logTail(file: string, lines = 20): string {
+  try {
+    return readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n');
+  } catch {
+    return '';
+  }
+}
+
+/**
+ * waitFor, but gives up at once (with the log tail) when the daemon we started has exited,
+ * so a config error surfaces immediately instead of as a timeout.
+ */
+export async function waitForDaemon(
+  p: Started,
+  logFile: string,
+  what: string,
+  cond: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  let exited = false;
+  try {
+    await waitFor(
+      what,
+      async () => {
+        if (p.hasExited()) {
+          exited = true;
+          return true;
+        }
+        return cond();
+      },
+      timeoutMs,
+    );
+  } catch (err) {
+    throw new Error(`${(err as Error).message}\n--- ${logFile} ---\n${logTail(logFile)}`);
+  }
+  if (exited) throw new Error(`daemon exited while waiting for ${what}\n--- ${logFile} ---\n${logTail(logFile)}`);
 }

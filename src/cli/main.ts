@@ -1,0 +1,46 @@
+// Entry point: `ribstorm <command> [flags]`.
+
+import { readFileSync } from 'node:fs';
+import { ConfigError } from '../config/schema.js';
+import { run, RUN_USAGE } from './run.js';
+
+const USAGE = `ribstorm: a BGP-4 speaker built for full-table throughput
+
+commands:
+  run       run the speaker in the foreground (see ribstorm run --help)
+  version   print the version
+
+${RUN_USAGE}`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [cmd, ...rest] = argv;
+  try {
+    if (rest.includes('--help') || rest.includes('-h')) {
+      process.stdout.write((cmd === 'run' ? RUN_USAGE : USAGE) + '\n');
+      return 0;
+    }
+    switch (cmd) {
+      case 'run':
+        return await run(rest);
+      case 'version': {
+        const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
+        process.stdout.write(`ribstorm ${pkg.version}\n`);
+        return 0;
+      }
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        process.stdout.write(USAGE + '\n');
+        return cmd === undefined ? 2 : 0;
+      default:
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, version, help');
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`ribstorm: ${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,322 @@
+// Configuration: the shape operators know from GoBGP's TOML (a global block and a list of
+// neighbors), kebab-case keys, validated field by field. Nothing unknown is accepted.
+
+import { isIP } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { parse as parseToml } from 'smol-toml';
+
+export type FamilyName = 'ipv4-unicast' | 'ipv6-unicast';
+export const FAMILIES: readonly FamilyName[] = ['ipv4-unicast', 'ipv6-unicast'];
+
+export type MaxPrefixAction = 'warn' | 'block' | 'restart' | 'disable';
+export type AddPathSetting = 'off' | 'receive' | 'send' | 'both';
+export type RoleName = 'provider' | 'customer' | 'peer' | 'rs-server' | 'rs-client';
+
+export interface ListenAddress {
+  address: string;
+  port: number;
+}
+
+export interface GlobalConfig {
+  asn: number;
+  routerId: string;
+  listen: ListenAddress[];
+}
+
+export interface MaxPrefixConfig {
+  limit: number;
+  action: MaxPrefixAction;
+  /** Seconds before a session torn down by `restart` comes back. */
+  restartAfter: number;
+  /** Log a warning once this share of the limit is reached. */
+  warnPct: number;
+}
+
+export interface NeighborConfig {
+  address: string;
+  remoteAs: number;
+  localAs?: number;
+  localAddress?: string;
+  port: number;
+  passive: boolean;
+  description: string;
+  /** Seconds; 0 disables keepalives and the hold timer (RFC 4271 §4.2). */
+  holdTime: number;
+  /** Seconds; default a third of the negotiated hold time. */
+  keepalive?: number;
+  connectRetry: number;
+  /** First idle-hold delay after a failure; doubles per failure up to idleHoldMax. */
+  idleHoldTime: number;
+  idleHoldMax: number;
+  /** RFC 9687; default max(480, 2 x hold time). */
+  sendHoldTime?: number;
+  families: FamilyName[];
+  maxPrefix?: MaxPrefixConfig;
+  addPath: AddPathSetting;
+  gracefulRestart: { enabled: boolean; restartTime: number };
+  extendedMessage: boolean;
+  routeRefresh: boolean;
+  role?: RoleName;
+  /** RFC 9234 strict mode: a peer that sends no role is refused. */
+  roleStrict: boolean;
+}
+
+export interface Config {
+  global: GlobalConfig;
+  neighbors: NeighborConfig[];
+}
+
+/** A configuration problem: one line naming the field and what was expected. */
+export class ConfigError extends Error {
+  constructor(
+    readonly field: string,
+    readonly expected: string,
+    got?: unknown,
+  ) {
+    super(`${field}: expected ${expected}${got === undefined ? '' : `, got ${show(got)}`}`);
+  }
+
+  /** A field, flag or command that does not exist. */
+  static unknown(field: string, known?: string): ConfigError {
+    const e = new ConfigError(field, '');
+    e.message = `${field}: unknown${known ? `; expected one of ${known}` : ''}`;
+    return e;
+  }
+}
+
+function show(v: unknown): string {
+  if (typeof v === 'string') return JSON.stringify(v);
+  if (Array.isArray(v) || (v && typeof v === 'object')) return JSON.stringify(v);
+  return String(v);
+}
+
+type Obj = Record<string, unknown>;
+
+/** Reads one table's fields, refusing any key it was not asked about. */
+class Fields {
+  private readonly used = new Set<string>();
+  constructor(
+    private readonly obj: Obj,
+    private readonly path: string,
+  ) {}
+
+  private name(key: string): string {
+    return this.path ? `${this.path}.${key}` : key;
+  }
+
+  has(key: string): boolean {
+    return this.obj[key] !== undefined;
+  }
+
+  raw(key: string): unknown {
+    this.used.add(key);
+    return this.obj[key];
+  }
+
+  int(key: string, min: number, max: number, dflt?: number, expected?: string): number {
+    const v = this.raw(key);
+    if (v === undefined) {
+      if (dflt === undefined) throw new ConfigError(this.name(key), expected ?? `an integer from ${min} to ${max}`);
+      return dflt;
+    }
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      throw new ConfigError(this.name(key), expected ?? `an integer from ${min} to ${max}`, v);
+    }
+    return v;
+  }
+
+  optInt(key: string, min: number, max: number, expected?: string): number | undefined {
+    return this.has(key) ? this.int(key, min, max, undefined, expected) : (this.raw(key), undefined);
+  }
+
+  bool(key: string, dflt: boolean): boolean {
+    const v = this.raw(key);
+    if (v === undefined) return dflt;
+    if (typeof v !== 'boolean') throw new ConfigError(this.name(key), 'true or false', v);
+    return v;
+  }
+
+  str(key: string, dflt?: string): string {
+    const v = this.raw(key);
+    if (v === undefined) {
+      if (dflt === undefined) throw new ConfigError(this.name(key), 'a string');
+      return dflt;
+    }
+    if (typeof v !== 'string') throw new ConfigError(this.name(key), 'a string', v);
+    return v;
+  }
+
+  ip(key: string, required: boolean): string | undefined {
+    const v = this.raw(key);
+    if (v === undefined) {
+      if (required) throw new ConfigError(this.name(key), 'an IPv4 or IPv6 address');
+      return undefined;
+    }
+    if (typeof v !== 'string' || isIP(v) === 0) throw new ConfigError(this.name(key), 'an IPv4 or IPv6 address', v);
+    return v;
+  }
+
+  oneOf<T extends string>(key: string, options: readonly T[], dflt?: T): T {
+    const v = this.raw(key);
+    if (v === undefined && dflt !== undefined) return dflt;
+    if (typeof v !== 'string' || !options.includes(v as T)) {
+      throw new ConfigError(this.name(key), `one of ${options.join(', ')}`, v);
+    }
+    return v as T;
+  }
+
+  table(key: string): Fields | undefined {
+    const v = this.raw(key);
+    if (v === undefined) return undefined;
+    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(this.name(key), 'a table', v);
+    return new Fields(v as Obj, this.name(key));
+  }
+
+  /** Call once every field was read: any key left over is a mistake, not an option. */
+  done(): void {
+    for (const key of Object.keys(this.obj)) {
+      if (!this.used.has(key)) throw ConfigError.unknown(this.name(key));
+    }
+  }
+}
+
+const ASN_MAX = 0xffffffff;
+
+function routerId(f: Fields, key: string): string {
+  const v = f.raw(key);
+  if (typeof v !== 'string' || isIP(v) !== 4 || v === '0.0.0.0') {
+    throw new ConfigError(`global.${key}`, 'a non-zero dotted-quad BGP Identifier such as "10.0.0.1"', v);
+  }
+  return v;
+}
+
+/** Parses "ADDR:PORT", "[V6]:PORT" or a bare address (port `dflt`). */
+export function parseHostPort(text: string, field: string, dflt: number): ListenAddress {
+  const m = text.match(/^\[([^\]]+)\](?::(\d+))?$/) ?? text.match(/^([^:]+)(?::(\d+))?$/);
+  const address = isIP(text) === 6 ? text : m?.[1];
+  const portText = isIP(text) === 6 ? undefined : m?.[2];
+  if (!address || isIP(address) === 0) throw new ConfigError(field, 'ADDRESS[:PORT] (IPv6 as [ADDRESS]:PORT)', text);
+  const port = portText === undefined ? dflt : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(field, 'a port from 1 to 65535', text);
+  return { address, port };
+}
+
+function validateGlobal(obj: unknown): GlobalConfig {
+  if (!obj || typeof obj !== 'object') throw new ConfigError('global', 'a [global] table with asn and router-id');
+  const f = new Fields(obj as Obj, 'global');
+  const asn = f.int('asn', 1, ASN_MAX, undefined, 'an AS number from 1 to 4294967295');
+  const id = routerId(f, 'router-id');
+  const port = f.int('listen-port', 1, 65535, 179);
+  const addrs = f.raw('listen-addresses');
+  let listen: ListenAddress[];
+  if (addrs === undefined) listen = [{ address: '0.0.0.0', port }];
+  else if (!Array.isArray(addrs) || addrs.some((a) => typeof a !== 'string' || isIP(a) === 0)) {
+    throw new ConfigError('global.listen-addresses', 'a list of IP addresses ([] to accept no connections)', addrs);
+  } else listen = (addrs as string[]).map((address) => ({ address, port }));
+  f.done();
+  return { asn, routerId: id, listen };
+}
+
+/** Validates one neighbor table; `path` names it in errors (e.g. "neighbors[2]"). */
+export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
+  const f = new Fields(obj, path);
+  const address = f.ip('address', true)!;
+  const remoteAs = f.int('remote-as', 1, ASN_MAX, undefined, 'an AS number from 1 to 4294967295');
+  const localAs = f.optInt('local-as', 1, ASN_MAX, 'an AS number from 1 to 4294967295');
+  const localAddress = f.ip('local-address', false);
+  const port = f.int('port', 1, 65535, 179);
+  const passive = f.bool('passive', false);
+  const description = f.str('description', '');
+  const holdTime = f.int('hold-time', 0, 65535, 90, '0 or an integer from 3 to 65535 seconds');
+  if (holdTime === 1 || holdTime === 2) {
+    throw new ConfigError(`${path}.hold-time`, '0 or an integer from 3 to 65535 seconds', holdTime);
+  }
+  const keepalive = f.optInt('keepalive', 0, 21845, 'seconds, at most a third of hold-time');
+  if (keepalive !== undefined && holdTime > 0 && keepalive * 3 > holdTime) {
+    throw new ConfigError(`${path}.keepalive`, `at most a third of hold-time (${Math.floor(holdTime / 3)})`, keepalive);
+  }
+  const connectRetry = f.int('connect-retry', 1, 65535, 120, 'seconds from 1 to 65535');
+  const idleHoldTime = f.int('idle-hold-time', 0, 3600, 5, 'seconds from 0 to 3600');
+  const idleHoldMax = f.int('idle-hold-max', idleHoldTime, 3600, Math.max(120, idleHoldTime), `seconds from idle-hold-time (${idleHoldTime}) to 3600`);
+  const sendHoldTime = f.optInt('send-hold-time', 1, 65535, 'seconds from 1 to 65535');
+  const famRaw = f.raw('families');
+  let families: FamilyName[] = ['ipv4-unicast', 'ipv6-unicast'];
+  if (famRaw !== undefined) {
+    if (!Array.isArray(famRaw) || famRaw.length === 0 || famRaw.some((x) => !FAMILIES.includes(x as FamilyName))) {
+      throw new ConfigError(`${path}.families`, `a non-empty list of ${FAMILIES.join(', ')}`, famRaw);
+    }
+    families = [...new Set(famRaw as FamilyName[])];
+  }
+  let maxPrefix: MaxPrefixConfig | undefined;
+  const mp = f.table('max-prefix');
+  if (mp) {
+    maxPrefix = {
+      limit: mp.int('limit', 1, ASN_MAX, undefined, 'a prefix count from 1'),
+      action: mp.oneOf('action', ['warn', 'block', 'restart', 'disable'] as const, 'disable'),
+      restartAfter: mp.int('restart-after', 1, 86400, 60, 'seconds from 1 to 86400'),
+      warnPct: mp.int('warn-pct', 1, 100, 90, 'a percentage from 1 to 100'),
+    };
+    mp.done();
+  }
+  const addPath = f.oneOf('add-path', ['off', 'receive', 'send', 'both'] as const, 'off');
+  let gracefulRestart = { enabled: true, restartTime: 120 };
+  const gr = f.table('graceful-restart');
+  if (gr) {
+    gracefulRestart = { enabled: gr.bool('enabled', true), restartTime: gr.int('restart-time', 0, 4095, 120, 'seconds from 0 to 4095') };
+    gr.done();
+  }
+  const extendedMessage = f.bool('extended-message', true);
+  const routeRefresh = f.bool('route-refresh', true);
+  const role = f.has('role')
+    ? f.oneOf('role', ['provider', 'customer', 'peer', 'rs-server', 'rs-client'] as const)
+    : (f.raw('role'), undefined);
+  const roleStrict = f.bool('role-strict', false);
+  if (roleStrict && !role) throw new ConfigError(`${path}.role-strict`, 'a role to be set as well');
+  f.done();
+  return {
+    address, remoteAs, localAs, localAddress, port, passive, description, holdTime, keepalive,
+    connectRetry, idleHoldTime, idleHoldMax, sendHoldTime, families, maxPrefix, addPath,
+    gracefulRestart, extendedMessage, routeRefresh, role, roleStrict,
+  };
+}
+
+/** One neighbor per address: inbound connections are matched by the peer's address. */
+export function checkDistinctNeighbors(neighbors: NeighborConfig[], path: string): void {
+  const seen = new Set<string>();
+  neighbors.forEach((n, i) => {
+    if (seen.has(n.address)) throw new ConfigError(`${path}[${i}].address`, 'an address not used by another neighbor', n.address);
+    seen.add(n.address);
+  });
+}
+
+export function validateConfig(doc: unknown): Config {
+  if (!doc || typeof doc !== 'object') throw new ConfigError('config', 'a table');
+  const top = new Fields(doc as Obj, '');
+  const global = validateGlobal(top.raw('global'));
+  const list = top.raw('neighbors') ?? [];
+  if (!Array.isArray(list)) throw new ConfigError('neighbors', 'a list of [[neighbors]] tables', list);
+  const neighbors = list.map((n, i) => {
+    if (!n || typeof n !== 'object' || Array.isArray(n)) throw new ConfigError(`neighbors[${i}]`, 'a table', n);
+    return validateNeighbor(n as Obj, `neighbors[${i}]`);
+  });
+  checkDistinctNeighbors(neighbors, 'neighbors');
+  top.done();
+  return { global, neighbors };
+}
+
+export function loadConfigFile(path: string): Config {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError('config', `a readable file (${(e as Error).message})`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseToml(text);
+  } catch (e) {
+    const first = String((e as Error).message).split('\n')[0];
+    throw new ConfigError(path, `valid TOML (${first})`);
+  }
+  return validateConfig(doc);
+}

@@ -1,0 +1,664 @@
+// One BGP neighbor: its FSM (fsm.ts) driven by sockets and timers, on the main thread.
+// It frames messages, handles OPEN/KEEPALIVE/NOTIFICATION/ROUTE-REFRESH itself and hands
+// UPDATE bytes, undecoded, to the sink the speaker gives it.
+
+import { EventEmitter } from 'node:events';
+import net from 'node:net';
+import type { NeighborConfig } from '../config/schema.js';
+import { Framer } from '../io/framer.js';
+import { log } from '../log.js';
+import {
+  BgpError,
+  CeaseSubcode,
+  cease,
+  decodeNotification,
+  decodeOpen,
+  decodeRouteRefresh,
+  describeNotification,
+  encodeEndOfRib,
+  encodeNotification,
+  encodeOpen,
+  encodeRouteRefresh,
+  endOfRibFamily,
+  ErrorCode,
+  familyName,
+  FsmSubcode,
+  ipv4ToNumber,
+  KEEPALIVE,
+  MAX_EXTENDED_MESSAGE_LENGTH,
+  MESSAGE_TYPE_NAMES,
+  MessageType,
+  OpenSubcode,
+  RouteRefreshSubtype,
+  type NotificationMessage,
+  type OpenMessage,
+} from '../packet/index.js';
+import { Action, Event, State, transition } from './fsm.js';
+import { localOpen, negotiate, validateOpen, type LocalIdentity, type NegotiatedSession } from './negotiate.js';
+
+/** RFC 4271 §8: the hold timer while waiting for the peer's OPEN. */
+const LARGE_HOLD_TIME_S = 240;
+/** RFC 9687 §4: at least eight minutes unless configured. */
+const MIN_SEND_HOLD_TIME_S = 480;
+/** A session that stayed up this long wipes out the back-off of earlier failures. */
+const STABLE_SESSION_MS = 60_000;
+
+type Direction = 'inbound' | 'outbound';
+
+/** One TCP connection of the neighbor, with its own framing state. */
+class Connection {
+  readonly framer = new Framer();
+  /** The peer's OPEN, once received on this connection. */
+  open: OpenMessage | null = null;
+  closed = false;
+
+  constructor(
+    readonly socket: net.Socket,
+    readonly direction: Direction,
+  ) {}
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.removeAllListeners('data');
+    // Let a final NOTIFICATION drain before the FIN; never wait on a peer that stopped reading.
+    this.socket.end();
+    setTimeout(() => this.socket.destroy(), 1000).unref();
+  }
+}
+
+export interface MessageCounters {
+  open: number;
+  update: number;
+  notification: number;
+  keepalive: number;
+  refresh: number;
+  total: number;
+}
+
+const zeroCounters = (): MessageCounters => ({ open: 0, update: 0, notification: 0, keepalive: 0, refresh: 0, total: 0 });
+const COUNTER_KEY: Record<number, keyof MessageCounters> = { 1: 'open', 2: 'update', 3: 'notification', 4: 'keepalive', 5: 'refresh' };
+
+export interface LastError {
+  direction: 'sent' | 'received' | 'local';
+  code: number;
+  subcode: number;
+  text: string;
+  at: number;
+}
+
+/** Where UPDATE messages go once the session is Established (the RIB pipeline). */
+export type UpdateSink = (neighbor: Neighbor, msg: Uint8Array) => void;
+
+export interface NeighborEvents {
+  state: [from: State, to: State, event: Event];
+  established: [session: NegotiatedSession];
+  notification: [direction: 'sent' | 'received', n: NotificationMessage];
+  message: [direction: 'in' | 'out', type: number, at: number];
+  endOfRib: [family: string];
+  routeRefresh: [afi: number, safi: number, subtype: number];
+}
+
+export class Neighbor extends EventEmitter<NeighborEvents> {
+  state: State = State.Idle;
+  session: NegotiatedSession | null = null;
+  lastError: LastError | null = null;
+  readonly received = zeroCounters();
+  readonly sent = zeroCounters();
+  /** Established transitions (flaps). */
+  establishedCount = 0;
+  establishedAt = 0;
+  connectRetryCounter = 0;
+  updateSink: UpdateSink | null = null;
+  /** Log one line per message received, for debugging. */
+  traceMessages = false;
+
+  private conn: Connection | null = null;
+  /** An inbound connection that arrived while `conn` was in OpenSent/OpenConfirm (RFC 4271 §6.8). */
+  private candidate: Connection | null = null;
+  private readonly ourOpen: OpenMessage;
+  private readonly ourOpenBytes: Uint8Array;
+  private enabled = false;
+  private failures = 0;
+  private pendingNotification: NotificationMessage | null = null;
+  private lastReceivedAt = 0;
+  private holdMs = 0;
+  private timers: Record<'connectRetry' | 'hold' | 'keepalive' | 'idleHold' | 'sendHold', NodeJS.Timeout | null> = {
+    connectRetry: null,
+    hold: null,
+    keepalive: null,
+    idleHold: null,
+    sendHold: null,
+  };
+
+  constructor(
+    readonly config: NeighborConfig,
+    readonly local: LocalIdentity,
+  ) {
+    super();
+    this.ourOpen = localOpen(local, config);
+    this.ourOpenBytes = encodeOpen(this.ourOpen);
+  }
+
+  get name(): string {
+    const d = this.config.description ? ` (${this.config.description})` : '';
+    return `neighbor ${this.config.address} AS${this.config.remoteAs}${d}`;
+  }
+
+  /** Capabilities we offer this neighbor, by name. */
+  get localCapabilityNames(): string[] {
+    return negotiate(this.ourOpen, this.ourOpen, this.local, this.config).localCapabilities;
+  }
+
+  // ---- operator interface ----------------------------------------------------------------
+
+  /** ManualStart (or its passive variant). */
+  start(): void {
+    this.enabled = true;
+    this.failures = 0;
+    this.handle(this.config.passive ? Event.ManualStartPassive : Event.ManualStart);
+  }
+
+  /** ManualStop: Cease / Administrative Shutdown with an RFC 9003 shutdown communication. */
+  stop(text?: string): void {
+    this.enabled = false;
+    this.clearTimer('idleHold');
+    this.pendingNotification = cease(CeaseSubcode.AdministrativeShutdown, text);
+    this.handle(Event.ManualStop);
+    this.dropCandidate(CeaseSubcode.AdministrativeShutdown, text);
+  }
+
+  /** AutomaticStop with a Cease subcode (e.g. maximum prefixes reached). */
+  automaticStop(subcode: CeaseSubcode, text?: string): void {
+    this.pendingNotification = cease(subcode, text);
+    this.handle(Event.AutomaticStop);
+  }
+
+  /** Sends a ROUTE-REFRESH for a negotiated family (RFC 2918). */
+  requestRouteRefresh(afi: number, safi: number): boolean {
+    if (this.state !== State.Established || !this.session?.routeRefresh) return false;
+    this.send(MessageType.ROUTE_REFRESH, encodeRouteRefresh({ afi, safi, subtype: RouteRefreshSubtype.Normal }));
+    return true;
+  }
+
+  /** Writes raw message bytes on the Established session (Adj-RIB-Out). */
+  sendRaw(type: MessageType, bytes: Uint8Array): boolean {
+    if (this.state !== State.Established) return false;
+    return this.send(type, bytes);
+  }
+
+  // ---- TCP ---------------------------------------------------------------------------------
+
+  /** An inbound connection from this neighbor's address (the speaker matched it). */
+  incoming(socket: net.Socket): void {
+    socket.setNoDelay(true);
+    if (!this.enabled || this.state === State.Idle) {
+      socket.destroy();
+      return;
+    }
+    const conn = new Connection(socket, 'inbound');
+    if (this.state === State.Connect || this.state === State.Active) {
+      if (this.conn) this.releaseConnection(this.conn);
+      this.attach(conn);
+      this.handle(Event.TcpConnectionConfirmed);
+      return;
+    }
+    if (this.state === State.Established || this.candidate) {
+      // RFC 4271 §6.8: a collision with an Established session closes the new connection.
+      this.notifyAndClose(conn, cease(CeaseSubcode.ConnectionCollisionResolution));
+      return;
+    }
+    // OpenSent or OpenConfirm: open this one too; the OPEN it brings decides (§6.8).
+    this.candidate = conn;
+    this.wire(conn);
+    this.write(conn, MessageType.OPEN, this.ourOpenBytes);
+    log(`${this.name}: connection collision, second connection from ${socket.remoteAddress}`);
+  }
+
+  private connect(): void {
+    const socket = net.connect({
+      host: this.config.address,
+      port: this.config.port,
+      localAddress: this.config.localAddress,
+      noDelay: true,
+    });
+    const conn = new Connection(socket, 'outbound');
+    this.attach(conn);
+    socket.once('connect', () => {
+      if (this.conn === conn) this.handle(Event.TcpCrAcked);
+    });
+  }
+
+  private attach(conn: Connection): void {
+    this.conn = conn;
+    this.wire(conn);
+  }
+
+  private wire(conn: Connection): void {
+    const { socket } = conn;
+    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
+    socket.on('error', (err) => {
+      if (conn === this.conn && this.state !== State.Connect && this.state !== State.Active) {
+        this.recordError('local', 0, 0, `connection error: ${err.message}`);
+      }
+    });
+    socket.on('close', () => {
+      conn.closed = true;
+      if (conn === this.candidate) this.candidate = null;
+      if (conn === this.conn) {
+        this.conn = null;
+        this.handle(Event.TcpConnectionFails);
+      }
+    });
+    socket.on('drain', () => {
+      if (conn === this.conn) this.clearTimer('sendHold');
+    });
+  }
+
+  private releaseConnection(conn: Connection): void {
+    if (this.conn === conn) this.conn = null;
+    conn.socket.removeAllListeners('close');
+    conn.close();
+  }
+
+  private notifyAndClose(conn: Connection, n: NotificationMessage): void {
+    this.write(conn, MessageType.NOTIFICATION, encodeNotification(n));
+    this.noteNotification('sent', n);
+    conn.socket.removeAllListeners('close');
+    conn.close();
+  }
+
+  private dropCandidate(subcode: CeaseSubcode, text?: string): void {
+    if (!this.candidate) return;
+    const c = this.candidate;
+    this.candidate = null;
+    this.notifyAndClose(c, cease(subcode, text));
+  }
+
+  // ---- receiving ---------------------------------------------------------------------------
+
+  private onData(conn: Connection, chunk: Buffer): void {
+    try {
+      conn.framer.push(chunk, (type, msg) => {
+        if (conn.closed) return false;
+        return conn === this.candidate ? this.onCandidateMessage(conn, type, msg) : this.onMessage(conn, type, msg);
+      });
+    } catch (err) {
+      // Whatever goes wrong with one peer's bytes ends that session only, never the process.
+      const e = err instanceof BgpError ? err : new BgpError(ErrorCode.Cease, CeaseSubcode.OutOfResources, undefined, `internal error: ${(err as Error).stack}`);
+      if (conn === this.candidate) {
+        this.candidate = null;
+        this.notifyAndClose(conn, e);
+        return;
+      }
+      if (conn !== this.conn) return;
+      this.pendingNotification = e;
+      this.recordError('local', e.code, e.subcode, e.message);
+      this.handle(Event.BgpHeaderErr);
+    }
+  }
+
+  private count(c: MessageCounters, type: number): void {
+    const k = COUNTER_KEY[type];
+    if (k) c[k]++;
+    c.total++;
+  }
+
+  /** Handles one message on the current connection; false stops the framing loop. */
+  private onMessage(conn: Connection, type: number, msg: Uint8Array): boolean {
+    this.count(this.received, type);
+    this.lastReceivedAt = Date.now();
+    if (this.traceMessages) log(`${this.name}: received ${MESSAGE_TYPE_NAMES[type]} (${msg.length} octets)`);
+    if (type !== MessageType.UPDATE) this.emit('message', 'in', type, this.lastReceivedAt);
+    switch (type) {
+      case MessageType.OPEN:
+        this.onOpen(conn, msg);
+        break;
+      case MessageType.KEEPALIVE:
+        this.handle(Event.KeepAliveMsg);
+        break;
+      case MessageType.NOTIFICATION:
+        this.onNotification(msg);
+        break;
+      case MessageType.UPDATE:
+        this.onUpdate(msg);
+        break;
+      case MessageType.ROUTE_REFRESH:
+        this.onRouteRefresh(msg);
+        break;
+    }
+    return this.conn === conn;
+  }
+
+  private onOpen(conn: Connection, msg: Uint8Array): void {
+    if (this.state !== State.OpenSent) {
+      this.handle(Event.BgpOpen); // unexpected here: the table answers with an FSM error
+      return;
+    }
+    try {
+      const open = decodeOpen(msg);
+      validateOpen(open, this.local, this.config);
+      conn.open = open;
+      this.session = negotiate(this.ourOpen, open, this.local, this.config);
+      if (this.session.extendedMessage) conn.framer.maxLength = MAX_EXTENDED_MESSAGE_LENGTH;
+    } catch (e) {
+      if (!(e instanceof BgpError)) throw e;
+      this.pendingNotification = e;
+      this.recordError('local', e.code, e.subcode, e.message);
+      this.handle(Event.BgpOpenMsgErr);
+      return;
+    }
+    this.handle(Event.BgpOpen);
+  }
+
+  private onNotification(msg: Uint8Array): void {
+    const n = decodeNotification(msg);
+    this.noteNotification('received', n);
+    // RFC 4271 §8.2.2: a version error in OpenSent/OpenConfirm does not count as a failure.
+    const versionError = n.code === ErrorCode.OpenMessage && n.subcode === OpenSubcode.UnsupportedVersionNumber;
+    this.handle(versionError && (this.state === State.OpenSent || this.state === State.OpenConfirm) ? Event.NotifMsgVerErr : Event.NotifMsg);
+  }
+
+  private onUpdate(msg: Uint8Array): void {
+    if (this.state !== State.Established) {
+      this.handle(Event.UpdateMsg);
+      return;
+    }
+    this.lastReceivedAt = Date.now();
+    const eor = endOfRibFamily(msg);
+    if (eor) {
+      const name = familyName(eor.afi, eor.safi);
+      log(`${this.name}: End-of-RIB received for ${name}`);
+      this.emit('endOfRib', name);
+    }
+    this.updateSink?.(this, msg);
+  }
+
+  private onRouteRefresh(msg: Uint8Array): void {
+    if (msg.length !== 23) {
+      // RFC 7313 §5: ROUTE-REFRESH Message Error / Invalid Message Length, with the message.
+      this.pendingNotification = new BgpError(ErrorCode.RouteRefreshMessage, 1, msg.slice());
+      this.handle(this.state === State.Established ? Event.UpdateMsgErr : Event.RouteRefreshMsg);
+      return;
+    }
+    this.handle(Event.RouteRefreshMsg, msg);
+  }
+
+  private onCandidateMessage(conn: Connection, type: number, msg: Uint8Array): boolean {
+    if (type === MessageType.NOTIFICATION) {
+      this.candidate = null;
+      this.releaseConnection(conn);
+      return false;
+    }
+    if (type !== MessageType.OPEN) return true;
+    let open: OpenMessage;
+    try {
+      open = decodeOpen(msg);
+      validateOpen(open, this.local, this.config);
+    } catch (e) {
+      if (!(e instanceof BgpError)) throw e;
+      this.candidate = null;
+      this.notifyAndClose(conn, e);
+      return false;
+    }
+    // RFC 4271 §6.8: keep the connection opened by the speaker with the higher BGP Identifier.
+    const remoteWins = ipv4ToNumber(open.bgpId) > ipv4ToNumber(this.local.routerId);
+    const current = this.conn!;
+    const keepCandidate = current.direction === 'inbound' || remoteWins;
+    this.candidate = null;
+    if (!keepCandidate) {
+      log(`${this.name}: collision resolved, keeping our connection (our identifier is higher)`);
+      this.notifyAndClose(conn, cease(CeaseSubcode.ConnectionCollisionResolution));
+      return false;
+    }
+    log(`${this.name}: collision resolved, keeping the peer's connection`);
+    this.notifyAndClose(current, cease(CeaseSubcode.ConnectionCollisionResolution));
+    this.conn = null;
+    this.stopTimers();
+    this.attach(conn);
+    this.setState(State.OpenSent, Event.OpenCollisionDump);
+    this.holdTimerStart(LARGE_HOLD_TIME_S);
+    this.onOpen(conn, msg);
+    return this.conn === conn;
+  }
+
+  // ---- the FSM -----------------------------------------------------------------------------
+
+  private handle(event: Event, payload?: Uint8Array): void {
+    const from = this.state;
+    const t = transition(from, event);
+    // The new state is logged before its actions so the log reads in causal order.
+    if (t.next !== from) this.setState(t.next, event);
+    for (const action of t.actions) this.run(action, from, payload);
+    this.pendingNotification = null;
+    if (t.next === State.Established && from !== State.Established) this.onEstablished();
+  }
+
+  private setState(to: State, event: Event): void {
+    const from = this.state;
+    if (from === to) return;
+    this.state = to;
+    if (from === State.Established) {
+      log(`${this.name}: session down (${event})`);
+      this.session = null;
+    }
+    log(`${this.name}: ${from} -> ${to} (${event})`);
+    this.emit('state', from, to, event);
+  }
+
+  private onEstablished(): void {
+    const s = this.session!;
+    this.establishedCount++;
+    this.establishedAt = Date.now();
+    log(
+      `${this.name}: Established, hold time ${s.holdTime}s, keepalive ${s.keepalive}s, ` +
+        `families ${s.families.join(' ') || 'none'}, peer capabilities ${s.remoteCapabilities.join(' ')}`,
+    );
+    this.emit('established', s);
+  }
+
+  private run(action: Action, from: State, payload?: Uint8Array): void {
+    switch (action) {
+      case Action.ConnectRetryCounterReset:
+        this.connectRetryCounter = 0;
+        break;
+      case Action.ConnectRetryCounterIncrement:
+        this.connectRetryCounter++;
+        break;
+      case Action.ConnectRetryTimerStart: {
+        // RFC 4271 §10: jitter the ConnectRetryTimer by 0.75..1.0.
+        const ms = this.config.connectRetry * 1000 * (0.75 + Math.random() * 0.25);
+        this.setTimer('connectRetry', ms, () => this.handle(Event.ConnectRetryTimerExpires));
+        break;
+      }
+      case Action.ConnectRetryTimerStop:
+        this.clearTimer('connectRetry');
+        break;
+      case Action.Connect:
+        this.connect();
+        break;
+      case Action.DropConnection:
+        if (this.conn) this.releaseConnection(this.conn);
+        this.dropCandidate(CeaseSubcode.ConnectionCollisionResolution);
+        break;
+      case Action.SendOpen:
+        this.send(MessageType.OPEN, this.ourOpenBytes);
+        break;
+      case Action.SendKeepalive:
+        this.send(MessageType.KEEPALIVE, KEEPALIVE);
+        break;
+      case Action.SendNotification:
+        if (this.pendingNotification) this.sendNotification(this.pendingNotification);
+        break;
+      case Action.SendFsmError: {
+        const sub = from === State.OpenSent ? FsmSubcode.UnexpectedMessageInOpenSent
+          : from === State.OpenConfirm ? FsmSubcode.UnexpectedMessageInOpenConfirm
+          : from === State.Established ? FsmSubcode.UnexpectedMessageInEstablished
+          : FsmSubcode.Unspecified;
+        this.sendNotification({ code: ErrorCode.FsmError, subcode: sub, data: new Uint8Array(0) });
+        break;
+      }
+      case Action.SendHoldTimerExpired:
+        this.recordError('local', ErrorCode.HoldTimerExpired, 0, 'Hold Timer Expired');
+        this.sendNotification({ code: ErrorCode.HoldTimerExpired, subcode: 0, data: new Uint8Array(0) });
+        break;
+      case Action.SendSendHoldTimerExpired:
+        this.recordError('local', ErrorCode.SendHoldTimerExpired, 0, 'Send Hold Timer Expired: the peer stopped reading');
+        this.sendNotification({ code: ErrorCode.SendHoldTimerExpired, subcode: 0, data: new Uint8Array(0) });
+        // RFC 9687 §4: the peer is not reading, so nothing more can reach it; close now.
+        this.conn?.socket.destroy();
+        break;
+      case Action.SendCollisionCease:
+        this.sendNotification(cease(CeaseSubcode.ConnectionCollisionResolution));
+        break;
+      case Action.HoldTimerStartLarge:
+        this.holdTimerStart(LARGE_HOLD_TIME_S);
+        break;
+      case Action.HoldTimerStartNegotiated:
+        this.holdTimerStart(this.session?.holdTime ?? 0);
+        break;
+      case Action.HoldTimerRestart:
+        this.lastReceivedAt = Date.now();
+        break;
+      case Action.KeepaliveTimerStart:
+        if (this.session && this.session.keepalive > 0) {
+          this.setTimer('keepalive', this.session.keepalive * 1000, () => this.handle(Event.KeepaliveTimerExpires));
+        }
+        break;
+      case Action.StopTimers:
+        this.stopTimers();
+        break;
+      case Action.IdleHoldStart:
+        this.idleHoldStart();
+        break;
+      case Action.SessionUp:
+        this.sessionUp();
+        break;
+      case Action.ProcessUpdate:
+        break; // onUpdate hands the bytes on after the FSM accepted them
+      case Action.ProcessRouteRefresh:
+        if (payload) this.processRouteRefresh(payload);
+        break;
+    }
+  }
+
+  private sessionUp(): void {
+    // Nothing to advertise from this speaker's own Adj-RIB-Out yet: the initial table is empty,
+    // so End-of-RIB follows at once for every negotiated family (RFC 4724 §2).
+    for (const f of this.session!.families) {
+      const [afi, safi] = f === 'ipv6-unicast' ? [2, 1] : [1, 1];
+      this.send(MessageType.UPDATE, encodeEndOfRib({ afi, safi }));
+    }
+  }
+
+  private processRouteRefresh(msg: Uint8Array): void {
+    const rr = decodeRouteRefresh(msg);
+    if (!this.config.routeRefresh) {
+      log(`${this.name}: ROUTE-REFRESH ignored: we did not advertise the capability (RFC 2918 §4)`);
+      return;
+    }
+    this.emit('routeRefresh', rr.afi, rr.safi, rr.subtype);
+    if (rr.subtype !== RouteRefreshSubtype.Normal) return;
+    // Answer from the Adj-RIB-Out, bracketed by BoRR/EoRR when enhanced refresh is negotiated.
+    const enhanced = this.session?.enhancedRouteRefresh ?? false;
+    if (enhanced) this.send(MessageType.ROUTE_REFRESH, encodeRouteRefresh({ ...rr, subtype: RouteRefreshSubtype.BoRR }));
+    if (enhanced) this.send(MessageType.ROUTE_REFRESH, encodeRouteRefresh({ ...rr, subtype: RouteRefreshSubtype.EoRR }));
+  }
+
+  private idleHoldStart(): void {
+    if (!this.enabled) return;
+    if (this.establishedAt && Date.now() - this.establishedAt >= STABLE_SESSION_MS) this.failures = 0;
+    this.establishedAt = 0;
+    this.failures++;
+    const base = this.config.idleHoldTime * 1000;
+    const ms = Math.min(base * 2 ** (this.failures - 1), this.config.idleHoldMax * 1000);
+    log(`${this.name}: idle hold ${Math.round(ms / 100) / 10}s (failure ${this.failures})`);
+    this.setTimer('idleHold', ms, () => {
+      if (this.enabled && this.state === State.Idle) {
+        this.handle(this.config.passive ? Event.AutomaticStartPassive : Event.AutomaticStart);
+      }
+    });
+  }
+
+  // ---- timers ------------------------------------------------------------------------------
+
+  private setTimer(name: keyof Neighbor['timers'], ms: number, fn: () => void): void {
+    this.clearTimer(name);
+    this.timers[name] = setTimeout(() => {
+      this.timers[name] = null;
+      fn();
+    }, ms);
+  }
+
+  private clearTimer(name: keyof Neighbor['timers']): void {
+    const t = this.timers[name];
+    if (t) clearTimeout(t);
+    this.timers[name] = null;
+  }
+
+  private stopTimers(): void {
+    for (const name of ['connectRetry', 'hold', 'keepalive', 'sendHold'] as const) this.clearTimer(name);
+  }
+
+  /** The hold timer checks a deadline rather than being re-armed on every message. */
+  private holdTimerStart(seconds: number): void {
+    this.clearTimer('hold');
+    this.holdMs = seconds * 1000;
+    this.lastReceivedAt = Date.now();
+    if (seconds === 0) return;
+    const check = () => {
+      const left = this.lastReceivedAt + this.holdMs - Date.now();
+      if (left > 0) this.setTimer('hold', left, check);
+      else this.handle(Event.HoldTimerExpires);
+    };
+    this.setTimer('hold', this.holdMs, check);
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  private send(type: MessageType, bytes: Uint8Array): boolean {
+    if (!this.conn || this.conn.closed) return false;
+    return this.write(this.conn, type, bytes);
+  }
+
+  private write(conn: Connection, type: MessageType, bytes: Uint8Array): boolean {
+    if (conn.closed || conn.socket.destroyed) return false;
+    const flushed = conn.socket.write(bytes);
+    if (conn === this.conn) {
+      this.count(this.sent, type);
+      this.emit('message', 'out', type, Date.now());
+      if (!flushed && !this.timers.sendHold) {
+        const ms = (this.config.sendHoldTime ?? Math.max(MIN_SEND_HOLD_TIME_S, 2 * (this.session?.holdTime ?? 0))) * 1000;
+        this.setTimer('sendHold', ms, () => {
+          if (this.conn && this.conn.socket.writableLength > 0) this.handle(Event.SendHoldTimerExpires);
+        });
+      }
+    }
+    return flushed;
+  }
+
+  private sendNotification(n: NotificationMessage): void {
+    if (!this.conn) return;
+    this.write(this.conn, MessageType.NOTIFICATION, encodeNotification(n));
+    this.noteNotification('sent', n);
+  }
+
+  private noteNotification(direction: 'sent' | 'received', n: NotificationMessage): void {
+    const text = describeNotification(n);
+    log(`${this.name}: NOTIFICATION ${direction}: ${text}`);
+    this.recordError(direction, n.code, n.subcode, text);
+    this.emit('notification', direction, n);
+  }
+
+  private recordError(direction: LastError['direction'], code: number, subcode: number, text: string): void {
+    this.lastError = { direction, code, subcode, text, at: Date.now() };
+  }
+
+  /** Stops everything without a NOTIFICATION (process exit after stop()). */
+  destroy(): void {
+    this.enabled = false;
+    for (const name of Object.keys(this.timers) as Array<keyof Neighbor['timers']>) this.clearTimer(name);
+    this.conn?.socket.destroy();
+    this.candidate?.socket.destroy();
+  }
+}

@@ -1,0 +1,526 @@
+// ExaBGP 4.2 (Debian 12 `exabgp`) driver.
+//
+// ExaBGP keeps no RIB and its CLI says little about a session, so a small helper process
+// (ExaBGP's "API process") appends every JSON event ExaBGP emits (fsm/state changes, OPENs sent
+// and received, NOTIFICATIONs, KEEPALIVEs, UPDATEs) to events.jsonl in the run dir; session()
+// reads that log incrementally. Commands go through ExaBGP's CLI module over named pipes in the
+// run dir.
+//
+// Behaviour of 4.2.21 worth knowing (checked against the source and a live BIRD peer):
+// - `neighbor X teardown 2` is the only way to make it send a Cease. The NOTIFICATION is 6/2 with
+//   the fixed RFC 8203 shutdown communication "Administrative Shutdown": no custom text is
+//   possible. ExaBGP then reconnects at once (active) / accepts again (passive).
+// - When it has advertised graceful-restart, teardown (and SIGTERM) closes the TCP session
+//   WITHOUT any NOTIFICATION (its reading of RFC 4724), so graceful restart is off by default and
+//   shutdownPeer() refuses to run with it on.
+// - SIGTERM: closes every session without a NOTIFICATION, then exits.
+// - As root it always drops privileges to exabgp.daemon.user (default `nobody`), which then cannot
+//   write to the run dir: we set that user to ourselves.
+// - exabgp.tcp.port is also the port it connects to unless the neighbor says `connect PORT`.
+import { execFileSync } from 'node:child_process';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
+import { join } from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
+import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { hasBinary, runCli, signalGroup, startDetached, stopGroup, waitFor, type Started } from './proc.js';
+
+export interface ExabgpExtras {
+  /**
+   * Advertise graceful-restart (restart time 120 s). Off by default: with it, ExaBGP 4.2 tears
+   * sessions down without a NOTIFICATION, so shutdownPeer() cannot work.
+   */
+  gracefulRestart?: boolean;
+  /** Lines for the neighbor's `static { }` block, e.g. 'route 198.51.100.0/24 next-hop 198.18.0.1'. */
+  staticRoutes?: string[];
+}
+
+export interface ExabgpDaemon extends Daemon {
+  readonly name: 'exabgp';
+  /** ms-epoch times (ExaBGP's clock) of every KEEPALIVE received from the neighbor. */
+  keepalivesReceived(): Promise<number[]>;
+  /**
+   * The lines ExaBGP's API wrote, one JSON object each, verbatim: its whole view of the session,
+   * UPDATEs included. Not always strict JSON (down reasons may hold raw control bytes).
+   */
+  readonly eventsFile: string;
+  /** Runs an ExaBGP API command through its CLI, e.g. ('announce', 'route', '198.51.100.0/24', ...). */
+  command(...words: string[]): Promise<string>;
+}
+
+export function available(): boolean {
+  return hasBinary('exabgp') && hasBinary('mkfifo');
+}
+
+// The API process: appends ExaBGP's JSON lines to a file. It must keep its stdout open (ExaBGP
+// takes a hang-up there for the helper dying and, after five respawns, exits).
+const HELPER = `import { appendFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+const file = process.argv[2];
+appendFileSync(file, '');
+createInterface({ input: process.stdin })
+  .on('line', (line) => appendFileSync(file, line + '\\n'))
+  .on('close', () => process.exit(0));
+process.on('SIGTERM', () => process.exit(0));
+`;
+
+// ExaBGP's config tokeniser splits on these; keep paths and route lines free of surprises.
+const UNSAFE_PATH = /[\s;{}#,[\]"']/;
+
+export function create(opts: DaemonOptions, extras: ExabgpExtras = {}): ExabgpDaemon {
+  const runDir = opts.runDir;
+  const pipeName = `exabgp-${opts.address}`;
+  const confFile = join(runDir, 'exabgp.conf');
+  const logFile = join(runDir, 'exabgp.log');
+  const helperFile = join(runDir, 'api-helper.mjs');
+  const eventsFile = join(runDir, 'events.jsonl');
+  const gracefulRestart = extras.gracefulRestart ?? false;
+  const log = new EventLog(eventsFile);
+  let proc: Started | undefined;
+
+  const env = (): NodeJS.ProcessEnv => {
+    const e: NodeJS.ProcessEnv = {};
+    // Never inherit a parent's exabgp settings (nor exabgp_cli_pipe, which turns exabgp into its CLI helper).
+    for (const [k, v] of Object.entries(process.env)) if (!/^exabgp[._]/i.test(k)) e[k] = v;
+    return {
+      ...e,
+      'exabgp.tcp.bind': opts.address,
+      'exabgp.tcp.port': String(opts.port),
+      'exabgp.daemon.daemonize': 'false',
+      'exabgp.daemon.user': userInfo().username,
+      'exabgp.log.destination': 'stdout',
+      'exabgp.log.level': 'INFO',
+      'exabgp.api.cli': 'true',
+      'exabgp.api.pipename': pipeName,
+      // The CLI waits for an ack; without it it hangs after the answer.
+      'exabgp.api.ack': 'true',
+    };
+  };
+
+  const cli = async (...command: string[]): Promise<string> => {
+    // The CLI finds the pipes under --root/run/ by name; env(1) passes the dotted variable names.
+    const e = env();
+    const vars = ['exabgp.api.pipename', 'exabgp.api.ack'].map((k) => `${k}=${e[k]}`);
+    const r = await runCli('env', [...vars, 'exabgp', '--run', 'cli', '--root', runDir, ...command], 10_000);
+    const out = r.stdout.trim();
+    if (r.code !== 0 || /^error$/m.test(out) || /could not|not running/i.test(out)) {
+      throw new Error(`exabgp cli ${command.join(' ')} failed (${r.code}): ${(out || r.stderr).trim()}`);
+    }
+    return out;
+  };
+
+  const config = (): string => {
+    const p = opts.peer;
+    const routes = extras.staticRoutes ?? [];
+    return `process events {
+  run ${process.execPath} ${helperFile} ${eventsFile};
+  encoder json;
+}
+
+neighbor ${p.address} {
+  router-id ${opts.routerId};
+  local-address ${opts.address};
+  local-as ${opts.asn};
+  peer-as ${p.asn};
+  hold-time ${p.holdTime};
+  passive ${p.passive ? 'true' : 'false'};
+  connect ${p.port};
+  family {
+    ipv4 unicast;
+    ipv6 unicast;
+  }
+  capability {
+    # route-refresh also advertises enhanced route refresh (capability 70)
+    route-refresh;
+    asn4 enable;
+    extended-message enable;
+${gracefulRestart ? '    graceful-restart 120;\n' : ''}  }
+  api {
+    processes [ events ];
+    neighbor-changes;
+    negotiated;
+    fsm;
+    # no refresh: 4.2 writes malformed JSON for ROUTE-REFRESH messages
+    receive { parsed; open; notification; update; keepalive; }
+    send { parsed; open; notification; }
+  }
+${routes.length ? `  static {\n${routes.map((r) => `    ${r.replace(/;\s*$/, '')};\n`).join('')}  }\n` : ''}}
+`;
+  };
+
+  const running = (): Started => {
+    if (!proc) throw new Error('exabgp: not started');
+    return proc;
+  };
+
+  const daemon: ExabgpDaemon = {
+    name: 'exabgp',
+    eventsFile,
+    get pid(): number {
+      return running().pid;
+    },
+
+    async start(): Promise<void> {
+      if (proc && !proc.hasExited()) throw new Error('exabgp: already running');
+      if (UNSAFE_PATH.test(runDir) || UNSAFE_PATH.test(process.execPath)) {
+        throw new Error(`exabgp: path unusable in an ExaBGP config: ${runDir} / ${process.execPath}`);
+      }
+      mkdirSync(join(runDir, 'run'), { recursive: true });
+      for (const end of ['in', 'out']) {
+        const fifo = join(runDir, 'run', `${pipeName}.${end}`);
+        if (!existsSync(fifo)) execFileSync('mkfifo', ['-m', '600', fifo]);
+      }
+      writeFileSync(helperFile, HELPER, { mode: 0o755 });
+      writeFileSync(confFile, config());
+      proc = startDetached('exabgp', ['--root', runDir, confFile], { cwd: runDir, logFile, env: env() });
+      const p = proc;
+      try {
+        // The helper creates the events file once ExaBGP has loaded the config and forked it,
+        // which happens after it bound its listening socket.
+        await waitFor(
+          'exabgp to load its config and start its API helper',
+          () => {
+            if (p.hasExited()) throw new Error('exabgp exited');
+            return existsSync(eventsFile) && /loaded new configuration successfully/.test(readLog());
+          },
+          15_000,
+        );
+      } catch (err) {
+        await stopGroup(p).catch(() => undefined);
+        proc = undefined;
+        throw new Error(`${(err as Error).message}\n--- ${logFile} ---\n${readLog().slice(-3000)}`);
+      }
+    },
+
+    async session(): Promise<SessionView> {
+      log.poll();
+      const s = log.state;
+      const alive = proc !== undefined && !proc.hasExited();
+      const state = alive ? s.fsm : 'IDLE';
+      return {
+        established: state === 'ESTABLISHED',
+        state,
+        localCapabilities: s.sentOpen ? capabilities(s.sentOpen) : null,
+        remoteCapabilities: s.receivedOpen ? capabilities(s.receivedOpen) : null,
+        holdTime:
+          s.sentOpen && s.receivedOpen ? Math.min(s.sentOpen.hold_time, s.receivedOpen.hold_time) : null,
+        lastError: s.lastError,
+      };
+    },
+
+    // ExaBGP cannot put `text` on the wire: teardown 2 sends Cease/Administrative Shutdown with
+    // the fixed shutdown communication "Administrative Shutdown".
+    async shutdownPeer(_text: string): Promise<void> {
+      running();
+      if (gracefulRestart) {
+        throw new Error(
+          'exabgp: with graceful-restart advertised, ExaBGP 4.2 closes the session without a NOTIFICATION; ' +
+            'create the driver with gracefulRestart: false to test shutdown communications',
+        );
+      }
+      log.poll();
+      const before = log.state.ceasesSent;
+      await cli('neighbor', opts.peer.address, 'teardown', '2');
+      // teardown only acts on an established session and says nothing otherwise: check it did.
+      await waitFor('exabgp to send Cease/Administrative Shutdown', () => {
+        log.poll();
+        return log.state.ceasesSent > before;
+      });
+    },
+
+    pause(): void {
+      signalGroup(running().pid, 'SIGSTOP');
+    },
+
+    resume(): void {
+      signalGroup(running().pid, 'SIGCONT');
+    },
+
+    async stop(): Promise<void> {
+      if (!proc) return;
+      const p = proc;
+      // ExaBGP puts its API processes in process groups of their own: remember them.
+      const children = childPids(p.pid);
+      await stopGroup(p);
+      // On SIGTERM ExaBGP ends them itself, and after a SIGKILL their stdin closes; make sure.
+      await waitFor('exabgp helpers to exit', () => children.every((c) => !alive(c)), 3_000, 50).catch(() => {
+        for (const c of children) {
+          try {
+            process.kill(c, 'SIGKILL');
+          } catch {
+            // gone meanwhile
+          }
+        }
+      });
+      log.poll();
+    },
+
+    command(...words: string[]): Promise<string> {
+      running();
+      return cli(...words);
+    },
+
+    async keepalivesReceived(): Promise<number[]> {
+      log.poll();
+      return [...log.state.keepalives];
+    },
+  };
+
+  function readLog(): string {
+    try {
+      return readFileSync(logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
+  return daemon;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The API event log
+
+interface OpenJson {
+  hold_time: number;
+  capabilities: Record<string, { name?: string; families?: string[]; value?: number }>;
+}
+
+interface LogState {
+  /** ExaBGP's FSM state word (IDLE, ACTIVE, CONNECT, OPENSENT, OPENCONFIRM, ESTABLISHED). */
+  fsm: string;
+  /** OPENs of the current (or last) connection. */
+  sentOpen?: OpenJson;
+  receivedOpen?: OpenJson;
+  lastError: string;
+  notificationSinceConnect: boolean;
+  ceasesSent: number;
+  keepalives: number[];
+}
+
+class EventLog {
+  readonly state: LogState = {
+    fsm: 'IDLE',
+    lastError: '',
+    notificationSinceConnect: false,
+    ceasesSent: 0,
+    keepalives: [],
+  };
+  private offset = 0;
+  private partial = '';
+  private readonly decoder = new StringDecoder('utf8');
+
+  constructor(private readonly file: string) {}
+
+  /** Reads what the helper appended since the last call. */
+  poll(): void {
+    let fd: number;
+    try {
+      fd = openSync(this.file, 'r');
+    } catch {
+      return;
+    }
+    try {
+      const buf = Buffer.allocUnsafe(1 << 20);
+      for (;;) {
+        const n = readSync(fd, buf, 0, buf.length, this.offset);
+        if (n === 0) break;
+        this.offset += n;
+        const lines = (this.partial + this.decoder.write(buf.subarray(0, n))).split('\n');
+        this.partial = lines.pop() ?? '';
+        for (const line of lines) this.apply(line);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  private apply(line: string): void {
+    // UPDATEs can be many and large and say nothing about the session: skip parsing them.
+    if (!line.startsWith('{') || line.includes('"type": "update"')) return;
+    let ev: ExaEvent;
+    try {
+      // Down reasons can hold raw control bytes (e.g. a shutdown communication's length byte).
+      ev = JSON.parse(line.replace(/[\x00-\x1f]/g, ' ')) as ExaEvent;
+    } catch {
+      return;
+    }
+    const n = ev.neighbor;
+    if (!n) return; // e.g. ExaBGP's own { "notification": "shutdown" } on exit
+    const s = this.state;
+    switch (ev.type) {
+      case 'fsm':
+        if (typeof n.state === 'string') s.fsm = n.state;
+        break;
+      case 'state':
+        if (n.state === 'connected' && s.fsm !== 'ESTABLISHED') {
+          s.sentOpen = undefined;
+          s.receivedOpen = undefined;
+          s.notificationSinceConnect = false;
+        } else if (n.state === 'down' && !s.notificationSinceConnect && n.reason) {
+          s.lastError = `session down: ${n.reason}`;
+        }
+        break;
+      case 'open':
+        if (n.open) {
+          if (n.direction === 'send') s.sentOpen = n.open;
+          else s.receivedOpen = n.open;
+        }
+        break;
+      case 'notification':
+        if (n.notification) {
+          const { code, subcode, data } = n.notification;
+          const sent = n.direction === 'send';
+          s.lastError = describeNotification(sent, Number(code), Number(subcode), data ?? '');
+          s.notificationSinceConnect = true;
+          if (sent && Number(code) === 6 && Number(subcode) === 2) s.ceasesSent++;
+        }
+        break;
+      case 'keepalive':
+        if (n.direction === 'receive') s.keepalives.push(Math.round(ev.time * 1000));
+        break;
+    }
+  }
+}
+
+interface ExaEvent {
+  type: string;
+  time: number;
+  neighbor?: {
+    direction?: 'send' | 'receive';
+    state?: string;
+    reason?: string;
+    open?: OpenJson;
+    notification?: { code: number | string; subcode: number | string; data?: string };
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Normalisation
+
+const CAPABILITY_BY_CODE: Record<number, CapabilityName> = {
+  2: 'route-refresh',
+  5: 'extended-nexthop',
+  6: 'extended-message',
+  9: 'role',
+  64: 'graceful-restart',
+  65: 'asn4',
+  69: 'add-path',
+  70: 'enhanced-route-refresh',
+  71: 'llgr',
+  73: 'fqdn',
+  128: 'cisco-route-refresh',
+};
+
+// ExaBGP keys the OPEN it sends by capability name and the one it receives by code.
+const CODE_BY_EXABGP_NAME: Record<string, number> = {
+  multiprotocol: 1,
+  'route-refresh': 2,
+  nexthop: 5,
+  'extended-message': 6,
+  'graceful-restart': 64,
+  asn4: 65,
+  'add-path': 69,
+  'enhanced-route-refresh': 70,
+  'cisco-route-refresh': 128,
+};
+
+function capabilities(open: OpenJson): CapabilityName[] {
+  const out = new Set<CapabilityName>();
+  for (const [key, cap] of Object.entries(open.capabilities ?? {})) {
+    const code = /^\d+$/.test(key) ? Number(key) : (CODE_BY_EXABGP_NAME[key] ?? cap.value);
+    if (code === 1) {
+      for (const f of cap.families ?? []) out.add(`multiprotocol:${f.replace('/', '-')}`);
+    } else if (code !== undefined && CAPABILITY_BY_CODE[code]) {
+      out.add(CAPABILITY_BY_CODE[code]);
+    } else {
+      out.add(code !== undefined ? `capability-${code}` : key.toLowerCase().replace(/\s+/g, '-'));
+    }
+  }
+  return [...out];
+}
+
+const ERROR_CODES: Record<number, string> = {
+  1: 'Message Header Error',
+  2: 'OPEN Message Error',
+  3: 'UPDATE Message Error',
+  4: 'Hold Timer Expired',
+  5: 'Finite State Machine Error',
+  6: 'Cease',
+  7: 'ROUTE-REFRESH Message Error',
+};
+
+const CEASE_SUBCODES: Record<number, string> = {
+  1: 'Maximum Number of Prefixes Reached',
+  2: 'Administrative Shutdown',
+  3: 'Peer De-configured',
+  4: 'Administrative Reset',
+  5: 'Connection Rejected',
+  6: 'Other Configuration Change',
+  7: 'Connection Collision Resolution',
+  8: 'Out of Resources',
+  9: 'Hard Reset',
+  10: 'BFD Down',
+};
+
+/**
+ * E.g. `received Cease / Administrative Shutdown (6/2), shutdown communication "bye"` or
+ * `received Hold Timer Expired (4/0)`.
+ */
+function describeNotification(sent: boolean, code: number, subcode: number, hexData: string): string {
+  const name = ERROR_CODES[code] ?? `error code ${code}`;
+  const sub = code === 6 && CEASE_SUBCODES[subcode] ? ` / ${CEASE_SUBCODES[subcode]}` : '';
+  let text = `${sent ? 'sent' : 'received'} ${name}${sub} (${code}/${subcode})`;
+  const data = Buffer.from(hexData.replace(/^0x/i, ''), 'hex');
+  if (code === 6 && (subcode === 2 || subcode === 4)) {
+    const comm = shutdownCommunication(sent, data);
+    if (comm !== null) text += `, shutdown communication "${comm}"`;
+  } else if (data.length > 0) {
+    // ExaBGP passes printable data on as text (its own errors) and hex-encodes the rest.
+    const ascii = data.toString('latin1');
+    text += /^[\x20-\x7e]+$/.test(ascii) ? `: ${ascii}` : `, data 0x${data.toString('hex')}`;
+  }
+  return text;
+}
+
+/**
+ * ExaBGP hands received 6/2 and 6/4 data over already decoded ('Shutdown Communication: "…"'),
+ * while what it sends is raw RFC 8203/9003 data: one length byte, then UTF-8.
+ */
+function shutdownCommunication(sent: boolean, data: Buffer): string | null {
+  if (data.length === 0) return null;
+  if (!sent) {
+    const decoded = data.toString('utf8');
+    const m = /^Shutdown Communication: "([\s\S]*)"/.exec(decoded);
+    if (m) return m[1];
+    if (decoded === 'empty Shutdown Communication.') return '';
+    if (decoded.startsWith('invalid Shutdown Communication')) return decoded;
+  }
+  const len = data[0];
+  return data.subarray(1, 1 + len).toString('utf8');
+}
+
+// ---------------------------------------------------------------------------------------------
+// Processes
+
+/** Pids whose parent is `pid` (Linux /proc). */
+function childPids(pid: number): number[] {
+  let out: string;
+  try {
+    out = execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' });
+  } catch {
+    return []; // ps exits 1 when there are none
+  }
+  return out
+    .split('\n')
+    .map((s) => Number(s.trim()))
+    .filter((n) => Number.isInteger(n) && n > 0);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

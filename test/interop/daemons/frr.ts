@@ -1,0 +1,252 @@
+// Interop driver for FRR 8.4: bgpd alone (no zebra, no watchfrr), queried through vtysh.
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import {
+  hasBinary,
+  isListening,
+  runCli,
+  runCliOk,
+  signalGroup,
+  startDetached,
+  stopGroup,
+  waitFor,
+  type Started,
+} from './proc.js';
+
+const BGPD = '/usr/lib/frr/bgpd';
+
+export function available(): boolean {
+  return hasBinary(BGPD) && hasBinary('vtysh');
+}
+
+export function create(opts: DaemonOptions): Daemon {
+  return new Frr(opts);
+}
+
+/** Next hops FRR puts on the routes it originates: GoBGP and FRR both reject 127/8 ones. */
+export function nextHops(address: string): { ipv4: string; ipv6: string } {
+  const [, , b, c] = address.split('.');
+  return { ipv4: `198.18.${b}.${c}`, ipv6: `2001:db8::${b}:${c}` };
+}
+
+export function configText(opts: DaemonOptions): string {
+  const { peer } = opts;
+  const n = `neighbor ${peer.address}`;
+  const keepalive = Math.max(1, Math.floor(peer.holdTime / 3));
+  const nh = nextHops(opts.address);
+  const family = (afi: string, routeMap: string) => ` address-family ${afi} unicast
+  ${n} activate
+  ${n} route-map ${routeMap} out
+ exit-address-family`;
+  return `frr defaults traditional
+hostname frr-${opts.address.replace(/\./g, '-')}
+log file ${join(opts.runDir, 'bgpd.log')} informational
+!
+router bgp ${opts.asn}
+ bgp router-id ${opts.routerId}
+ bgp log-neighbor-changes
+ ! RFC 8212 default deny off; networks need no zebra RIB entry; keep 127/8 next hops
+ no bgp ebgp-requires-policy
+ no bgp network import-check
+ bgp allow-martian-nexthop
+ no bgp default ipv4-unicast
+ bgp graceful-restart
+ ${n} remote-as ${peer.asn}
+ ${n} port ${peer.port}
+ ${n} update-source ${opts.address}
+ ${n} disable-connected-check
+ ${n} timers ${keepalive} ${peer.holdTime}
+ ${n} timers connect 5
+${peer.passive ? ` ${n} passive\n` : ''} !
+${family('ipv4', 'next-hop-v4')}
+${family('ipv6', 'next-hop-v6')}
+!
+! Next hops of originated routes: out of 127/8 (GoBGP drops those), a global IPv6 one
+! instead of the v4-mapped address FRR would use on an IPv4 session.
+route-map next-hop-v4 permit 10
+ set ip next-hop ${nh.ipv4}
+!
+route-map next-hop-v6 permit 10
+ set ipv6 next-hop global ${nh.ipv6}
+!
+`;
+}
+
+class Frr implements Daemon {
+  readonly name = 'frr' as const;
+  private proc: Started | undefined;
+
+  constructor(private readonly opts: DaemonOptions) {}
+
+  get pid(): number {
+    if (!this.proc) throw new Error('bgpd not started');
+    return this.proc.pid;
+  }
+
+  /**
+   * Runs vtysh commands against this instance only: its own vty socket directory, and an empty
+   * vtysh.conf there so /etc/frr/vtysh.conf is never read.
+   */
+  vtysh(commands: string[], timeoutMs = 10_000): Promise<string> {
+    const { runDir } = this.opts;
+    const args = ['--config_dir', runDir, '--vty_socket', runDir, '-d', 'bgpd'];
+    for (const c of commands) args.push('-c', c);
+    return runCliOk('vtysh', args, timeoutMs);
+  }
+
+  async start(): Promise<void> {
+    const { runDir, address, port } = this.opts;
+    mkdirSync(runDir, { recursive: true });
+    const conf = join(runDir, 'bgpd.conf');
+    writeFileSync(conf, configText(this.opts));
+    writeFileSync(join(runDir, 'vtysh.conf'), '');
+    // -Z: no zebra, so nothing reaches the kernel; -S: stay root (no frr user switch);
+    // -P 0: no TCP vty port, only the unix socket in runDir.
+    const proc = startDetached(
+      BGPD,
+      ['-Z', '-S', '-l', address, '-p', String(port), '-f', conf, '-i', join(runDir, 'bgpd.pid'), '--vty_socket', runDir, '-P', '0'],
+      { cwd: runDir, logFile: join(runDir, 'bgpd.out') },
+    );
+    this.proc = proc;
+    const probe = ['--config_dir', runDir, '--vty_socket', runDir, '-d', 'bgpd', '-c', 'show bgp summary json'];
+    try {
+      await waitFor(
+        `bgpd on ${address}:${port}`,
+        async () => proc.hasExited() || (isListening(address, port) && (await runCli('vtysh', probe, 2_000)).code === 0),
+        15_000,
+        200,
+      );
+      if (proc.hasExited()) throw new Error(`bgpd exited, see ${runDir}/bgpd.out and bgpd.log`);
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async session(): Promise<SessionView> {
+    const peerAddr = this.opts.peer.address;
+    const all = JSON.parse(await this.vtysh([`show bgp neighbors ${peerAddr} json`])) as Record<string, FrrNeighbor>;
+    const n = all[peerAddr];
+    if (!n) throw new Error(`frr: neighbor ${peerAddr} not configured`);
+    const state = n.bgpState ?? 'unknown';
+    const established = state === 'Established';
+    const caps = established && n.neighborCapabilities ? parseCapabilities(n.neighborCapabilities) : null;
+    return {
+      established,
+      state,
+      localCapabilities: caps ? caps.local : null,
+      remoteCapabilities: caps ? caps.remote : null,
+      holdTime: established && n.bgpTimerHoldTimeMsecs !== undefined ? n.bgpTimerHoldTimeMsecs / 1000 : null,
+      lastError: lastError(n),
+    };
+  }
+
+  async shutdownPeer(text: string): Promise<void> {
+    await waitFor('frr session Established before shutdown', async () => (await this.session()).established, 5_000, 200);
+    const router = `router bgp ${this.opts.asn}`;
+    const n = `neighbor ${this.opts.peer.address}`;
+    // bgpd writes the NOTIFICATION before the command returns; lifting the shutdown right away
+    // makes it one Cease (like GoBGP's), after which FRR may connect again.
+    await this.vtysh(['configure terminal', router, `${n} shutdown message ${text}`]);
+    await this.vtysh(['configure terminal', router, `no ${n} shutdown`]);
+  }
+
+  pause(): void {
+    signalGroup(this.pid, 'SIGSTOP');
+  }
+
+  resume(): void {
+    signalGroup(this.pid, 'SIGCONT');
+  }
+
+  async stop(): Promise<void> {
+    if (!this.proc) return;
+    await stopGroup(this.proc);
+    // FRR's crash-log directory for this pid, outside the run directory.
+    rmSync(`/var/tmp/frr/bgpd.${this.proc.pid}`, { recursive: true, force: true });
+  }
+}
+
+interface FrrNeighbor {
+  bgpState?: string;
+  bgpTimerHoldTimeMsecs?: number;
+  neighborCapabilities?: Record<string, unknown>;
+  lastResetDueTo?: string;
+  lastResetCode?: number;
+  lastNotificationReason?: string;
+  lastShutdownDescription?: string;
+  lastErrorCodeSubcode?: string;
+}
+
+const CAPABILITY_KEYS: Record<string, CapabilityName> = {
+  '4byteAs': 'asn4',
+  routeRefresh: 'route-refresh',
+  enhancedRouteRefresh: 'enhanced-route-refresh',
+  gracefulRestart: 'graceful-restart',
+  longLivedGracefulRestart: 'llgr',
+  extendedMessage: 'extended-message',
+  extendedNexthop: 'extended-nexthop',
+  role: 'role',
+  dynamic: 'dynamic',
+};
+
+// Keys of neighborCapabilities that describe negotiation results, not capabilities.
+const NOT_CAPABILITIES = new Set(['addressFamiliesByPeer', 'extendedNexthopFamililesByPeer', 'gracefulRestartRemoteTimerMsecs']);
+
+const kebab = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+
+/** Splits FRR's neighborCapabilities ("advertised" / "received" / "advertisedAndReceived…") in two. */
+export function parseCapabilities(caps: Record<string, unknown>): { local: CapabilityName[]; remote: CapabilityName[] } {
+  const local = new Set<CapabilityName>();
+  const remote = new Set<CapabilityName>();
+  const mark = (name: CapabilityName, how: string) => {
+    if (/advertised/i.test(how)) local.add(name);
+    if (/received/i.test(how)) remote.add(name);
+  };
+  for (const [key, value] of Object.entries(caps)) {
+    if (NOT_CAPABILITIES.has(key)) continue;
+    if (key === 'multiprotocolExtensions' && isObject(value)) {
+      for (const [fam, how] of Object.entries(value)) {
+        const name = `multiprotocol:${kebab(fam).replace(/ /g, '-')}`;
+        if (isObject(how)) for (const [k, on] of Object.entries(how)) if (on === true) mark(name, k);
+      }
+    } else if (key === 'addPath' && isObject(value)) {
+      for (const how of Object.values(value)) {
+        if (isObject(how)) for (const [k, on] of Object.entries(how)) if (on === true) mark('add-path', k);
+      }
+    } else if (key === 'hostName' && isObject(value)) {
+      if (typeof value.advHostName === 'string') local.add('fqdn');
+      if (typeof value.rcvHostName === 'string' && value.rcvHostName !== 'n/a') remote.add('fqdn');
+    } else if (key === 'routeRefresh' && typeof value === 'string') {
+      // FRR always sends both the RFC 2918 code (2) and the pre-standard one (128);
+      // "...Old"/"...New" tell which the neighbor sent.
+      if (/advertised/i.test(value)) local.add('route-refresh').add('route-refresh-cisco');
+      if (/ReceivedOld/.test(value)) remote.add('route-refresh-cisco');
+      if (/ReceivedNew$|ReceivedOldNew$/.test(value) || value === 'received') remote.add('route-refresh');
+    } else if (typeof value === 'string') {
+      mark(CAPABILITY_KEYS[key] ?? kebab(key), value);
+    }
+  }
+  return { local: [...local], remote: [...remote] };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+// lastResetCode values (FRR's peer_down_str) that are configuration churn, not session errors:
+// e.g. 30 "No AFI/SAFI activated for peer" shows up at every start with `no bgp default ipv4-unicast`.
+const CONFIG_RESETS = new Set([1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 16, 17, 18, 19, 20, 21, 23, 27, 28, 29, 30, 31]);
+
+/** "BGP Notification received: Cease/Administrative Shutdown: "text"" and the like. */
+export function lastError(n: FrrNeighbor): string {
+  const parts: string[] = [];
+  if (n.lastResetDueTo && !(n.lastResetCode !== undefined && CONFIG_RESETS.has(n.lastResetCode))) {
+    parts.push(n.lastResetDueTo);
+  }
+  if (n.lastNotificationReason) parts.push(n.lastNotificationReason);
+  // Set only for a received Cease/Administrative Shutdown or Reset carrying a communication.
+  if (n.lastShutdownDescription) parts.push(`"${n.lastShutdownDescription}"`);
+  return parts.join(': ');
+}
