@@ -408,6 +408,18 @@ function asCount(segments: readonly AsPathSegment[]): number {
   return n;
 }
 
+/** Joins adjacent AS_SEQUENCE segments (up to 255 ASes each), as a sender would have written them. */
+function joinSequences(segments: AsPathSegment[]): AsPathSegment[] {
+  const out: AsPathSegment[] = [];
+  for (const s of segments) {
+    const last = out[out.length - 1];
+    if (last && last.type === AsPathSegmentType.AS_SEQUENCE && s.type === AsPathSegmentType.AS_SEQUENCE && last.asns.length + s.asns.length <= 255) {
+      last.asns = [...last.asns, ...s.asns];
+    } else out.push({ type: s.type, asns: s.asns.slice() });
+  }
+  return out;
+}
+
 /**
  * RFC 6793 §4.2.3: from a 2-octet-AS peer, merges AS4_PATH and AS4_AGGREGATOR back into
  * AS_PATH and AGGREGATOR and drops the AS4_ attributes. From a 4-octet-AS peer the AS4_
@@ -445,8 +457,22 @@ export function mergeAs4(attrs: readonly PathAttribute[], peerAsn4: boolean): Pa
           lead.push({ type: s.type, asns: s.asns.slice() });
         }
       }
-      newPath = { type: AttrType.AS_PATH, flags: asPath.flags, segments: [...lead, ...as4Path.segments] };
+      newPath = { type: AttrType.AS_PATH, flags: asPath.flags, segments: joinSequences([...lead, ...as4Path.segments]) };
     }
   }
   return rest.map((a) => (a.type === AttrType.AS_PATH && newPath ? newPath : a.type === AttrType.AGGREGATOR && newAgg ? newAgg : a));
+}
+
+/**
+ * The attributes as they are passed on to another peer (RFC 4271 §5): unrecognised optional
+ * transitive attributes keep their value and gain the Partial bit; unrecognised optional
+ * non-transitive ones are dropped.
+ */
+export function forPropagation(attrs: readonly PathAttribute[]): PathAttribute[] {
+  const out: PathAttribute[] = [];
+  for (const a of attrs) {
+    if (isKnownAttribute(a.type)) out.push(a);
+    else if (a.flags & AttrFlag.Transitive) out.push({ ...a, flags: a.flags | AttrFlag.Partial });
+  }
+  return out;
 }

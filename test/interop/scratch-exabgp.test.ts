@@ -148,6 +148,15 @@ describe.skipIf(!available())('exabgp driver against BIRD', () => {
     expect(b2).toMatch(/Message:\s+Administrative Shutdown/);
     await established(exa, bird);
 
+    await runCli('birdc', ['-s', bird.sock, 'disable', 'exa', '"going down for maintenance ✓"']);
+    await waitFor('exabgp sees cease', async () => /received Cease/.test((await exa.session()).lastError), 10_000, 100);
+    const rs = await exa.session();
+    console.log('after bird disable', rs);
+    expect(rs.lastError).toBe('received Cease / Administrative Shutdown (6/2), shutdown communication "going down for maintenance ✓"');
+    expect(rs.established).toBe(false);
+    await runCli('birdc', ['-s', bird.sock, 'enable', 'exa']);
+    await established(exa, bird);
+
     await exa.stop();
     await sleep(500);
     const b3 = await bird.show();

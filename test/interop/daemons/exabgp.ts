@@ -103,8 +103,9 @@ export function create(opts: DaemonOptions, extras: ExabgpExtras = {}): ExabgpDa
     const vars = ['exabgp.api.pipename', 'exabgp.api.ack'].map((k) => `${k}=${e[k]}`);
     const r = await runCli('env', [...vars, 'exabgp', '--run', 'cli', '--root', runDir, ...command], 10_000);
     const out = r.stdout.trim();
-    if (r.code !== 0 || /^error$/m.test(out) || /could not|not running/i.test(out)) {
-      throw new Error(`exabgp cli ${command.join(' ')} failed (${r.code}): ${(out || r.stderr).trim()}`);
+    // It exits 0 on most failures, reporting them on stdout (pipes) or stderr (ExaBGP's answer).
+    if (r.code !== 0 || /could not|not running/i.test(out) || /error|aborted|no end of command/i.test(r.stderr)) {
+      throw new Error(`exabgp cli ${command.join(' ')} failed (${r.code}): ${`${out}\n${r.stderr}`.trim()}`);
     }
     return out;
   };
