@@ -1,10 +1,10 @@
 // ExaBGP 4.2 (Debian 12 `exabgp`) driver.
 //
-// ExaBGP keeps no RIB and its CLI says little about a session, so a small helper process
-// (ExaBGP's "API process") appends every JSON event ExaBGP emits (fsm/state changes, OPENs sent
-// and received, NOTIFICATIONs, KEEPALIVEs, UPDATEs) to events.jsonl in the run dir; session()
-// reads that log incrementally. Commands go through ExaBGP's CLI module over named pipes in the
-// run dir.
+// ExaBGP keeps no RIB, and its CLI (`show neighbor extensive`) gives capabilities only as
+// enabled/disabled and no NOTIFICATIONs. So a small helper process (ExaBGP's "API process")
+// appends every JSON event ExaBGP emits (fsm/state changes, OPENs sent and received,
+// NOTIFICATIONs, KEEPALIVEs, UPDATEs) to events.jsonl in the run dir, and session() reads that
+// log incrementally. Commands go through ExaBGP's CLI module over named pipes in the run dir.
 //
 // Behaviour of 4.2.21 worth knowing (checked against the source and a live BIRD peer):
 // - `neighbor X teardown 2` is the only way to make it send a Cease. The NOTIFICATION is 6/2 with
@@ -13,12 +13,17 @@
 // - When it has advertised graceful-restart, teardown (and SIGTERM) closes the TCP session
 //   WITHOUT any NOTIFICATION (its reading of RFC 4724), so graceful restart is off by default and
 //   shutdownPeer() refuses to run with it on.
+// - It cannot receive a shutdown communication: under Python 3 decoding any Cease 6/2 or 6/4 with
+//   non-empty data throws, and it answers with NOTIFICATION 1/0 'can not decode update message of
+//   type "3"' (that is then lastError). Cease without data decodes fine.
+// - A peer's ROUTE-REFRESH after enhanced route refresh was negotiated makes it drop the session
+//   (TypeError while queueing BoRR/EoRR, upstream issue #1237) when it has routes to resend.
 // - SIGTERM: closes every session without a NOTIFICATION, then exits.
 // - As root it always drops privileges to exabgp.daemon.user (default `nobody`), which then cannot
 //   write to the run dir: we set that user to ourselves.
 // - exabgp.tcp.port is also the port it connects to unless the neighbor says `connect PORT`.
 import { execFileSync } from 'node:child_process';
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
@@ -75,7 +80,7 @@ export function create(opts: DaemonOptions, extras: ExabgpExtras = {}): ExabgpDa
   const helperFile = join(runDir, 'api-helper.mjs');
   const eventsFile = join(runDir, 'events.jsonl');
   const gracefulRestart = extras.gracefulRestart ?? false;
-  const log = new EventLog(eventsFile);
+  let log = new EventLog(eventsFile);
   let proc: Started | undefined;
 
   const env = (): NodeJS.ProcessEnv => {
@@ -173,6 +178,10 @@ ${routes.length ? `  static {\n${routes.map((r) => `    ${r.replace(/;\s*$/, '')
       }
       writeFileSync(helperFile, HELPER, { mode: 0o755 });
       writeFileSync(confFile, config());
+      // A restart in the same run dir starts a fresh view of the session.
+      rmSync(eventsFile, { force: true });
+      log = new EventLog(eventsFile);
+      const logStart = readLog().length;
       proc = startDetached('exabgp', ['--root', runDir, confFile], { cwd: runDir, logFile, env: env() });
       const p = proc;
       try {
@@ -182,7 +191,7 @@ ${routes.length ? `  static {\n${routes.map((r) => `    ${r.replace(/;\s*$/, '')
           'exabgp to load its config and start its API helper',
           () => {
             if (p.hasExited()) throw new Error('exabgp exited');
-            return existsSync(eventsFile) && /loaded new configuration successfully/.test(readLog());
+            return existsSync(eventsFile) && /loaded new configuration successfully/.test(readLog().slice(logStart));
           },
           15_000,
         );
@@ -357,8 +366,12 @@ class EventLog {
           s.sentOpen = undefined;
           s.receivedOpen = undefined;
           s.notificationSinceConnect = false;
-        } else if (n.state === 'down' && !s.notificationSinceConnect && n.reason) {
-          s.lastError = `session down: ${n.reason}`;
+        } else if (n.state === 'down' && n.reason && !s.notificationSinceConnect) {
+          // A connection that never got an OPEN (refused, reset while reconnecting) must not
+          // hide the NOTIFICATION that ended the session before it.
+          if (s.receivedOpen || !s.lastError || s.lastError.startsWith('session down')) {
+            s.lastError = `session down: ${n.reason}`;
+          }
         }
         break;
       case 'open':

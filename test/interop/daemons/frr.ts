@@ -6,11 +6,12 @@ import {
   hasBinary,
   isListening,
   runCli,
-  runCliOk,
   signalGroup,
   startDetached,
   stopGroup,
   waitFor,
+  waitForDaemon,
+  type CliResult,
   type Started,
 } from './proc.js';
 
@@ -41,7 +42,7 @@ export function configText(opts: DaemonOptions): string {
  exit-address-family`;
   return `frr defaults traditional
 hostname frr-${opts.address.replace(/\./g, '-')}
-log file ${join(opts.runDir, 'bgpd.log')} informational
+log stdout informational
 !
 router bgp ${opts.asn}
  bgp router-id ${opts.routerId}
@@ -62,8 +63,8 @@ ${peer.passive ? ` ${n} passive\n` : ''} !
 ${family('ipv4', 'next-hop-v4')}
 ${family('ipv6', 'next-hop-v6')}
 !
-! Next hops of originated routes: out of 127/8 (GoBGP drops those), a global IPv6 one
-! instead of the v4-mapped address FRR would use on an IPv4 session.
+! Next hops of originated routes: out of 127/8 (GoBGP drops those), and a global IPv6 one
+! instead of the :: FRR has on an IPv4 session without IPv6 addresses.
 route-map next-hop-v4 permit 10
  set ip next-hop ${nh.ipv4}
 !
@@ -76,8 +77,11 @@ route-map next-hop-v6 permit 10
 class Frr implements Daemon {
   readonly name = 'frr' as const;
   private proc: Started | undefined;
+  private readonly logFile: string;
 
-  constructor(private readonly opts: DaemonOptions) {}
+  constructor(private readonly opts: DaemonOptions) {
+    this.logFile = join(opts.runDir, 'bgpd.log');
+  }
 
   get pid(): number {
     if (!this.proc) throw new Error('bgpd not started');
@@ -88,15 +92,26 @@ class Frr implements Daemon {
    * Runs vtysh commands against this instance only: its own vty socket directory, and an empty
    * vtysh.conf there so /etc/frr/vtysh.conf is never read.
    */
-  vtysh(commands: string[], timeoutMs = 10_000): Promise<string> {
+  async vtysh(commands: string[], timeoutMs = 10_000): Promise<string> {
+    const r = await this.vtyshRaw(commands, timeoutMs);
+    // vtysh exits non-zero on a rejected command but may print the error on stdout.
+    if (r.code !== 0) {
+      throw new Error(`vtysh ${commands.join(' / ')} exited ${r.code}: ${(r.stderr || r.stdout).trim()}`);
+    }
+    return r.stdout;
+  }
+
+  private vtyshRaw(commands: string[], timeoutMs: number): Promise<CliResult> {
     const { runDir } = this.opts;
     const args = ['--config_dir', runDir, '--vty_socket', runDir, '-d', 'bgpd'];
     for (const c of commands) args.push('-c', c);
-    return runCliOk('vtysh', args, timeoutMs);
+    return runCli('vtysh', args, timeoutMs);
   }
 
   async start(): Promise<void> {
     const { runDir, address, port } = this.opts;
+    // bgpd binds its vty socket at RUNDIR/bgpd.vty; longer paths fail on the sun_path limit.
+    if (join(runDir, 'bgpd.vty').length > 107) throw new Error(`frr: runDir too long for a socket: ${runDir}`);
     mkdirSync(runDir, { recursive: true });
     const conf = join(runDir, 'bgpd.conf');
     writeFileSync(conf, configText(this.opts));
@@ -105,19 +120,21 @@ class Frr implements Daemon {
     // -P 0: no TCP vty port, only the unix socket in runDir.
     const proc = startDetached(
       BGPD,
-      ['-Z', '-S', '-l', address, '-p', String(port), '-f', conf, '-i', join(runDir, 'bgpd.pid'), '--vty_socket', runDir, '-P', '0'],
-      { cwd: runDir, logFile: join(runDir, 'bgpd.out') },
+      ['-Z', '-S', '-l', address, '-p', String(port), '-f', conf, '-i', join(runDir, 'bgpd.pid')].concat(
+        ['--vty_socket', runDir, '-P', '0'],
+      ),
+      { cwd: runDir, logFile: this.logFile },
     );
     this.proc = proc;
-    const probe = ['--config_dir', runDir, '--vty_socket', runDir, '-d', 'bgpd', '-c', 'show bgp summary json'];
     try {
-      await waitFor(
+      await waitForDaemon(
+        proc,
+        this.logFile,
         `bgpd on ${address}:${port}`,
-        async () => proc.hasExited() || (isListening(address, port) && (await runCli('vtysh', probe, 2_000)).code === 0),
+        async () =>
+          isListening(address, port) && (await this.vtyshRaw(['show bgp summary json'], 2_000)).code === 0,
         15_000,
-        200,
       );
-      if (proc.hasExited()) throw new Error(`bgpd exited, see ${runDir}/bgpd.out and bgpd.log`);
     } catch (err) {
       await this.stop();
       throw err;
@@ -126,7 +143,8 @@ class Frr implements Daemon {
 
   async session(): Promise<SessionView> {
     const peerAddr = this.opts.peer.address;
-    const all = JSON.parse(await this.vtysh([`show bgp neighbors ${peerAddr} json`])) as Record<string, FrrNeighbor>;
+    const out = await this.vtysh([`show bgp neighbors ${peerAddr} json`]);
+    const all = JSON.parse(out) as Record<string, FrrNeighbor>;
     const n = all[peerAddr];
     if (!n) throw new Error(`frr: neighbor ${peerAddr} not configured`);
     const state = n.bgpState ?? 'unknown';
@@ -143,7 +161,8 @@ class Frr implements Daemon {
   }
 
   async shutdownPeer(text: string): Promise<void> {
-    await waitFor('frr session Established before shutdown', async () => (await this.session()).established, 5_000, 200);
+    const up = async () => (await this.session()).established;
+    await waitFor('frr session Established before shutdown', up, 5_000, 200);
     const router = `router bgp ${this.opts.asn}`;
     const n = `neighbor ${this.opts.peer.address}`;
     // bgpd writes the NOTIFICATION before the command returns; lifting the shutdown right away
@@ -192,12 +211,19 @@ const CAPABILITY_KEYS: Record<string, CapabilityName> = {
 };
 
 // Keys of neighborCapabilities that describe negotiation results, not capabilities.
-const NOT_CAPABILITIES = new Set(['addressFamiliesByPeer', 'extendedNexthopFamililesByPeer', 'gracefulRestartRemoteTimerMsecs']);
+const NOT_CAPABILITIES = new Set([
+  'addressFamiliesByPeer',
+  'extendedNexthopFamililesByPeer', // sic
+  'gracefulRestartRemoteTimerMsecs',
+]);
 
 const kebab = (s: string) => s.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
 
 /** Splits FRR's neighborCapabilities ("advertised" / "received" / "advertisedAndReceived…") in two. */
-export function parseCapabilities(caps: Record<string, unknown>): { local: CapabilityName[]; remote: CapabilityName[] } {
+export function parseCapabilities(caps: Record<string, unknown>): {
+  local: CapabilityName[];
+  remote: CapabilityName[];
+} {
   const local = new Set<CapabilityName>();
   const remote = new Set<CapabilityName>();
   const mark = (name: CapabilityName, how: string) => {

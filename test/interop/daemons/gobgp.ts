@@ -11,6 +11,7 @@ import {
   startDetached,
   stopGroup,
   waitFor,
+  waitForDaemon,
   type Started,
 } from './proc.js';
 
@@ -119,17 +120,15 @@ class GoBgp implements Daemon {
       { cwd: runDir, logFile: this.logFile },
     );
     this.proc = proc;
+    const probe = ['-u', address, '-p', String(API_PORT), 'global'];
     try {
-      await waitFor(
+      await waitForDaemon(
+        proc,
+        this.logFile,
         `gobgpd on ${address}:${port}`,
-        async () =>
-          proc.hasExited() ||
-          (isListening(address, port) &&
-            (await runCli('gobgp', ['-u', address, '-p', String(API_PORT), 'global'], 2_000)).code === 0),
+        async () => isListening(address, port) && (await runCli('gobgp', probe, 2_000)).code === 0,
         15_000,
-        200,
       );
-      if (proc.hasExited()) throw new Error(`gobgpd exited: ${this.logTail()}`);
     } catch (err) {
       await this.stop();
       throw err;
@@ -138,8 +137,9 @@ class GoBgp implements Daemon {
 
   async session(): Promise<SessionView> {
     const peers = JSON.parse(await this.cli(['neighbor', '-j'])) as GoBgpPeer[];
-    const p = peers.find((x) => (x.conf?.neighbor_address ?? x.state?.neighbor_address) === this.opts.peer.address);
-    if (!p) throw new Error(`gobgp: neighbor ${this.opts.peer.address} not configured`);
+    const addr = this.opts.peer.address;
+    const p = peers.find((x) => (x.conf?.neighbor_address ?? x.state?.neighbor_address) === addr);
+    if (!p) throw new Error(`gobgp: neighbor ${addr} not configured`);
     const raw = p.state?.session_state ?? 0;
     const state = typeof raw === 'number' ? (SESSION_STATES[raw] ?? String(raw)) : String(raw).toLowerCase();
     const established = state === 'established';
@@ -157,11 +157,12 @@ class GoBgp implements Daemon {
 
   async shutdownPeer(text: string): Promise<void> {
     // GoBGP drops the request silently when the session is not up.
-    await waitFor('gobgp session Established before shutdown', async () => (await this.session()).established, 5_000, 200);
+    const up = async () => (await this.session()).established;
+    await waitFor('gobgp session Established before shutdown', up, 5_000, 200);
     // `disable` in 3.10's CLI does not pass --reason on; the deprecated `shutdown` does (it
     // sends Cease/Administrative Shutdown once; GoBGP reconnects after its idle hold time).
     await this.cli(['neighbor', this.opts.peer.address, 'shutdown', '--reason', text]);
-    await waitFor('gobgp session to go down after shutdown', async () => !(await this.session()).established, 5_000, 100);
+    await waitFor('gobgp session to go down after shutdown', async () => !(await up()), 5_000, 100);
   }
 
   pause(): void {
@@ -182,10 +183,6 @@ class GoBgp implements Daemon {
     } catch {
       return '';
     }
-  }
-
-  private logTail(): string {
-    return this.readLog().trim().split('\n').slice(-5).join('\n');
   }
 }
 
@@ -251,7 +248,8 @@ export function capabilityName(cap: GoBgpCap): CapabilityName {
     const code = Number(fields.get(1) ?? 0);
     return CAPABILITY_CODES[code] ?? `capability-${code}`;
   }
-  return CAPABILITY_TYPES[type] ?? type.replace(/Capability$/, '').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+  const kebab = type.replace(/Capability$/, '').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+  return CAPABILITY_TYPES[type] ?? kebab;
 }
 
 function familyName(afi: number, safi: number): string {
@@ -344,7 +342,8 @@ function describeNotification(dir: string, e: LogLine): string {
   const name = NOTIFICATION_CODES[code] ?? 'unknown';
   const subName = code === 6 && CEASE_SUBCODES[sub] ? `/${CEASE_SUBCODES[sub]}` : '';
   const comm = e['Communicated-Reason'];
-  return `notification ${dir}: ${name}${subName} (${code}/${sub})${comm ? `, shutdown communication: "${comm}"` : ''}`;
+  const text = comm ? `, shutdown communication: "${comm}"` : '';
+  return `notification ${dir}: ${name}${subName} (${code}/${sub})${text}`;
 }
 
 /**
