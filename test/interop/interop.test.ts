@@ -27,12 +27,26 @@ interface Driver {
   create(opts: DaemonOptions): Daemon;
 }
 
-const SUITES: Array<{ name: string; driver: Driver; n: number; pkg: string }> = [
+interface Suite {
+  name: string;
+  driver: Driver;
+  n: number;
+  pkg: string;
+  /** Capabilities the daemon's CLI cannot list because the daemon does not know them. */
+  unlisted?: string[];
+  /** What the daemon shows instead of a shutdown communication it cannot decode. */
+  shutdownTextShownAs?: RegExp;
+}
+
+const SUITES: Suite[] = [
   { name: 'BIRD 2', driver: bird, n: 21, pkg: 'bird2' },
   { name: 'GoBGP', driver: gobgp, n: 22, pkg: 'gobgpd' },
   { name: 'FRR bgpd', driver: frr, n: 23, pkg: 'frr' },
-  { name: 'OpenBGPD', driver: openbgpd, n: 24, pkg: 'openbgpd' },
-  { name: 'ExaBGP', driver: exabgp, n: 25, pkg: 'exabgp' },
+  // OpenBGPD 7.7 predates RFC 8654, so bgpctl does not list the extended message capability.
+  { name: 'OpenBGPD', driver: openbgpd, n: 24, pkg: 'openbgpd', unlisted: ['extended-message'] },
+  // ExaBGP 4.2 fails to decode any RFC 8203 text under Python 3 (fixed upstream in
+  // Exa-Networks/exabgp#1302) and answers with a header error naming the NOTIFICATION type.
+  { name: 'ExaBGP', driver: exabgp, n: 25, pkg: 'exabgp', shutdownTextShownAs: /can not decode update message of type "3"/ },
 ];
 
 const RIBSTORM_AS = 65001;
@@ -112,8 +126,9 @@ function ourCapabilities(n: number, extra: Record<string, unknown>): string[] {
   return localCapabilities({ asn: RIBSTORM_AS, routerId: RIBSTORM_ID }, cfg).map(capabilityName);
 }
 
-for (const { name, driver, n } of SUITES) {
+for (const { name, driver, n, unlisted = [], shutdownTextShownAs } of SUITES) {
   const addr = `127.0.0.${n}`;
+  const listed = (names: string[]) => compared(names).filter((c) => !unlisted.includes(c));
   describe.runIf(driver.available())(`interop with ${name}`, () => {
     it('ribstorm active: Established, capabilities as sent, keepalives at the negotiated interval, the daemon\'s shutdown text', async () => {
       const d = await startDaemon(driver, n, true, 9);
@@ -128,7 +143,7 @@ for (const { name, driver, n } of SUITES) {
 
       expect(nb.session!.holdTime).toBe(9);
       if (view.holdTime !== null) expect(view.holdTime).toBe(9);
-      if (view.remoteCapabilities) expect(compared(view.remoteCapabilities)).toEqual(compared(ourCapabilities(n, { 'hold-time': 9 })));
+      if (view.remoteCapabilities) expect(compared(view.remoteCapabilities)).toEqual(listed(ourCapabilities(n, { 'hold-time': 9 })));
       if (view.localCapabilities) expect(compared(view.localCapabilities)).toEqual(compared(nb.session!.remoteCapabilities));
 
       await until(() => keepalives.length >= 4, 15_000, `four keepalives from ${name}`);
@@ -159,7 +174,7 @@ for (const { name, driver, n } of SUITES) {
       await until(() => /: Established, hold time 9s/.test(stderr), 30_000, `ribstorm run Established with ${name}`);
       const view = await daemonEstablished(d);
       if (view.remoteCapabilities) {
-        expect(compared(view.remoteCapabilities)).toEqual(compared(ourCapabilities(n, { passive: true, 'hold-time': 9 })));
+        expect(compared(view.remoteCapabilities)).toEqual(listed(ourCapabilities(n, { passive: true, 'hold-time': 9 })));
       }
       if (view.localCapabilities) {
         const logged = stderr.match(/peer capabilities (.*)/)![1].split(' ');
@@ -169,14 +184,16 @@ for (const { name, driver, n } of SUITES) {
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
       expect(stderr).toContain(`NOTIFICATION sent: Cease / Administrative Shutdown (6/2) "${text}"`);
+      const shownAs = shutdownTextShownAs ?? text;
+      const matches = (s: string) => (typeof shownAs === 'string' ? s.includes(shownAs) : shownAs.test(s));
       const deadline = Date.now() + 10_000;
       let seen = '';
       while (Date.now() < deadline) {
         seen = (await d.session()).lastError;
-        if (seen.includes(text)) break;
+        if (matches(seen)) break;
         await sleep(250);
       }
-      expect(seen).toContain(text);
+      expect(matches(seen), `${d.name} shows: ${seen}`).toBe(true);
     }, 90_000);
 
     it('a SIGSTOPped daemon makes ribstorm send Hold Timer Expired', async () => {
