@@ -1,0 +1,161 @@
+// The decision process (RFC 4271 §9.1.2) as set elimination, in the order operators know from
+// BIRD and FRR. Eliminating step by step over the whole candidate set (rather than comparing
+// pairs as paths arrive) makes the result independent of arrival order, MED included.
+
+import {
+  F_AS_LOOP,
+  F_HAS_ORIGINATOR,
+  M_AS_PATH_LEN,
+  M_CLUSTER_LEN,
+  M_FLAGS,
+  M_LOCAL_PREF,
+  M_MED,
+  M_NEIGHBOR_AS,
+  M_ORIGIN,
+  M_ORIGINATOR_ID,
+  META_WORDS,
+  P_ATTR,
+  P_PATH_ID,
+  P_PEER,
+  PATH_WORDS,
+  PEER_ADDR,
+  PEER_FLAGS,
+  PEER_ID,
+  PEER_WORDS,
+  PF_IBGP,
+  type RibViews,
+} from './memory.js';
+
+/** The step that eliminated a path, kept in its record so a user can ask why it lost. */
+export enum Reason {
+  Best = 0,
+  LocalPref = 1,
+  AsPathLength = 2,
+  Origin = 3,
+  Med = 4,
+  EbgpOverIbgp = 5,
+  RouterId = 7,
+  ClusterListLength = 8,
+  PeerAddress = 9,
+  PathId = 10,
+  /** Not eligible at all: our own AS is in its AS_PATH. */
+  AsLoop = 15,
+}
+
+export const REASON_NAMES: Record<number, string> = {
+  0: 'best',
+  1: 'lower LOCAL_PREF',
+  2: 'longer AS_PATH',
+  3: 'higher ORIGIN',
+  4: 'higher MED (same neighbor AS)',
+  5: 'iBGP path while an eBGP path exists',
+  7: 'higher BGP Identifier',
+  8: 'longer CLUSTER_LIST',
+  9: 'higher peer address',
+  10: 'higher path identifier',
+  15: 'own AS in AS_PATH',
+};
+
+const MAX_CANDIDATES = 4096;
+const cand = new Int32Array(MAX_CANDIDATES);
+const alive = new Uint8Array(MAX_CANDIDATES);
+const key = new Float64Array(MAX_CANDIDATES);
+const beaten = new Uint8Array(MAX_CANDIDATES);
+
+/** Eliminates every alive candidate whose key is above the minimum; returns how many remain. */
+function keepMin(n: number, reason: number, paths: Uint32Array): number {
+  let min = Infinity;
+  for (let i = 0; i < n; i++) if (alive[i] && key[i] < min) min = key[i];
+  let left = 0;
+  for (let i = 0; i < n; i++) {
+    if (!alive[i]) continue;
+    if (key[i] > min) {
+      alive[i] = 0;
+      paths[cand[i] * PATH_WORDS + P_PEER] = (paths[cand[i] * PATH_WORDS + P_PEER] & 0xffff) | (reason << 16);
+    } else left++;
+  }
+  return left;
+}
+
+/**
+ * Chooses the best of the paths on the list starting at `head` in one shard. Returns the best
+ * path record (0 if none is eligible) and stores each loser's reason in its record.
+ */
+export function selectBest(v: RibViews, paths: Uint32Array, head: number): number {
+  const meta = v.attrMeta;
+  const peers = v.peers;
+  let n = 0;
+  let left = 0;
+  for (let r = head; r !== 0; r = paths[r * PATH_WORDS + 3]) {
+    const attr = paths[r * PATH_WORDS + P_ATTR];
+    const eligible = (meta[attr * META_WORDS + M_FLAGS] & F_AS_LOOP) === 0;
+    cand[n] = r;
+    alive[n] = eligible ? 1 : 0;
+    paths[r * PATH_WORDS + P_PEER] = (paths[r * PATH_WORDS + P_PEER] & 0xffff) | ((eligible ? 0 : Reason.AsLoop) << 16);
+    if (eligible) left++;
+    n++;
+  }
+  if (left === 0) return 0;
+  const m = (i: number, w: number) => meta[paths[cand[i] * PATH_WORDS + P_ATTR] * META_WORDS + w];
+  const peer = (i: number, w: number) => peers[(paths[cand[i] * PATH_WORDS + P_PEER] & 0xffff) * PEER_WORDS + w];
+
+  if (left > 1) {
+    for (let i = 0; i < n; i++) key[i] = -m(i, M_LOCAL_PREF);
+    left = keepMin(n, Reason.LocalPref, paths);
+  }
+  if (left > 1) {
+    for (let i = 0; i < n; i++) key[i] = m(i, M_AS_PATH_LEN);
+    left = keepMin(n, Reason.AsPathLength, paths);
+  }
+  if (left > 1) {
+    for (let i = 0; i < n; i++) key[i] = m(i, M_ORIGIN);
+    left = keepMin(n, Reason.Origin, paths);
+  }
+  if (left > 1) {
+    // MED is compared only among paths from the same neighboring AS (unless always-compare).
+    const always = v.buffers.alwaysCompareMed;
+    for (let i = 0; i < n; i++) {
+      beaten[i] = 0;
+      if (!alive[i]) continue;
+      const as = m(i, M_NEIGHBOR_AS);
+      const med = m(i, M_MED);
+      for (let j = 0; j < n; j++) {
+        if (j === i || !alive[j] || (!always && m(j, M_NEIGHBOR_AS) !== as)) continue;
+        if (m(j, M_MED) < med) {
+          beaten[i] = 1; // removed below, so every comparison is over the same set
+          break;
+        }
+      }
+    }
+    left = 0;
+    for (let i = 0; i < n; i++) {
+      if (!alive[i]) continue;
+      if (beaten[i]) {
+        alive[i] = 0;
+        paths[cand[i] * PATH_WORDS + P_PEER] = (paths[cand[i] * PATH_WORDS + P_PEER] & 0xffff) | (Reason.Med << 16);
+      } else left++;
+    }
+  }
+  if (left > 1) {
+    for (let i = 0; i < n; i++) key[i] = peer(i, PEER_FLAGS) & PF_IBGP ? 1 : 0;
+    left = keepMin(n, Reason.EbgpOverIbgp, paths);
+  }
+  if (left > 1) {
+    for (let i = 0; i < n; i++) key[i] = m(i, M_FLAGS) & F_HAS_ORIGINATOR ? m(i, M_ORIGINATOR_ID) : peer(i, PEER_ID);
+    left = keepMin(n, Reason.RouterId, paths);
+  }
+  if (left > 1) {
+    for (let i = 0; i < n; i++) key[i] = m(i, M_CLUSTER_LEN);
+    left = keepMin(n, Reason.ClusterListLength, paths);
+  }
+  if (left > 1) {
+    for (let i = 0; i < n; i++) key[i] = peer(i, PEER_ADDR);
+    left = keepMin(n, Reason.PeerAddress, paths);
+  }
+  if (left > 1) {
+    for (let i = 0; i < n; i++) key[i] = paths[cand[i] * PATH_WORDS + P_PATH_ID];
+    left = keepMin(n, Reason.PathId, paths);
+  }
+  for (let i = 0; i < n; i++) if (alive[i]) return cand[i];
+  return 0;
+}

@@ -1,0 +1,173 @@
+// The RIB's shared memory: every table is a typed array over a SharedArrayBuffer, allocated
+// once on the main thread and handed to every worker. Pages are committed by the kernel only
+// when first written, so generous capacities cost address space, not RSS.
+
+/** Words per interned attribute set in `attrMeta` (the decision fields, decoded once). */
+export const META_WORDS = 12;
+export const M_HASH = 0;
+export const M_OFFSET = 1;
+export const M_LENGTH = 2;
+export const M_LOCAL_PREF = 3;
+export const M_AS_PATH_LEN = 4;
+export const M_NEIGHBOR_AS = 5;
+export const M_ORIGIN = 6;
+export const M_MED = 7;
+export const M_NEXT_HOP = 8;
+export const M_ORIGINATOR_ID = 9;
+export const M_CLUSTER_LEN = 10;
+export const M_FLAGS = 11;
+
+export const F_HAS_MED = 1 << 0;
+export const F_HAS_LOCAL_PREF = 1 << 1;
+export const F_NO_EXPORT = 1 << 2;
+export const F_NO_ADVERTISE = 1 << 3;
+export const F_NO_PEER = 1 << 4;
+export const F_HAS_ORIGINATOR = 1 << 5;
+/** The local AS appears in AS_PATH (RFC 4271 §9.1.2: the route is not used). */
+export const F_AS_LOOP = 1 << 6;
+export const F_ATOMIC_AGGREGATE = 1 << 7;
+
+/** Words per prefix slot: network, length+1 (0 = empty), best path record, path list head. */
+export const SLOT_WORDS = 4;
+export const S_ADDR = 0;
+export const S_LEN = 1;
+export const S_BEST = 2;
+export const S_HEAD = 3;
+
+/** Words per path record: peer | reason << 16, path identifier, attribute id, next record. */
+export const PATH_WORDS = 4;
+export const P_PEER = 0;
+export const P_PATH_ID = 1;
+export const P_ATTR = 2;
+export const P_NEXT = 3;
+
+/** Per-shard header words. */
+export const H_SEQ = 0; // the batch sequence number this shard expects next
+export const H_PATH_TOP = 1;
+export const H_FREE = 2;
+export const H_PREFIXES = 3;
+export const H_PATHS = 4;
+export const HEADER_WORDS = 8;
+
+/** Words per peer in the peer table. */
+export const PEER_WORDS = 4;
+export const PEER_AS = 0;
+export const PEER_ID = 1; // BGP Identifier as u32
+export const PEER_ADDR = 2; // IPv4 address as u32 (tie-break)
+export const PEER_FLAGS = 3;
+export const PF_IBGP = 1;
+export const PF_RR_CLIENT = 2;
+
+export const MAX_PEERS = 1024;
+
+export interface RibSizing {
+  /** Shards; more than workers so that batches pipeline across them. Power of two. */
+  shards: number;
+  /** Prefixes the table is sized for (all shards together). */
+  prefixes: number;
+  /** Paths the table is sized for (all peers together). */
+  paths: number;
+  /** Distinct attribute sets. */
+  attributeSets: number;
+  /** Mean attribute block size, octets. */
+  attributeBytes: number;
+}
+
+export const DEFAULT_SIZING: RibSizing = {
+  shards: 64,
+  prefixes: 2_000_000,
+  paths: 16_000_000,
+  attributeSets: 4_000_000,
+  attributeBytes: 96,
+};
+
+/** Everything a worker needs to reach the RIB: plain SharedArrayBuffers, cloned by reference. */
+export interface RibBuffers {
+  sizing: RibSizing;
+  localAs: number;
+  alwaysCompareMed: boolean;
+  peers: SharedArrayBuffer;
+  attrIndex: SharedArrayBuffer;
+  attrMeta: SharedArrayBuffer;
+  attrArena: SharedArrayBuffer;
+  /** [next attribute id, arena top]. */
+  attrCounters: SharedArrayBuffer;
+  shardHeaders: SharedArrayBuffer;
+  shardSlots: SharedArrayBuffer[];
+  shardPaths: SharedArrayBuffer[];
+}
+
+export const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(2, n)));
+
+export function slotsPerShard(s: RibSizing): number {
+  return nextPow2(Math.ceil((s.prefixes / s.shards) * 1.6));
+}
+
+export function pathsPerShard(s: RibSizing): number {
+  return Math.ceil((s.paths / s.shards) * 1.25) + 1;
+}
+
+export function attrSlots(s: RibSizing): number {
+  return nextPow2(s.attributeSets * 2);
+}
+
+export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING, alwaysCompareMed = false): RibBuffers {
+  const slots = slotsPerShard(sizing);
+  const paths = pathsPerShard(sizing);
+  const headers = new SharedArrayBuffer(sizing.shards * HEADER_WORDS * 4);
+  const h = new Int32Array(headers);
+  for (let s = 0; s < sizing.shards; s++) h[s * HEADER_WORDS + H_PATH_TOP] = 1; // record 0 is "none"
+  const counters = new SharedArrayBuffer(8);
+  new Int32Array(counters)[0] = 1; // attribute id 0 is "none"
+  return {
+    sizing,
+    localAs,
+    alwaysCompareMed,
+    peers: new SharedArrayBuffer(MAX_PEERS * PEER_WORDS * 4),
+    attrIndex: new SharedArrayBuffer(attrSlots(sizing) * 4),
+    attrMeta: new SharedArrayBuffer((sizing.attributeSets + 1) * META_WORDS * 4),
+    attrArena: new SharedArrayBuffer(sizing.attributeSets * sizing.attributeBytes),
+    attrCounters: counters,
+    shardHeaders: headers,
+    shardSlots: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(slots * SLOT_WORDS * 4)),
+    shardPaths: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(paths * PATH_WORDS * 4)),
+  };
+}
+
+/** Typed views over the buffers, made once per thread. */
+export class RibViews {
+  readonly peers: Uint32Array;
+  readonly attrIndex: Int32Array;
+  readonly attrMeta: Uint32Array;
+  readonly attrArena: Uint8Array;
+  readonly attrCounters: Int32Array;
+  readonly headers: Int32Array;
+  readonly slots: Uint32Array[];
+  readonly paths: Uint32Array[];
+  readonly slotMask: number;
+  readonly shardMask: number;
+  readonly pathCapacity: number;
+
+  constructor(readonly buffers: RibBuffers) {
+    this.peers = new Uint32Array(buffers.peers);
+    this.attrIndex = new Int32Array(buffers.attrIndex);
+    this.attrMeta = new Uint32Array(buffers.attrMeta);
+    this.attrArena = new Uint8Array(buffers.attrArena);
+    this.attrCounters = new Int32Array(buffers.attrCounters);
+    this.headers = new Int32Array(buffers.shardHeaders);
+    this.slots = buffers.shardSlots.map((b) => new Uint32Array(b));
+    this.paths = buffers.shardPaths.map((b) => new Uint32Array(b));
+    this.slotMask = this.slots[0].length / SLOT_WORDS - 1;
+    this.shardMask = buffers.sizing.shards - 1;
+    this.pathCapacity = this.paths[0].length / PATH_WORDS;
+  }
+}
+
+/** Spreads prefixes over shards and slots; the length takes part so 10/8 and 10/16 differ. */
+export function prefixHash(addr: number, len: number): number {
+  let h = Math.imul(addr ^ (len << 24) ^ len, 0x9e3779b1);
+  h ^= h >>> 15;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  return h >>> 0;
+}
