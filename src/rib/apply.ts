@@ -30,12 +30,17 @@ import {
 } from './memory.js';
 import { removePath, removePeer, slotFor, TOUCHED, upsertPath } from './shard.js';
 
+export const CHANGE_WORDS = 5;
+
 /** One operation: shard, network, length | WITHDRAW, path id, attribute id. */
 const OP_WORDS = 5;
 const WITHDRAW = 0x100;
 
 export interface BatchResult {
-  /** Best-path changes: [network, length, best attribute id (0: no route), best peer] per prefix. */
+  /**
+   * Best-path changes, CHANGE_WORDS per prefix: network, length, best attribute id (0: no
+   * route left), the best path's peer, and where the prefix lives (shard << 22 | slot).
+   */
   changes: Uint32Array;
   announced: number;
   withdrawn: number;
@@ -51,7 +56,7 @@ export class BatchApplier {
   private sorted = new Uint32Array(OP_WORDS * 65536);
   private nOps = 0;
   private readonly counts: Int32Array;
-  private changes = new Uint32Array(4 * 4096);
+  private changes = new Uint32Array(CHANGE_WORDS * 4096);
   private nChanges = 0;
   private touched = new Int32Array(4096);
   private touchedBest = new Uint32Array(4096 * 2);
@@ -193,17 +198,8 @@ export class BatchApplier {
   flushPeer(seq: number, peer: number): BatchResult {
     const result: BatchResult = { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0 };
     this.beginChanges();
-    for (let s = 0; s < this.v.buffers.sizing.shards; s++) {
-      this.waitTurn(s, seq);
-      try {
-        this.nTouched = 0;
-        removePeer(this.v, s, peer, (slot) => this.touch(s, slot));
-        this.settle(s);
-      } finally {
-        this.releaseTurn(s, seq);
-      }
-    }
-    result.changes = this.changes.slice(0, this.nChanges * 4);
+    this.visitShards(seq, result, (s) => removePeer(this.v, s, peer, (slot) => this.touch(s, slot)));
+    result.changes = this.changes.slice(0, this.nChanges * CHANGE_WORDS);
     return result;
   }
 
@@ -221,18 +217,31 @@ export class BatchApplier {
     }
     this.beginChanges();
     this.pathDelta = 0;
-    for (let s = 0; s < shards; s++) {
+    this.visitShards(seq, result, (s) => {
+      for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
+    });
+    result.pathDelta = this.pathDelta;
+    result.changes = this.changes.slice(0, this.nChanges * CHANGE_WORDS);
+  }
+
+  /**
+   * Takes every shard's turn for batch `seq` in order and runs `work` on it. Every shard is
+   * released even after a failure, or all later batches would wait forever.
+   */
+  private visitShards(seq: number, result: BatchResult, work: (shard: number) => void): void {
+    for (let s = 0; s < this.v.buffers.sizing.shards; s++) {
       this.waitTurn(s, seq);
       try {
+        if (result.error?.code === 6) continue; // a local failure: skip the rest, keep the order
         this.nTouched = 0;
-        for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
+        work(s);
         this.settle(s);
+      } catch (e) {
+        result.error = { code: 6, subcode: 8, data: [], detail: `RIB: ${(e as Error).message}` };
       } finally {
         this.releaseTurn(s, seq);
       }
     }
-    result.pathDelta = this.pathDelta;
-    result.changes = this.changes.slice(0, this.nChanges * 4);
   }
 
   private applyOne(s: number, o: number, peer: number): void {
@@ -289,7 +298,7 @@ export class BatchApplier {
       const attr = best ? paths[best * PATH_WORDS + P_ATTR] : 0;
       const from = best ? paths[best * PATH_WORDS + P_PEER] & 0xffff : 0;
       if (attr === this.touchedBest[t * 2] && from === this.touchedBest[t * 2 + 1]) continue;
-      this.addChange(slots[o + S_ADDR], slots[o + S_LEN] - 1, attr, from);
+      this.addChange(slots[o + S_ADDR], slots[o + S_LEN] - 1, attr, from, (s << 22) | slot);
     }
   }
 
@@ -297,17 +306,18 @@ export class BatchApplier {
     this.nChanges = 0;
   }
 
-  private addChange(addr: number, len: number, attr: number, peer: number): void {
-    if ((this.nChanges + 1) * 4 > this.changes.length) {
+  private addChange(addr: number, len: number, attr: number, peer: number, ref: number): void {
+    if ((this.nChanges + 1) * CHANGE_WORDS > this.changes.length) {
       const c = new Uint32Array(this.changes.length * 2);
       c.set(this.changes);
       this.changes = c;
     }
-    const o = this.nChanges++ * 4;
+    const o = this.nChanges++ * CHANGE_WORDS;
     this.changes[o] = addr;
     this.changes[o + 1] = len;
     this.changes[o + 2] = attr;
     this.changes[o + 3] = peer;
+    this.changes[o + 4] = ref >>> 0;
   }
 
   private waitTurn(s: number, seq: number): void {

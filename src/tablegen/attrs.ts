@@ -98,14 +98,15 @@ export class AttrBlockWriter {
 
   /**
    * MP_REACH_NLRI (RFC 4760 §3) up to and including the reserved octet, with no NLRI yet;
-   * always Extended Length, since the packer grows it past 255 octets.
+   * always Extended Length, since the packer grows it past 255 octets. The next hop is
+   * nextHop[off, off + len).
    */
-  mpReachHead(afi: number, safi: number, nextHop: Uint8Array): void {
-    this.ensure(4 + 5 + nextHop.length);
+  mpReachHead(afi: number, safi: number, nextHop: Uint8Array, off = 0, len = nextHop.length - off): void {
+    this.ensure(4 + 5 + len);
     const b = this.buf;
     let p = this.len;
     this.mpReachAt = p;
-    const valueLen = 5 + nextHop.length;
+    const valueLen = 5 + len;
     b[p++] = AttrFlag.Optional | AttrFlag.ExtendedLength;
     b[p++] = AttrType.MP_REACH_NLRI;
     b[p++] = valueLen >> 8;
@@ -113,17 +114,43 @@ export class AttrBlockWriter {
     b[p++] = afi >> 8;
     b[p++] = afi & 0xff;
     b[p++] = safi;
-    b[p++] = nextHop.length;
-    b.set(nextHop, p);
-    p += nextHop.length;
+    b[p++] = len;
+    copyBytes(b, p, nextHop, off, off + len);
+    p += len;
     b[p++] = 0; // reserved
     this.len = p;
+  }
+
+  /**
+   * AS_PATH from decoded segments: types[i] and counts[i] per segment, the ASes of all
+   * segments one after another in asns. `flags` keeps a received attribute's own bits.
+   */
+  asPathSegments(types: Uint8Array, counts: Uint8Array, segments: number, asns: Uint32Array, flags: number = WELL_KNOWN): void {
+    let total = 0;
+    for (let i = 0; i < segments; i++) total += counts[i];
+    let p = this.header(flags & ~AttrFlag.ExtendedLength, AttrType.AS_PATH, segments * 2 + total * 4);
+    const b = this.buf;
+    let k = 0;
+    for (let i = 0; i < segments; i++) {
+      b[p++] = types[i];
+      b[p++] = counts[i];
+      for (let j = 0; j < counts[i]; j++, p += 4) b.writeUInt32BE(asns[k++], p);
+    }
   }
 
   /** Appends attributes already encoded elsewhere (used by the MRT reader). */
   raw(src: Uint8Array, start: number, end: number): void {
     this.ensure(end - start);
-    this.buf.set(src.subarray(start, end), this.len);
+    copyBytes(this.buf, this.len, src, start, end);
     this.len += end - start;
   }
+}
+
+/** Copies src[start, end) to dst at `at`; short runs by hand, which beats making a view. */
+export function copyBytes(dst: Uint8Array, at: number, src: Uint8Array, start: number, end: number): void {
+  if (end - start > 64) {
+    dst.set(src.subarray(start, end), at);
+    return;
+  }
+  for (let i = start; i < end; i++) dst[at++] = src[i];
 }

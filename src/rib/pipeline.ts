@@ -1,0 +1,145 @@
+// The main thread's side of the RIB: a Piscina pool of workers over the shared RIB, batch
+// sequence numbers, and best-path changes handed on in sequence order.
+
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { Piscina } from 'piscina';
+import type { BatchResult, PeerContext } from './apply.js';
+import {
+  allocateRib,
+  DEFAULT_SIZING,
+  MAX_PEERS,
+  PEER_ADDR,
+  PEER_AS,
+  PEER_FLAGS,
+  PEER_ID,
+  PEER_WORDS,
+  PF_IBGP,
+  RibViews,
+  type RibBuffers,
+  type RibSizing,
+} from './memory.js';
+import type { RibTask } from './worker.js';
+
+export interface RibOptions {
+  localAs: number;
+  workers?: number;
+  sizing?: Partial<RibSizing>;
+  alwaysCompareMed?: boolean;
+}
+
+export interface PeerInfo {
+  asn: number;
+  routerId: number;
+  address: number;
+  ibgp: boolean;
+}
+
+export interface RibPipelineEvents {
+  /** Best-path changes of one batch, in batch order. */
+  changes: [result: BatchResult, peer: number];
+}
+
+export class RibPipeline extends EventEmitter<RibPipelineEvents> {
+  readonly buffers: RibBuffers;
+  readonly views: RibViews;
+  readonly pool: Piscina;
+  readonly workers: number;
+  private seq = 0;
+  private nextToEmit = 0;
+  private readonly done = new Map<number, { result: BatchResult; peer: number }>();
+  private inFlight = 0;
+  private running = 0;
+  private readonly queue: Array<{ task: RibTask; peer: number; resolve: (r: BatchResult) => void }> = [];
+  private freePeers: number[] = [];
+  private nextPeer = 1; // peer index 0 means "none"
+
+  constructor(opts: RibOptions) {
+    super();
+    this.buffers = allocateRib(opts.localAs, { ...DEFAULT_SIZING, ...opts.sizing }, opts.alwaysCompareMed ?? false);
+    this.views = new RibViews(this.buffers);
+    this.workers = opts.workers ?? Math.max(1, availableParallelism());
+    this.pool = new Piscina({
+      filename: new URL('./worker.js', import.meta.url).href,
+      minThreads: this.workers,
+      maxThreads: this.workers,
+      idleTimeout: 60_000,
+      // Batches block on each other's shard turns: more than one per thread could deadlock.
+      concurrentTasksPerWorker: 1,
+      workerData: { rib: this.buffers },
+    });
+  }
+
+  get pending(): number {
+    return this.inFlight;
+  }
+
+  /** Gives a peer its index in the RIB (paths carry it) and the fields the decision needs. */
+  addPeer(info: PeerInfo): number {
+    const index = this.freePeers.pop() ?? this.nextPeer++;
+    if (index >= MAX_PEERS) throw new Error(`more than ${MAX_PEERS - 1} peers`);
+    this.setPeer(index, info);
+    return index;
+  }
+
+  setPeer(index: number, info: PeerInfo): void {
+    const o = index * PEER_WORDS;
+    const p = this.views.peers;
+    p[o + PEER_AS] = info.asn;
+    p[o + PEER_ID] = info.routerId;
+    p[o + PEER_ADDR] = info.address;
+    p[o + PEER_FLAGS] = info.ibgp ? PF_IBGP : 0;
+  }
+
+  /** Applies the UPDATEs at `descriptors` (offset, length pairs) in `buffer` for `peer`. */
+  submitUpdates(peer: number, ctx: PeerContext, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<BatchResult> {
+    return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors }, peer);
+  }
+
+  /** Removes all of a peer's paths, after every batch submitted before. */
+  flushPeer(peer: number): Promise<BatchResult> {
+    return this.run({ kind: 'flush', seq: this.seq++, peer }, peer);
+  }
+
+  /**
+   * Tasks go to the pool in sequence order and never more than one per worker: a batch waits
+   * for the previous one at every shard, so a batch queued behind a waiting one (Piscina does
+   * not promise FIFO dispatch) would never run.
+   */
+  private run(task: RibTask, peer: number): Promise<BatchResult> {
+    this.inFlight++;
+    return new Promise<BatchResult>((resolve) => {
+      this.queue.push({ task, peer, resolve });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    while (this.running < this.workers && this.queue.length) {
+      const { task, peer, resolve } = this.queue.shift()!;
+      this.running++;
+      this.pool.run(task).then(
+        (r) => this.finish(task.seq, peer, r as BatchResult, resolve),
+        // A worker failure must not stall later batches or lose the error.
+        (e) => this.finish(task.seq, peer, { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0, error: { code: 6, subcode: 8, data: [], detail: String(e) } }, resolve),
+      );
+    }
+  }
+
+  private finish(seq: number, peer: number, result: BatchResult, resolve: (r: BatchResult) => void): void {
+    this.running--;
+    this.inFlight--;
+    this.done.set(seq, { result, peer });
+    while (this.done.has(this.nextToEmit)) {
+      const d = this.done.get(this.nextToEmit)!;
+      this.done.delete(this.nextToEmit++);
+      this.emit('changes', d.result, d.peer);
+    }
+    resolve(result);
+    this.pump();
+  }
+
+  async close(): Promise<void> {
+    await this.pool.destroy();
+  }
+}
