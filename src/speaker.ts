@@ -1,11 +1,18 @@
-// The BGP speaker: listening sockets, the configured neighbors, and orderly shutdown.
+// The BGP speaker: listening sockets, the configured neighbors, the RIB pipeline between them,
+// and orderly shutdown.
 
 import { EventEmitter } from 'node:events';
 import net, { isIP } from 'node:net';
-import type { Config } from './config/schema.js';
+import { DEFAULT_RIB, type Config, type NeighborConfig, type RibConfig } from './config/schema.js';
 import { log } from './log.js';
-import { Neighbor } from './neighbor/neighbor.js';
+import { CeaseSubcode, ipv4ToNumber, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './packet/index.js';
+import { Neighbor, type UpdateIngest } from './neighbor/neighbor.js';
 import { State } from './neighbor/fsm.js';
+import { CHANGE_WORDS, type BatchResult } from './rib/apply.js';
+import { AdjRibOut } from './rib/adjRibOut.js';
+import { P_ATTR, P_PEER, PATH_WORDS, S_BEST, SLOT_WORDS } from './rib/memory.js';
+import { RibPipeline } from './rib/pipeline.js';
+import { forEachPrefix } from './rib/query.js';
 
 /** "::ffff:127.0.0.3" and "127.0.0.3" are the same peer. */
 export function canonicalAddress(addr: string | undefined): string {
@@ -25,23 +32,59 @@ function defaultLocalAddress(config: Config, peer: string): string | undefined {
   return mine.length === 1 ? mine[0] : undefined;
 }
 
-export class Speaker extends EventEmitter {
-  readonly neighbors = new Map<string, Neighbor>();
-  private readonly servers: net.Server[] = [];
+export interface SpeakerOptions {
+  /** false: no RIB, UPDATEs are framed and counted only (session tests). */
+  rib?: boolean;
+}
 
-  constructor(readonly config: Config) {
+/** Per-neighbor RIB state kept by the speaker. */
+interface PeerRib {
+  index: number;
+  adjRibOut: AdjRibOut | null;
+  /** Paths in this peer's Adj-RIB-In. */
+  paths: number;
+  maxPrefixWarned: boolean;
+  blocked: boolean;
+}
+
+export class Speaker extends EventEmitter implements UpdateIngest {
+  readonly neighbors = new Map<string, Neighbor>();
+  readonly rib: RibPipeline | null;
+  private readonly peerRib = new Map<Neighbor, PeerRib>();
+  private readonly servers: net.Server[] = [];
+  private readonly rfc8212Logged = new Set<Neighbor>();
+
+  constructor(
+    readonly config: Config,
+    opts: SpeakerOptions = {},
+  ) {
     super();
     const local = { asn: config.global.asn, routerId: config.global.routerId };
+    const ribConfig: RibConfig = config.rib ?? DEFAULT_RIB;
+    this.rib = opts.rib === false ? null : new RibPipeline({
+      localAs: config.global.asn,
+      workers: ribConfig.workers,
+      alwaysCompareMed: ribConfig.alwaysCompareMed,
+      sizing: { shards: ribConfig.shards, prefixes: ribConfig.prefixes, paths: ribConfig.paths, attributeSets: ribConfig.attributeSets },
+    });
+    this.rib?.on('changes', (result) => this.distribute(result));
     for (const n of config.neighbors) {
       const localAddress = n.localAddress ?? defaultLocalAddress(config, n.address);
-      this.neighbors.set(n.address, new Neighbor({ ...n, localAddress }, local));
+      const neighbor = new Neighbor({ ...n, localAddress }, local);
+      this.neighbors.set(n.address, neighbor);
+      if (this.rib) {
+        neighbor.ingest = this;
+        const index = this.rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? config.global.asn) });
+        this.peerRib.set(neighbor, { index, adjRibOut: null, paths: 0, maxPrefixWarned: false, blocked: false });
+      }
     }
   }
 
   /** Listens on every configured address, then starts every neighbor. */
   async start(): Promise<void> {
     for (const { address, port } of this.config.global.listen) {
-      const server = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
+      // Accepted sockets stay paused until the neighbor moves them onto its receive ring.
+      const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen({ host: address, port }, () => {
@@ -70,9 +113,123 @@ export class Speaker extends EventEmitter {
     n.incoming(socket);
   }
 
+  // ---- UpdateIngest: the neighbors' side of the RIB -----------------------------------------
+
+  private policy(n: Neighbor, which: 'importPolicy' | 'exportPolicy'): boolean {
+    const c: NeighborConfig = n.config;
+    const set = c[which];
+    if (set) return set === 'accept';
+    // RFC 8212: nothing in or out of an eBGP session without a policy.
+    const ebgp = n.session?.ebgp ?? c.remoteAs !== (c.localAs ?? this.config.global.asn);
+    if (ebgp && !this.rfc8212Logged.has(n)) {
+      this.rfc8212Logged.add(n);
+      log(`${n.name}: no import-policy/export-policy set: routes are neither accepted nor advertised on this eBGP session (RFC 8212); set them to "accept" to open it`);
+    }
+    return !ebgp;
+  }
+
+  submit(n: Neighbor, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<BatchResult | Record<string, never>> {
+    const pr = this.peerRib.get(n)!;
+    if (!this.rib || pr.blocked || !this.policy(n, 'importPolicy')) return Promise.resolve({});
+    const s = n.session!;
+    const ctx = { asn4: s.asn4, ebgp: s.ebgp, addPath: s.addPathReceive.includes('ipv4-unicast') };
+    return this.rib.submitUpdates(pr.index, ctx, buffer, descriptors).then((r) => {
+      pr.paths += r.pathDelta;
+      this.checkMaxPrefix(n, pr);
+      return r;
+    });
+  }
+
+  sessionUp(n: Neighbor): void {
+    const pr = this.peerRib.get(n)!;
+    const s = n.session!;
+    this.rib!.setPeer(pr.index, {
+      asn: s.peerAs,
+      routerId: ipv4ToNumber(s.peerId),
+      address: isIP(n.config.address) === 4 ? ipv4ToNumber(n.config.address) : 0,
+      ibgp: !s.ebgp,
+    });
+    const local = n.localAddress;
+    pr.adjRibOut = new AdjRibOut(this.rib!.views, {
+      peer: pr.index,
+      localAs: n.config.localAs ?? this.config.global.asn,
+      ibgp: !s.ebgp,
+      nextHop: local && isIP(local) === 4 ? ipv4ToNumber(local) : 0,
+      maxMessageLength: s.extendedMessage ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH,
+      asn4: s.asn4,
+      rrClient: n.config.routeReflectorClient,
+      routeServerClient: n.config.routeServerClient,
+      exportAllowed: this.policy(n, 'exportPolicy'),
+      send: (bytes, count) => n.sendUpdates(bytes, count),
+    });
+    pr.adjRibOut.apply(this.currentBest());
+    n.sendEndOfRib();
+  }
+
+  sessionDown(n: Neighbor): void {
+    const pr = this.peerRib.get(n)!;
+    pr.adjRibOut = null;
+    pr.paths = 0;
+    pr.blocked = false;
+    pr.maxPrefixWarned = false;
+    void this.rib!.flushPeer(pr.index);
+  }
+
+  /** Every prefix's best path, as change records: the initial table for a new session. */
+  private currentBest(): Uint32Array {
+    const v = this.rib!.views;
+    const out: number[] = [];
+    forEachPrefix(v, (addr, len, s, slot) => {
+      const best = v.slots[s][slot * SLOT_WORDS + S_BEST];
+      if (!best) return;
+      const q = best * PATH_WORDS;
+      out.push(addr, len, v.paths[s][q + P_ATTR], v.paths[s][q + P_PEER] & 0xffff, (s << 22) | slot);
+    });
+    return Uint32Array.from(out);
+  }
+
+  private distribute(result: BatchResult): void {
+    if (!result.changes || result.changes.length < CHANGE_WORDS) return;
+    for (const [n, pr] of this.peerRib) {
+      if (pr.adjRibOut && n.state === State.Established) pr.adjRibOut.apply(result.changes);
+    }
+  }
+
+  /** Adj-RIB-In paths held for a neighbor. */
+  receivedPaths(n: Neighbor): number {
+    return this.peerRib.get(n)?.paths ?? 0;
+  }
+
+  advertisedPrefixes(n: Neighbor): number {
+    return this.peerRib.get(n)?.adjRibOut?.advertised ?? 0;
+  }
+
+  private checkMaxPrefix(n: Neighbor, pr: PeerRib): void {
+    const mp = n.config.maxPrefix;
+    if (!mp) return;
+    if (!pr.maxPrefixWarned && pr.paths * 100 >= mp.limit * mp.warnPct) {
+      pr.maxPrefixWarned = true;
+      log(`${n.name}: ${pr.paths} prefixes, ${mp.warnPct}% of max-prefix ${mp.limit}`);
+    }
+    if (pr.paths <= mp.limit) return;
+    switch (mp.action) {
+      case 'warn':
+        return;
+      case 'block':
+        if (!pr.blocked) log(`${n.name}: max-prefix ${mp.limit} exceeded: further routes from it are ignored`);
+        pr.blocked = true;
+        return;
+      case 'restart':
+      case 'disable':
+        log(`${n.name}: max-prefix ${mp.limit} exceeded (${pr.paths}): ${mp.action === 'restart' ? `restart in ${mp.restartAfter}s` : 'disabled'}`);
+        // RFC 4486: Cease / Maximum Number of Prefixes Reached.
+        n.automaticStop(CeaseSubcode.MaximumPrefixesReached, undefined, mp.action === 'restart' ? mp.restartAfter : null);
+    }
+  }
+
   /**
    * Cease / Administrative Shutdown with `text` to every peer (RFC 8203/9003), then closes
-   * the listeners. Resolves once every session has gone or after `graceMs`.
+   * the listeners and the RIB. Resolves once every session has gone or after `graceMs`.
    */
   async shutdown(text: string, graceMs = 2000): Promise<void> {
     for (const s of this.servers) s.close();
@@ -84,5 +241,6 @@ export class Speaker extends EventEmitter {
       await new Promise((r) => setTimeout(r, 20));
     }
     for (const n of this.neighbors.values()) n.destroy();
+    await this.rib?.close();
   }
 }

@@ -8,7 +8,8 @@ import { parseFlags } from './flags.js';
 
 export const RUN_USAGE = `usage: ribstorm run --config FILE
        ribstorm run --as ASN --router-id ID [--listen ADDR[:PORT]]... --peer ADDR:AS[,field=value...]...
-options: --shutdown-message TEXT   sent to every peer on SIGINT/SIGTERM (RFC 9003)
+options: --workers N               RIB worker threads (default: one per core)
+         --shutdown-message TEXT   sent to every peer on SIGINT/SIGTERM (RFC 9003)
          --trace                   log every message received`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -18,20 +19,18 @@ export async function run(argv: string[]): Promise<number> {
     'router-id': { value: true },
     listen: { value: true, repeat: true },
     peer: { value: true, repeat: true },
+    workers: { value: true },
     'shutdown-message': { value: true },
     trace: { value: false },
   });
   if (rest.length) throw new ConfigError(rest[0], 'a flag (see ribstorm run --help)');
   let config: Config;
   if (flags.config !== undefined) {
-    const clash = ['as', 'router-id', 'listen', 'peer'].find((k) => flags[k] !== undefined);
+    const clash = ['as', 'router-id', 'listen', 'peer', 'workers'].find((k) => flags[k] !== undefined);
     if (clash) throw new ConfigError(`--${clash}`, 'nothing beside --config (put it in the file)');
     config = loadConfigFile(flags.config as string);
   } else {
     config = configFromFlags(flags as Record<string, never>);
-  }
-  for (const n of config.neighbors) {
-    if (n.maxPrefix) log(`neighbor ${n.address}: max-prefix ${n.maxPrefix.limit} (${n.maxPrefix.action}) is checked by the RIB pipeline; this build frames UPDATEs without counting prefixes`);
   }
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;

@@ -3,11 +3,11 @@
 // the config file: 127.0.0.3:65002,passive,hold-time=9,port=1790,families=ipv4-unicast+ipv6-unicast
 
 import { isIP } from 'node:net';
-import { checkDistinctNeighbors, ConfigError, parseHostPort, validateNeighbor, type Config } from './schema.js';
+import { checkDistinctNeighbors, ConfigError, DEFAULT_RIB, parseHostPort, validateNeighbor, type Config } from './schema.js';
 
 function fieldValue(key: string, v: string): unknown {
   if (key === 'families') return v.split('+');
-  if (key === 'description' || key === 'address' || key === 'local-address' || key === 'add-path' || key === 'role') return v;
+  if (['description', 'address', 'local-address', 'add-path', 'role', 'import-policy', 'export-policy'].includes(key)) return v;
   if (v === 'true') return true;
   if (v === 'false') return false;
   if (/^\d+$/.test(v)) return Number(v);
@@ -40,6 +40,7 @@ export interface RunFlags {
   'router-id'?: string;
   listen?: string[];
   peer?: string[];
+  workers?: string;
 }
 
 /** Builds and validates a Config from flags; errors name the flag the user typed. */
@@ -54,5 +55,10 @@ export function configFromFlags(f: RunFlags): Config {
   const listen = (f.listen ?? ['0.0.0.0:179']).map((l, i) => parseHostPort(l, `--listen[${i}]`, 179));
   const neighbors = (f.peer ?? []).map((p, i) => validateNeighbor(parsePeerSpec(p, `--peer[${i}]`), `--peer[${i}]`));
   checkDistinctNeighbors(neighbors, '--peer');
-  return { global: { asn, routerId, listen }, neighbors };
+  let workers: number | undefined;
+  if (f.workers !== undefined) {
+    workers = Number(f.workers);
+    if (!/^\d+$/.test(f.workers) || workers < 1 || workers > 256) throw new ConfigError('--workers', 'a worker count from 1 to 256', f.workers);
+  }
+  return { global: { asn, routerId, listen }, rib: { ...DEFAULT_RIB, workers }, neighbors };
 }

@@ -59,11 +59,57 @@ export interface NeighborConfig {
   role?: RoleName;
   /** RFC 9234 strict mode: a peer that sends no role is refused. */
   roleStrict: boolean;
+  /** Unset: RFC 8212 (eBGP: reject, iBGP: accept). */
+  importPolicy?: PolicyDefault;
+  exportPolicy?: PolicyDefault;
+  routeReflectorClient: boolean;
+  routeServerClient: boolean;
+}
+
+export type PolicyDefault = 'accept' | 'reject';
+
+export interface RibConfig {
+  /** Worker threads applying UPDATEs; default: one per core. */
+  workers?: number;
+  shards: number;
+  /** What the shared tables are sized for (address space is reserved, memory used as filled). */
+  prefixes: number;
+  paths: number;
+  attributeSets: number;
+  alwaysCompareMed: boolean;
 }
 
 export interface Config {
   global: GlobalConfig;
+  rib: RibConfig;
   neighbors: NeighborConfig[];
+}
+
+export const DEFAULT_RIB: RibConfig = {
+  shards: 64,
+  prefixes: 2_000_000,
+  paths: 16_000_000,
+  attributeSets: 4_000_000,
+  alwaysCompareMed: false,
+};
+
+function validateRib(obj: unknown): RibConfig {
+  if (obj === undefined) return { ...DEFAULT_RIB };
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError('rib', 'a [rib] table', obj);
+  const f = new Fields(obj as Obj, 'rib');
+  const workers = f.optInt('workers', 1, 256, 'a worker count from 1 to 256');
+  const shards = f.int('shards', 1, 4096, DEFAULT_RIB.shards, 'a power of two from 1 to 4096');
+  if ((shards & (shards - 1)) !== 0) throw new ConfigError('rib.shards', 'a power of two from 1 to 4096', shards);
+  const rib: RibConfig = {
+    workers,
+    shards,
+    prefixes: f.int('prefixes', 1024, 1 << 30, DEFAULT_RIB.prefixes),
+    paths: f.int('paths', 1024, 1 << 30, DEFAULT_RIB.paths),
+    attributeSets: f.int('attribute-sets', 1024, 1 << 30, DEFAULT_RIB.attributeSets),
+    alwaysCompareMed: f.bool('always-compare-med', false),
+  };
+  f.done();
+  return rib;
 }
 
 /** A configuration problem: one line naming the field and what was expected. */
@@ -272,11 +318,17 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
     : (f.raw('role'), undefined);
   const roleStrict = f.bool('role-strict', false);
   if (roleStrict && !role) throw new ConfigError(`${path}.role-strict`, 'a role to be set as well');
+  const policy = (key: string) => (f.has(key) ? f.oneOf(key, ['accept', 'reject'] as const) : (f.raw(key), undefined));
+  const importPolicy = policy('import-policy');
+  const exportPolicy = policy('export-policy');
+  const routeReflectorClient = f.bool('route-reflector-client', false);
+  const routeServerClient = f.bool('route-server-client', false);
   f.done();
   return {
     address, remoteAs, localAs, localAddress, port, passive, description, holdTime, keepalive,
     connectRetry, idleHoldTime, idleHoldMax, sendHoldTime, families, maxPrefix, addPath,
-    gracefulRestart, extendedMessage, routeRefresh, role, roleStrict,
+    gracefulRestart, extendedMessage, routeRefresh, role, roleStrict, importPolicy, exportPolicy,
+    routeReflectorClient, routeServerClient,
   };
 }
 
@@ -293,6 +345,7 @@ export function validateConfig(doc: unknown): Config {
   if (!doc || typeof doc !== 'object') throw new ConfigError('config', 'a table');
   const top = new Fields(doc as Obj, '');
   const global = validateGlobal(top.raw('global'));
+  const rib = validateRib(top.raw('rib'));
   const list = top.raw('neighbors') ?? [];
   if (!Array.isArray(list)) throw new ConfigError('neighbors', 'a list of [[neighbors]] tables', list);
   const neighbors = list.map((n, i) => {
@@ -301,7 +354,7 @@ export function validateConfig(doc: unknown): Config {
   });
   checkDistinctNeighbors(neighbors, 'neighbors');
   top.done();
-  return { global, neighbors };
+  return { global, rib, neighbors };
 }
 
 export function loadConfigFile(path: string): Config {

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { NeighborConfig } from '../config/schema.js';
-import { Framer } from '../io/framer.js';
+import { IngestRing } from '../io/ring.js';
 import { log } from '../log.js';
 import {
   BgpError,
@@ -26,6 +26,7 @@ import {
   ipv4ToNumber,
   KEEPALIVE,
   MAX_EXTENDED_MESSAGE_LENGTH,
+  MAX_MESSAGE_LENGTH,
   MESSAGE_TYPE_NAMES,
   MessageType,
   OpenSubcode,
@@ -45,22 +46,34 @@ const STABLE_SESSION_MS = 60_000;
 
 type Direction = 'inbound' | 'outbound';
 
-/** One TCP connection of the neighbor, with its own framing state. */
+/** One TCP connection of the neighbor, reading into its own shared-memory ring. */
 class Connection {
-  readonly framer = new Framer();
+  readonly ring = new IngestRing();
+  maxLength = MAX_MESSAGE_LENGTH;
   /** The peer's OPEN, once received on this connection. */
   open: OpenMessage | null = null;
   closed = false;
+  /** Reading stopped because the ring is full of batches the workers still hold. */
+  paused = false;
+  socket!: net.Socket;
+  /** UPDATEs framed but not yet handed to the RIB: (offset, length) pairs and their region. */
+  batch: number[] = [];
+  region: ReturnType<IngestRing['retain']> | null = null;
 
-  constructor(
-    readonly socket: net.Socket,
-    readonly direction: Direction,
-  ) {}
+  constructor(readonly direction: Direction) {}
+
+  /** Options that make the kernel's copy land in the ring (net.Socket `onread`). */
+  onread(callback: (n: number) => boolean) {
+    return {
+      // The ring always has room when reading runs: callback() pauses the socket otherwise.
+      buffer: () => this.ring.nextBuffer() ?? this.ring.bytes.subarray(0, 0),
+      callback: (n: number) => callback(n),
+    };
+  }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.removeAllListeners('data');
     // Let a final NOTIFICATION drain before the FIN; never wait on a peer that stopped reading.
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -87,8 +100,12 @@ export interface LastError {
   at: number;
 }
 
-/** Where UPDATE messages go once the session is Established (the RIB pipeline). */
-export type UpdateSink = (neighbor: Neighbor, msg: Uint8Array) => void;
+/** Where UPDATEs go once the session is Established: the RIB pipeline (speaker.ts). */
+export interface UpdateIngest {
+  submit(n: Neighbor, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<{ error?: { code: number; subcode: number; data: number[]; detail: string } }>;
+  sessionUp(n: Neighbor): void;
+  sessionDown(n: Neighbor): void;
+}
 
 export interface NeighborEvents {
   state: [from: State, to: State, event: Event];
@@ -109,7 +126,8 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
   establishedCount = 0;
   establishedAt = 0;
   connectRetryCounter = 0;
-  updateSink: UpdateSink | null = null;
+  /** The RIB; without one, UPDATEs are counted and dropped. */
+  ingest: UpdateIngest | null = null;
   /** Log one line per message received, for debugging. */
   traceMessages = false;
 
@@ -120,6 +138,7 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
   private readonly ourOpenBytes: Uint8Array;
   private enabled = false;
   private failures = 0;
+  private idleHoldOverrideMs: number | null = null;
   private pendingNotification: NotificationMessage | null = null;
   private lastReceivedAt = 0;
   private holdMs = 0;
@@ -168,8 +187,13 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.dropCandidate(CeaseSubcode.AdministrativeShutdown, text);
   }
 
-  /** AutomaticStop with a Cease subcode (e.g. maximum prefixes reached). */
-  automaticStop(subcode: CeaseSubcode, text?: string): void {
+  /**
+   * AutomaticStop with a Cease subcode (e.g. maximum prefixes reached). `restartAfter`:
+   * seconds until the session may come back, or null to stay down until started again.
+   */
+  automaticStop(subcode: CeaseSubcode, text?: string, restartAfter?: number | null): void {
+    if (restartAfter === null) this.enabled = false;
+    else if (restartAfter !== undefined) this.idleHoldOverrideMs = restartAfter * 1000;
     this.pendingNotification = cease(subcode, text);
     this.handle(Event.AutomaticStop);
   }
@@ -189,14 +213,22 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
 
   // ---- TCP ---------------------------------------------------------------------------------
 
-  /** An inbound connection from this neighbor's address (the speaker matched it). */
-  incoming(socket: net.Socket): void {
-    socket.setNoDelay(true);
+  /**
+   * An inbound connection from this neighbor's address (the speaker matched it). It arrives
+   * paused; its handle moves to a socket that reads into the connection's ring.
+   */
+  incoming(accepted: net.Socket): void {
     if (!this.enabled || this.state === State.Idle) {
-      socket.destroy();
+      accepted.destroy();
       return;
     }
-    const conn = new Connection(socket, 'inbound');
+    const conn = new Connection('inbound');
+    const handle = (accepted as unknown as { _handle: unknown })._handle;
+    (accepted as unknown as { _handle: unknown })._handle = null;
+    conn.socket = new net.Socket({ handle, onread: conn.onread((n) => this.onRead(conn, n)) } as net.SocketConstructorOpts);
+    conn.socket.setNoDelay(true);
+    conn.socket.resume();
+    const socket = conn.socket;
     if (this.state === State.Connect || this.state === State.Active) {
       if (this.conn) this.releaseConnection(this.conn);
       this.attach(conn);
@@ -216,13 +248,15 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
   }
 
   private connect(): void {
+    const conn = new Connection('outbound');
     const socket = net.connect({
       host: this.config.address,
       port: this.config.port,
       localAddress: this.config.localAddress,
       noDelay: true,
+      onread: conn.onread((n) => this.onRead(conn, n)),
     });
-    const conn = new Connection(socket, 'outbound');
+    conn.socket = socket;
     this.attach(conn);
     socket.once('connect', () => {
       if (this.conn === conn) this.handle(Event.TcpCrAcked);
@@ -236,7 +270,6 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
 
   private wire(conn: Connection): void {
     const { socket } = conn;
-    socket.on('data', (chunk: Buffer) => this.onData(conn, chunk));
     socket.on('error', (err) => {
       if (conn === this.conn && this.state !== State.Connect && this.state !== State.Active) {
         this.recordError('local', 0, 0, `connection error: ${err.message}`);
@@ -277,11 +310,19 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
 
   // ---- receiving ---------------------------------------------------------------------------
 
-  private onData(conn: Connection, chunk: Buffer): void {
+  /** The kernel wrote n bytes into the ring: frame them in place. False pauses reading. */
+  private onRead(conn: Connection, n: number): boolean {
+    conn.ring.commit(n);
     try {
-      conn.framer.push(chunk, (type, msg) => {
+      conn.ring.forEachMessage(conn.maxLength, (off, length, type) => {
         if (conn.closed) return false;
-        return conn === this.candidate ? this.onCandidateMessage(conn, type, msg) : this.onMessage(conn, type, msg);
+        if (conn === this.candidate) return this.onCandidateMessage(conn, type, conn.ring.bytes.subarray(off, off + length));
+        if (type === MessageType.UPDATE && this.ingest && this.state === State.Established) {
+          this.queueUpdate(conn, off, length);
+          return true;
+        }
+        this.submitBatch(conn); // UPDATEs before this message go first
+        return this.onMessage(conn, type, conn.ring.bytes.subarray(off, off + length));
       });
     } catch (err) {
       // Whatever goes wrong with one peer's bytes ends that session only, never the process.
@@ -289,13 +330,52 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
       if (conn === this.candidate) {
         this.candidate = null;
         this.notifyAndClose(conn, e);
-        return;
+      } else if (conn === this.conn) {
+        this.pendingNotification = e;
+        this.recordError('local', e.code, e.subcode, e.message);
+        this.handle(Event.BgpHeaderErr);
       }
-      if (conn !== this.conn) return;
-      this.pendingNotification = e;
-      this.recordError('local', e.code, e.subcode, e.message);
-      this.handle(Event.BgpHeaderErr);
+      return false;
     }
+    this.submitBatch(conn);
+    if (conn.closed || conn.ring.nextBuffer() !== null) return true;
+    conn.paused = true;
+    return false;
+  }
+
+  private queueUpdate(conn: Connection, off: number, length: number): void {
+    this.received.update++;
+    this.received.total++;
+    this.lastReceivedAt = Date.now();
+    if (length === 23 || length === 29 || length === 30) {
+      const eor = endOfRibFamily(conn.ring.bytes.subarray(off, off + length));
+      if (eor) this.onEndOfRib(familyName(eor.afi, eor.safi));
+    }
+    if (conn.region) conn.region.end = off + length;
+    else conn.region = conn.ring.retain(off, off + length);
+    conn.batch.push(off, length);
+  }
+
+  /** Hands the framed UPDATEs to the RIB; their ring space is free again once it is done. */
+  private submitBatch(conn: Connection): void {
+    if (!conn.batch.length || !this.ingest) return;
+    const descriptors = Uint32Array.from(conn.batch);
+    const region = conn.region!;
+    conn.batch = [];
+    conn.region = null;
+    this.ingest.submit(this, conn.ring.sab, descriptors).then((result) => {
+      conn.ring.release(region);
+      if (conn.paused && !conn.closed && conn.ring.nextBuffer() !== null) {
+        conn.paused = false;
+        conn.socket.resume();
+      }
+      if (result.error && conn === this.conn && this.state === State.Established) {
+        const { code, subcode, data, detail } = result.error;
+        this.pendingNotification = new BgpError(code, subcode, Uint8Array.from(data), detail);
+        this.recordError('local', code, subcode, detail);
+        this.handle(Event.UpdateMsgErr);
+      }
+    });
   }
 
   private count(c: MessageCounters, type: number): void {
@@ -340,7 +420,7 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
       validateOpen(open, this.local, this.config);
       conn.open = open;
       this.session = negotiate(this.ourOpen, open, this.local, this.config);
-      if (this.session.extendedMessage) conn.framer.maxLength = MAX_EXTENDED_MESSAGE_LENGTH;
+      if (this.session.extendedMessage) conn.maxLength = MAX_EXTENDED_MESSAGE_LENGTH;
     } catch (e) {
       if (!(e instanceof BgpError)) throw e;
       this.pendingNotification = e;
@@ -366,12 +446,12 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     }
     this.lastReceivedAt = Date.now();
     const eor = endOfRibFamily(msg);
-    if (eor) {
-      const name = familyName(eor.afi, eor.safi);
-      log(`${this.name}: End-of-RIB received for ${name}`);
-      this.emit('endOfRib', name);
-    }
-    this.updateSink?.(this, msg);
+    if (eor) this.onEndOfRib(familyName(eor.afi, eor.safi));
+  }
+
+  private onEndOfRib(family: string): void {
+    log(`${this.name}: End-of-RIB received for ${family}`);
+    this.emit('endOfRib', family);
   }
 
   private onRouteRefresh(msg: Uint8Array): void {
@@ -440,6 +520,7 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.state = to;
     if (from === State.Established) {
       log(`${this.name}: session down (${event})`);
+      this.ingest?.sessionDown(this);
       this.session = null;
     }
     log(`${this.name}: ${from} -> ${to} (${event})`);
@@ -455,6 +536,30 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
         `families ${s.families.join(' ') || 'none'}, peer capabilities ${s.remoteCapabilities.join(' ')}`,
     );
     this.emit('established', s);
+  }
+
+  /** Our address on the current connection (next hop self), as the peer sees it. */
+  get localAddress(): string | undefined {
+    const a = this.conn?.socket.localAddress;
+    return a?.startsWith('::ffff:') ? a.slice(7) : a;
+  }
+
+  /** The peer's address on the current connection. */
+  get remoteAddress(): string {
+    return this.config.address;
+  }
+
+  /** Writes `count` encoded UPDATEs at once (Adj-RIB-Out); false when the socket is backed up. */
+  sendUpdates(bytes: Uint8Array, count: number): boolean {
+    if (this.state !== State.Established || !this.conn) return false;
+    this.sent.update += count - 1; // write() counts one
+    this.sent.total += count - 1;
+    return this.write(this.conn, MessageType.UPDATE, bytes);
+  }
+
+  /** True while our own reading is stopped (ring full): the peer is not to blame for silence. */
+  get readingPaused(): boolean {
+    return this.conn?.paused ?? false;
   }
 
   private run(action: Action, from: State, payload?: Uint8Array): void {
@@ -543,8 +648,16 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
   }
 
   private sessionUp(): void {
-    // Nothing to advertise from this speaker's own Adj-RIB-Out yet: the initial table is empty,
-    // so End-of-RIB follows at once for every negotiated family (RFC 4724 §2).
+    // The RIB sends the initial table and then End-of-RIB; without one the table is empty and
+    // End-of-RIB follows at once for every negotiated family (RFC 4724 §2).
+    if (this.ingest) {
+      this.ingest.sessionUp(this);
+      return;
+    }
+    this.sendEndOfRib();
+  }
+
+  sendEndOfRib(): void {
     for (const f of this.session!.families) {
       const [afi, safi] = f === 'ipv6-unicast' ? [2, 1] : [1, 1];
       this.send(MessageType.UPDATE, encodeEndOfRib({ afi, safi }));
@@ -571,7 +684,8 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.establishedAt = 0;
     this.failures++;
     const base = this.config.idleHoldTime * 1000;
-    const ms = Math.min(base * 2 ** (this.failures - 1), this.config.idleHoldMax * 1000);
+    const ms = this.idleHoldOverrideMs ?? Math.min(base * 2 ** (this.failures - 1), this.config.idleHoldMax * 1000);
+    this.idleHoldOverrideMs = null;
     log(`${this.name}: idle hold ${Math.round(ms / 100) / 10}s (failure ${this.failures})`);
     this.setTimer('idleHold', ms, () => {
       if (this.enabled && this.state === State.Idle) {
@@ -607,6 +721,8 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.lastReceivedAt = Date.now();
     if (seconds === 0) return;
     const check = () => {
+      // While we do not read (backpressure), the peer's KEEPALIVEs wait in our socket.
+      if (this.readingPaused) this.lastReceivedAt = Date.now();
       const left = this.lastReceivedAt + this.holdMs - Date.now();
       if (left > 0) this.setTimer('hold', left, check);
       else this.handle(Event.HoldTimerExpires);

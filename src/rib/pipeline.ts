@@ -21,6 +21,15 @@ import {
 } from './memory.js';
 import type { RibTask } from './worker.js';
 
+/**
+ * Worker threads load compiled JavaScript. Run from the TypeScript sources (the tests), this
+ * module finds the build of the same tree in dist/ (npm test builds it first).
+ */
+function workerUrl(): string {
+  const here = import.meta.url;
+  return here.endsWith('.ts') ? new URL('../../dist/src/rib/worker.js', here).href : new URL('./worker.js', here).href;
+}
+
 export interface RibOptions {
   localAs: number;
   workers?: number;
@@ -60,7 +69,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     this.views = new RibViews(this.buffers);
     this.workers = opts.workers ?? Math.max(1, availableParallelism());
     this.pool = new Piscina({
-      filename: new URL('./worker.js', import.meta.url).href,
+      filename: workerUrl(),
       minThreads: this.workers,
       maxThreads: this.workers,
       idleTimeout: 60_000,

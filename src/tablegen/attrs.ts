@@ -123,12 +123,12 @@ export class AttrBlockWriter {
 
   /**
    * AS_PATH from decoded segments: types[i] and counts[i] per segment, the ASes of all
-   * segments one after another in asns. `flags` keeps a received attribute's own bits.
+   * segments one after another in asns.
    */
-  asPathSegments(types: Uint8Array, counts: Uint8Array, segments: number, asns: Uint32Array, flags: number = WELL_KNOWN): void {
+  asPathSegments(types: Uint8Array, counts: Uint8Array, segments: number, asns: Uint32Array): void {
     let total = 0;
     for (let i = 0; i < segments; i++) total += counts[i];
-    let p = this.header(flags & ~AttrFlag.ExtendedLength, AttrType.AS_PATH, segments * 2 + total * 4);
+    let p = this.header(WELL_KNOWN, AttrType.AS_PATH, segments * 2 + total * 4);
     const b = this.buf;
     let k = 0;
     for (let i = 0; i < segments; i++) {

@@ -200,6 +200,8 @@ export class RibAttrRewriter {
       if (asPath.n === 256) return false;
       asPath.prepend(r.prependAs);
     }
+    // Widened to 4 octets, a huge 2-octet path could outgrow an attribute's 16-bit length.
+    if (asPath.n * 2 + asPath.total * 4 > 0xffff) return false;
 
     // The next hop, before anything is written.
     let nhAt = -1;
@@ -235,7 +237,7 @@ export class RibAttrRewriter {
       if (!repeat) {
         switch (type) {
           case AttrType.AS_PATH:
-            out.asPathSegments(asPath.types, asPath.counts, asPath.n, asPath.asns, f);
+            out.asPathSegments(asPath.types, asPath.counts, asPath.n, asPath.asns);
             wrotePath = true;
             break;
           case AttrType.AGGREGATOR:

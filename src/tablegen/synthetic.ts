@@ -128,7 +128,7 @@ class PathMaker {
     this.originPool = Math.max(1, Math.round((o.ipv4Prefixes + o.ipv6Prefixes) / PREFIXES_PER_ORIGIN_AS));
   }
 
-  /** The block for set `s` of `family` (4 or 6), addressed to the variant's receiver. */
+  /** The block for set `s` of `family` (4 or 6), as the variant's sending peer sends it. */
   build(family: 4 | 6, s: number): void {
     const { o, attrs, path } = this;
     const orng = this.orng;

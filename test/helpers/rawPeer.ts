@@ -2,7 +2,7 @@
 // every message it receives, so tests can check ribstorm's answers byte by byte.
 
 import net from 'node:net';
-import { Framer } from '../../src/io/framer.js';
+import { Framer } from './framer.js';
 import { setLogSink } from '../../src/log.js';
 import {
   buildOpen,

@@ -11,9 +11,8 @@ import {
 } from '../../src/packet/index.js';
 import { ReferenceRib } from '../../src/rib/reference.js';
 import type { PeerInfo } from '../../src/rib/pipeline.js';
-// The pipeline loads its worker as compiled JavaScript: npm test builds dist/ first.
-import { RibPipeline } from '../../dist/src/rib/pipeline.js';
-import { locRib } from '../../dist/src/rib/query.js';
+import { RibPipeline } from '../../src/rib/pipeline.js';
+import { locRib } from '../../src/rib/query.js';
 
 const LOCAL_AS = 65000;
 const T = AttrFlag.Transitive;

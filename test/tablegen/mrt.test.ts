@@ -1,24 +1,25 @@
 // The MRT reader against real collector files (figures from /work/shared/data/mrt/README.md
 // and stats.json) and against hand-built records for the forms the real files lack
 // (BGP4MP_ET, ADD-PATH, AS4_PATH merging, truncation mid-record).
-import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   AsPathSegmentType,
   AttrFlag,
   AttrType,
   decodeUpdate,
   encodeAttribute,
-  encodeMessage,
   encodeUpdate,
   KEEPALIVE,
   MessageType,
   readHeader,
   type DecodedUpdate,
+  type AsPathAttribute,
   type PathAttribute,
+  type UnknownAttribute,
 } from '../../src/packet/index.js';
 import { readRibDump, readUpdates, type MrtUpdate, type MrtUpdatesSummary } from '../../src/tablegen/mrt.js';
 import type { EncodedTable } from '../../src/tablegen/table.js';
@@ -27,19 +28,23 @@ const DATA = process.env.RIBSTORM_MRT_DATA ?? '/work/shared/data/mrt';
 const rib = (f: string) => join(DATA, 'rib', f);
 const updatesFile = (f: string) => join(DATA, 'updates', f);
 const tmp = mkdtempSync(join(tmpdir(), 'ribstorm-mrt-'));
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 function decodeAll(t: EncodedTable, max = 4096): DecodedUpdate[] {
   const out: DecodedUpdate[] = [];
   for (let p = 0; p < t.updates.length; ) {
     const { length } = readHeader(t.updates, p, max);
-    out.push(decodeUpdate(t.updates.subarray(p, p + length), { asn4: true, ebgp: false }));
+    out.push(decodeUpdate(t.updates.subarray(p, p + length), { asn4: true }));
     p += length;
   }
   return out;
 }
 
-function attr<T extends number>(d: DecodedUpdate, type: T): Extract<PathAttribute, { type: T }> | undefined {
-  return d.attributes.find((a) => a.type === type) as Extract<PathAttribute, { type: T }> | undefined;
+/** The known attribute of that type (the codec's union also admits an UnknownAttribute of any type). */
+type Known<T extends number> = T extends AttrType.AS_PATH ? AsPathAttribute : Exclude<Extract<PathAttribute, { type: T }>, UnknownAttribute>;
+
+function attr<T extends number>(d: DecodedUpdate, type: T): Known<T> | undefined {
+  return d.attributes.find((a) => a.type === type) as Known<T> | undefined;
 }
 
 function prefixCount(d: DecodedUpdate): number {
@@ -109,7 +114,9 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
       for (const d of expectSound(p.table)) {
         expect(attr(d, AttrType.NEXT_HOP)!.nextHop).toBe('198.18.0.1');
         const path = attr(d, AttrType.AS_PATH)!.segments.flatMap((s) => s.asns);
-        expect(path.slice(0, 2)).toEqual([65000, p.asn]);
+        expect(path[0]).toBe(65000);
+        // A 2-octet dump shows a 4-octet peer as AS_TRANS; its path has the real AS.
+        if (p.asn !== 23456) expect(path[1]).toBe(p.asn);
       }
     }
   });
@@ -122,7 +129,7 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     expect(r.peers.reduce((s, p) => s + p.table.attributeSets, 0)).toBe(241);
     for (const p of r.peers) {
       expect(p.table.ipv4Prefixes).toBe(0);
-      expect(p.table.endOfRib.length).toBe(23 + 30); // IPv4 and IPv6 End-of-RIB
+      expect(p.table.endOfRib.length).toBe(23 + 29); // IPv4 and IPv6 End-of-RIB
       for (const d of expectSound(p.table)) expect(attr(d, AttrType.MP_REACH_NLRI)!.nextHops).toEqual(['2001:db8::1']);
     }
   });
@@ -191,10 +198,11 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     const whole = readFileSync(rib('namex-bgpd-rib-inet.mrt'));
     const cut = join(tmp, 'cut.mrt');
     writeFileSync(cut, whole.subarray(0, 100_000));
+    let whole100k = 0;
+    for (let p = 0; p + 12 + whole.readUInt32BE(p + 8) <= 100_000; p += 12 + whole.readUInt32BE(p + 8)) whole100k++;
     const r = await readRibDump(cut);
     expect(r.truncated).toBe(true);
-    expect(r.records).toBeGreaterThan(900);
-    expect(r.records).toBeLessThan(1100);
+    expect(r.records).toBe(whole100k);
     expect(r.truncatedDetail).toMatch(/partial record/);
 
     const gz = gzipSync(whole);
@@ -222,7 +230,10 @@ describe.skipIf(!existsSync(DATA))('MRT BGP4MP traces (real files)', () => {
       w4 += d.withdrawn.length;
       const mp = attr(d, AttrType.MP_REACH_NLRI);
       const mu = attr(d, AttrType.MP_UNREACH_NLRI);
+      // Some collectors put IPv4 unicast in MP_REACH / MP_UNREACH too.
+      if (mp?.afi === 1) a4 += mp.nlri.length;
       if (mp?.afi === 2) a6 += mp.nlri.length;
+      if (mu?.afi === 1) w4 += mu.withdrawn.length;
       if (mu?.afi === 2) w6 += mu.withdrawn.length;
     }
     return { items, summary, counts: [a4, a6, w4, w6] };
@@ -359,7 +370,7 @@ describe('MRT forms absent from the real files', () => {
     expect(p1[1].nlri).toEqual([]);
     const mp = attr(p1[1], AttrType.MP_REACH_NLRI)!;
     expect([mp.afi, mp.safi, mp.nextHops, mp.nlri]).toEqual([2, 1, ['2001:db8::2'], [{ prefix: '2001:db9::/32' }]]);
-    expect(r.peers[1].table.endOfRib.length).toBe(23 + 30);
+    expect(r.peers[1].table.endOfRib.length).toBe(23 + 29);
   });
 
   it('TABLE_DUMP v1 AS4_PATH: merged behind AS_TRANS, ignored after a 2-octet AGGREGATOR of another AS', async () => {

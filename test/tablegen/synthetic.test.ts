@@ -7,7 +7,9 @@ import {
   encodeEndOfRib,
   readHeader,
   type DecodedUpdate,
+  type AsPathAttribute,
   type PathAttribute,
+  type UnknownAttribute,
 } from '../../src/packet/index.js';
 import { expectedPrefixes, generateTable, type EncodedTable, type SyntheticOptions } from '../../src/tablegen/synthetic.js';
 
@@ -24,8 +26,11 @@ function messages(buf: Buffer, max = 65535): Buffer[] {
   return out;
 }
 
-function attr<T extends number>(d: DecodedUpdate, type: T): Extract<PathAttribute, { type: T }> | undefined {
-  return d.attributes.find((a) => a.type === type) as Extract<PathAttribute, { type: T }> | undefined;
+/** The known attribute of that type (the codec's union also admits an UnknownAttribute of any type). */
+type Known<T extends number> = T extends AttrType.AS_PATH ? AsPathAttribute : Exclude<Extract<PathAttribute, { type: T }>, UnknownAttribute>;
+
+function attr<T extends number>(d: DecodedUpdate, type: T): Known<T> | undefined {
+  return d.attributes.find((a) => a.type === type) as Known<T> | undefined;
 }
 
 interface Route {

@@ -1,6 +1,6 @@
-// Splits a TCP byte stream into BGP messages, in place where the chunk holds whole messages.
+// Splits a TCP byte stream into BGP messages (for scripted test peers).
 
-import { HEADER_LENGTH, MAX_MESSAGE_LENGTH, readHeader } from '../packet/index.js';
+import { HEADER_LENGTH, MAX_MESSAGE_LENGTH, readHeader } from '../../src/packet/index.js';
 
 export type MessageHandler = (type: number, msg: Uint8Array) => boolean;
 
