@@ -7,6 +7,7 @@ import { HEADER_LENGTH, MAX_EXTENDED_MESSAGE_LENGTH, readHeader } from '../packe
 
 /** The largest message must always fit in the space handed to the kernel. */
 const MIN_FREE = MAX_EXTENDED_MESSAGE_LENGTH + 1;
+// (A 64 KiB read parked during a pause fits too: see Connection.parking.)
 
 export const DEFAULT_RING_BYTES = 4 << 20;
 

@@ -62,12 +62,21 @@ class Connection {
 
   constructor(readonly direction: Direction) {}
 
+  /**
+   * Where the read after a pause lands: Node asks for the next buffer right after the read
+   * that filled the ring, and keeps it until reading resumes. Its bytes are copied into the
+   * ring then (once per pause, at most 64 KiB).
+   */
+  private readonly parking = Buffer.allocUnsafe(64 * 1024);
+
   /** Options that make the kernel's copy land in the ring (net.Socket `onread`). */
   onread(callback: (n: number) => boolean) {
     return {
-      // The ring always has room when reading runs: callback() pauses the socket otherwise.
-      buffer: () => this.ring.nextBuffer() ?? this.ring.bytes.subarray(0, 0),
-      callback: (n: number) => callback(n),
+      buffer: () => this.ring.nextBuffer() ?? this.parking,
+      callback: (n: number, buf: Uint8Array) => {
+        if (buf === this.parking) this.ring.nextBuffer()!.set(this.parking.subarray(0, n));
+        return callback(n);
+      },
     };
   }
 
