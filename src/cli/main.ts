@@ -2,26 +2,32 @@
 
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
+import { bench, BENCH_USAGE } from './bench.js';
 import { run, RUN_USAGE } from './run.js';
 
 const USAGE = `ribstorm: a BGP-4 speaker built for full-table throughput
 
 commands:
   run       run the speaker in the foreground (see ribstorm run --help)
+  bench     full-table convergence through ribstorm (and BIRD), side by side
   version   print the version
 
-${RUN_USAGE}`;
+${RUN_USAGE}
+
+${BENCH_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write((cmd === 'run' ? RUN_USAGE : USAGE) + '\n');
+      process.stdout.write((cmd === 'run' ? RUN_USAGE : cmd === 'bench' ? BENCH_USAGE : USAGE) + '\n');
       return 0;
     }
     switch (cmd) {
       case 'run':
         return await run(rest);
+      case 'bench':
+        return await bench(rest);
       case 'version': {
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
         process.stdout.write(`ribstorm ${pkg.version}\n`);
@@ -34,7 +40,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {

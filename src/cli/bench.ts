@@ -1,0 +1,87 @@
+// `ribstorm bench`: full-table convergence through ribstorm (and BIRD when installed), side by
+// side in one run, on loopback. With no flags: 2 synthetic full feeds in, 1 receiver out.
+
+import { writeFileSync } from 'node:fs';
+import { ConfigError } from '../config/schema.js';
+import { runConvergence, type ConvergenceResult } from '../bench/convergence.js';
+import { targetAvailable, type TargetKind } from '../bench/targets.js';
+import { generateTable } from '../tablegen/index.js';
+import { parseFlags } from './flags.js';
+
+export const BENCH_USAGE = `usage: ribstorm bench [--peers N] [--prefixes N] [--targets ribstorm,bird] [--workers N] [--json FILE]
+  Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
+  one, paths differing per peer) into the target, one receiving peer out. Defaults: 2 peers,
+  1,000,000 IPv4 prefixes each, targets ribstorm and BIRD (when installed).`;
+
+function intFlag(v: string | undefined, name: string, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!/^\d+$/.test(v) || n < min || n > max) throw new ConfigError(`--${name}`, `an integer from ${min} to ${max}`, v);
+  return n;
+}
+
+function bar(held: number, total: number, ms: number): string {
+  const width = 30;
+  const filled = Math.min(width, Math.round((held / total) * width));
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${held.toLocaleString('en-US')}/${total.toLocaleString('en-US')} prefixes at the sink, ${(ms / 1000).toFixed(1)} s`;
+}
+
+export async function bench(argv: string[]): Promise<number> {
+  const { flags, rest } = parseFlags(argv, {
+    peers: { value: true },
+    prefixes: { value: true },
+    targets: { value: true },
+    workers: { value: true },
+    json: { value: true },
+  });
+  if (rest.length) throw ConfigError.unknown(rest[0]);
+  const peers = intFlag(flags.peers as string | undefined, 'peers', 1, 8, 2);
+  const prefixes = intFlag(flags.prefixes as string | undefined, 'prefixes', 1000, 2_000_000, 1_000_000);
+  const workers = flags.workers === undefined ? undefined : intFlag(flags.workers as string, 'workers', 1, 64, 1);
+  const requested = ((flags.targets as string | undefined) ?? 'ribstorm,bird').split(',');
+  for (const t of requested) if (t !== 'ribstorm' && t !== 'bird') throw new ConfigError('--targets', 'a list of ribstorm, bird', t);
+  const targets = (requested as TargetKind[]).filter((t) => {
+    const ok = targetAvailable(t);
+    if (!ok) process.stderr.write(`${t}: not installed, skipped (apt-get install bird2)\n`);
+    return ok;
+  });
+
+  const t0 = performance.now();
+  const tables = Array.from({ length: peers }, (_, i) =>
+    generateTable({ seed: 1, ipv4Prefixes: prefixes, ipv6Prefixes: 0, variant: i, senderAs: 65010 + i }),
+  );
+  process.stderr.write(`tables: ${peers} x ${prefixes.toLocaleString('en-US')} prefixes, ${tables[0].messageCount.toLocaleString('en-US')} UPDATEs each, generated in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+
+  const results: ConvergenceResult[] = [];
+  for (const target of targets) {
+    const tty = process.stderr.isTTY;
+    let lastPrint = 0;
+    const r = await runConvergence({
+      target,
+      tables,
+      expected: prefixes,
+      workers: target === 'ribstorm' ? workers : undefined,
+      onProgress: (held, ms) => {
+        if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, prefixes, ms)}`);
+        else if (ms - lastPrint > 2000) {
+          lastPrint = ms;
+          process.stderr.write(`${target}: ${held} prefixes at the sink after ${(ms / 1000).toFixed(1)} s\n`);
+        }
+      },
+    });
+    if (tty) process.stderr.write('\n');
+    results.push(r);
+  }
+
+  const fastest = Math.min(...results.filter((r) => r.seconds !== null).map((r) => r.seconds!));
+  const lines = [
+    `| target | peers x prefixes | converged in | paths/s | settled | peak RSS | CPU s | ratio to fastest | verdict |`,
+    `|---|---|---|---|---|---|---|---|---|`,
+    ...results.map((r) =>
+      `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |`,
+    ),
+  ];
+  process.stdout.write(lines.join('\n') + '\n');
+  if (flags.json) writeFileSync(flags.json as string, JSON.stringify(results, null, 2));
+  return results.every((r) => r.verdict === 'converged') ? 0 : 1;
+}

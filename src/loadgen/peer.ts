@@ -1,0 +1,150 @@
+// A minimal BGP speaker for load generation: opens one session, then either blasts a
+// pre-encoded table (sender) or counts what arrives (sink). It keeps no RIB of its own beyond
+// the set of prefixes a sink holds.
+
+import net from 'node:net';
+import {
+  buildOpen,
+  CapabilityCode,
+  cease,
+  CeaseSubcode,
+  decodeNotification,
+  describeNotification,
+  encodeNotification,
+  encodeOpen,
+  KEEPALIVE,
+  MessageType,
+  type Capability,
+} from '../packet/index.js';
+
+export interface LoadPeerOptions {
+  host: string;
+  port: number;
+  localAddress: string;
+  asn: number;
+  routerId: string;
+  holdTime?: number;
+}
+
+export class LoadPeer {
+  private pending: Buffer | null = null;
+  private keepalive: NodeJS.Timeout | null = null;
+  established = false;
+  closedReason = '';
+  /** Called for every UPDATE received: the buffer and the message's offset and length. */
+  onUpdate: ((b: Buffer, off: number, len: number) => void) | null = null;
+
+  private constructor(
+    readonly socket: net.Socket,
+    readonly opts: LoadPeerOptions,
+  ) {}
+
+  /** Connects and completes the OPEN exchange (RFC 4271 §8: OpenSent, OpenConfirm). */
+  static open(opts: LoadPeerOptions, timeoutMs = 30_000): Promise<LoadPeer> {
+    return new Promise((resolve, reject) => {
+      const socket = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress, noDelay: true });
+      const p = new LoadPeer(socket, opts);
+      const timer = setTimeout(() => {
+        socket.destroy();
+        reject(new Error(`${opts.localAddress}: no session with ${opts.host}:${opts.port} within ${timeoutMs} ms (${p.closedReason || 'no answer'})`));
+      }, timeoutMs);
+      socket.on('error', (e) => (p.closedReason ||= e.message));
+      socket.on('close', () => {
+        p.established = false;
+        if (p.keepalive) clearInterval(p.keepalive);
+      });
+      socket.on('connect', () => {
+        const caps: Capability[] = [
+          { code: CapabilityCode.Multiprotocol, afi: 1, safi: 1 },
+          { code: CapabilityCode.FourOctetAs, asn: opts.asn },
+        ];
+        socket.write(encodeOpen(buildOpen(opts.asn, opts.holdTime ?? 90, opts.routerId, caps)));
+      });
+      socket.on('data', (chunk: Buffer) => {
+        p.onData(chunk, () => {
+          clearTimeout(timer);
+          resolve(p);
+        });
+      });
+    });
+  }
+
+  private onData(chunk: Buffer, up: () => void): void {
+    const b = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
+    let o = 0;
+    while (b.length - o >= 19) {
+      const len = b.readUInt16BE(o + 16);
+      if (len < 19) {
+        this.socket.destroy();
+        return;
+      }
+      if (b.length - o < len) break;
+      const type = b[o + 18];
+      if (type === MessageType.UPDATE) this.onUpdate?.(b, o, len);
+      else if (type === MessageType.OPEN) {
+        this.socket.write(KEEPALIVE);
+        const hold = Math.min(this.opts.holdTime ?? 90, b.readUInt16BE(o + 22));
+        if (hold > 0) this.keepalive = setInterval(() => this.socket.write(KEEPALIVE), (hold * 1000) / 3);
+      } else if (type === MessageType.KEEPALIVE && !this.established) {
+        this.established = true;
+        up();
+      } else if (type === MessageType.NOTIFICATION) {
+        this.closedReason = describeNotification(decodeNotification(b.subarray(o, o + len)));
+      }
+      o += len;
+    }
+    this.pending = o < b.length ? b.subarray(o) : null;
+  }
+
+  /** Writes and resolves once the bytes are handed to the kernel (backpressure respected). */
+  write(bytes: Uint8Array): Promise<void> {
+    return new Promise((resolve) => {
+      if (this.socket.write(bytes)) resolve();
+      else this.socket.once('drain', resolve);
+    });
+  }
+
+  close(): void {
+    if (this.keepalive) clearInterval(this.keepalive);
+    if (!this.socket.destroyed) this.socket.end(encodeNotification(cease(CeaseSubcode.AdministrativeShutdown, 'load test over')));
+    setTimeout(() => this.socket.destroy(), 500).unref();
+  }
+}
+
+/** Counts the distinct IPv4 prefixes a sink holds, from the UPDATEs it receives. */
+export class PrefixSet {
+  private readonly held = new Set<number>();
+  updates = 0;
+  lastUpdateAt = 0;
+
+  get size(): number {
+    return this.held.size;
+  }
+
+  /** Applies one UPDATE (withdrawn routes, then NLRI; no ADD-PATH). */
+  apply(b: Buffer, off: number, len: number): void {
+    this.updates++;
+    this.lastUpdateAt = performance.now();
+    const end = off + len;
+    let p = off + 19;
+    const wLen = b.readUInt16BE(p);
+    p += 2;
+    p = this.walk(b, p, p + wLen, false);
+    const aLen = b.readUInt16BE(p);
+    this.walk(b, p + 2 + aLen, end, true);
+  }
+
+  private walk(b: Buffer, p: number, end: number, add: boolean): number {
+    while (p < end) {
+      const l = b[p];
+      const n = (l + 7) >> 3;
+      let addr = 0;
+      for (let i = 0; i < 4; i++) addr = addr * 256 + (i < n ? b[p + 1 + i] : 0);
+      const key = addr * 64 + l;
+      if (add) this.held.add(key);
+      else this.held.delete(key);
+      p += 1 + n;
+    }
+    return end;
+  }
+}
