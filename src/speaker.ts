@@ -8,8 +8,8 @@ import { log } from './log.js';
 import { CeaseSubcode, ipv4ToNumber, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './packet/index.js';
 import { Neighbor, type UpdateIngest } from './neighbor/neighbor.js';
 import { State } from './neighbor/fsm.js';
-import { CHANGE_WORDS, type BatchResult } from './rib/apply.js';
-import { AdjRibOut } from './rib/adjRibOut.js';
+import { CHANGE_WORDS, sortByAttribute, type BatchResult } from './rib/apply.js';
+import { AdjRibOut, GroupedChanges, LocRibMirror, type ExportCache } from './rib/adjRibOut.js';
 import { P_ATTR, P_PEER, PATH_WORDS, S_BEST, SLOT_WORDS } from './rib/memory.js';
 import { RibPipeline } from './rib/pipeline.js';
 import { forEachPrefix } from './rib/query.js';
@@ -50,6 +50,8 @@ interface PeerRib {
 export class Speaker extends EventEmitter implements UpdateIngest {
   readonly neighbors = new Map<string, Neighbor>();
   readonly rib: RibPipeline | null;
+  /** The best paths the Adj-RIB-Outs last exported from (see adjRibOut.ts). */
+  private readonly mirror: LocRibMirror | null;
   private readonly peerRib = new Map<Neighbor, PeerRib>();
   private readonly servers: net.Server[] = [];
   private readonly rfc8212Logged = new Set<Neighbor>();
@@ -67,6 +69,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       alwaysCompareMed: ribConfig.alwaysCompareMed,
       sizing: { shards: ribConfig.shards, prefixes: ribConfig.prefixes, paths: ribConfig.paths, attributeSets: ribConfig.attributeSets },
     });
+    this.mirror = this.rib ? new LocRibMirror(this.rib.views) : null;
     this.rib?.on('changes', (result) => this.distribute(result));
     for (const n of config.neighbors) {
       const localAddress = n.localAddress ?? defaultLocalAddress(config, n.address);
@@ -150,7 +153,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       ibgp: !s.ebgp,
     });
     const local = n.localAddress;
-    pr.adjRibOut = new AdjRibOut(this.rib!.views, {
+    pr.adjRibOut = new AdjRibOut(this.rib!.views, this.mirror!, {
       peer: pr.index,
       localAs: n.config.localAs ?? this.config.global.asn,
       ibgp: !s.ebgp,
@@ -162,7 +165,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       exportAllowed: this.policy(n, 'exportPolicy'),
       send: (bytes, count) => n.sendUpdates(bytes, count),
     });
-    pr.adjRibOut.apply(this.currentBest());
+    pr.adjRibOut.apply(new GroupedChanges().group(sortByAttribute(this.mirror!.snapshot(this.rib!.views))), new Map(), true);
     n.sendEndOfRib();
   }
 
@@ -175,24 +178,17 @@ export class Speaker extends EventEmitter implements UpdateIngest {
     void this.rib!.flushPeer(pr.index);
   }
 
-  /** Every prefix's best path, as change records: the initial table for a new session. */
-  private currentBest(): Uint32Array {
-    const v = this.rib!.views;
-    const out: number[] = [];
-    forEachPrefix(v, (addr, len, s, slot) => {
-      const best = v.slots[s][slot * SLOT_WORDS + S_BEST];
-      if (!best) return;
-      const q = best * PATH_WORDS;
-      out.push(addr, len, v.paths[s][q + P_ATTR], v.paths[s][q + P_PEER] & 0xffff, (s << 22) | slot);
-    });
-    return Uint32Array.from(out);
-  }
+  private readonly grouped = new GroupedChanges();
 
+  /** Hands one batch's best-path changes to every Adj-RIB-Out, grouped once for all. */
   private distribute(result: BatchResult): void {
     if (!result.changes || result.changes.length < CHANGE_WORDS) return;
+    const g = this.grouped.group(result.changes);
+    const cache: ExportCache = new Map();
     for (const [n, pr] of this.peerRib) {
-      if (pr.adjRibOut && n.state === State.Established) pr.adjRibOut.apply(result.changes);
+      if (pr.adjRibOut && n.state === State.Established) pr.adjRibOut.apply(g, cache);
     }
+    this.mirror!.update(result.changes);
   }
 
   /** Adj-RIB-In paths held for a neighbor. */

@@ -115,7 +115,9 @@ class RibstormTarget extends ChildTarget {
 
   start(): Promise<void> {
     const bin = fileURLToPath(new URL('../../../bin/ribstorm.js', import.meta.url));
-    const args = [bin, 'run', '--as', String(this.o.asn), '--router-id', this.o.routerId, '--listen', `${this.o.address}:${this.o.port}`];
+    // RIBSTORM_NODE_ARGS passes flags to the target's node, e.g. "--cpu-prof" to profile it.
+    const nodeArgs = (process.env.RIBSTORM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const args = [...nodeArgs, bin, 'run', '--as', String(this.o.asn), '--router-id', this.o.routerId, '--listen', `${this.o.address}:${this.o.port}`];
     if (this.o.workers) args.push('--workers', String(this.o.workers));
     for (const p of this.o.peers) args.push('--peer', `${p.address}:${p.asn},passive,import-policy=accept,export-policy=accept`);
     this.launch(process.execPath, args);

@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
+import { DEFAULT_SIZING } from '../rib/memory.js';
 
 export type FamilyName = 'ipv4-unicast' | 'ipv6-unicast';
 export const FAMILIES: readonly FamilyName[] = ['ipv4-unicast', 'ipv6-unicast'];
@@ -86,10 +87,10 @@ export interface Config {
 }
 
 export const DEFAULT_RIB: RibConfig = {
-  shards: 64,
-  prefixes: 2_000_000,
-  paths: 16_000_000,
-  attributeSets: 4_000_000,
+  shards: DEFAULT_SIZING.shards,
+  prefixes: DEFAULT_SIZING.prefixes,
+  paths: DEFAULT_SIZING.paths,
+  attributeSets: DEFAULT_SIZING.attributeSets,
   alwaysCompareMed: false,
 };
 

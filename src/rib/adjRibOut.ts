@@ -1,5 +1,7 @@
-// One peer's Adj-RIB-Out on the main thread: what the peer was last sent, per prefix, and the
-// export of best-path changes as packed UPDATEs (prefixes sharing attributes go together).
+// The Adj-RIB-Out on the main thread. What a peer was last sent is not stored per peer: it is
+// the export of the previous best path (kept once, in LocRibMirror) under that peer's rules,
+// so a change costs one shared lookup however many peers receive it. Changes go out as packed
+// UPDATEs, prefixes sharing attributes together.
 
 import {
   AttrFlag,
@@ -167,127 +169,238 @@ function export4(src: Uint8Array, t: ExportTarget): Uint8Array {
   return out.subarray(0, o);
 }
 
+/**
+ * A batch of best-path changes as runs of one attribute set each (the workers sort them by
+ * attribute id): group g is changes [starts[g], starts[g + 1]), all with attribute attrs[g].
+ */
+export class GroupedChanges {
+  attrs = new Int32Array(1024);
+  starts = new Int32Array(1025);
+  groups = 0;
+
+  constructor(public changes: Uint32Array = new Uint32Array(0)) {}
+
+  group(changes: Uint32Array): this {
+    this.changes = changes;
+    const n = changes.length / CHANGE_WORDS;
+    let groups = 0;
+    let prev = -1;
+    for (let i = 0; i < n; i++) {
+      const a = changes[i * CHANGE_WORDS + 2];
+      if (a === prev) continue;
+      if (groups + 1 >= this.attrs.length) {
+        const g = new Int32Array(this.attrs.length * 2);
+        g.set(this.attrs);
+        this.attrs = g;
+        const s = new Int32Array(this.attrs.length + 1);
+        s.set(this.starts);
+        this.starts = s;
+      }
+      this.attrs[groups] = a;
+      this.starts[groups++] = i;
+      prev = a;
+    }
+    this.starts[groups] = n;
+    this.groups = groups;
+    return this;
+  }
+}
+
+/** Export bytes shared by peers that would get the same attributes (same AS, next hop, kind). */
+export type ExportCache = Map<string, Map<number, Uint8Array>>;
+
+/**
+ * The best path every peer was last told about, per prefix: its attribute id and source peer,
+ * as of the last batch handed to the Adj-RIB-Outs.
+ */
+export class LocRibMirror {
+  readonly attr: Uint32Array[];
+  readonly from: Uint16Array[];
+
+  constructor(v: RibViews) {
+    this.attr = v.slots.map((s) => new Uint32Array(s.length / 4));
+    this.from = v.slots.map((s) => new Uint16Array(s.length / 4));
+  }
+
+  update(c: Uint32Array): void {
+    for (let i = 0; i < c.length; i += CHANGE_WORDS) {
+      const ref = c[i + 4];
+      this.attr[ref >>> 22][ref & 0x3fffff] = c[i + 2];
+      this.from[ref >>> 22][ref & 0x3fffff] = c[i + 3];
+    }
+  }
+
+  /** Every prefix with a best path, as change records (the initial table for a new session). */
+  snapshot(v: RibViews): Uint32Array {
+    let n = 0;
+    for (const a of this.attr) for (let i = 0; i < a.length; i++) if (a[i]) n++;
+    const out = new Uint32Array(n * CHANGE_WORDS);
+    let o = 0;
+    for (let s = 0; s < this.attr.length; s++) {
+      const a = this.attr[s];
+      const slots = v.slots[s];
+      for (let i = 0; i < a.length; i++) {
+        if (!a[i]) continue;
+        out[o++] = slots[i * 4];
+        out[o++] = (slots[i * 4 + 1] & 0x7fffffff) - 1;
+        out[o++] = a[i];
+        out[o++] = this.from[s][i];
+        out[o++] = (s << 22) | i;
+      }
+    }
+    return out;
+  }
+}
+
 export class AdjRibOut {
-  /** Per shard, per slot: the attribute id last sent (0: nothing). */
-  private readonly sent: Uint32Array[];
   private sentPrefixes = 0;
+  private readonly exportClass: string;
+  private ann = new Uint32Array(1024);
+  private wd = new Uint32Array(1024);
 
   constructor(
     private readonly v: RibViews,
+    private readonly mirror: LocRibMirror,
     readonly target: ExportTarget,
   ) {
-    this.sent = v.slots.map((s) => new Uint32Array(s.length / 4));
+    const t = target;
+    this.exportClass = `${t.localAs}/${t.nextHop}/${t.ibgp}/${t.routeServerClient}/${t.asn4}`;
   }
 
+  /** Prefixes this peer currently holds from us. */
   get advertised(): number {
     return this.sentPrefixes;
   }
 
-  /** What this peer should carry for a best path from `from` with attributes `attr` (0: none). */
-  private wanted(attr: number, from: number): number {
+  /** Whether this peer may carry a best path from `from` with attributes `attr`. */
+  private exports(attr: number, from: number): boolean {
     const t = this.target;
-    if (attr === 0 || from === t.peer) return 0;
+    if (attr === 0 || from === t.peer) return false;
     const flags = this.v.attrMeta[attr * META_WORDS + M_FLAGS];
-    if (flags & F_NO_ADVERTISE) return 0;
-    if (!t.ibgp && (flags & (F_NO_EXPORT | F_NO_PEER))) return 0;
-    if (!t.ibgp && !t.exportAllowed) return 0;
+    if (flags & F_NO_ADVERTISE) return false;
+    if (!t.ibgp && (flags & (F_NO_EXPORT | F_NO_PEER))) return false;
+    if (!t.ibgp && !t.exportAllowed) return false;
     const fromFlags = this.v.peers[from * PEER_WORDS + PEER_FLAGS];
     // iBGP split horizon, unless one side is a route-reflector client (RFC 4456 §6).
-    if (t.ibgp && fromFlags & PF_IBGP && !t.rrClient && !(fromFlags & PF_RR_CLIENT)) return 0;
-    return attr;
+    if (t.ibgp && fromFlags & PF_IBGP && !t.rrClient && !(fromFlags & PF_RR_CLIENT)) return false;
+    return true;
   }
 
-  /** Exports a batch of best-path changes (apply.ts CHANGE_WORDS records). */
-  apply(changes: Uint32Array): void {
-    const groups = new Map<number, number[]>();
-    const withdrawn: number[] = [];
-    for (let i = 0; i < changes.length; i += CHANGE_WORDS) {
-      const ref = changes[i + 4];
-      const shard = ref >>> 22;
-      const slot = ref & 0x3fffff;
-      const want = this.wanted(changes[i + 2], changes[i + 3]);
-      const had = this.sent[shard][slot];
-      if (want === had) continue;
-      this.sent[shard][slot] = want;
-      if (want === 0) {
-        withdrawn.push(changes[i], changes[i + 1]);
-        this.sentPrefixes--;
-        continue;
-      }
-      if (had === 0) this.sentPrefixes++;
-      let g = groups.get(want);
-      if (!g) groups.set(want, (g = []));
-      g.push(changes[i], changes[i + 1]);
+  /**
+   * Exports a batch of best-path changes, grouped once for every peer, as packed UPDATEs.
+   * `initial`: the peer has nothing yet (its first table), whatever the mirror says.
+   */
+  apply(g: GroupedChanges, cache: ExportCache, initial = false): void {
+    const c = g.changes;
+    if (this.ann.length < c.length / CHANGE_WORDS * 2) {
+      this.ann = new Uint32Array((c.length / CHANGE_WORDS) * 2);
+      this.wd = new Uint32Array((c.length / CHANGE_WORDS) * 2);
     }
-    this.flush(withdrawn, groups);
-  }
-
-  /** The peer just came up: forget what an earlier session was sent. */
-  reset(): void {
-    for (const s of this.sent) s.fill(0);
-    this.sentPrefixes = 0;
-  }
-
-  private flush(withdrawn: number[], groups: Map<number, number[]>): void {
-    const max = this.target.maxMessageLength || MAX_MESSAGE_LENGTH;
-    const parts: Uint8Array[] = [];
-    let messages = 0;
-    let buf = Buffer.allocUnsafe(Math.max(64 * 1024, max * 2));
-    let o = 0;
-    const room = (n: number) => {
-      if (o + n <= buf.length) return;
-      parts.push(buf.subarray(0, o));
-      buf = Buffer.allocUnsafe(Math.max(64 * 1024, max * 2));
-      o = 0;
-    };
-    const header = (at: number, length: number) => {
-      buf.fill(0xff, at, at + 16);
-      buf.writeUInt16BE(length, at + 16);
-      buf[at + 18] = MessageType.UPDATE;
-    };
-    const prefixSize = (len: number) => 1 + ((len + 7) >> 3);
-    const putPrefix = (addr: number, len: number) => {
-      buf[o++] = len;
-      for (let k = 0; k < (len + 7) >> 3; k++) buf[o++] = (addr >>> (24 - 8 * k)) & 0xff;
-    };
-    // Withdrawals: as many per UPDATE as fit.
-    for (let i = 0; i < withdrawn.length; ) {
-      room(max);
-      const start = o;
-      o += 21;
-      let size = 0;
-      while (i < withdrawn.length && 23 + size + prefixSize(withdrawn[i + 1]) <= max) {
-        putPrefix(withdrawn[i], withdrawn[i + 1]);
-        size += prefixSize(withdrawn[i + 1]);
-        i += 2;
-      }
-      buf.writeUInt16BE(size, start + 19);
-      buf.writeUInt16BE(0, o);
-      o += 2;
-      header(start, o - start);
-      messages++;
-    }
-    for (const [attr, prefixes] of groups) {
-      const attrs = exportAttributes(attributeBytes(this.v, attr), this.target);
-      for (let i = 0; i < prefixes.length; ) {
-        room(max);
-        const start = o;
-        buf.writeUInt16BE(0, start + 19);
-        buf.writeUInt16BE(attrs.length, start + 21);
-        buf.set(attrs, start + 23);
-        o = start + 23 + attrs.length;
-        let size = 23 + attrs.length;
-        while (i < prefixes.length && size + prefixSize(prefixes[i + 1]) <= max) {
-          putPrefix(prefixes[i], prefixes[i + 1]);
-          size += prefixSize(prefixes[i + 1]);
-          i += 2;
+    let classCache = cache.get(this.exportClass);
+    if (!classCache) cache.set(this.exportClass, (classCache = new Map()));
+    const out = new UpdateWriter(this.target.maxMessageLength || MAX_MESSAGE_LENGTH);
+    let nWd = 0;
+    for (let k = 0; k < g.groups; k++) {
+      const attr = g.attrs[k];
+      let nAnn = 0;
+      for (let j = g.starts[k]; j < g.starts[k + 1]; j++) {
+        const i = j * CHANGE_WORDS;
+        const ref = c[i + 4];
+        const shard = ref >>> 22;
+        const slot = ref & 0x3fffff;
+        const want = this.exports(attr, c[i + 3]) ? attr : 0;
+        const prev = initial ? 0 : this.mirror.attr[shard][slot];
+        const had = prev !== 0 && this.exports(prev, this.mirror.from[shard][slot]) ? prev : 0;
+        if (want === had) continue;
+        if (want === 0) {
+          this.wd[nWd++] = c[i];
+          this.wd[nWd++] = c[i + 1];
+          this.sentPrefixes--;
+        } else {
+          if (had === 0) this.sentPrefixes++;
+          this.ann[nAnn++] = c[i];
+          this.ann[nAnn++] = c[i + 1];
         }
-        header(start, o - start);
-        messages++;
       }
+      if (nAnn === 0) continue;
+      let bytes = classCache.get(attr);
+      if (!bytes) classCache.set(attr, (bytes = exportAttributes(attributeBytes(this.v, attr), this.target)));
+      out.announce(bytes, this.ann, nAnn);
     }
-    if (o) parts.push(buf.subarray(0, o));
-    if (!messages) return;
-    this.target.send(parts.length === 1 ? parts[0] : Buffer.concat(parts), messages);
+    out.withdraw(this.wd, nWd);
+    const msg = out.finish();
+    if (msg) this.target.send(msg.bytes, msg.messages);
+  }
+}
+
+/** Packs prefixes into UPDATEs of at most maxLength octets. */
+class UpdateWriter {
+  /** One scratch buffer reused for every batch; what is sent is copied out at its exact size. */
+  private static scratch = Buffer.allocUnsafe(1 << 20);
+  private buf = UpdateWriter.scratch;
+  private o = 0;
+  private messages = 0;
+
+  constructor(private readonly max: number) {}
+
+  private room(n: number): void {
+    if (this.o + n <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+    this.buf.copy(bigger, 0, 0, this.o);
+    this.buf = UpdateWriter.scratch = bigger;
+  }
+
+  private header(at: number): void {
+    this.buf.fill(0xff, at, at + 16);
+    this.buf.writeUInt16BE(this.o - at, at + 16);
+    this.buf[at + 18] = MessageType.UPDATE;
+    this.messages++;
+  }
+
+  /** Writes prefixes [addr, len] pairs p[0, n) from the current position; returns how many fit. */
+  private prefixes(p: Uint32Array, from: number, n: number, limit: number): number {
+    const b = this.buf;
+    let i = from;
+    while (i < n) {
+      const len = p[i + 1];
+      const bytes = (len + 7) >> 3;
+      if (this.o + 1 + bytes > limit) break;
+      const addr = p[i];
+      b[this.o++] = len;
+      for (let k = 0; k < bytes; k++) b[this.o++] = (addr >>> (24 - 8 * k)) & 0xff;
+      i += 2;
+    }
+    return i;
+  }
+
+  announce(attrs: Uint8Array, p: Uint32Array, n: number): void {
+    for (let i = 0; i < n; ) {
+      this.room(this.max);
+      const start = this.o;
+      this.buf.writeUInt16BE(0, start + 19);
+      this.buf.writeUInt16BE(attrs.length, start + 21);
+      this.buf.set(attrs, start + 23);
+      this.o = start + 23 + attrs.length;
+      i = this.prefixes(p, i, n, start + this.max);
+      this.header(start);
+    }
+  }
+
+  withdraw(p: Uint32Array, n: number): void {
+    for (let i = 0; i < n; ) {
+      this.room(this.max);
+      const start = this.o;
+      this.o = start + 21;
+      i = this.prefixes(p, i, n, start + this.max - 2);
+      this.buf.writeUInt16BE(this.o - start - 21, start + 19);
+      this.buf.writeUInt16BE(0, this.o);
+      this.o += 2;
+      this.header(start);
+    }
+  }
+
+  finish(): { bytes: Uint8Array; messages: number } | null {
+    if (!this.messages) return null;
+    return { bytes: Buffer.from(this.buf.subarray(0, this.o)), messages: this.messages };
   }
 }

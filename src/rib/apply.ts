@@ -31,6 +31,39 @@ import {
 import { removePath, removePeer, slotFor, TOUCHED, upsertPath } from './shard.js';
 
 export const CHANGE_WORDS = 5;
+const RESULT_HEADER = 4;
+
+/** A result without error as one array: counts, then the change records. */
+export function packResult(r: BatchResult): Uint32Array {
+  const out = new Uint32Array(RESULT_HEADER + r.changes.length);
+  out[0] = r.announced;
+  out[1] = r.withdrawn;
+  out[2] = r.treatedAsWithdraw;
+  out[3] = r.pathDelta | 0;
+  out.set(r.changes, RESULT_HEADER);
+  return out;
+}
+
+export function unpackResult(a: Uint32Array): BatchResult {
+  return { announced: a[0], withdrawn: a[1], treatedAsWithdraw: a[2], pathDelta: a[3] | 0, changes: a.subarray(RESULT_HEADER) };
+}
+
+/**
+ * Change records ordered by attribute id (stable), so prefixes that will share an UPDATE are
+ * adjacent when the Adj-RIB-Out packs them.
+ */
+export function sortByAttribute(c: Uint32Array): Uint32Array {
+  const n = c.length / CHANGE_WORDS;
+  const keys = new Float64Array(n);
+  for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + 2] * 4294967296 + i;
+  keys.sort();
+  const out = new Uint32Array(c.length);
+  for (let j = 0; j < n; j++) {
+    const i = keys[j] % 4294967296;
+    out.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), j * CHANGE_WORDS);
+  }
+  return out;
+}
 
 /** One operation: shard, network, length | WITHDRAW, path id, attribute id. */
 const OP_WORDS = 5;
@@ -199,7 +232,7 @@ export class BatchApplier {
     const result: BatchResult = { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0 };
     this.beginChanges();
     this.visitShards(seq, result, (s) => removePeer(this.v, s, peer, (slot) => this.touch(s, slot)));
-    result.changes = this.changes.slice(0, this.nChanges * CHANGE_WORDS);
+    result.changes = this.sortedChanges();
     return result;
   }
 
@@ -221,7 +254,7 @@ export class BatchApplier {
       for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
     });
     result.pathDelta = this.pathDelta;
-    result.changes = this.changes.slice(0, this.nChanges * CHANGE_WORDS);
+    result.changes = this.sortedChanges();
   }
 
   /**
@@ -300,6 +333,11 @@ export class BatchApplier {
       if (attr === this.touchedBest[t * 2] && from === this.touchedBest[t * 2 + 1]) continue;
       this.addChange(slots[o + S_ADDR], slots[o + S_LEN] - 1, attr, from, (s << 22) | slot);
     }
+  }
+
+  /** Sorting here costs the workers, not the main thread that packs the UPDATEs. */
+  private sortedChanges(): Uint32Array {
+    return sortByAttribute(this.changes.subarray(0, this.nChanges * CHANGE_WORDS));
   }
 
   private beginChanges(): void {

@@ -75,9 +75,9 @@ export interface RibSizing {
 
 export const DEFAULT_SIZING: RibSizing = {
   shards: 64,
-  prefixes: 2_000_000,
+  prefixes: 1_200_000,
   paths: 16_000_000,
-  attributeSets: 4_000_000,
+  attributeSets: 2_000_000,
   attributeBytes: 96,
 };
 
@@ -100,7 +100,9 @@ export interface RibBuffers {
 export const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(2, n)));
 
 export function slotsPerShard(s: RibSizing): number {
-  return nextPow2(Math.ceil((s.prefixes / s.shards) * 1.6));
+  // Open addressing stays fast up to a load of about 0.75; slots are written at random, so
+  // every page of the table is resident: size it for the table, not for the worst case.
+  return nextPow2(Math.ceil((s.prefixes / s.shards) / 0.75));
 }
 
 export function pathsPerShard(s: RibSizing): number {
@@ -108,7 +110,7 @@ export function pathsPerShard(s: RibSizing): number {
 }
 
 export function attrSlots(s: RibSizing): number {
-  return nextPow2(s.attributeSets * 2);
+  return nextPow2(Math.ceil(s.attributeSets / 0.75));
 }
 
 export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING, alwaysCompareMed = false): RibBuffers {

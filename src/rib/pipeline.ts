@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import type { BatchResult, PeerContext } from './apply.js';
+import { unpackResult, type BatchResult, type PeerContext } from './apply.js';
 import {
   allocateRib,
   DEFAULT_SIZING,
@@ -76,6 +76,9 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       // Batches block on each other's shard turns: more than one per thread could deadlock.
       concurrentTasksPerWorker: 1,
       workerData: { rib: this.buffers },
+      // Workers keep their data in shared memory and allocate little of their own: a small
+      // young generation keeps their heaps from growing to V8's defaults.
+      resourceLimits: { maxYoungGenerationSizeMb: 4 },
     });
   }
 
@@ -128,7 +131,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       const { task, peer, resolve } = this.queue.shift()!;
       this.running++;
       this.pool.run(task).then(
-        (r) => this.finish(task.seq, peer, r as BatchResult, resolve),
+        (r) => this.finish(task.seq, peer, r instanceof Uint32Array ? unpackResult(r) : (r as BatchResult), resolve),
         // A worker failure must not stall later batches or lose the error.
         (e) => this.finish(task.seq, peer, { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0, error: { code: 6, subcode: 8, data: [], detail: String(e) } }, resolve),
       );

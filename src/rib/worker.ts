@@ -2,7 +2,8 @@
 // the batches it is given.
 
 import { workerData } from 'node:worker_threads';
-import { BatchApplier, type BatchResult, type PeerContext } from './apply.js';
+import { Piscina } from 'piscina';
+import { BatchApplier, packResult, type BatchResult, type PeerContext } from './apply.js';
 import { RibViews, type RibBuffers } from './memory.js';
 
 export type RibTask =
@@ -13,12 +14,17 @@ const views = new RibViews((workerData as { rib: RibBuffers }).rib);
 const applier = new BatchApplier(views);
 const rings = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
-export default function run(task: RibTask): BatchResult {
-  if (task.kind === 'flush') return applier.flushPeer(task.seq, task.peer);
-  let bytes = rings.get(task.buffer);
-  if (!bytes) {
-    bytes = new Uint8Array(task.buffer);
-    rings.set(task.buffer, bytes);
+/** Results travel back as one transferred Uint32Array (no copy), or as an object on error. */
+export default function run(task: RibTask): BatchResult | Uint32Array {
+  let result: BatchResult;
+  if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer);
+  else {
+    let bytes = rings.get(task.buffer);
+    if (!bytes) {
+      bytes = new Uint8Array(task.buffer);
+      rings.set(task.buffer, bytes);
+    }
+    result = applier.applyUpdates(task.seq, task.peer, task.ctx, bytes, task.descriptors);
   }
-  return applier.applyUpdates(task.seq, task.peer, task.ctx, bytes, task.descriptors);
+  return result.error ? result : (Piscina.move(packResult(result)) as unknown as Uint32Array);
 }

@@ -3,6 +3,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
   hasBinary,
   runCli,
@@ -26,6 +27,11 @@ export interface BirdExtras {
    * and routes; the BGP channels export everything in master4/master6.
    */
   extraConfig?: string;
+  /**
+   * The IPv4 channel's export clause, `all` by default. BIRD sends MED over eBGP only when the
+   * export filter sets it, e.g. `filter { if net = 198.51.100.0/24 then bgp_med = 50; accept; }`.
+   */
+  ipv4Export?: string;
 }
 
 export interface BirdDaemon extends Daemon {
@@ -37,6 +43,8 @@ export interface BirdDaemon extends Daemon {
   enablePeer(): Promise<void>;
   /** Runs one birdc command against this instance and returns its output. */
   birdc(...args: string[]): Promise<string>;
+  /** IPv4 routes learned from the neighbor, as `show route all` prints them (imported ones). */
+  receivedRoutes(): Promise<RouteView[]>;
 }
 
 export function available(): boolean {
@@ -88,7 +96,7 @@ protocol bgp ${PROTOCOL} {
   enable as4 yes;
   enable extended messages yes;
   graceful restart yes;
-  ipv4 { import all; export all; igp table igp4; next hop address ${nh.ipv4}; };
+  ipv4 { import all; export ${extras.ipv4Export ?? 'all'}; igp table igp4; next hop address ${nh.ipv4}; };
   # Over an IPv4 session BIRD needs an explicit IPv6 next hop, or it sends a zero one.
   ipv6 { import all; export all; igp table igp6; next hop address ${nh.ipv6}; };
 }
@@ -135,6 +143,10 @@ class Bird implements BirdDaemon {
 
   birdc(...args: string[]): Promise<string> {
     return runCliOk(BIRDC, ['-s', this.socket, ...args]);
+  }
+
+  async receivedRoutes(): Promise<RouteView[]> {
+    return parseShowRouteAll(await this.birdc('show', 'route', 'all', 'table', 'master4', 'protocol', PROTOCOL));
   }
 
   async session(): Promise<SessionView> {
@@ -243,4 +255,57 @@ export function parseShowProtocolsAll(out: string): SessionView {
     holdTime: hold ? Number(hold[1]) : null,
     lastError: parts.join('; '),
   };
+}
+
+/**
+ * Parses `birdc show route all` for BGP routes: a line per route starting with the prefix
+ * (or indented, for another route to the same prefix), then tab-indented attribute lines
+ * such as `BGP.as_path: 65040 65101` and `BGP.community: (65101,1) (65101,2)`.
+ */
+export function parseShowRouteAll(out: string): RouteView[] {
+  const routes: RouteView[] = [];
+  let prefix = '';
+  let cur: RouteView | null = null;
+  const numbers = (s: string) => (s.match(/\d+/g) ?? []).map(Number);
+  for (const line of out.split('\n')) {
+    const head = /^(\d+\.\d+\.\d+\.\d+\/\d+)\s+\S+\s+\[/.exec(line);
+    const again = /^\s+(?:unicast|unreachable|blackhole|prohibited)\s+\[/.test(line);
+    if (head || (again && prefix)) {
+      if (head) prefix = head[1];
+      cur = { prefix, asPath: [], nextHop: '', med: null, localPref: null, communities: [], largeCommunities: [], extendedCommunities: [] };
+      routes.push(cur);
+      continue;
+    }
+    const attr = /^\s+BGP\.(\w+):\s*(.*)$/.exec(line);
+    if (!cur || !attr) continue;
+    const [, name, value] = attr;
+    switch (name) {
+      case 'as_path':
+        cur.asPath = numbers(value);
+        break;
+      case 'next_hop':
+        // "198.18.4.12" or, for IPv6 next hops, "2001:db8::1 fe80::1"; IPv4 ones may read ::ffff:a.b.c.d.
+        cur.nextHop = value.trim().split(/\s+/)[0].replace(/^::ffff:/, '');
+        break;
+      case 'med':
+        cur.med = Number(value);
+        break;
+      case 'local_pref':
+        cur.localPref = Number(value);
+        break;
+      case 'community':
+        cur.communities = [...value.matchAll(/\((\d+),\s*(\d+)\)/g)].map((m) => `${m[1]}:${m[2]}`);
+        break;
+      case 'large_community':
+        cur.largeCommunities = [...value.matchAll(/\((\d+),\s*(\d+),\s*(\d+)\)/g)].map((m) => `${m[1]}:${m[2]}:${m[3]}`);
+        break;
+      case 'ext_community':
+        cur.extendedCommunities = [...value.matchAll(/\(([^)]*)\)/g)].map((m) => {
+          const parts = m[1].split(',').map((x) => x.trim());
+          return parts[0] === 'rt' ? `rt:${parts[1]}:${parts[2]}` : `${parts[0]}:${parts.slice(1).join(':')}`;
+        });
+        break;
+    }
+  }
+  return routes.map(normaliseRoute);
 }

@@ -2,6 +2,7 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
   hasBinary,
   isListening,
@@ -21,7 +22,15 @@ export function available(): boolean {
   return hasBinary(BGPD) && hasBinary('vtysh');
 }
 
-export function create(opts: DaemonOptions): Daemon {
+export interface FrrDaemon extends Daemon {
+  readonly name: 'frr';
+  /** Runs vtysh commands in order, in one session (so `configure terminal` carries over). */
+  vtysh(commands: string[], timeoutMs?: number): Promise<string>;
+  /** IPv4 routes received from the neighbor and kept (`show bgp ipv4 unicast PREFIX json`). */
+  receivedRoutes(): Promise<RouteView[]>;
+}
+
+export function create(opts: DaemonOptions): FrrDaemon {
   return new Frr(opts);
 }
 
@@ -74,7 +83,7 @@ route-map next-hop-v6 permit 10
 `;
 }
 
-class Frr implements Daemon {
+class Frr implements FrrDaemon {
   readonly name = 'frr' as const;
   private proc: Started | undefined;
   private readonly logFile: string;
@@ -139,6 +148,17 @@ class Frr implements Daemon {
       await this.stop();
       throw err;
     }
+  }
+
+  async receivedRoutes(): Promise<RouteView[]> {
+    const table = JSON.parse(await this.vtysh(['show bgp ipv4 unicast json'])) as { routes?: Record<string, unknown> };
+    const out: RouteView[] = [];
+    for (const prefix of Object.keys(table.routes ?? {})) {
+      // The table summary lacks communities; the per-prefix view has every attribute.
+      const detail = JSON.parse(await this.vtysh([`show bgp ipv4 unicast ${prefix} json`])) as FrrPrefixDetail;
+      out.push(...parsePrefixDetail(prefix, detail, this.opts.peer.address));
+    }
+    return out;
   }
 
   async session(): Promise<SessionView> {
@@ -275,4 +295,41 @@ export function lastError(n: FrrNeighbor): string {
   // Set only for a received Cease/Administrative Shutdown or Reset carrying a communication.
   if (n.lastShutdownDescription) parts.push(`"${n.lastShutdownDescription}"`);
   return parts.join(': ');
+}
+
+interface FrrPath {
+  aspath?: { string?: string; segments?: Array<{ list?: number[] }> };
+  med?: number;
+  metric?: number;
+  localpref?: number;
+  community?: { string?: string; list?: string[] };
+  largeCommunity?: { string?: string; list?: string[] };
+  extendedCommunity?: { string?: string };
+  nexthops?: Array<{ ip?: string }>;
+  peer?: { peerId?: string };
+}
+
+interface FrrPrefixDetail {
+  prefix?: string;
+  paths?: FrrPath[];
+}
+
+/** The paths of `show bgp ipv4 unicast PREFIX json` learned from `neighbor`. */
+export function parsePrefixDetail(prefix: string, detail: FrrPrefixDetail, neighbor: string): RouteView[] {
+  const words = (s: string | undefined) => (s ?? '').split(/\s+/).filter(Boolean);
+  return (detail.paths ?? [])
+    .filter((p) => p.peer?.peerId === neighbor)
+    .map((p) =>
+      normaliseRoute({
+        prefix: detail.prefix ?? prefix,
+        asPath: p.aspath?.segments ? p.aspath.segments.flatMap((s) => s.list ?? []) : words(p.aspath?.string).map(Number).filter(Number.isFinite),
+        nextHop: p.nexthops?.[0]?.ip ?? '',
+        med: p.med ?? null,
+        localPref: p.localpref ?? null,
+        communities: p.community?.list ?? words(p.community?.string),
+        largeCommunities: p.largeCommunity?.list ?? words(p.largeCommunity?.string),
+        // "RT:65131:7 SoO:..." -> rt:65131:7
+        extendedCommunities: words(p.extendedCommunity?.string).map((w) => w.replace(/^RT:/, 'rt:')),
+      }),
+    );
 }

@@ -2,6 +2,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { extendedCommunityFromValue, normaliseRoute, type RouteView } from '../routeView.js';
 import {
   hasBinary,
   isListening,
@@ -22,7 +23,15 @@ export function available(): boolean {
   return hasBinary('gobgpd') && hasBinary('gobgp');
 }
 
-export function create(opts: DaemonOptions): Daemon {
+export interface GoBgpDaemon extends Daemon {
+  readonly name: 'gobgp';
+  /** Runs the `gobgp` CLI against this instance's API, e.g. ['global', 'rib', 'add', ...]. */
+  cli(args: string[], timeoutMs?: number): Promise<string>;
+  /** IPv4 routes received from the neighbor (its Adj-RIB-In, before import policy). */
+  receivedRoutes(): Promise<RouteView[]>;
+}
+
+export function create(opts: DaemonOptions): GoBgpDaemon {
   return new GoBgp(opts);
 }
 
@@ -90,7 +99,7 @@ ${setNextHop('ipv6', 'ipv6-unicast', nh.ipv6)}
 
 const SESSION_STATES = ['unknown', 'idle', 'connect', 'active', 'opensent', 'openconfirm', 'established'];
 
-class GoBgp implements Daemon {
+class GoBgp implements GoBgpDaemon {
   readonly name = 'gobgp' as const;
   private proc: Started | undefined;
   private readonly logFile: string;
@@ -133,6 +142,11 @@ class GoBgp implements Daemon {
       await this.stop();
       throw err;
     }
+  }
+
+  async receivedRoutes(): Promise<RouteView[]> {
+    const out = await this.cli(['-j', 'neighbor', this.opts.peer.address, 'adj-in', '-a', 'ipv4']);
+    return parseRibJson(out.trim() || '{}');
   }
 
   async session(): Promise<SessionView> {
@@ -389,4 +403,60 @@ export function lastErrorFromLog(log: string, neighbor: string): string {
     }
   }
   return lastError;
+}
+
+interface GoBgpAttr {
+  type: number;
+  value?: unknown;
+  metric?: number;
+  nexthop?: string;
+  as_paths?: Array<{ segment_type?: number; asns?: number[] }>;
+  communities?: number[];
+}
+
+/**
+ * Parses `gobgp -j global rib` / `neighbor ADDR adj-in`: prefix -> paths, each with `attrs`
+ * keyed by attribute type (AS_PATH segments, NEXT_HOP, MED `metric`, LOCAL_PREF `value`,
+ * communities as u32, extended ones as {type, subtype, value: "asn:val"}, large ones as
+ * {ASN, LocalData1, LocalData2}).
+ */
+export function parseRibJson(json: string): RouteView[] {
+  const table = JSON.parse(json) as Record<string, Array<{ nlri?: { prefix?: string }; attrs?: GoBgpAttr[] }>>;
+  const routes: RouteView[] = [];
+  for (const [prefix, paths] of Object.entries(table)) {
+    for (const p of paths) {
+      const r: RouteView = { prefix: p.nlri?.prefix ?? prefix, asPath: [], nextHop: '', med: null, localPref: null, communities: [], largeCommunities: [], extendedCommunities: [] };
+      for (const a of p.attrs ?? []) {
+        switch (a.type) {
+          case 2:
+            r.asPath = (a.as_paths ?? []).flatMap((seg) => seg.asns ?? []);
+            break;
+          case 3:
+            r.nextHop = a.nexthop ?? '';
+            break;
+          case 4:
+            r.med = a.metric ?? 0;
+            break;
+          case 5:
+            r.localPref = Number(a.value);
+            break;
+          case 8:
+            r.communities = (a.communities ?? []).map((c) => `${c >>> 16}:${c & 0xffff}`);
+            break;
+          case 16:
+            r.extendedCommunities = ((a.value ?? []) as Array<{ type?: number; subtype?: number; value?: string | number }>).map((e) =>
+              e.subtype === 2 && typeof e.value === 'string' ? `rt:${e.value}` : typeof e.value === 'number' ? extendedCommunityFromValue(e.value) : JSON.stringify(e),
+            );
+            break;
+          case 32:
+            r.largeCommunities = ((a.value ?? []) as Array<Record<string, number>>).map(
+              (l) => `${l.ASN ?? l.asn}:${l.LocalData1 ?? l.local_data1}:${l.LocalData2 ?? l.local_data2}`,
+            );
+            break;
+        }
+      }
+      routes.push(normaliseRoute(r));
+    }
+  }
+  return routes;
 }
