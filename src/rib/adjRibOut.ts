@@ -206,6 +206,8 @@ export class GroupedChanges {
   }
 }
 
+const MEMO_MASK = 8191;
+
 /** Export bytes shared by peers that would get the same attributes (same AS, next hop, kind). */
 export type ExportCache = Map<string, Map<number, Uint8Array>>;
 
@@ -257,6 +259,8 @@ export class AdjRibOut {
   private readonly exportClass: string;
   private ann = new Uint32Array(1024);
   private wd = new Uint32Array(1024);
+  private readonly memoTag = new Uint32Array(MEMO_MASK + 1);
+  private readonly memoVal = new Uint8Array(MEMO_MASK + 1);
 
   constructor(
     private readonly v: RibViews,
@@ -272,18 +276,27 @@ export class AdjRibOut {
     return this.sentPrefixes;
   }
 
-  /** Whether this peer may carry a best path from `from` with attributes `attr`. */
-  private exports(attr: number, from: number): boolean {
+  /** Attribute-based export rules: well-known communities and the RFC 8212 default. */
+  private attrExportable(attr: number): boolean {
+    if (attr === 0) return false;
+    // A small direct-mapped memo: previous best paths repeat across a batch's changes.
+    const k = attr & MEMO_MASK;
+    if (this.memoTag[k] === attr) return this.memoVal[k] === 1;
     const t = this.target;
-    if (attr === 0 || from === t.peer) return false;
     const flags = this.v.attrMeta[attr * META_WORDS + M_FLAGS];
-    if (flags & F_NO_ADVERTISE) return false;
-    if (!t.ibgp && (flags & (F_NO_EXPORT | F_NO_PEER))) return false;
-    if (!t.ibgp && !t.exportAllowed) return false;
+    const ok = !(flags & F_NO_ADVERTISE) && (t.ibgp || (!(flags & (F_NO_EXPORT | F_NO_PEER)) && t.exportAllowed));
+    this.memoTag[k] = attr;
+    this.memoVal[k] = ok ? 1 : 0;
+    return ok;
+  }
+
+  /** Source-based rules: never back to the source, and iBGP split horizon (RFC 4456 §6). */
+  private sourceAllowed(from: number): boolean {
+    const t = this.target;
+    if (from === t.peer) return false;
+    if (!t.ibgp) return true;
     const fromFlags = this.v.peers[from * PEER_WORDS + PEER_FLAGS];
-    // iBGP split horizon, unless one side is a route-reflector client (RFC 4456 §6).
-    if (t.ibgp && fromFlags & PF_IBGP && !t.rrClient && !(fromFlags & PF_RR_CLIENT)) return false;
-    return true;
+    return !(fromFlags & PF_IBGP) || t.rrClient || (fromFlags & PF_RR_CLIENT) !== 0;
   }
 
   /**
@@ -302,15 +315,16 @@ export class AdjRibOut {
     let nWd = 0;
     for (let k = 0; k < g.groups; k++) {
       const attr = g.attrs[k];
+      const attrOk = this.attrExportable(attr);
       let nAnn = 0;
       for (let j = g.starts[k]; j < g.starts[k + 1]; j++) {
         const i = j * CHANGE_WORDS;
         const ref = c[i + 4];
         const shard = ref >>> 22;
         const slot = ref & 0x3fffff;
-        const want = this.exports(attr, c[i + 3]) ? attr : 0;
+        const want = attrOk && this.sourceAllowed(c[i + 3]) ? attr : 0;
         const prev = initial ? 0 : this.mirror.attr[shard][slot];
-        const had = prev !== 0 && this.exports(prev, this.mirror.from[shard][slot]) ? prev : 0;
+        const had = prev !== 0 && this.attrExportable(prev) && this.sourceAllowed(this.mirror.from[shard][slot]) ? prev : 0;
         if (want === had) continue;
         if (want === 0) {
           this.wd[nWd++] = c[i];

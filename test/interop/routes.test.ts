@@ -80,6 +80,8 @@ interface Kind {
   create(opts: DaemonOptions, routes: RouteSpec[]): Instance;
   /** What the daemon's CLI shows as MED for a route that has none (null: it tells them apart). */
   medShownWhenAbsent?: number;
+  /** The MED the daemon sends for a route it originates without one (null: none). */
+  medSentWhenUnset?: number;
   /** False: it cannot receive ribstorm's eBGP routes on loopback; BIRD stands in as receiver B. */
   ebgpSink?: boolean;
 }
@@ -164,6 +166,8 @@ const frrKind: Kind = {
   name: 'FRR bgpd',
   pkg: 'frr',
   available: frr.available,
+  // A `network` route takes its MED from the IGP metric: 0 without zebra.
+  medSentWhenUnset: 0,
   create(opts, routes) {
     const d = frr.create(opts);
     const router = `router bgp ${opts.asn}`;
@@ -367,7 +371,7 @@ KINDS.forEach((kind, i) => {
       const s = await startSpeaker(RS, [{ address: A, asn: asA }]);
       await established(s, [A], kind.name);
       await a.announce();
-      const want = routes.map((r) => expected(r, [asA], a.nextHop, r.med ?? null, null));
+      const want = routes.map((r) => expected(r, [asA], a.nextHop, r.med ?? kind.medSentWhenUnset ?? null, null));
       await eventually(() => expect(byPrefix(routes.map((r) => ribRoute(s, r.prefix)).filter((x) => x !== null).map(({ peer, ...v }) => (void peer, v)))).toEqual(byPrefix(want)), 20_000);
       // Nothing else in the Loc-RIB, every path from A's session.
       const rib = locRib(s.rib!.views);
@@ -431,7 +435,7 @@ KINDS.forEach((kind, i) => {
         await outer.announce();
 
         // In the RIB: the internal routes as sent (empty AS_PATH, LOCAL_PREF, MED, next hop kept).
-        const fromInternal = internal.map((r) => expected(r, [], inner.nextHop, r.med ?? null, r.localPref ?? null));
+        const fromInternal = internal.map((r) => expected(r, [], inner.nextHop, r.med ?? kind.medSentWhenUnset ?? null, r.localPref ?? null));
         await eventually(() => expect(byPrefix(internal.map((r) => ribRoute(s, r.prefix)).filter((x) => x !== null).map(({ peer, ...v }) => (void peer, v)))).toEqual(byPrefix(fromInternal)), 20_000);
 
         // At the internal daemon: only the external routes (no internal route reflected back),

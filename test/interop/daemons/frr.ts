@@ -155,7 +155,8 @@ class Frr implements FrrDaemon {
     const out: RouteView[] = [];
     for (const prefix of Object.keys(table.routes ?? {})) {
       // The table summary lacks communities; the per-prefix view has every attribute.
-      const detail = JSON.parse(await this.vtysh([`show bgp ipv4 unicast ${prefix} json`])) as FrrPrefixDetail;
+      const raw = await this.vtysh([`show bgp ipv4 unicast ${prefix} json`]); if (process.env.DEBUG_FRR) process.stderr.write(raw + "\n");
+      const detail = JSON.parse(raw) as FrrPrefixDetail;
       out.push(...parsePrefixDetail(prefix, detail, this.opts.peer.address));
     }
     return out;

@@ -1,0 +1,185 @@
+// Routes through the speaker: scripted peers announce and withdraw, ribstorm decides and
+// advertises. Checks what a receiving peer is sent, byte for byte decoded with the codec.
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { DEFAULT_RIB, validateNeighbor, type Config } from '../../src/config/schema.js';
+import { State } from '../../src/neighbor/fsm.js';
+import {
+  AsPathSegmentType,
+  AttrFlag,
+  AttrType,
+  decodeUpdate,
+  encodeUpdate,
+  MessageType,
+  WellKnownCommunity,
+  type PathAttribute,
+} from '../../src/packet/index.js';
+import { Speaker } from '../../src/speaker.js';
+import { captureLog, RawPeer, sleep, until } from '../helpers/rawPeer.js';
+
+const RS = '127.0.6.1';
+const PORT = 17906;
+const T = AttrFlag.Transitive;
+const O = AttrFlag.Optional;
+let logLines: string[] = [];
+const cleanup: Array<() => unknown> = [];
+beforeAll(() => {
+  logLines = captureLog();
+});
+afterEach(async () => {
+  while (cleanup.length) await cleanup.pop()!();
+});
+
+const open = { 'import-policy': 'accept', 'export-policy': 'accept' };
+
+async function speaker(neighbors: Array<Record<string, unknown>>): Promise<Speaker> {
+  const config: Config = {
+    global: { asn: 65000, routerId: '10.0.0.1', listen: [{ address: RS, port: PORT }] },
+    rib: { ...DEFAULT_RIB, workers: 2, shards: 8, prefixes: 4096, paths: 65536, attributeSets: 65536 },
+    neighbors: neighbors.map((n, i) => validateNeighbor({ passive: true, ...n }, `n${i}`)),
+  };
+  const s = new Speaker(config);
+  await s.start();
+  cleanup.push(() => s.shutdown('test over', 200));
+  return s;
+}
+
+async function peer(s: Speaker, addr: string, asn: number): Promise<RawPeer> {
+  const p = await RawPeer.connect(RS, PORT, addr);
+  cleanup.push(() => p.close());
+  p.sendOpen(asn, 90, addr);
+  await p.waitFor(MessageType.OPEN);
+  p.sendKeepalive();
+  await until(() => s.neighbors.get(addr)!.state === State.Established, 3000, `${addr} Established`);
+  return p;
+}
+
+function attrs(path: number[], extra: PathAttribute[] = []): PathAttribute[] {
+  return [
+    { type: AttrType.ORIGIN, flags: T, origin: 0 },
+    { type: AttrType.AS_PATH, flags: T, segments: [{ type: AsPathSegmentType.AS_SEQUENCE, asns: path }] },
+    { type: AttrType.NEXT_HOP, flags: T, nextHop: '198.18.0.9' },
+    ...extra,
+  ];
+}
+
+const announce = (a: PathAttribute[], ...prefixes: string[]) => encodeUpdate({ withdrawn: [], attributes: a, nlri: prefixes.map((prefix) => ({ prefix })) }, { asn4: true });
+const withdraw = (...prefixes: string[]) => encodeUpdate({ withdrawn: prefixes.map((prefix) => ({ prefix })), attributes: [], nlri: [] }, { asn4: true });
+
+/** What a receiving peer holds, rebuilt from every UPDATE it was sent. */
+function table(p: RawPeer): Map<string, PathAttribute[]> {
+  const t = new Map<string, PathAttribute[]>();
+  for (const m of p.received) {
+    if (m.type !== MessageType.UPDATE) continue;
+    const u = decodeUpdate(m.bytes, { asn4: true });
+    for (const w of u.withdrawn) t.delete(w.prefix);
+    for (const n of u.nlri) t.set(n.prefix, u.attributes);
+  }
+  return t;
+}
+
+const pathOf = (a: PathAttribute[] | undefined) => (a?.find((x) => x.type === AttrType.AS_PATH) as { segments: Array<{ asns: number[] }> } | undefined)?.segments.flatMap((s) => s.asns);
+const get = <K extends string>(a: PathAttribute[] | undefined, type: number, key: K) => (a?.find((x) => x.type === type) as Record<K, unknown> | undefined)?.[key];
+
+describe('routes through the speaker', () => {
+  it('advertises the best path with its AS prepended and itself as next hop, and follows changes', async () => {
+    const s = await speaker([
+      { address: '127.0.6.2', 'remote-as': 65002, ...open },
+      { address: '127.0.6.3', 'remote-as': 65003, ...open },
+      { address: '127.0.6.9', 'remote-as': 65009, ...open },
+    ]);
+    const sink = await peer(s, '127.0.6.9', 65009);
+    const a = await peer(s, '127.0.6.2', 65002);
+    const b = await peer(s, '127.0.6.3', 65003);
+    const communities: PathAttribute = { type: AttrType.COMMUNITIES, flags: O | T, communities: [65002 * 65536 + 7] };
+    const large: PathAttribute = { type: AttrType.LARGE_COMMUNITY, flags: O | T, largeCommunities: [[65002, 1, 2]] };
+    a.send(announce(attrs([65002, 3356, 15169], [{ type: AttrType.MULTI_EXIT_DISC, flags: O, med: 5 }, communities, large]), '10.1.0.0/16', '10.2.0.0/24'));
+    await until(() => table(sink).size === 2, 5000, 'two prefixes at the sink');
+    const got = table(sink).get('10.1.0.0/16');
+    expect(pathOf(got)).toEqual([65000, 65002, 3356, 15169]);
+    expect(get(got, AttrType.NEXT_HOP, 'nextHop')).toBe(RS);
+    expect(get(got, AttrType.MULTI_EXIT_DISC, 'med')).toBeUndefined(); // not passed to another AS
+    expect(get(got, AttrType.COMMUNITIES, 'communities')).toEqual([65002 * 65536 + 7]);
+    expect(get(got, AttrType.LARGE_COMMUNITY, 'largeCommunities')).toEqual([[65002, 1, 2]]);
+
+    // A shorter AS_PATH from B wins; its withdrawal brings A's path back.
+    b.send(announce(attrs([65003, 15169]), '10.1.0.0/16'));
+    await until(() => pathOf(table(sink).get('10.1.0.0/16'))?.[1] === 65003, 5000, "B's path at the sink");
+    expect(pathOf(table(a).get('10.1.0.0/16'))).toEqual([65000, 65003, 15169]); // A hears B's path
+    b.send(withdraw('10.1.0.0/16'));
+    await until(() => pathOf(table(sink).get('10.1.0.0/16'))?.[1] === 65002, 5000, "A's path back at the sink");
+    expect(table(a).has('10.1.0.0/16')).toBe(false); // never A's own path back to A
+
+    // A goes away: everything it gave is withdrawn downstream.
+    a.close();
+    await until(() => table(sink).size === 0, 5000, 'withdrawals after the session went down');
+    expect(s.receivedPaths(s.neighbors.get('127.0.6.3')!)).toBe(0);
+  });
+
+  it('keeps an eBGP session closed without policies (RFC 8212) and says so once', async () => {
+    const s = await speaker([
+      { address: '127.0.6.4', 'remote-as': 65004 },
+      { address: '127.0.6.9', 'remote-as': 65009, ...open },
+    ]);
+    const sink = await peer(s, '127.0.6.9', 65009);
+    const p = await peer(s, '127.0.6.4', 65004);
+    p.send(announce(attrs([65004]), '10.4.0.0/16'));
+    await sleep(500);
+    expect(table(sink).size).toBe(0);
+    expect(s.receivedPaths(s.neighbors.get('127.0.6.4')!)).toBe(0);
+    expect(logLines.filter((l) => l.includes('127.0.6.4') && l.includes('RFC 8212'))).toHaveLength(1);
+  });
+
+  it('treats a malformed attribute as withdraw (RFC 7606) and keeps the session', async () => {
+    const s = await speaker([
+      { address: '127.0.6.5', 'remote-as': 65005, ...open },
+      { address: '127.0.6.9', 'remote-as': 65009, ...open },
+    ]);
+    const sink = await peer(s, '127.0.6.9', 65009);
+    const p = await peer(s, '127.0.6.5', 65005);
+    p.send(announce(attrs([65005]), '10.5.0.0/16'));
+    await until(() => table(sink).has('10.5.0.0/16'), 5000, 'the route');
+    const bad = attrs([65005]);
+    (bad[0] as { origin: number }).origin = 9;
+    p.send(announce(bad, '10.5.0.0/16'));
+    await until(() => !table(sink).has('10.5.0.0/16'), 5000, 'the withdrawal');
+    expect(s.neighbors.get('127.0.6.5')!.state).toBe(State.Established);
+  });
+
+  it('resets only the session that sent an UPDATE RFC 7606 still answers with a NOTIFICATION', async () => {
+    const s = await speaker([
+      { address: '127.0.6.6', 'remote-as': 65006, ...open },
+      { address: '127.0.6.7', 'remote-as': 65007, ...open },
+    ]);
+    const good = await peer(s, '127.0.6.7', 65007);
+    const bad = await peer(s, '127.0.6.6', 65006);
+    bad.send(announce(attrs([65006], [{ type: 77, flags: T, data: Uint8Array.of(1) }]), '10.6.0.0/16'));
+    const n = await bad.notification();
+    expect([n.code, n.subcode]).toEqual([3, 2]); // Unrecognized Well-known Attribute
+    good.sendKeepalive();
+    await sleep(200);
+    expect(s.neighbors.get('127.0.6.7')!.state).toBe(State.Established);
+  });
+
+  it('honours NO_EXPORT towards eBGP peers', async () => {
+    const s = await speaker([
+      { address: '127.0.6.8', 'remote-as': 65008, ...open },
+      { address: '127.0.6.9', 'remote-as': 65009, ...open },
+    ]);
+    const sink = await peer(s, '127.0.6.9', 65009);
+    const p = await peer(s, '127.0.6.8', 65008);
+    const noExport: PathAttribute = { type: AttrType.COMMUNITIES, flags: O | T, communities: [WellKnownCommunity.NO_EXPORT] };
+    p.send(announce(attrs([65008], [noExport]), '10.8.0.0/16'));
+    p.send(announce(attrs([65008]), '10.8.1.0/24'));
+    await until(() => table(sink).has('10.8.1.0/24'), 5000, 'the exportable route');
+    expect(table(sink).has('10.8.0.0/16')).toBe(false);
+  });
+
+  it('ends a session that exceeds max-prefix with Cease / Maximum Number of Prefixes Reached', async () => {
+    const s = await speaker([{ address: '127.0.6.10', 'remote-as': 65010, ...open, 'max-prefix': { limit: 3, action: 'restart', 'restart-after': 60 } }]);
+    const p = await peer(s, '127.0.6.10', 65010);
+    p.send(announce(attrs([65010]), '10.10.1.0/24', '10.10.2.0/24', '10.10.3.0/24', '10.10.4.0/24'));
+    const n = await p.notification();
+    expect([n.code, n.subcode]).toEqual([6, 1]);
+    expect(logLines.some((l) => l.includes('max-prefix 3 exceeded (4): restart in 60s'))).toBe(true);
+  });
+});
