@@ -199,7 +199,40 @@ const frrKind: Kind = {
   },
 };
 
-const KINDS: Kind[] = [birdKind, gobgpKind, frrKind];
+const openbgpdKind: Kind = {
+  name: 'OpenBGPD',
+  pkg: 'openbgpd',
+  available: openbgpd.available,
+  medShownWhenAbsent: 0,
+  create(opts, routes) {
+    const d = openbgpd.create(opts);
+    const nextHop = openbgpd.nextHops(opts.address).ipv4;
+    return {
+      daemon: d,
+      address: opts.address,
+      asn: opts.asn,
+      nextHop,
+      async announce() {
+        for (const r of routes) {
+          // The driver's `set nexthop no-modify` keeps this next hop on the eBGP session too.
+          const args = ['network', 'add', r.prefix, 'nexthop', nextHop];
+          if (r.med !== undefined) args.push('med', String(r.med));
+          if (r.localPref !== undefined) args.push('localpref', String(r.localPref));
+          for (const c of r.communities) args.push('community', c);
+          for (const c of r.largeCommunities) args.push('large-community', c);
+          for (const t of r.routeTargets) args.push('ext-community', 'rt', t);
+          await d.bgpctl(...args);
+        }
+      },
+      async withdraw() {
+        for (const r of routes) await d.bgpctl('network', 'delete', r.prefix);
+      },
+      received: () => d.receivedRoutes(),
+    };
+  },
+};
+
+const KINDS: Kind[] = [birdKind, gobgpKind, frrKind, openbgpdKind];
 
 // ---------------------------------------------------------------------------------------------
 // ribstorm in-process, and reading its RIB.

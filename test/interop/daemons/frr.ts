@@ -155,8 +155,7 @@ class Frr implements FrrDaemon {
     const out: RouteView[] = [];
     for (const prefix of Object.keys(table.routes ?? {})) {
       // The table summary lacks communities; the per-prefix view has every attribute.
-      const raw = await this.vtysh([`show bgp ipv4 unicast ${prefix} json`]); if (process.env.DEBUG_FRR) process.stderr.write(raw + "\n");
-      const detail = JSON.parse(raw) as FrrPrefixDetail;
+      const detail = JSON.parse(await this.vtysh([`show bgp ipv4 unicast ${prefix} json`])) as FrrPrefixDetail;
       out.push(...parsePrefixDetail(prefix, detail, this.opts.peer.address));
     }
     return out;
@@ -300,9 +299,10 @@ export function lastError(n: FrrNeighbor): string {
 
 interface FrrPath {
   aspath?: { string?: string; segments?: Array<{ list?: number[] }> };
-  med?: number;
+  /** MED (absent when the route has none). */
   metric?: number;
-  localpref?: number;
+  /** LOCAL_PREF. */
+  locPrf?: number;
   community?: { string?: string; list?: string[] };
   largeCommunity?: { string?: string; list?: string[] };
   extendedCommunity?: { string?: string };
@@ -325,8 +325,8 @@ export function parsePrefixDetail(prefix: string, detail: FrrPrefixDetail, neigh
         prefix: detail.prefix ?? prefix,
         asPath: p.aspath?.segments ? p.aspath.segments.flatMap((s) => s.list ?? []) : words(p.aspath?.string).map(Number).filter(Number.isFinite),
         nextHop: p.nexthops?.[0]?.ip ?? '',
-        med: p.med ?? null,
-        localPref: p.localpref ?? null,
+        med: p.metric ?? null,
+        localPref: p.locPrf ?? null,
         communities: p.community?.list ?? words(p.community?.string),
         largeCommunities: p.largeCommunity?.list ?? words(p.largeCommunity?.string),
         // "RT:65131:7 SoO:..." -> rt:65131:7

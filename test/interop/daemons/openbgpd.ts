@@ -3,6 +3,7 @@
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
   hasBinary,
   isListening,
@@ -40,6 +41,8 @@ export interface OpenBgpdDaemon extends Daemon {
   enablePeer(): Promise<void>;
   /** Runs one bgpctl command against this instance and returns its output. */
   bgpctl(...args: string[]): Promise<string>;
+  /** IPv4 routes received from the neighbor (`bgpctl -j show rib neighbor ADDR detail`). */
+  receivedRoutes(): Promise<RouteView[]>;
 }
 
 export function available(): boolean {
@@ -145,6 +148,11 @@ class OpenBgpd implements OpenBgpdDaemon {
 
   bgpctl(...args: string[]): Promise<string> {
     return runCliOk(BGPCTL, ['-s', this.socket, ...args]);
+  }
+
+  async receivedRoutes(): Promise<RouteView[]> {
+    const out = await this.bgpctl('-j', 'show', 'rib', 'neighbor', this.opts.peer.address, 'detail');
+    return parseShowRibJson(out);
   }
 
   async session(): Promise<SessionView> {
@@ -264,4 +272,37 @@ export function parseShowNeighborJson(json: string): SessionView {
     holdTime: s?.holdtime ?? null,
     lastError: parts.join('; '),
   };
+}
+
+interface BgpctlRibEntry {
+  prefix?: string;
+  aspath?: string;
+  exit_nexthop?: string;
+  true_nexthop?: string;
+  metric?: number;
+  localpref?: number;
+  communities?: string[];
+  large_communities?: string[];
+  extended_communities?: string[];
+}
+
+/** Parses `bgpctl -j show rib ... detail` (IPv4 entries only). */
+export function parseShowRibJson(json: string): RouteView[] {
+  const rib = (JSON.parse(json) as { rib?: BgpctlRibEntry[] }).rib ?? [];
+  return rib
+    .filter((e) => e.prefix && !e.prefix.includes(':'))
+    .map((e) =>
+      normaliseRoute({
+        prefix: e.prefix!,
+        asPath: (e.aspath ?? '').match(/\d+/g)?.map(Number) ?? [],
+        nextHop: e.exit_nexthop ?? e.true_nexthop ?? '',
+        // bgpctl prints MED 0 for a route without one: it cannot tell them apart.
+        med: e.metric ?? null,
+        localPref: e.localpref ?? null,
+        communities: e.communities ?? [],
+        largeCommunities: e.large_communities ?? [],
+        // "rt 65141:7" -> rt:65141:7
+        extendedCommunities: (e.extended_communities ?? []).map((c) => c.trim().replace(/\s+/, ':')),
+      }),
+    );
 }

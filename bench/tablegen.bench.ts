@@ -1,10 +1,10 @@
 // Timing of the table sources, run by hand after a build:
-//   node dist/src/tablegen/bench.js [mrt-file ...]
+//   npm run build && node dist/bench/tablegen.bench.js [mrt-file ...]
 // Generates the default synthetic table (1.04M IPv4 + 225k IPv6) three times, then reads any
 // MRT RIB dumps given.
 
-import { readRibDump } from './mrt.js';
-import { generateTable } from './synthetic.js';
+import { readRibDump } from '../src/tablegen/mrt.js';
+import { generateTable } from '../src/tablegen/synthetic.js';
 
 for (let run = 1; run <= 3; run++) {
   const t0 = performance.now();
