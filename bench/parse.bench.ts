@@ -29,7 +29,7 @@ bench
     },
     {
       beforeEach() {
-        views = new RibViews(allocateRib(65000, { shards: 64, prefixes: PREFIXES * 2, paths: PREFIXES * 2, attributeSets: PREFIXES, attributeBytes: 128 }));
+        views = new RibViews(allocateRib(65000, { shards: 64, prefixes: PREFIXES * 2, prefixes6: 1024, paths: PREFIXES * 2, attributeSets: PREFIXES, attributeBytes: 128 }));
         applier = new BatchApplier(views);
         seq = 0;
       },

@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events';
 import net, { isIP } from 'node:net';
 import { DEFAULT_RIB, type Config, type NeighborConfig, type RibConfig } from './config/schema.js';
 import { log } from './log.js';
-import { CeaseSubcode, ipv4ToNumber, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './packet/index.js';
+import { CeaseSubcode, ipv4ToNumber, ipv6ToBytes, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './packet/index.js';
 import { Neighbor, type UpdateIngest } from './neighbor/neighbor.js';
 import { State } from './neighbor/fsm.js';
 import { CHANGE_WORDS, sortByAttribute, type BatchResult } from './rib/apply.js';
@@ -13,6 +13,15 @@ import { AdjRibOut, GroupedChanges, LocRibMirror, type ExportCache } from './rib
 import { P_ATTR, P_PEER, PATH_WORDS, S_BEST, SLOT_WORDS } from './rib/memory.js';
 import { RibPipeline } from './rib/pipeline.js';
 import { forEachPrefix } from './rib/query.js';
+
+/**
+ * Our IPv6 next hop: the configured one, the session's own IPv6 address, or over an IPv4
+ * session the IPv4-mapped form of our IPv4 address.
+ */
+function nextHopV6(addr: string | undefined): Uint8Array {
+  if (!addr) return new Uint8Array(16);
+  return ipv6ToBytes(isIP(addr) === 6 ? addr : `::ffff:${addr}`);
+}
 
 /** "::ffff:127.0.0.3" and "127.0.0.3" are the same peer. */
 export function canonicalAddress(addr: string | undefined): string {
@@ -135,7 +144,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
     const pr = this.peerRib.get(n)!;
     if (!this.rib || pr.blocked || !this.policy(n, 'importPolicy')) return Promise.resolve({});
     const s = n.session!;
-    const ctx = { asn4: s.asn4, ebgp: s.ebgp, addPath: s.addPathReceive.includes('ipv4-unicast') };
+    const ctx = { asn4: s.asn4, ebgp: s.ebgp, addPath: s.addPathReceive.includes('ipv4-unicast'), addPath6: s.addPathReceive.includes('ipv6-unicast') };
     return this.rib.submitUpdates(pr.index, ctx, buffer, descriptors).then((r) => {
       pr.paths += r.pathDelta;
       this.checkMaxPrefix(n, pr);
@@ -158,6 +167,8 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       localAs: n.config.localAs ?? this.config.global.asn,
       ibgp: !s.ebgp,
       nextHop: local && isIP(local) === 4 ? ipv4ToNumber(local) : 0,
+      nextHop6: nextHopV6(n.config.nextHop6 ?? local),
+      families: [s.families.includes('ipv4-unicast'), s.families.includes('ipv6-unicast')],
       maxMessageLength: s.extendedMessage ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH,
       asn4: s.asn4,
       rrClient: n.config.routeReflectorClient,

@@ -7,7 +7,7 @@ import { checkDistinctNeighbors, ConfigError, DEFAULT_RIB, parseHostPort, valida
 
 function fieldValue(key: string, v: string): unknown {
   if (key === 'families') return v.split('+');
-  if (['description', 'address', 'local-address', 'add-path', 'role', 'import-policy', 'export-policy'].includes(key)) return v;
+  if (['description', 'address', 'local-address', 'add-path', 'role', 'import-policy', 'export-policy', 'next-hop-v6'].includes(key)) return v;
   if (v === 'true') return true;
   if (v === 'false') return false;
   if (/^\d+$/.test(v)) return Number(v);

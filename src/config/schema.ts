@@ -65,6 +65,8 @@ export interface NeighborConfig {
   exportPolicy?: PolicyDefault;
   routeReflectorClient: boolean;
   routeServerClient: boolean;
+  /** IPv6 next hop we advertise over this session (default: our session address, IPv4-mapped). */
+  nextHop6?: string;
 }
 
 export type PolicyDefault = 'accept' | 'reject';
@@ -324,12 +326,14 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
   const exportPolicy = policy('export-policy');
   const routeReflectorClient = f.bool('route-reflector-client', false);
   const routeServerClient = f.bool('route-server-client', false);
+  const nextHop6 = f.ip('next-hop-v6', false);
+  if (nextHop6 && isIP(nextHop6) !== 6) throw new ConfigError(`${path}.next-hop-v6`, 'an IPv6 address', nextHop6);
   f.done();
   return {
     address, remoteAs, localAs, localAddress, port, passive, description, holdTime, keepalive,
     connectRetry, idleHoldTime, idleHoldMax, sendHoldTime, families, maxPrefix, addPath,
     gracefulRestart, extendedMessage, routeRefresh, role, roleStrict, importPolicy, exportPolicy,
-    routeReflectorClient, routeServerClient,
+    routeReflectorClient, routeServerClient, nextHop6,
   };
 }
 

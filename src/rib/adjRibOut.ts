@@ -14,11 +14,12 @@ import {
   type PathAttribute,
 } from '../packet/index.js';
 import { attributeBytes } from './attrs.js';
-import { CHANGE_WORDS } from './apply.js';
+import { C_ATTR, C_KEY, C_LEN, C_PEER, C_REF, CHANGE_WORDS } from './apply.js';
 import {
   F_NO_ADVERTISE,
   F_NO_EXPORT,
   F_NO_PEER,
+  IPV6,
   M_FLAGS,
   META_WORDS,
   PEER_FLAGS,
@@ -35,6 +36,10 @@ export interface ExportTarget {
   ibgp: boolean;
   /** Next hop self, as u32 (eBGP). */
   nextHop: number;
+  /** IPv6 next hop self (16 octets): the session's own IPv6 address or the configured one. */
+  nextHop6: Uint8Array;
+  /** Negotiated families, by family id: [IPv4 unicast, IPv6 unicast]. */
+  families: [boolean, boolean];
   maxMessageLength: number;
   asn4: boolean;
   /** RFC 4456: this peer is a route-reflector client. */
@@ -78,13 +83,17 @@ function toTwoOctetAs(block: Uint8Array): Uint8Array {
       extra.push({ type: AttrType.AS4_AGGREGATOR, flags: AttrFlag.Optional | AttrFlag.Transitive, asn: a.asn, address: a.address });
     }
   }
-  return Buffer.concat([...attrs, ...extra].map((a) => encodeAttribute(a, { asn4: false })));
+  // MP_REACH_NLRI stays last: the IPv6 writer appends the NLRI to it.
+  const mp = attrs.filter((a) => a.type === AttrType.MP_REACH_NLRI);
+  const rest = attrs.filter((a) => a.type !== AttrType.MP_REACH_NLRI);
+  return Buffer.concat([...rest, ...extra, ...mp].map((a) => encodeAttribute(a, { asn4: false })));
 }
 
 function export4(src: Uint8Array, t: ExportTarget): Uint8Array {
-  const out = Buffer.allocUnsafe(src.length + 64);
+  const out = Buffer.allocUnsafe(src.length + 96);
   let o = 0;
   let hasLocalPref = false;
+  let mpReach: Uint8Array | null = null;
   let p = 0;
   const ebgp = !t.ibgp;
   const putHeader = (flags: number, type: number, len: number) => {
@@ -142,6 +151,16 @@ function export4(src: Uint8Array, t: ExportTarget): Uint8Array {
         else out.set(src.subarray(v, v + 4), o);
         o += 4;
         break;
+      case 14: {
+        // An IPv6 path's next hop (stored without NLRI): eBGP gets ours, the rest keep theirs.
+        const own = ebgp && !t.routeServerClient;
+        const nh = own ? t.nextHop6 : src.subarray(v + 4, v + 4 + src[v + 3]);
+        mpReach = new Uint8Array(5 + nh.length);
+        mpReach.set(src.subarray(v, v + 3));
+        mpReach[3] = nh.length;
+        mpReach.set(nh, 4);
+        break;
+      }
       case 4: // MULTI_EXIT_DISC is not passed to other ASes (RFC 4271 §5.1.4)
       case 5: // LOCAL_PREF only within the AS
       case 9: // ORIGINATOR_ID and CLUSTER_LIST only within the AS (RFC 4456)
@@ -166,6 +185,15 @@ function export4(src: Uint8Array, t: ExportTarget): Uint8Array {
     out.writeUInt32BE(100, o);
     o += 4;
   }
+  if (mpReach) {
+    // Last, with the Extended Length bit: UpdateWriter.announce6 appends the NLRI to it.
+    out[o++] = 0x90;
+    out[o++] = 14;
+    out.writeUInt16BE(mpReach.length, o);
+    o += 2;
+    out.set(mpReach, o);
+    o += mpReach.length;
+  }
   return out.subarray(0, o);
 }
 
@@ -186,7 +214,7 @@ export class GroupedChanges {
     let groups = 0;
     let prev = -1;
     for (let i = 0; i < n; i++) {
-      const a = changes[i * CHANGE_WORDS + 2];
+      const a = changes[i * CHANGE_WORDS + C_ATTR];
       if (a === prev) continue;
       if (groups + 1 >= this.attrs.length) {
         const g = new Int32Array(this.attrs.length * 2);
@@ -216,38 +244,44 @@ export type ExportCache = Map<string, Map<number, Uint8Array>>;
  * as of the last batch handed to the Adj-RIB-Outs.
  */
 export class LocRibMirror {
-  readonly attr: Uint32Array[];
-  readonly from: Uint16Array[];
+  /** [family][shard][slot]. */
+  readonly attr: Uint32Array[][];
+  readonly from: Uint16Array[][];
 
   constructor(v: RibViews) {
-    this.attr = v.slots.map((s) => new Uint32Array(s.length / 4));
-    this.from = v.slots.map((s) => new Uint16Array(s.length / 4));
+    this.attr = v.families.map((f) => f.slots.map(() => new Uint32Array(f.mask + 1)));
+    this.from = v.families.map((f) => f.slots.map(() => new Uint16Array(f.mask + 1)));
   }
 
   update(c: Uint32Array): void {
     for (let i = 0; i < c.length; i += CHANGE_WORDS) {
-      const ref = c[i + 4];
-      this.attr[ref >>> 22][ref & 0x3fffff] = c[i + 2];
-      this.from[ref >>> 22][ref & 0x3fffff] = c[i + 3];
+      const fam = c[i + C_LEN] >>> 8;
+      const ref = c[i + C_REF];
+      this.attr[fam][ref >>> 22][ref & 0x3fffff] = c[i + C_ATTR];
+      this.from[fam][ref >>> 22][ref & 0x3fffff] = c[i + C_PEER];
     }
   }
 
   /** Every prefix with a best path, as change records (the initial table for a new session). */
   snapshot(v: RibViews): Uint32Array {
     let n = 0;
-    for (const a of this.attr) for (let i = 0; i < a.length; i++) if (a[i]) n++;
+    for (const fam of this.attr) for (const a of fam) for (let i = 0; i < a.length; i++) if (a[i]) n++;
     const out = new Uint32Array(n * CHANGE_WORDS);
     let o = 0;
-    for (let s = 0; s < this.attr.length; s++) {
-      const a = this.attr[s];
-      const slots = v.slots[s];
-      for (let i = 0; i < a.length; i++) {
-        if (!a[i]) continue;
-        out[o++] = slots[i * 4];
-        out[o++] = (slots[i * 4 + 1] & 0x7fffffff) - 1;
-        out[o++] = a[i];
-        out[o++] = this.from[s][i];
-        out[o++] = (s << 22) | i;
+    for (const f of v.families) {
+      for (let s = 0; s < f.slots.length; s++) {
+        const a = this.attr[f.id][s];
+        const slots = f.slots[s];
+        for (let i = 0; i < a.length; i++) {
+          if (!a[i]) continue;
+          const at = i * f.words;
+          out[o + C_LEN] = ((slots[at + f.lenAt] & 0x7fffffff) - 1) | (f.id << 8);
+          for (let w = 0; w < f.keyWords; w++) out[o + C_KEY + w] = slots[at + w];
+          out[o + C_ATTR] = a[i];
+          out[o + C_PEER] = this.from[f.id][s][i];
+          out[o + C_REF] = (s << 22) | i;
+          o += CHANGE_WORDS;
+        }
       }
     }
     return out;
@@ -257,8 +291,10 @@ export class LocRibMirror {
 export class AdjRibOut {
   private sentPrefixes = 0;
   private readonly exportClass: string;
-  private ann = new Uint32Array(1024);
-  private wd = new Uint32Array(1024);
+  /** Scratch for one group's announcements and the batch's withdrawals (IPv4: 2 words a prefix, IPv6: 5). */
+  private ann = new Uint32Array(5120);
+  private wd4 = new Uint32Array(2048);
+  private wd6 = new Uint32Array(5120);
   private readonly memoTag = new Uint32Array(MEMO_MASK + 1);
   private readonly memoVal = new Uint8Array(MEMO_MASK + 1);
 
@@ -305,43 +341,58 @@ export class AdjRibOut {
    */
   apply(g: GroupedChanges, cache: ExportCache, initial = false): void {
     const c = g.changes;
-    if (this.ann.length < c.length / CHANGE_WORDS * 2) {
-      this.ann = new Uint32Array((c.length / CHANGE_WORDS) * 2);
-      this.wd = new Uint32Array((c.length / CHANGE_WORDS) * 2);
+    const n = c.length / CHANGE_WORDS;
+    if (this.ann.length < n * 5) {
+      this.ann = new Uint32Array(n * 5);
+      this.wd4 = new Uint32Array(n * 2);
+      this.wd6 = new Uint32Array(n * 5);
     }
     let classCache = cache.get(this.exportClass);
     if (!classCache) cache.set(this.exportClass, (classCache = new Map()));
     const out = new UpdateWriter(this.target.maxMessageLength || MAX_MESSAGE_LENGTH);
-    let nWd = 0;
+    const mirror = this.mirror;
+    let nWd4 = 0;
+    let nWd6 = 0;
     for (let k = 0; k < g.groups; k++) {
       const attr = g.attrs[k];
       const attrOk = this.attrExportable(attr);
       let nAnn = 0;
+      let fam = 0;
       for (let j = g.starts[k]; j < g.starts[k + 1]; j++) {
         const i = j * CHANGE_WORDS;
-        const ref = c[i + 4];
+        fam = c[i + C_LEN] >>> 8;
+        if (!this.target.families[fam]) continue;
+        const ref = c[i + C_REF];
         const shard = ref >>> 22;
         const slot = ref & 0x3fffff;
-        const want = attrOk && this.sourceAllowed(c[i + 3]) ? attr : 0;
-        const prev = initial ? 0 : this.mirror.attr[shard][slot];
-        const had = prev !== 0 && this.attrExportable(prev) && this.sourceAllowed(this.mirror.from[shard][slot]) ? prev : 0;
+        const want = attrOk && this.sourceAllowed(c[i + C_PEER]) ? attr : 0;
+        const prev = initial ? 0 : mirror.attr[fam][shard][slot];
+        const had = prev !== 0 && this.attrExportable(prev) && this.sourceAllowed(mirror.from[fam][shard][slot]) ? prev : 0;
         if (want === had) continue;
         if (want === 0) {
-          this.wd[nWd++] = c[i];
-          this.wd[nWd++] = c[i + 1];
           this.sentPrefixes--;
-        } else {
-          if (had === 0) this.sentPrefixes++;
-          this.ann[nAnn++] = c[i];
-          this.ann[nAnn++] = c[i + 1];
+          if (fam === IPV6) {
+            for (let w = 0; w < 4; w++) this.wd6[nWd6++] = c[i + C_KEY + w];
+            this.wd6[nWd6++] = c[i + C_LEN] & 0xff;
+          } else {
+            this.wd4[nWd4++] = c[i + C_KEY];
+            this.wd4[nWd4++] = c[i + C_LEN] & 0xff;
+          }
+          continue;
         }
+        if (had === 0) this.sentPrefixes++;
+        if (fam === IPV6) for (let w = 0; w < 4; w++) this.ann[nAnn++] = c[i + C_KEY + w];
+        else this.ann[nAnn++] = c[i + C_KEY];
+        this.ann[nAnn++] = c[i + C_LEN] & 0xff;
       }
       if (nAnn === 0) continue;
       let bytes = classCache.get(attr);
       if (!bytes) classCache.set(attr, (bytes = exportAttributes(attributeBytes(this.v, attr), this.target)));
-      out.announce(bytes, this.ann, nAnn);
+      if (fam === IPV6) out.announce6(bytes, this.ann, nAnn);
+      else out.announce(bytes, this.ann, nAnn);
     }
-    out.withdraw(this.wd, nWd);
+    out.withdraw(this.wd4, nWd4);
+    out.withdraw6(this.wd6, nWd6);
     const msg = out.finish();
     if (msg) this.target.send(msg.bytes, msg.messages);
   }
@@ -396,6 +447,63 @@ class UpdateWriter {
       this.buf.set(attrs, start + 23);
       this.o = start + 23 + attrs.length;
       i = this.prefixes(p, i, n, start + this.max);
+      this.header(start);
+    }
+  }
+
+  /** IPv6 prefixes [k0..k3, len] from p[from, n) until `limit`; returns where it stopped. */
+  private prefixes6(p: Uint32Array, from: number, n: number, limit: number): number {
+    const b = this.buf;
+    let i = from;
+    while (i < n) {
+      const len = p[i + 4];
+      const bytes = (len + 7) >> 3;
+      if (this.o + 1 + bytes > limit) break;
+      b[this.o++] = len;
+      for (let k = 0; k < bytes; k++) b[this.o++] = (p[i + (k >> 2)] >>> (24 - 8 * (k & 3))) & 0xff;
+      i += 5;
+    }
+    return i;
+  }
+
+  /** IPv6 announcements: `attrs` ends with an MP_REACH_NLRI (extended length) that gets the NLRI. */
+  announce6(attrs: Uint8Array, p: Uint32Array, n: number): void {
+    // export4 puts MP_REACH_NLRI last; find where it starts by walking the headers.
+    let mpAt = 0;
+    for (let q = 0; q < attrs.length; ) {
+      mpAt = q;
+      const ext = (attrs[q] & 0x10) !== 0;
+      q += (ext ? 4 : 3) + (ext ? (attrs[q + 2] << 8) | attrs[q + 3] : attrs[q + 2]);
+    }
+    for (let i = 0; i < n; ) {
+      this.room(this.max);
+      const start = this.o;
+      this.buf.writeUInt16BE(0, start + 19);
+      this.buf.set(attrs, start + 23);
+      this.o = start + 23 + attrs.length;
+      i = this.prefixes6(p, i, n, start + this.max);
+      const mpLen = this.o - (start + 23 + mpAt + 4);
+      this.buf.writeUInt16BE(mpLen, start + 23 + mpAt + 2);
+      this.buf.writeUInt16BE(this.o - start - 23, start + 21);
+      this.header(start);
+    }
+  }
+
+  /** IPv6 withdrawals in MP_UNREACH_NLRI (RFC 4760 §4). */
+  withdraw6(p: Uint32Array, n: number): void {
+    for (let i = 0; i < n; ) {
+      this.room(this.max);
+      const start = this.o;
+      const b = this.buf;
+      b.writeUInt16BE(0, start + 19);
+      b[start + 23] = 0x90;
+      b[start + 24] = 15;
+      b.writeUInt16BE(2, start + 27);
+      b[start + 29] = 1;
+      this.o = start + 30;
+      i = this.prefixes6(p, i, n, start + this.max);
+      b.writeUInt16BE(this.o - (start + 27), start + 25);
+      b.writeUInt16BE(this.o - start - 23, start + 21);
       this.header(start);
     }
   }

@@ -5,12 +5,15 @@
 // while different batches work on different shards at the same time.
 
 import {
+  AttrFlag,
   AttrType,
   BgpError,
   decodeUpdate,
   encodeAttribute,
   mergeAs4,
+  parsePrefix,
   type PathAttribute,
+  type Prefix,
 } from '../packet/index.js';
 import { internAttributes, lastError, NEEDS_CODEC, SESSION_RESET, TREAT_AS_WITHDRAW } from './attrs.js';
 import { selectBest } from './decision.js';
@@ -18,19 +21,28 @@ import {
   H_PATHS,
   H_SEQ,
   HEADER_WORDS,
+  IPV4,
+  IPV6,
+  keyHash,
   P_ATTR,
   P_PEER,
   PATH_WORDS,
   prefixHash,
-  S_ADDR,
-  S_BEST,
-  S_LEN,
-  SLOT_WORDS,
   type RibViews,
 } from './memory.js';
 import { removePath, removePeer, slotFor, TOUCHED, upsertPath } from './shard.js';
 
-export const CHANGE_WORDS = 5;
+/**
+ * A best-path change: length | family << 8, the network (4 words; IPv4 uses the first), the
+ * best path's attribute id (0: no route left) and peer, and where the prefix lives
+ * (shard << 22 | slot).
+ */
+export const CHANGE_WORDS = 8;
+export const C_LEN = 0;
+export const C_KEY = 1;
+export const C_ATTR = 5;
+export const C_PEER = 6;
+export const C_REF = 7;
 const RESULT_HEADER = 4;
 
 /** A result without error as one array: counts, then the change records. */
@@ -55,7 +67,7 @@ export function unpackResult(a: Uint32Array): BatchResult {
 export function sortByAttribute(c: Uint32Array): Uint32Array {
   const n = c.length / CHANGE_WORDS;
   const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + 2] * 4294967296 + i;
+  for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + C_ATTR] * 4294967296 + i;
   keys.sort();
   const out = new Uint32Array(c.length);
   for (let j = 0; j < n; j++) {
@@ -65,15 +77,13 @@ export function sortByAttribute(c: Uint32Array): Uint32Array {
   return out;
 }
 
-/** One operation: shard, network, length | WITHDRAW, path id, attribute id. */
-const OP_WORDS = 5;
+/** One operation: shard, length | WITHDRAW | family << 9, network (4 words), path id, attribute id. */
+const OP_WORDS = 8;
 const WITHDRAW = 0x100;
+const FAMILY_SHIFT = 9;
 
 export interface BatchResult {
-  /**
-   * Best-path changes, CHANGE_WORDS per prefix: network, length, best attribute id (0: no
-   * route left), the best path's peer, and where the prefix lives (shard << 22 | slot).
-   */
+  /** Best-path changes, CHANGE_WORDS per prefix (see C_*), ordered by attribute id. */
   changes: Uint32Array;
   announced: number;
   withdrawn: number;
@@ -92,6 +102,8 @@ export class BatchApplier {
   private changes = new Uint32Array(CHANGE_WORDS * 4096);
   private nChanges = 0;
   private touched = new Int32Array(4096);
+  private touchedFamily = new Uint8Array(4096);
+  private readonly key = new Uint32Array(4);
   private touchedBest = new Uint32Array(4096 * 2);
   private nTouched = 0;
   private pathDelta = 0;
@@ -100,7 +112,7 @@ export class BatchApplier {
     this.counts = new Int32Array(v.buffers.sizing.shards + 1);
   }
 
-  private pushOp(shard: number, addr: number, lenFlags: number, pathId: number, attr: number): void {
+  private pushOp(shard: number, lenFlags: number, k0: number, k1: number, k2: number, k3: number, pathId: number, attr: number): void {
     if ((this.nOps + 1) * OP_WORDS > this.ops.length) {
       const bigger = new Uint32Array(this.ops.length * 2);
       bigger.set(this.ops);
@@ -108,11 +120,15 @@ export class BatchApplier {
       this.sorted = new Uint32Array(bigger.length);
     }
     const o = this.nOps++ * OP_WORDS;
-    this.ops[o] = shard;
-    this.ops[o + 1] = addr;
-    this.ops[o + 2] = lenFlags;
-    this.ops[o + 3] = pathId;
-    this.ops[o + 4] = attr;
+    const ops = this.ops;
+    ops[o] = shard;
+    ops[o + 1] = lenFlags;
+    ops[o + 2] = k0;
+    ops[o + 3] = k1;
+    ops[o + 4] = k2;
+    ops[o + 5] = k3;
+    ops[o + 6] = pathId;
+    ops[o + 7] = attr;
   }
 
   /** IPv4 prefixes in b[start, end), as operations (RFC 4271 §4.3; RFC 7911 when addPath). */
@@ -133,10 +149,29 @@ export class BatchApplier {
       for (let i = 0; i < 4; i++) addr = (addr << 8) | (i < bytes ? b[p + i] : 0);
       p += bytes;
       addr = len === 0 ? 0 : (addr & (0xffffffff << (32 - len))) >>> 0;
-      this.pushOp(prefixHash(addr, len) & mask, addr, withdraw ? len | WITHDRAW : len, pathId, attr);
+      this.pushOp(prefixHash(addr, len) & mask, withdraw ? len | WITHDRAW : len, addr, 0, 0, 0, pathId, attr);
       n++;
     }
     return n;
+  }
+
+  /** Prefixes decoded by the codec (text form), as operations of their family. */
+  private prefixOps(list: Prefix[], attr: number, withdraw: boolean): void {
+    const k = this.key;
+    for (const { prefix, pathId } of list) {
+      const { afi, bytes, length } = parsePrefix(prefix);
+      const fam = afi === 2 ? IPV6 : IPV4;
+      const words = fam === IPV6 ? 4 : 1;
+      k.fill(0);
+      // Only the network bits count: clear the rest so equal prefixes meet in one slot.
+      for (let w = 0; w < words; w++) {
+        const bits = Math.min(32, Math.max(0, length - 32 * w));
+        const word = ((bytes[w * 4] << 24) | (bytes[w * 4 + 1] << 16) | (bytes[w * 4 + 2] << 8) | bytes[w * 4 + 3]) >>> 0;
+        k[w] = bits === 0 ? 0 : bits === 32 ? word : (word & (0xffffffff << (32 - bits))) >>> 0;
+      }
+      const shard = keyHash(fam, k, length) & this.v.shardMask;
+      this.pushOp(shard, length | (withdraw ? WITHDRAW : 0) | (fam << FAMILY_SHIFT), k[0], k[1], k[2], k[3], pathId ?? 0, attr);
+    }
   }
 
   /**
@@ -174,41 +209,51 @@ export class BatchApplier {
 
   /**
    * The general path through the full codec: 2-octet-AS peers (AS4_PATH merged back),
-   * repeated attributes, MP_REACH/MP_UNREACH. The IPv4 part goes on as usual; other families
-   * are decoded and checked but not yet kept (IPv4 unicast RIB only).
+   * repeated attributes, and IPv6 in MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760).
    */
   private fromCodec(b: Uint8Array, off: number, len: number, peer: PeerContext, result: BatchResult): void {
     const msg = b.subarray(off, off + len);
-    const u = decodeUpdate(msg, { asn4: peer.asn4, ebgp: peer.ebgp, addPath: { ipv4: peer.addPath } });
-    const toOps = (prefixes: Array<{ prefix: string; pathId?: number }>, attr: number, withdraw: boolean) => {
-      for (const { prefix, pathId } of prefixes) {
-        const [a, l] = prefix.split('/');
-        const addr = a.split('.').reduce((x, o) => ((x << 8) | Number(o)) >>> 0, 0);
-        const length = Number(l);
-        this.pushOp(prefixHash(addr, length) & this.v.shardMask, addr, withdraw ? length | WITHDRAW : length, pathId ?? 0, attr);
-      }
-    };
-    toOps(u.withdrawn, 0, true);
+    const u = decodeUpdate(msg, { asn4: peer.asn4, ebgp: peer.ebgp, addPath: { ipv4: peer.addPath, ipv6: peer.addPath6 } });
+    const unreach = u.attributes.find((a) => a.type === AttrType.MP_UNREACH_NLRI) as { afi: number; safi: number; withdrawn: Prefix[] } | undefined;
+    const reach = u.attributes.find((a) => a.type === AttrType.MP_REACH_NLRI) as { afi: number; safi: number; nextHops: string[]; nlri: Prefix[] } | undefined;
+    const unicast = (m?: { afi: number; safi: number }) => !!m && (m.afi === 1 || m.afi === 2) && m.safi === 1;
+    this.prefixOps(u.withdrawn, 0, true);
     result.withdrawn += u.withdrawn.length;
-    if (u.nlri.length === 0) return;
+    if (unicast(unreach)) {
+      this.prefixOps(unreach!.withdrawn, 0, true);
+      result.withdrawn += unreach!.withdrawn.length;
+    }
+    const announced = [...u.nlri, ...(unicast(reach) ? reach!.nlri : [])];
+    if (announced.length === 0) return;
     if (u.treatAsWithdraw) {
-      toOps(u.nlri, 0, true);
-      result.treatedAsWithdraw += u.nlri.length;
+      this.prefixOps(announced, 0, true);
+      result.treatedAsWithdraw += announced.length;
       return;
     }
-    // Re-encode as a 4-octet-AS block without MP attributes: the form every interned set has.
-    const attrs: PathAttribute[] = mergeAs4(u.attributes, peer.asn4).filter(
+    // Interned sets hold 4-octet AS numbers and no NLRI: the form every stored path has.
+    const common: PathAttribute[] = mergeAs4(u.attributes, peer.asn4).filter(
       (a) => a.type !== AttrType.MP_REACH_NLRI && a.type !== AttrType.MP_UNREACH_NLRI,
     );
-    const block = Buffer.concat(attrs.map((a) => encodeAttribute(a, { asn4: true })));
-    const attr = internAttributes(this.v, block, 0, block.length, peer.ebgp, true);
-    if (attr <= 0) {
-      toOps(u.nlri, 0, true);
-      result.treatedAsWithdraw += u.nlri.length;
-      return;
+    const intern = (attrs: PathAttribute[], fam: number) => {
+      const block = Buffer.concat(attrs.map((a) => encodeAttribute(a, { asn4: true })));
+      return internAttributes(this.v, block, 0, block.length, peer.ebgp, true, fam);
+    };
+    const put = (prefixes: Prefix[], attr: number) => {
+      if (prefixes.length === 0) return;
+      if (attr <= 0) {
+        this.prefixOps(prefixes, 0, true);
+        result.treatedAsWithdraw += prefixes.length;
+      } else {
+        this.prefixOps(prefixes, attr, false);
+        result.announced += prefixes.length;
+      }
+    };
+    put(u.nlri, u.nlri.length ? intern(common, IPV4) : 0);
+    if (unicast(reach) && reach!.nlri.length) {
+      // The MP_REACH next hop is part of the path: kept as an MP_REACH_NLRI without NLRI.
+      const nh: PathAttribute = { type: AttrType.MP_REACH_NLRI, flags: AttrFlag.Optional, afi: reach!.afi, safi: 1, nextHops: reach!.nextHops, nlri: [] };
+      put(reach!.nlri, intern([...common.filter((a) => a.type !== AttrType.NEXT_HOP), nh], reach!.afi === 2 ? IPV6 : IPV4));
     }
-    toOps(u.nlri, attr, false);
-    result.announced += u.nlri.length;
   }
 
   /** Runs a batch: parse every message, then apply shard by shard in sequence order `seq`. */
@@ -231,7 +276,9 @@ export class BatchApplier {
   flushPeer(seq: number, peer: number): BatchResult {
     const result: BatchResult = { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0 };
     this.beginChanges();
-    this.visitShards(seq, result, (s) => removePeer(this.v, s, peer, (slot) => this.touch(s, slot)));
+    this.visitShards(seq, result, (s) => {
+      for (const f of this.v.families) removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot));
+    });
     result.changes = this.sortedChanges();
     return result;
   }
@@ -279,39 +326,49 @@ export class BatchApplier {
 
   private applyOne(s: number, o: number, peer: number): void {
     const ops = this.sorted;
-    const addr = ops[o + 1];
-    const lenFlags = ops[o + 2];
+    const lenFlags = ops[o + 1];
     const len = lenFlags & 0xff;
     const v = this.v;
-    const slot = slotFor(v, s, addr, len);
-    this.touch(s, slot);
+    const f = v.families[lenFlags >>> FAMILY_SHIFT];
+    const k = this.key;
+    k[0] = ops[o + 2];
+    k[1] = ops[o + 3];
+    k[2] = ops[o + 4];
+    k[3] = ops[o + 5];
+    const slot = slotFor(v, f, s, k, len);
+    this.touch(f.id, s, slot);
     if (lenFlags & WITHDRAW) {
-      if (removePath(v, s, slot, peer, ops[o + 3])) this.pathDelta--;
+      if (removePath(v, f, s, slot, peer, ops[o + 6])) this.pathDelta--;
     } else {
       const before = v.headers[s * HEADER_WORDS + H_PATHS];
-      upsertPath(v, s, slot, peer, ops[o + 3], ops[o + 4]);
+      upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7]);
       if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) this.pathDelta++;
     }
   }
 
-  private touch(s: number, slot: number): void {
+  private touch(fam: number, s: number, slot: number): void {
     // Remember each prefix's best before its first change in this batch; the TOUCHED bit in
     // its length word marks it until settle() (lookups mask it out).
-    const slots = this.v.slots[s];
-    const o = slot * SLOT_WORDS;
-    if (slots[o + S_LEN] & TOUCHED) return;
-    slots[o + S_LEN] |= TOUCHED;
+    const f = this.v.families[fam];
+    const slots = f.slots[s];
+    const o = slot * f.words;
+    if (slots[o + f.lenAt] & TOUCHED) return;
+    slots[o + f.lenAt] |= TOUCHED;
     if (this.nTouched === this.touched.length) {
       const t = new Int32Array(this.touched.length * 2);
       t.set(this.touched);
       this.touched = t;
+      const tf = new Uint8Array(this.touched.length);
+      tf.set(this.touchedFamily);
+      this.touchedFamily = tf;
       const b = new Uint32Array(this.touchedBest.length * 2);
       b.set(this.touchedBest);
       this.touchedBest = b;
     }
-    const best = slots[o + S_BEST];
+    const best = slots[o + f.bestAt];
     const paths = this.v.paths[s];
     this.touched[this.nTouched] = slot;
+    this.touchedFamily[this.nTouched] = fam;
     this.touchedBest[this.nTouched * 2] = best ? paths[best * PATH_WORDS + P_ATTR] : 0;
     this.touchedBest[this.nTouched * 2 + 1] = best ? paths[best * PATH_WORDS + P_PEER] & 0xffff : 0;
     this.nTouched++;
@@ -320,18 +377,19 @@ export class BatchApplier {
   /** Re-runs the decision for every prefix touched in shard s and records real changes. */
   private settle(s: number): void {
     const v = this.v;
-    const slots = v.slots[s];
     const paths = v.paths[s];
     for (let t = 0; t < this.nTouched; t++) {
       const slot = this.touched[t];
-      const o = slot * SLOT_WORDS;
-      slots[o + S_LEN] &= ~TOUCHED;
-      const best = selectBest(v, paths, slots[o + 3]);
-      slots[o + S_BEST] = best;
+      const f = v.families[this.touchedFamily[t]];
+      const slots = f.slots[s];
+      const o = slot * f.words;
+      slots[o + f.lenAt] &= ~TOUCHED;
+      const best = selectBest(v, paths, slots[o + f.headAt]);
+      slots[o + f.bestAt] = best;
       const attr = best ? paths[best * PATH_WORDS + P_ATTR] : 0;
       const from = best ? paths[best * PATH_WORDS + P_PEER] & 0xffff : 0;
       if (attr === this.touchedBest[t * 2] && from === this.touchedBest[t * 2 + 1]) continue;
-      this.addChange(slots[o + S_ADDR], slots[o + S_LEN] - 1, attr, from, (s << 22) | slot);
+      this.addChange(f.id, slots, o, f.keyWords, slots[o + f.lenAt] - 1, attr, from, (s << 22) | slot);
     }
   }
 
@@ -344,18 +402,19 @@ export class BatchApplier {
     this.nChanges = 0;
   }
 
-  private addChange(addr: number, len: number, attr: number, peer: number, ref: number): void {
+  private addChange(fam: number, slots: Uint32Array, o: number, keyWords: number, len: number, attr: number, peer: number, ref: number): void {
     if ((this.nChanges + 1) * CHANGE_WORDS > this.changes.length) {
       const c = new Uint32Array(this.changes.length * 2);
       c.set(this.changes);
       this.changes = c;
     }
-    const o = this.nChanges++ * CHANGE_WORDS;
-    this.changes[o] = addr;
-    this.changes[o + 1] = len;
-    this.changes[o + 2] = attr;
-    this.changes[o + 3] = peer;
-    this.changes[o + 4] = ref >>> 0;
+    const c = this.changes;
+    const at = this.nChanges++ * CHANGE_WORDS;
+    c[at + C_LEN] = len | (fam << 8);
+    for (let w = 0; w < 4; w++) c[at + C_KEY + w] = w < keyWords ? slots[o + w] : 0;
+    c[at + C_ATTR] = attr;
+    c[at + C_PEER] = peer;
+    c[at + C_REF] = ref >>> 0;
   }
 
   private waitTurn(s: number, seq: number): void {
@@ -378,5 +437,7 @@ export class BatchApplier {
 export interface PeerContext {
   asn4: boolean;
   ebgp: boolean;
+  /** RFC 7911 path identifiers on received IPv4 / IPv6 prefixes. */
   addPath: boolean;
+  addPath6?: boolean;
 }

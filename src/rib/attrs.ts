@@ -12,6 +12,8 @@ import {
   F_NO_ADVERTISE,
   F_NO_EXPORT,
   F_NO_PEER,
+  IPV4,
+  IPV6,
   M_AS_PATH_LEN,
   M_CLUSTER_LEN,
   M_FLAGS,
@@ -76,7 +78,7 @@ const scratch = new Uint32Array(META_WORDS);
  * Validates a 4-octet-AS attribute block (RFC 7606) and decodes its decision fields into
  * `scratch`. Returns 0, TREAT_AS_WITHDRAW, NEEDS_CODEC or SESSION_RESET.
  */
-function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs: number, ebgp: boolean, hasNlri: boolean): number {
+function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs: number, ebgp: boolean, hasNlri: boolean, fam: number): number {
   scratch.fill(0);
   scratch[M_LOCAL_PREF] = 100;
   let flagsOut = 0;
@@ -187,6 +189,10 @@ function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs
       case 18:
         break; // AGGREGATOR and the AS4_ attributes do not take part in the decision
       case 14:
+        // A stored IPv6 path keeps its next hop as an MP_REACH_NLRI without NLRI; one that
+        // still carries NLRI came straight off the wire and needs the codec.
+        if (fam !== IPV6) return NEEDS_CODEC;
+        break;
       case 15:
         return NEEDS_CODEC;
       default:
@@ -194,7 +200,8 @@ function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs
     }
   }
   // RFC 7606 §3(d): missing well-known mandatory attributes.
-  if (hasNlri && (!(seen & (1 << 1)) || !(seen & (1 << 2)) || !(seen & (1 << 3)))) taw = true;
+  const nextHop = fam === IPV6 ? 14 : 3;
+  if (hasNlri && (!(seen & (1 << 1)) || !(seen & (1 << 2)) || !(seen & (1 << nextHop)))) taw = true;
   if (hasNlri && !ebgp && !(seen & (1 << 5))) taw = true;
   if (taw) return TREAT_AS_WITHDRAW;
   scratch[M_FLAGS] = flagsOut;
@@ -208,12 +215,12 @@ function sameBytes(arena: Uint8Array, off: number, len: number, b: Uint8Array, s
 }
 
 /**
- * Interns the attribute block b[start, end) as received from a peer of the given kind and
- * returns its attribute id (> 0), or TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
+ * Interns the attribute block b[start, end) of an address family as received from a peer of
+ * the given kind and returns its attribute id (> 0), or TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
  * Lock-free: a new set is written completely before its id is published by compare-and-swap.
  */
-export function internAttributes(v: RibViews, b: Uint8Array, start: number, end: number, ebgp: boolean, hasNlri: boolean): number {
-  const seed = ebgp ? 0x5bd1e995 : 0x27d4eb2f;
+export function internAttributes(v: RibViews, b: Uint8Array, start: number, end: number, ebgp: boolean, hasNlri: boolean, fam = IPV4): number {
+  const seed = (ebgp ? 0x5bd1e995 : 0x27d4eb2f) ^ fam;
   const hash = hashBytes(b, start, end, seed);
   const index = v.attrIndex;
   const mask = index.length - 1;
@@ -224,7 +231,7 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
     const id = Atomics.load(index, i);
     if (id === 0) {
       if (fresh === 0) {
-        const r = decodeDecisionFields(b, start, end, v.buffers.localAs, ebgp, hasNlri);
+        const r = decodeDecisionFields(b, start, end, v.buffers.localAs, ebgp, hasNlri, fam);
         if (r !== 0) return r;
         fresh = Atomics.add(v.attrCounters, 0, 1);
         if ((fresh + 1) * META_WORDS > meta.length) throw new Error('attribute table full: raise rib sizing attributeSets');

@@ -27,12 +27,32 @@ export const F_HAS_ORIGINATOR = 1 << 5;
 export const F_AS_LOOP = 1 << 6;
 export const F_ATOMIC_AGGREGATE = 1 << 7;
 
-/** Words per prefix slot: network, length+1 (0 = empty), best path record, path list head. */
+/**
+ * Prefix slots, per address family: the network (1 word for IPv4, 4 for IPv6), length + 1
+ * (0 = empty), best path record, path list head. The IPv4 offsets are named; IPv6 slots use
+ * the same order after 4 key words (see Family).
+ */
 export const SLOT_WORDS = 4;
 export const S_ADDR = 0;
 export const S_LEN = 1;
 export const S_BEST = 2;
 export const S_HEAD = 3;
+
+export const IPV4 = 0;
+export const IPV6 = 1;
+
+/** One address family's prefix tables, one per shard. */
+export interface Family {
+  readonly id: number;
+  /** Words of the network in a slot (1 or 4). */
+  readonly keyWords: number;
+  readonly words: number;
+  readonly lenAt: number;
+  readonly bestAt: number;
+  readonly headAt: number;
+  readonly slots: Uint32Array[];
+  readonly mask: number;
+}
 
 /** Words per path record: peer | reason << 16, path identifier, attribute id, next record. */
 export const PATH_WORDS = 4;
@@ -63,8 +83,10 @@ export const MAX_PEERS = 1024;
 export interface RibSizing {
   /** Shards; more than workers so that batches pipeline across them. Power of two. */
   shards: number;
-  /** Prefixes the table is sized for (all shards together). */
+  /** IPv4 prefixes the table is sized for (all shards together). */
   prefixes: number;
+  /** IPv6 prefixes the table is sized for. */
+  prefixes6: number;
   /** Paths the table is sized for (all peers together). */
   paths: number;
   /** Distinct attribute sets. */
@@ -76,6 +98,7 @@ export interface RibSizing {
 export const DEFAULT_SIZING: RibSizing = {
   shards: 64,
   prefixes: 1_200_000,
+  prefixes6: 320_000,
   paths: 16_000_000,
   attributeSets: 2_000_000,
   attributeBytes: 96,
@@ -94,15 +117,16 @@ export interface RibBuffers {
   attrCounters: SharedArrayBuffer;
   shardHeaders: SharedArrayBuffer;
   shardSlots: SharedArrayBuffer[];
+  shardSlots6: SharedArrayBuffer[];
   shardPaths: SharedArrayBuffer[];
 }
 
 export const nextPow2 = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(2, n)));
 
-export function slotsPerShard(s: RibSizing): number {
+export function slotsPerShard(s: RibSizing, prefixes = s.prefixes): number {
   // Open addressing stays fast up to a load of about 0.75; slots are written at random, so
   // every page of the table is resident: size it for the table, not for the worst case.
-  return nextPow2(Math.ceil((s.prefixes / s.shards) / 0.75));
+  return nextPow2(Math.ceil((prefixes / s.shards) / 0.75));
 }
 
 export function pathsPerShard(s: RibSizing): number {
@@ -132,6 +156,7 @@ export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING,
     attrCounters: counters,
     shardHeaders: headers,
     shardSlots: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(slots * SLOT_WORDS * 4)),
+    shardSlots6: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(slotsPerShard(sizing, sizing.prefixes6) * 7 * 4)),
     shardPaths: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(paths * PATH_WORDS * 4)),
   };
 }
@@ -147,6 +172,8 @@ export class RibViews {
   readonly slots: Uint32Array[];
   readonly paths: Uint32Array[];
   readonly slotMask: number;
+  /** The IPv4 and IPv6 prefix tables. */
+  readonly families: [Family, Family];
   readonly shardMask: number;
   readonly pathCapacity: number;
 
@@ -160,6 +187,17 @@ export class RibViews {
     this.slots = buffers.shardSlots.map((b) => new Uint32Array(b));
     this.paths = buffers.shardPaths.map((b) => new Uint32Array(b));
     this.slotMask = this.slots[0].length / SLOT_WORDS - 1;
+    const family = (id: number, keyWords: number, slots: Uint32Array[]): Family => ({
+      id,
+      keyWords,
+      words: keyWords + 3,
+      lenAt: keyWords,
+      bestAt: keyWords + 1,
+      headAt: keyWords + 2,
+      slots,
+      mask: slots[0].length / (keyWords + 3) - 1,
+    });
+    this.families = [family(IPV4, 1, this.slots), family(IPV6, 4, buffers.shardSlots6.map((b) => new Uint32Array(b)))];
     this.shardMask = buffers.sizing.shards - 1;
     this.pathCapacity = this.paths[0].length / PATH_WORDS;
   }
@@ -172,4 +210,10 @@ export function prefixHash(addr: number, len: number): number {
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   return h >>> 0;
+}
+
+/** The same for a key of `fam` in k[0..3] (IPv4 uses k[0] only). */
+export function keyHash(fam: number, k: Uint32Array | number[], len: number): number {
+  if (fam === IPV4) return prefixHash(k[0], len);
+  return prefixHash(k[0] ^ Math.imul(k[1], 0x27d4eb2f) ^ Math.imul(k[2], 0x165667b1) ^ Math.imul(k[3], 0x9e3779b1), len + 0x80);
 }

@@ -2,22 +2,10 @@
 // step that beat it. Readers run beside the writers; a prefix changing meanwhile may be seen
 // before or after the change, never half-written attribute data (ids are published last).
 
-import { ipv4FromNumber } from '../packet/index.js';
+import { formatPrefix, parsePrefix } from '../packet/index.js';
 import { attributeBytes } from './attrs.js';
 import { Reason } from './decision.js';
-import {
-  P_ATTR,
-  P_NEXT,
-  P_PATH_ID,
-  P_PEER,
-  PATH_WORDS,
-  S_ADDR,
-  S_BEST,
-  S_HEAD,
-  S_LEN,
-  SLOT_WORDS,
-  type RibViews,
-} from './memory.js';
+import { IPV6, P_ATTR, P_NEXT, P_PATH_ID, P_PEER, PATH_WORDS, type Family, type RibViews } from './memory.js';
 import { findSlot, shardOf, TOUCHED } from './shard.js';
 
 export interface PathView {
@@ -29,35 +17,56 @@ export interface PathView {
   reason: Reason;
 }
 
-/** Calls fn for every prefix that has at least one path. */
-export function forEachPrefix(v: RibViews, fn: (addr: number, len: number, shard: number, slot: number) => void): void {
-  for (let s = 0; s < v.slots.length; s++) {
-    const slots = v.slots[s];
-    const n = v.slotMask + 1;
-    for (let i = 0; i < n; i++) {
-      const o = i * SLOT_WORDS;
-      const l = slots[o + S_LEN] & ~TOUCHED;
-      if (l !== 0 && slots[o + S_HEAD] !== 0) fn(slots[o + S_ADDR], l - 1, s, i);
+/** Calls fn for every prefix, of both families, that has at least one path. */
+export function forEachPrefix(v: RibViews, fn: (f: Family, shard: number, slot: number) => void): void {
+  for (const f of v.families) {
+    for (let s = 0; s < f.slots.length; s++) {
+      const slots = f.slots[s];
+      const n = f.mask + 1;
+      for (let i = 0; i < n; i++) {
+        const o = i * f.words;
+        if ((slots[o + f.lenAt] & ~TOUCHED) !== 0 && slots[o + f.headAt] !== 0) fn(f, s, i);
+      }
     }
   }
 }
 
-export function pathsAt(v: RibViews, shard: number, slot: number): PathView[] {
-  const slots = v.slots[shard];
+/** The prefix in a slot, as text. */
+export function prefixAt(f: Family, shard: number, slot: number): string {
+  const slots = f.slots[shard];
+  const o = slot * f.words;
+  const bytes = new Uint8Array(f.id === IPV6 ? 16 : 4);
+  for (let w = 0; w < f.keyWords; w++) {
+    const x = slots[o + w];
+    bytes[w * 4] = x >>> 24;
+    bytes[w * 4 + 1] = (x >>> 16) & 0xff;
+    bytes[w * 4 + 2] = (x >>> 8) & 0xff;
+    bytes[w * 4 + 3] = x & 0xff;
+  }
+  return formatPrefix(f.id === IPV6 ? 2 : 1, bytes, (slots[o + f.lenAt] & ~TOUCHED) - 1);
+}
+
+export function pathsAt(v: RibViews, f: Family, shard: number, slot: number): PathView[] {
+  const slots = f.slots[shard];
   const paths = v.paths[shard];
-  const best = slots[slot * SLOT_WORDS + S_BEST];
+  const best = slots[slot * f.words + f.bestAt];
   const out: PathView[] = [];
-  for (let r = slots[slot * SLOT_WORDS + S_HEAD]; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
+  for (let r = slots[slot * f.words + f.headAt]; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
     const q = r * PATH_WORDS;
     out.push({ peer: paths[q + P_PEER] & 0xffff, pathId: paths[q + P_PATH_ID], attr: paths[q + P_ATTR], best: r === best, reason: (paths[q + P_PEER] >>> 16) & 0xff });
   }
   return out;
 }
 
-export function lookup(v: RibViews, addr: number, len: number): PathView[] {
-  const shard = shardOf(v, addr, len);
-  const slot = findSlot(v, shard, addr, len);
-  return slot < 0 ? [] : pathsAt(v, shard, slot);
+/** Every path of one prefix ("192.0.2.0/24" or "2001:db8::/32"). */
+export function lookup(v: RibViews, prefix: string): PathView[] {
+  const { afi, bytes, length } = parsePrefix(prefix);
+  const f = v.families[afi === 2 ? 1 : 0];
+  const key = new Uint32Array(4);
+  for (let w = 0; w < f.keyWords; w++) key[w] = ((bytes[w * 4] << 24) | (bytes[w * 4 + 1] << 16) | (bytes[w * 4 + 2] << 8) | bytes[w * 4 + 3]) >>> 0;
+  const shard = shardOf(v, f, key, length);
+  const slot = findSlot(f, shard, key, length);
+  return slot < 0 ? [] : pathsAt(v, f, shard, slot);
 }
 
 export interface LocRibEntry {
@@ -70,12 +79,12 @@ export interface LocRibEntry {
 /** The whole Loc-RIB as prefix text -> best path (for tests and dumps; allocates per prefix). */
 export function locRib(v: RibViews): Map<string, LocRibEntry> {
   const out = new Map<string, LocRibEntry>();
-  forEachPrefix(v, (addr, len, s, slot) => {
-    const best = v.slots[s][slot * SLOT_WORDS + S_BEST];
+  forEachPrefix(v, (f, s, slot) => {
+    const best = f.slots[s][slot * f.words + f.bestAt];
     if (best === 0) return;
     const q = best * PATH_WORDS;
     const p = v.paths[s];
-    out.set(`${ipv4FromNumber(addr)}/${len}`, {
+    out.set(prefixAt(f, s, slot), {
       peer: p[q + P_PEER] & 0xffff,
       pathId: p[q + P_PATH_ID],
       attributes: Buffer.from(attributeBytes(v, p[q + P_ATTR])).toString('hex'),
@@ -84,15 +93,15 @@ export function locRib(v: RibViews): Map<string, LocRibEntry> {
   return out;
 }
 
-/** Counts of prefixes with a best path and of paths held for one peer. */
+/** Counts of prefixes with a best path and of paths held (for one peer, or all). */
 export function countPaths(v: RibViews, peer?: number): { prefixes: number; paths: number } {
   let prefixes = 0;
   let paths = 0;
-  forEachPrefix(v, (_a, _l, s, slot) => {
-    const slots = v.slots[s];
+  forEachPrefix(v, (f, s, slot) => {
+    const slots = f.slots[s];
     const ps = v.paths[s];
-    if (slots[slot * SLOT_WORDS + S_BEST] !== 0) prefixes++;
-    for (let r = slots[slot * SLOT_WORDS + S_HEAD]; r !== 0; r = ps[r * PATH_WORDS + P_NEXT]) {
+    if (slots[slot * f.words + f.bestAt] !== 0) prefixes++;
+    for (let r = slots[slot * f.words + f.headAt]; r !== 0; r = ps[r * PATH_WORDS + P_NEXT]) {
       if (peer === undefined || (ps[r * PATH_WORDS + P_PEER] & 0xffff) === peer) paths++;
     }
   });

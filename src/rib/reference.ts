@@ -3,12 +3,14 @@
 
 import {
   AsPathSegmentType,
+  AttrFlag,
   AttrType,
   decodeUpdate,
   encodeAttribute,
   mergeAs4,
   type AsPathAttribute,
   type PathAttribute,
+  type Prefix,
 } from '../packet/index.js';
 import type { PeerContext } from './apply.js';
 import type { PeerInfo } from './pipeline.js';
@@ -36,23 +38,35 @@ export class ReferenceRib {
   ) {}
 
   apply(peer: number, ctx: PeerContext, msg: Uint8Array): void {
-    const u = decodeUpdate(msg, { asn4: ctx.asn4, ebgp: ctx.ebgp, addPath: { ipv4: ctx.addPath } });
-    for (const w of u.withdrawn) this.remove(w.prefix, peer, w.pathId ?? 0);
-    if (u.nlri.length === 0) return;
+    const u = decodeUpdate(msg, { asn4: ctx.asn4, ebgp: ctx.ebgp, addPath: { ipv4: ctx.addPath, ipv6: ctx.addPath6 } });
+    const reach = u.attributes.find((a) => a.type === AttrType.MP_REACH_NLRI) as { afi: number; safi: number; nextHops: string[]; nlri: Prefix[] } | undefined;
+    const unreach = u.attributes.find((a) => a.type === AttrType.MP_UNREACH_NLRI) as { safi: number; withdrawn: Prefix[] } | undefined;
+    const v6 = reach && reach.afi === 2 && reach.safi === 1 ? reach.nlri : [];
+    for (const w of [...u.withdrawn, ...(unreach?.safi === 1 ? unreach.withdrawn : [])]) this.remove(w.prefix, peer, w.pathId ?? 0);
+    if (u.nlri.length === 0 && v6.length === 0) return;
     if (u.treatAsWithdraw) {
-      for (const n of u.nlri) this.remove(n.prefix, peer, n.pathId ?? 0);
+      for (const n of [...u.nlri, ...v6]) this.remove(n.prefix, peer, n.pathId ?? 0);
       return;
     }
-    const attrs = mergeAs4(u.attributes, ctx.asn4).filter((a) => a.type !== AttrType.MP_REACH_NLRI && a.type !== AttrType.MP_UNREACH_NLRI);
-    const key = Buffer.concat(attrs.map((a) => encodeAttribute(a, { asn4: true }))).toString('hex');
-    for (const n of u.nlri) {
-      const list = this.table.get(n.prefix) ?? [];
-      const pathId = n.pathId ?? 0;
-      const i = list.findIndex((p) => p.peer === peer && p.pathId === pathId);
-      const path = { peer, pathId, attrs, key };
-      if (i >= 0) list[i] = path;
-      else list.push(path);
-      this.table.set(n.prefix, list);
+    const common = mergeAs4(u.attributes, ctx.asn4).filter((a) => a.type !== AttrType.MP_REACH_NLRI && a.type !== AttrType.MP_UNREACH_NLRI);
+    const keyOf = (attrs: PathAttribute[]) => Buffer.concat(attrs.map((a) => encodeAttribute(a, { asn4: true }))).toString('hex');
+    const add = (prefixes: Prefix[], attrs: PathAttribute[]) => {
+      const key = keyOf(attrs);
+      for (const n of prefixes) {
+        const list = this.table.get(n.prefix) ?? [];
+        const pathId = n.pathId ?? 0;
+        const i = list.findIndex((p) => p.peer === peer && p.pathId === pathId);
+        const path = { peer, pathId, attrs, key };
+        if (i >= 0) list[i] = path;
+        else list.push(path);
+        this.table.set(n.prefix, list);
+      }
+    };
+    add(u.nlri, common);
+    if (v6.length) {
+      // An IPv6 path keeps its next hop as an MP_REACH_NLRI without NLRI, as the RIB stores it.
+      const nh: PathAttribute = { type: AttrType.MP_REACH_NLRI, flags: AttrFlag.Optional, afi: 2, safi: 1, nextHops: reach!.nextHops, nlri: [] };
+      add(v6, [...common.filter((a) => a.type !== AttrType.NEXT_HOP), nh]);
     }
   }
 

@@ -7,6 +7,8 @@ import {
   AttrType,
   encodeUpdate,
   ipv4ToNumber,
+  ipv6FromBytes,
+  ipv6ToBytes,
   type PathAttribute,
 } from '../../src/packet/index.js';
 import { ReferenceRib } from '../../src/rib/reference.js';
@@ -44,6 +46,25 @@ const PEERS: Peer[] = [
   { index: 5, asn: LOCAL_AS, routerId: ipv4ToNumber('10.0.0.1'), address: ipv4ToNumber('192.0.2.5'), ibgp: true, ebgp: false },
 ];
 
+function prefixPool6(r: ReturnType<typeof rng>, n: number): string[] {
+  const out = new Set<string>();
+  while (out.size < n) {
+    const len = r.pick([32, 36, 44, 48, 48, 48, 56, 64]);
+    const groups = Array.from({ length: 8 }, (_, i) => (i === 0 ? 0x2001 : i === 1 ? 0x0db8 : r.int(0x10000)));
+    // Clear the host bits group by group.
+    for (let g = 0; g < 8; g++) {
+      const keep = Math.max(0, Math.min(16, len - 16 * g));
+      groups[g] = keep === 0 ? 0 : groups[g] & (0xffff << (16 - keep)) & 0xffff;
+    }
+    out.add(`${groups.map((x) => x.toString(16)).join(':')}/${len}`);
+  }
+  // The codec prints RFC 5952 text: normalise through it so both RIBs key the same string.
+  return [...out].map((p) => {
+    const [a, l] = p.split('/');
+    return `${ipv6FromBytes(ipv6ToBytes(a))}/${l}`;
+  });
+}
+
 function prefixPool(r: ReturnType<typeof rng>, n: number): string[] {
   const out = new Set<string>();
   while (out.size < n) {
@@ -75,6 +96,18 @@ function randomAttributes(r: ReturnType<typeof rng>, p: Peer): PathAttribute[] {
   return attrs;
 }
 
+/** One random IPv6 UPDATE (MP_REACH_NLRI / MP_UNREACH_NLRI, RFC 4760). */
+function randomUpdate6(r: ReturnType<typeof rng>, p: Peer, pool: string[]): Uint8Array {
+  const pick = () => [...new Set(Array.from({ length: 1 + r.int(5) }, () => r.pick(pool)))].map((prefix) => ({ prefix }));
+  if (r.next() < 0.3) {
+    return encodeUpdate({ withdrawn: [], attributes: [{ type: AttrType.MP_UNREACH_NLRI, flags: O, afi: 2, safi: 1, withdrawn: pick() }], nlri: [] }, { asn4: true });
+  }
+  const attrs = randomAttributes(r, p).filter((a) => a.type !== AttrType.NEXT_HOP);
+  const nextHops = [`2001:db8:ffff::${p.index}`, ...(r.next() < 0.3 ? ['fe80::1'] : [])];
+  attrs.push({ type: AttrType.MP_REACH_NLRI, flags: O, afi: 2, safi: 1, nextHops, nlri: pick() });
+  return encodeUpdate({ withdrawn: [], attributes: attrs, nlri: [] }, { asn4: true });
+}
+
 /** One random UPDATE from peer p: announcements, withdrawals, or a treat-as-withdraw error. */
 function randomUpdate(r: ReturnType<typeof rng>, p: Peer, pool: string[]): Uint8Array {
   const pick = () => Array.from(new Set(Array.from({ length: 1 + r.int(6) }, () => ({ prefix: r.pick(pool) })).map((x) => x.prefix))).map((prefix) => ({ prefix }));
@@ -94,7 +127,8 @@ describe('shared-memory RIB vs reference RIB', () => {
   it.each([1, 2, 3, 4, 5, 6])('identical Loc-RIB for random stream %i', async (seed) => {
     const r = rng(seed);
     const pool = prefixPool(r, 150);
-    const pipeline = new RibPipeline({ localAs: LOCAL_AS, workers: 3, sizing: { shards: 8, prefixes: 4096, paths: 65536, attributeSets: 65536 } });
+    const pool6 = prefixPool6(r, 80);
+    const pipeline = new RibPipeline({ localAs: LOCAL_AS, workers: 3, sizing: { shards: 8, prefixes: 4096, prefixes6: 2048, paths: 65536, attributeSets: 65536 } });
     pipelines.push(pipeline);
     const peers = new Map<number, PeerInfo>();
     for (const p of PEERS) {
@@ -112,7 +146,7 @@ describe('shared-memory RIB vs reference RIB', () => {
         continue;
       }
       // One batch: several UPDATEs of one peer placed in shared memory, as the ingest ring does.
-      const msgs = Array.from({ length: 1 + r.int(12) }, () => randomUpdate(r, p, pool));
+      const msgs = Array.from({ length: 1 + r.int(12) }, () => (r.next() < 0.3 ? randomUpdate6(r, p, pool6) : randomUpdate(r, p, pool)));
       const total = msgs.reduce((s, m) => s + m.length, 0);
       const sab = new SharedArrayBuffer(total + 7);
       const bytes = new Uint8Array(sab);
@@ -132,6 +166,7 @@ describe('shared-memory RIB vs reference RIB', () => {
     const got = locRib(pipeline.views);
     const want = ref.locRib();
     expect(got.size).toBeGreaterThan(20);
+    expect([...got.keys()].filter((k) => k.includes(':')).length).toBeGreaterThan(5); // IPv6 too
     expect(Object.fromEntries([...got].sort())).toEqual(Object.fromEntries([...want].sort()));
   });
 });

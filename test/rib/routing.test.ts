@@ -7,6 +7,7 @@ import {
   AsPathSegmentType,
   AttrFlag,
   AttrType,
+  CapabilityCode,
   decodeUpdate,
   encodeUpdate,
   MessageType,
@@ -14,7 +15,7 @@ import {
   type PathAttribute,
 } from '../../src/packet/index.js';
 import { Speaker } from '../../src/speaker.js';
-import { captureLog, RawPeer, sleep, until } from '../helpers/rawPeer.js';
+import { captureLog, defaultCaps, RawPeer, sleep, until } from '../helpers/rawPeer.js';
 
 const RS = '127.0.6.1';
 const PORT = 17906;
@@ -43,10 +44,12 @@ async function speaker(neighbors: Array<Record<string, unknown>>): Promise<Speak
   return s;
 }
 
-async function peer(s: Speaker, addr: string, asn: number): Promise<RawPeer> {
+async function peer(s: Speaker, addr: string, asn: number, ipv6 = false): Promise<RawPeer> {
   const p = await RawPeer.connect(RS, PORT, addr);
   cleanup.push(() => p.close());
-  p.sendOpen(asn, 90, addr);
+  const caps = defaultCaps(asn);
+  if (ipv6) caps.push({ code: CapabilityCode.Multiprotocol, afi: 2, safi: 1 });
+  p.sendOpen(asn, 90, addr, caps);
   await p.waitFor(MessageType.OPEN);
   p.sendKeepalive();
   await until(() => s.neighbors.get(addr)!.state === State.Established, 3000, `${addr} Established`);
@@ -65,14 +68,16 @@ function attrs(path: number[], extra: PathAttribute[] = []): PathAttribute[] {
 const announce = (a: PathAttribute[], ...prefixes: string[]) => encodeUpdate({ withdrawn: [], attributes: a, nlri: prefixes.map((prefix) => ({ prefix })) }, { asn4: true });
 const withdraw = (...prefixes: string[]) => encodeUpdate({ withdrawn: prefixes.map((prefix) => ({ prefix })), attributes: [], nlri: [] }, { asn4: true });
 
-/** What a receiving peer holds, rebuilt from every UPDATE it was sent. */
+/** What a receiving peer holds, rebuilt from every UPDATE it was sent (IPv4 and IPv6). */
 function table(p: RawPeer): Map<string, PathAttribute[]> {
   const t = new Map<string, PathAttribute[]>();
   for (const m of p.received) {
     if (m.type !== MessageType.UPDATE) continue;
     const u = decodeUpdate(m.bytes, { asn4: true });
-    for (const w of u.withdrawn) t.delete(w.prefix);
-    for (const n of u.nlri) t.set(n.prefix, u.attributes);
+    const reach = u.attributes.find((a) => a.type === AttrType.MP_REACH_NLRI) as { nlri: Array<{ prefix: string }> } | undefined;
+    const unreach = u.attributes.find((a) => a.type === AttrType.MP_UNREACH_NLRI) as { withdrawn: Array<{ prefix: string }> } | undefined;
+    for (const w of [...u.withdrawn, ...(unreach?.withdrawn ?? [])]) t.delete(w.prefix);
+    for (const n of [...u.nlri, ...(reach?.nlri ?? [])]) t.set(n.prefix, u.attributes);
   }
   return t;
 }
@@ -113,6 +118,28 @@ describe('routes through the speaker', () => {
     a.close();
     await until(() => table(sink).size === 0, 5000, 'withdrawals after the session went down');
     expect(s.receivedPaths(s.neighbors.get('127.0.6.3')!)).toBe(0);
+  });
+
+  it('carries IPv6 unicast through MP_REACH_NLRI / MP_UNREACH_NLRI with our next hop', async () => {
+    const s = await speaker([
+      { address: '127.0.6.11', 'remote-as': 65011, ...open },
+      { address: '127.0.6.12', 'remote-as': 65012, ...open, 'next-hop-v6': '2001:db8:ff::1' },
+      { address: '127.0.6.13', 'remote-as': 65013, ...open },
+    ]);
+    const sink = await peer(s, '127.0.6.12', 65012, true);
+    const v4only = await peer(s, '127.0.6.13', 65013);
+    const src = await peer(s, '127.0.6.11', 65011, true);
+    const mp = (prefixes: string[]): PathAttribute => ({ type: AttrType.MP_REACH_NLRI, flags: O, afi: 2, safi: 1, nextHops: ['2001:db8:11::1'], nlri: prefixes.map((prefix) => ({ prefix })) });
+    src.send(encodeUpdate({ withdrawn: [], attributes: [...attrs([65011, 6939]).filter((a) => a.type !== AttrType.NEXT_HOP), mp(['2001:db8:100::/48', '2001:db8:200::/40'])], nlri: [] }, { asn4: true }));
+    await until(() => table(sink).size === 2, 5000, 'two IPv6 prefixes at the sink');
+    const got = table(sink).get('2001:db8:100::/48');
+    expect(pathOf(got)).toEqual([65000, 65011, 6939]);
+    expect(get(got, AttrType.MP_REACH_NLRI, 'nextHops')).toEqual(['2001:db8:ff::1']);
+    const unreach: PathAttribute = { type: AttrType.MP_UNREACH_NLRI, flags: O, afi: 2, safi: 1, withdrawn: [{ prefix: '2001:db8:100::/48' }] };
+    src.send(encodeUpdate({ withdrawn: [], attributes: [unreach], nlri: [] }, { asn4: true }));
+    await until(() => table(sink).size === 1, 5000, 'the IPv6 withdrawal');
+    expect([...table(sink).keys()]).toEqual(['2001:db8:200::/40']);
+    expect(table(v4only).size).toBe(0); // no IPv6 to a peer that did not negotiate it
   });
 
   it('keeps an eBGP session closed without policies (RFC 8212) and says so once', async () => {

@@ -29,6 +29,7 @@ import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
 import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
 import { hasBinary, runCli, signalGroup, startDetached, stopGroup, waitFor, type Started } from './proc.js';
+import { extendedCommunityFromValue, normaliseRoute, type RouteView } from '../routeView.js';
 
 export interface ExabgpExtras {
   /**
@@ -51,10 +52,18 @@ export interface ExabgpDaemon extends Daemon {
   readonly eventsFile: string;
   /** Runs an ExaBGP API command through its CLI, e.g. ('announce', 'route', '198.51.100.0/24', ...). */
   command(...words: string[]): Promise<string>;
+  /** IPv4 routes received from the neighbor: the UPDATEs in the event log replayed. */
+  receivedRoutes(): Promise<RouteView[]>;
 }
 
 export function available(): boolean {
   return hasBinary('exabgp') && hasBinary('mkfifo');
+}
+
+/** Next hops for routes announced through command() (the other drivers' convention: not 127/8). */
+export function nextHops(address: string): { ipv4: string; ipv6: string } {
+  const [, , b, c] = address.split('.');
+  return { ipv4: `198.18.${b}.${c}`, ipv6: `2001:db8::${b}:${c}` };
 }
 
 // The API process: appends ExaBGP's JSON lines to a file. It must keep its stdout open (ExaBGP
@@ -270,6 +279,16 @@ ${routes.length ? `  static {\n${routes.map((r) => `    ${r.replace(/;\s*$/, '')
       return cli(...words);
     },
 
+    async receivedRoutes(): Promise<RouteView[]> {
+      let text = '';
+      try {
+        text = readFileSync(eventsFile, 'utf8');
+      } catch {
+        // not started yet
+      }
+      return routesFromEvents(text);
+    },
+
     async keepalivesReceived(): Promise<number[]> {
       log.poll();
       return [...log.state.keepalives];
@@ -406,6 +425,77 @@ interface ExaEvent {
     open?: OpenJson;
     notification?: { code: number | string; subcode: number | string; data?: string };
   };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Received routes
+
+interface UpdateEvent {
+  type?: string;
+  neighbor?: {
+    direction?: string;
+    state?: string;
+    message?: {
+      update?: {
+        attribute?: {
+          'as-path'?: unknown;
+          med?: number;
+          'local-preference'?: number;
+          community?: number[][];
+          'large-community'?: number[][];
+          'extended-community'?: Array<{ value?: number; string?: string }>;
+        };
+        announce?: Record<string, Record<string, Array<{ nlri?: string }>>>;
+        withdraw?: Record<string, Array<{ nlri?: string }>>;
+      };
+    };
+  };
+}
+
+/**
+ * The IPv4 Adj-RIB-In that ExaBGP's JSON event log describes: received UPDATEs applied in
+ * order ("announce": {"ipv4 unicast": {NEXT_HOP: [{"nlri": ...}]}}, "withdraw": {...}), cleared
+ * whenever the session goes down.
+ */
+export function routesFromEvents(text: string): RouteView[] {
+  const rib = new Map<string, RouteView>();
+  for (const line of text.split('\n')) {
+    if (!line.startsWith('{')) continue;
+    let ev: UpdateEvent;
+    try {
+      ev = JSON.parse(line.replace(/[\x00-\x1f]/g, ' ')) as UpdateEvent;
+    } catch {
+      continue;
+    }
+    const n = ev.neighbor;
+    if (!n) continue;
+    if (ev.type === 'state' && n.state === 'down') rib.clear();
+    const u = ev.type === 'update' && n.direction !== 'send' ? n.message?.update : undefined;
+    if (!u) continue;
+    for (const w of u.withdraw?.['ipv4 unicast'] ?? []) if (w.nlri) rib.delete(w.nlri);
+    const a = u.attribute ?? {};
+    for (const [nextHop, list] of Object.entries(u.announce?.['ipv4 unicast'] ?? {})) {
+      for (const { nlri } of list) {
+        if (!nlri) continue;
+        rib.set(
+          nlri,
+          normaliseRoute({
+            prefix: nlri,
+            asPath: JSON.stringify(a['as-path'] ?? []).match(/\d+/g)?.map(Number) ?? [],
+            nextHop,
+            med: a.med ?? null,
+            localPref: a['local-preference'] ?? null,
+            communities: (a.community ?? []).map((c) => c.join(':')),
+            largeCommunities: (a['large-community'] ?? []).map((c) => c.join(':')),
+            extendedCommunities: (a['extended-community'] ?? []).map((e) =>
+              e.string?.startsWith('target:') ? `rt:${e.string.slice(7)}` : extendedCommunityFromValue(e.value ?? 0),
+            ),
+          }),
+        );
+      }
+    }
+  }
+  return [...rib.values()];
 }
 
 // ---------------------------------------------------------------------------------------------
