@@ -346,6 +346,8 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
       }
       return false;
     }
+    // Each read's UPDATEs go to the workers at once: waiting to fill larger batches was
+    // measured slower (the workers idle meanwhile).
     this.submitBatch(conn);
     if (conn.closed || conn.ring.nextBuffer() !== null) return true;
     conn.paused = true;
@@ -360,6 +362,8 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
       const eor = endOfRibFamily(conn.ring.bytes.subarray(off, off + length));
       if (eor) this.onEndOfRib(familyName(eor.afi, eor.safi));
     }
+    // A batch never spans the ring's wrap: its region must be one contiguous range.
+    if (conn.region && off < conn.region.end) this.submitBatch(conn);
     if (conn.region) conn.region.end = off + length;
     else conn.region = conn.ring.retain(off, off + length);
     conn.batch.push(off, length);
@@ -372,6 +376,10 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     const region = conn.region!;
     conn.batch = [];
     conn.region = null;
+    if (conn !== this.conn || this.state !== State.Established) {
+      conn.ring.release(region); // the session went down: its routes are flushed anyway
+      return;
+    }
     this.ingest.submit(this, conn.ring.sab, descriptors).then((result) => {
       conn.ring.release(region);
       if (conn.paused && !conn.closed && conn.ring.nextBuffer() !== null) {
