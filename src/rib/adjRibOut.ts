@@ -351,27 +351,40 @@ export class AdjRibOut {
     if (!classCache) cache.set(this.exportClass, (classCache = new Map()));
     const out = new UpdateWriter(this.target.maxMessageLength || MAX_MESSAGE_LENGTH);
     const mirror = this.mirror;
+    const t = this.target;
+    const ann = this.ann;
     let nWd4 = 0;
     let nWd6 = 0;
     for (let k = 0; k < g.groups; k++) {
       const attr = g.attrs[k];
+      const start = g.starts[k];
+      const end = g.starts[k + 1];
+      // An attribute set belongs to one family: everything per group is hoisted out of the loop.
+      const fam = c[start * CHANGE_WORDS + C_LEN] >>> 8;
+      if (!t.families[fam]) continue;
       const attrOk = this.attrExportable(attr);
+      const mAttr = mirror.attr[fam];
+      const mFrom = mirror.from[fam];
+      const v6 = fam === IPV6;
       let nAnn = 0;
-      let fam = 0;
-      for (let j = g.starts[k]; j < g.starts[k + 1]; j++) {
-        const i = j * CHANGE_WORDS;
-        fam = c[i + C_LEN] >>> 8;
-        if (!this.target.families[fam]) continue;
+      for (let i = start * CHANGE_WORDS; i < end * CHANGE_WORDS; i += CHANGE_WORDS) {
         const ref = c[i + C_REF];
         const shard = ref >>> 22;
         const slot = ref & 0x3fffff;
-        const want = attrOk && this.sourceAllowed(c[i + C_PEER]) ? attr : 0;
-        const prev = initial ? 0 : mirror.attr[fam][shard][slot];
-        const had = prev !== 0 && this.attrExportable(prev) && this.sourceAllowed(mirror.from[fam][shard][slot]) ? prev : 0;
+        const from = c[i + C_PEER];
+        const want = attrOk && (from !== t.peer && (!t.ibgp || this.sourceAllowed(from))) ? attr : 0;
+        let had = 0;
+        if (!initial) {
+          const prev = mAttr[shard][slot];
+          if (prev !== 0) {
+            const prevFrom = mFrom[shard][slot];
+            if (prevFrom !== t.peer && (!t.ibgp || this.sourceAllowed(prevFrom)) && this.attrExportable(prev)) had = prev;
+          }
+        }
         if (want === had) continue;
         if (want === 0) {
           this.sentPrefixes--;
-          if (fam === IPV6) {
+          if (v6) {
             for (let w = 0; w < 4; w++) this.wd6[nWd6++] = c[i + C_KEY + w];
             this.wd6[nWd6++] = c[i + C_LEN] & 0xff;
           } else {
@@ -381,15 +394,15 @@ export class AdjRibOut {
           continue;
         }
         if (had === 0) this.sentPrefixes++;
-        if (fam === IPV6) for (let w = 0; w < 4; w++) this.ann[nAnn++] = c[i + C_KEY + w];
-        else this.ann[nAnn++] = c[i + C_KEY];
-        this.ann[nAnn++] = c[i + C_LEN] & 0xff;
+        if (v6) for (let w = 0; w < 4; w++) ann[nAnn++] = c[i + C_KEY + w];
+        else ann[nAnn++] = c[i + C_KEY];
+        ann[nAnn++] = c[i + C_LEN] & 0xff;
       }
       if (nAnn === 0) continue;
       let bytes = classCache.get(attr);
-      if (!bytes) classCache.set(attr, (bytes = exportAttributes(attributeBytes(this.v, attr), this.target)));
-      if (fam === IPV6) out.announce6(bytes, this.ann, nAnn);
-      else out.announce(bytes, this.ann, nAnn);
+      if (!bytes) classCache.set(attr, (bytes = exportAttributes(attributeBytes(this.v, attr), t)));
+      if (v6) out.announce6(bytes, ann, nAnn);
+      else out.announce(bytes, ann, nAnn);
     }
     out.withdraw(this.wd4, nWd4);
     out.withdraw6(this.wd6, nWd6);

@@ -141,6 +141,9 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   private finish(seq: number, peer: number, result: BatchResult, resolve: (r: BatchResult) => void): void {
     this.running--;
     this.inFlight--;
+    // The next batch goes to the free worker before this one's changes are exported, so the
+    // workers are not idle while the main thread packs UPDATEs.
+    this.pump();
     this.done.set(seq, { result, peer });
     while (this.done.has(this.nextToEmit)) {
       const d = this.done.get(this.nextToEmit)!;
@@ -148,7 +151,6 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       this.emit('changes', d.result, d.peer);
     }
     resolve(result);
-    this.pump();
   }
 
   async close(): Promise<void> {

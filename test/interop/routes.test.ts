@@ -399,8 +399,7 @@ function viewOf(prefix: string, attrs: PathAttribute[]): RouteView {
 /** ribstorm's best path for `prefix`, decoded, and the RIB peer index it came from; null if none. */
 function ribRoute(s: Speaker, prefix: string): (RouteView & { peer: number }) | null {
   const v = s.rib!.views;
-  const [addr, len] = prefix.split('/');
-  const best = lookup(v, ipv4ToNumber(addr), Number(len)).find((p) => p.best);
+  const best = lookup(v, prefix).find((p) => p.best);
   if (!best) return null;
   return { ...viewOf(prefix, decodeAttributes(attributeBytes(v, best.attr))), peer: best.peer };
 }
