@@ -176,8 +176,19 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       exportAllowed: this.policy(n, 'exportPolicy'),
       send: (bytes, count) => n.sendUpdates(bytes, count),
     });
-    pr.adjRibOut.apply(new GroupedChanges().group(sortByAttribute(this.mirror!.snapshot(this.rib!.views))), new Map(), true);
+    this.sendTable(pr.adjRibOut, 'initial');
     n.sendEndOfRib();
+  }
+
+  /** The whole table as this peer's export rules make it, from what the peers were last told. */
+  private sendTable(out: AdjRibOut, mode: 'initial' | 'resend', family?: number): void {
+    const all = this.mirror!.snapshot(this.rib!.views, family);
+    out.apply(new GroupedChanges().group(sortByAttribute(all)), new Map(), mode);
+  }
+
+  resend(n: Neighbor, family: string): void {
+    const out = this.peerRib.get(n)?.adjRibOut;
+    if (out) this.sendTable(out, 'resend', family === 'ipv6-unicast' ? 1 : 0);
   }
 
   sessionDown(n: Neighbor): void {

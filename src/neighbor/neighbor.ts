@@ -114,6 +114,8 @@ export interface UpdateIngest {
   submit(n: Neighbor, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<{ error?: { code: number; subcode: number; data: number[]; detail: string } }>;
   sessionUp(n: Neighbor): void;
   sessionDown(n: Neighbor): void;
+  /** Sends the peer its whole Adj-RIB-Out for one family again (ROUTE-REFRESH). */
+  resend(n: Neighbor, family: string): void;
 }
 
 export interface NeighborEvents {
@@ -689,9 +691,11 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     }
     this.emit('routeRefresh', rr.afi, rr.safi, rr.subtype);
     if (rr.subtype !== RouteRefreshSubtype.Normal) return;
-    // Answer from the Adj-RIB-Out, bracketed by BoRR/EoRR when enhanced refresh is negotiated.
+    // Answer from the Adj-RIB-Out, bracketed by BoRR/EoRR when enhanced refresh is negotiated
+    // (RFC 7313 §4): the peer then drops whatever the re-sent table no longer holds.
     const enhanced = this.session?.enhancedRouteRefresh ?? false;
     if (enhanced) this.send(MessageType.ROUTE_REFRESH, encodeRouteRefresh({ ...rr, subtype: RouteRefreshSubtype.BoRR }));
+    this.ingest?.resend(this, rr.afi === 2 ? 'ipv6-unicast' : 'ipv4-unicast');
     if (enhanced) this.send(MessageType.ROUTE_REFRESH, encodeRouteRefresh({ ...rr, subtype: RouteRefreshSubtype.EoRR }));
   }
 

@@ -262,13 +262,14 @@ export class LocRibMirror {
     }
   }
 
-  /** Every prefix with a best path, as change records (the initial table for a new session). */
-  snapshot(v: RibViews): Uint32Array {
+  /** Every prefix with a best path (of one family, or both), as change records. */
+  snapshot(v: RibViews, family?: number): Uint32Array {
+    const families = v.families.filter((f) => family === undefined || f.id === family);
     let n = 0;
-    for (const fam of this.attr) for (const a of fam) for (let i = 0; i < a.length; i++) if (a[i]) n++;
+    for (const f of families) for (const a of this.attr[f.id]) for (let i = 0; i < a.length; i++) if (a[i]) n++;
     const out = new Uint32Array(n * CHANGE_WORDS);
     let o = 0;
-    for (const f of v.families) {
+    for (const f of families) {
       for (let s = 0; s < f.slots.length; s++) {
         const a = this.attr[f.id][s];
         const slots = f.slots[s];
@@ -337,9 +338,11 @@ export class AdjRibOut {
 
   /**
    * Exports a batch of best-path changes, grouped once for every peer, as packed UPDATEs.
-   * `initial`: the peer has nothing yet (its first table), whatever the mirror says.
+   * `mode`: 'initial' sends the whole table to a new session, 'resend' again after a
+   * ROUTE-REFRESH (every prefix goes out as if the peer had nothing; counts stay).
    */
-  apply(g: GroupedChanges, cache: ExportCache, initial = false): void {
+  apply(g: GroupedChanges, cache: ExportCache, mode: 'changes' | 'initial' | 'resend' = 'changes'): void {
+    const initial = mode !== 'changes';
     const c = g.changes;
     const n = c.length / CHANGE_WORDS;
     if (this.ann.length < n * 5) {
@@ -393,7 +396,7 @@ export class AdjRibOut {
           }
           continue;
         }
-        if (had === 0) this.sentPrefixes++;
+        if (had === 0 && mode !== 'resend') this.sentPrefixes++;
         if (v6) for (let w = 0; w < 4; w++) ann[nAnn++] = c[i + C_KEY + w];
         else ann[nAnn++] = c[i + C_KEY];
         ann[nAnn++] = c[i + C_LEN] & 0xff;

@@ -8,8 +8,11 @@ import {
   AttrFlag,
   AttrType,
   CapabilityCode,
+  decodeRouteRefresh,
   decodeUpdate,
+  encodeRouteRefresh,
   encodeUpdate,
+  RouteRefreshSubtype,
   MessageType,
   WellKnownCommunity,
   type PathAttribute,
@@ -140,6 +143,31 @@ describe('routes through the speaker', () => {
     await until(() => table(sink).size === 1, 5000, 'the IPv6 withdrawal');
     expect([...table(sink).keys()]).toEqual(['2001:db8:200::/40']);
     expect(table(v4only).size).toBe(0); // no IPv6 to a peer that did not negotiate it
+  });
+
+  it('answers ROUTE-REFRESH with the Adj-RIB-Out between BoRR and EoRR (RFC 7313)', async () => {
+    const s = await speaker([
+      { address: '127.0.6.14', 'remote-as': 65014, ...open },
+      { address: '127.0.6.15', 'remote-as': 65015, ...open },
+    ]);
+    const sink = await RawPeer.connect(RS, PORT, '127.0.6.15');
+    cleanup.push(() => sink.close());
+    sink.sendOpen(65015, 90, '127.0.6.15', [...defaultCaps(65015), { code: CapabilityCode.EnhancedRouteRefresh } as never]);
+    await sink.waitFor(MessageType.OPEN);
+    sink.sendKeepalive();
+    await until(() => s.neighbors.get('127.0.6.15')!.state === State.Established);
+    const src = await peer(s, '127.0.6.14', 65014);
+    src.send(announce(attrs([65014]), '10.14.0.0/16', '10.14.1.0/24'));
+    await until(() => table(sink).size === 2, 5000, 'the table');
+    const before = sink.received.length;
+    sink.send(encodeRouteRefresh({ afi: 1, safi: 1, subtype: RouteRefreshSubtype.Normal }));
+    await until(() => sink.received.filter((m) => m.type === MessageType.ROUTE_REFRESH).length === 2, 5000, 'BoRR and EoRR');
+    const after = sink.received.slice(before).map((m) => (m.type === MessageType.ROUTE_REFRESH ? `RR${decodeRouteRefresh(m.bytes).subtype}` : m.type === MessageType.UPDATE ? 'U' : `T${m.type}`));
+    expect(after[0]).toBe('RR1');
+    expect(after[after.length - 1]).toBe('RR2');
+    const resent = sink.received.slice(before).filter((m) => m.type === MessageType.UPDATE).flatMap((m) => decodeUpdate(m.bytes, { asn4: true }).nlri.map((x) => x.prefix));
+    expect(resent.sort()).toEqual(['10.14.0.0/16', '10.14.1.0/24']);
+    expect(s.advertisedPrefixes(s.neighbors.get('127.0.6.15')!)).toBe(2);
   });
 
   it('keeps an eBGP session closed without policies (RFC 8212) and says so once', async () => {
