@@ -35,7 +35,7 @@ import {
   type PathAttribute,
 } from '../../src/packet/index.js';
 import { attributeBytes } from '../../src/rib/attrs.js';
-import { countPaths, locRib, lookup } from '../../src/rib/query.js';
+import { countPaths, locRib, lookup, type PathView } from '../../src/rib/query.js';
 import { Speaker } from '../../src/speaker.js';
 import { readRibDump } from '../../src/tablegen/index.js';
 import { Framer } from '../helpers/framer.js';
@@ -83,6 +83,8 @@ interface Kind {
   create(opts: DaemonOptions, routes: RouteSpec[]): Instance;
   /** What the daemon's CLI shows as MED for a route that has none (null: it tells them apart). */
   medShownWhenAbsent?: number;
+  /** The LOCAL_PREF it gives routes learned over eBGP (null: none, so one received would show). */
+  localPrefShownForEbgp?: number;
   /** The MED the daemon sends for a route it originates without one (null: none). */
   medSentWhenUnset?: number;
   /** False: it cannot receive ribstorm's eBGP routes on loopback; BIRD stands in as receiver B. */
@@ -96,6 +98,7 @@ const birdKind: Kind = {
   name: 'BIRD 2',
   pkg: 'bird2',
   available: bird.available,
+  localPrefShownForEbgp: 100,
   create(opts, routes) {
     const attrs = (r: RouteSpec) => {
       const set: string[] = [];
@@ -137,6 +140,7 @@ const gobgpKind: Kind = {
   // next hop is its own session address, 127.0.4.x here, so GoBGP cannot be receiver B; it
   // receives from ribstorm in the iBGP test instead, where the next hop stays 198.18.x.
   ebgpSink: false,
+  localPrefShownForEbgp: 100,
   create(opts, routes) {
     const d = gobgp.create(opts);
     const nextHop = gobgp.nextHops(opts.address).ipv4;
@@ -207,6 +211,7 @@ const openbgpdKind: Kind = {
   pkg: 'openbgpd',
   available: openbgpd.available,
   medShownWhenAbsent: 0,
+  localPrefShownForEbgp: 100,
   create(opts, routes) {
     const d = openbgpd.create(opts);
     const nextHop = openbgpd.nextHops(opts.address).ipv4;
@@ -396,12 +401,21 @@ function viewOf(prefix: string, attrs: PathAttribute[]): RouteView {
   return normaliseRoute(v);
 }
 
-/** ribstorm's best path for `prefix`, decoded, and the RIB peer index it came from; null if none. */
-function ribRoute(s: Speaker, prefix: string): (RouteView & { peer: number }) | null {
-  const v = s.rib!.views;
-  const best = lookup(v, prefix).find((p) => p.best);
-  if (!best) return null;
-  return { ...viewOf(prefix, decodeAttributes(attributeBytes(v, best.attr))), peer: best.peer };
+const byPrefix = (routes: RouteView[]) => [...routes].sort((a, b) => a.prefix.localeCompare(b.prefix));
+
+/** ribstorm's best path for `prefix`, or null. */
+function ribRoute(s: Speaker, prefix: string): PathView | null {
+  return lookup(s.rib!.views, prefix).find((p) => p.best) ?? null;
+}
+
+/** ribstorm's best paths for `routes`' prefixes, decoded, by prefix (prefixes without one left out). */
+function ribViews(s: Speaker, routes: RouteSpec[]): RouteView[] {
+  const views: RouteView[] = [];
+  for (const r of routes) {
+    const v = ribRoute(s, r.prefix);
+    if (v) views.push(viewOf(r.prefix, decodeAttributes(attributeBytes(s.rib!.views, v.attr))));
+  }
+  return byPrefix(views);
 }
 
 /** The view a daemon should show for a route originated as `r`, as it arrives over one hop. */
@@ -418,7 +432,6 @@ function expected(r: RouteSpec, asPath: number[], nextHop: string, med: number |
   });
 }
 
-const byPrefix = (routes: RouteView[]) => [...routes].sort((a, b) => a.prefix.localeCompare(b.prefix));
 
 /** Three routes from AS `asn`: all attributes, some, none (no MED either). */
 function routesOf(asn: number): RouteSpec[] {
@@ -440,12 +453,13 @@ if (skipped.length) {
 KINDS.forEach((kind, i) => {
   const k = i + 1;
   // 127.0.4.(10k): ribstorm; 10k+1: daemon A; 10k+2: daemon B. 10k+5: ribstorm, 10k+6: the
-  // internal daemon, 10k+7: the external BIRD of the iBGP test.
+  // internal daemon, 10k+7: the external one of the iBGP test.
   const RS = `127.0.4.${10 * k}`;
   const A = `127.0.4.${10 * k + 1}`;
   const B = `127.0.4.${10 * k + 2}`;
   const asA = 65100 + 10 * k + 1;
   const asB = 65100 + 10 * k + 2;
+  // The daemon on the receiving end of ribstorm's eBGP routes.
   const sink = kind.ebgpSink === false ? birdKind : kind;
 
   describe.runIf(kind.available())(`routes with ${kind.name}`, () => {
@@ -456,10 +470,9 @@ KINDS.forEach((kind, i) => {
       await established(s, [A], kind.name);
       await a.announce();
       const want = routes.map((r) => expected(r, [asA], a.nextHop, r.med ?? kind.medSentWhenUnset ?? null, null));
-      await eventually(() => expect(byPrefix(routes.map((r) => ribRoute(s, r.prefix)).filter((x) => x !== null).map(({ peer, ...v }) => (void peer, v)))).toEqual(byPrefix(want)), 20_000);
+      await eventually(() => expect(ribViews(s, routes)).toEqual(byPrefix(want)), 20_000);
       // Nothing else in the Loc-RIB, every path from A's session.
-      const rib = locRib(s.rib!.views);
-      expect([...rib.keys()].sort()).toEqual(routes.map((r) => r.prefix).sort());
+      expect([...locRib(s.rib!.views).keys()].sort()).toEqual(routes.map((r) => r.prefix).sort());
       expect(countPaths(s.rib!.views)).toEqual({ prefixes: 3, paths: 3 });
       // The per-neighbor count follows the RIB once the batch's result is back on the main thread.
       await eventually(() => expect(s.receivedPaths(s.neighbors.get(A)!)).toBe(3), 5_000);
@@ -478,25 +491,22 @@ KINDS.forEach((kind, i) => {
         const s = await startSpeaker(RS, [{ address: A, asn: asA }, { address: B, asn: asB }]);
         await established(s, [A, B], `${kind.name} and ${sink.name}`);
         await a.announce();
-        const medAbsent = sink.medShownWhenAbsent ?? null;
-        const want = routes.map((r) => expected(r, [RIBSTORM_AS, asA], RS, medAbsent, null));
-        // What an eBGP-learned route's LOCAL_PREF reads is the receiving daemon's business.
-        const seen = async () => byPrefix((await b.received()).map((r) => ({ ...r, localPref: null })));
-        await eventually(async () => expect(await seen()).toEqual(byPrefix(want)), 30_000);
+        const want = routes.map((r) => expected(r, [RIBSTORM_AS, asA], RS, sink.medShownWhenAbsent ?? null, sink.localPrefShownForEbgp ?? null));
+        await eventually(async () => expect(byPrefix(await b.received())).toEqual(byPrefix(want)), 30_000);
         expect(s.advertisedPrefixes(s.neighbors.get(B)!)).toBe(3);
-        // Nothing goes back to A: its routes carry no other source (and A would see its own AS).
+        // Nothing goes back to A, the routes' only source.
         expect(s.advertisedPrefixes(s.neighbors.get(A)!)).toBe(0);
 
         await a.withdraw();
-        await eventually(async () => expect(await seen()).toEqual([]), 30_000);
+        await eventually(async () => expect(await b.received()).toEqual([]), 30_000);
         for (const r of routes) expect(ribRoute(s, r.prefix)).toBeNull();
         expect(s.advertisedPrefixes(s.neighbors.get(B)!)).toBe(0);
       },
       90_000,
     );
 
-    it.runIf(birdKind.available())(
-      `iBGP with ${kind.name}: its LOCAL_PREF and MED kept in the RIB; eBGP routes reach it with LOCAL_PREF 100, MED and next hop kept`,
+    it.runIf(sink.available())(
+      `iBGP with ${kind.name} (${sink.name} on eBGP): its LOCAL_PREF and MED kept in the RIB, neither passed to eBGP; eBGP routes reach it with LOCAL_PREF 100, MED and next hop kept`,
       async () => {
         const RS2 = `127.0.4.${10 * k + 5}`;
         const I = `127.0.4.${10 * k + 6}`;
@@ -511,31 +521,33 @@ KINDS.forEach((kind, i) => {
           { prefix: '203.0.113.128/25', communities: [], largeCommunities: [], routeTargets: [] },
         ];
         const inner = await startInstance(kind, I, RIBSTORM_AS, RS2, internal);
-        const outer = await startInstance(birdKind, E, asE, RS2, external);
+        const outer = await startInstance(sink, E, asE, RS2, external);
         const s = await startSpeaker(RS2, [{ address: I, asn: RIBSTORM_AS }, { address: E, asn: asE }]);
-        await established(s, [I, E], `${kind.name} (iBGP) and BIRD (eBGP)`);
+        await established(s, [I, E], `${kind.name} (iBGP) and ${sink.name} (eBGP)`);
         expect(s.neighbors.get(I)!.session!.ebgp).toBe(false);
         await inner.announce();
         await outer.announce();
 
-        // In the RIB: the internal routes as sent (empty AS_PATH, LOCAL_PREF, MED, next hop kept).
+        // In the RIB: the internal routes as sent (empty AS_PATH, LOCAL_PREF, MED, next hop).
         const fromInternal = internal.map((r) => expected(r, [], inner.nextHop, r.med ?? kind.medSentWhenUnset ?? null, r.localPref ?? null));
-        await eventually(() => expect(byPrefix(internal.map((r) => ribRoute(s, r.prefix)).filter((x) => x !== null).map(({ peer, ...v }) => (void peer, v)))).toEqual(byPrefix(fromInternal)), 20_000);
+        await eventually(() => expect(ribViews(s, internal)).toEqual(byPrefix(fromInternal)), 20_000);
 
-        // At the internal daemon: only the external routes (no internal route reflected back),
-        // AS_PATH as BIRD sent it, BIRD's next hop and MED, LOCAL_PREF 100 added by ribstorm.
-        const atInternal = external.map((r) => expected(r, [asE], outer.nextHop, r.med ?? kind.medShownWhenAbsent ?? null, 100));
+        // At the internal daemon: only the external routes (none of its own reflected back), the
+        // external daemon's AS_PATH, next hop and MED, and LOCAL_PREF 100 added by ribstorm.
+        const atInternal = external.map((r) =>
+          expected(r, [asE], outer.nextHop, r.med ?? sink.medSentWhenUnset ?? kind.medShownWhenAbsent ?? null, 100),
+        );
         await eventually(async () => expect(byPrefix(await inner.received())).toEqual(byPrefix(atInternal)), 30_000);
 
-        // At the external BIRD: the internal routes with ribstorm's AS, its next hop, no MED.
-        const atExternal = internal.map((r) => expected(r, [RIBSTORM_AS], RS2, null, null));
-        const seenByE = async () => byPrefix((await outer.received()).map((r) => ({ ...r, localPref: null })));
-        await eventually(async () => expect(await seenByE()).toEqual(byPrefix(atExternal)), 30_000);
+        // At the external daemon: the internal routes with ribstorm's AS and next hop, without
+        // the MED and LOCAL_PREF they had inside.
+        const atExternal = internal.map((r) => expected(r, [RIBSTORM_AS], RS2, sink.medShownWhenAbsent ?? null, sink.localPrefShownForEbgp ?? null));
+        await eventually(async () => expect(byPrefix(await outer.received())).toEqual(byPrefix(atExternal)), 30_000);
 
         await inner.withdraw();
         await outer.withdraw();
         await eventually(async () => expect(await inner.received()).toEqual([]), 30_000);
-        await eventually(async () => expect(await seenByE()).toEqual([]), 30_000);
+        await eventually(async () => expect(await outer.received()).toEqual([]), 30_000);
         expect(countPaths(s.rib!.views)).toEqual({ prefixes: 0, paths: 0 });
       },
       90_000,
