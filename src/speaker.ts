@@ -169,6 +169,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       nextHop: local && isIP(local) === 4 ? ipv4ToNumber(local) : 0,
       nextHop6: nextHopV6(n.config.nextHop6 ?? local),
       families: [s.families.includes('ipv4-unicast'), s.families.includes('ipv6-unicast')],
+      addPathSend: [s.addPathSend.includes('ipv4-unicast'), s.addPathSend.includes('ipv6-unicast')],
       maxMessageLength: s.extendedMessage ? MAX_EXTENDED_MESSAGE_LENGTH : MAX_MESSAGE_LENGTH,
       asn4: s.asn4,
       rrClient: n.config.routeReflectorClient,

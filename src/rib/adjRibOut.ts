@@ -40,6 +40,8 @@ export interface ExportTarget {
   nextHop6: Uint8Array;
   /** Negotiated families, by family id: [IPv4 unicast, IPv6 unicast]. */
   families: [boolean, boolean];
+  /** RFC 7911 send negotiated, by family id. */
+  addPathSend: [boolean, boolean];
   maxMessageLength: number;
   asn4: boolean;
   /** RFC 4456: this peer is a route-reflector client. */
@@ -305,7 +307,7 @@ export class AdjRibOut {
     readonly target: ExportTarget,
   ) {
     const t = target;
-    this.exportClass = `${t.localAs}/${t.nextHop}/${t.ibgp}/${t.routeServerClient}/${t.asn4}`;
+    this.exportClass = `${t.localAs}/${t.nextHop}/${Buffer.from(t.nextHop6).toString('hex')}/${t.ibgp}/${t.routeServerClient}/${t.asn4}`;
   }
 
   /** Prefixes this peer currently holds from us. */
@@ -352,7 +354,7 @@ export class AdjRibOut {
     }
     let classCache = cache.get(this.exportClass);
     if (!classCache) cache.set(this.exportClass, (classCache = new Map()));
-    const out = new UpdateWriter(this.target.maxMessageLength || MAX_MESSAGE_LENGTH);
+    const out = new UpdateWriter(this.target.maxMessageLength || MAX_MESSAGE_LENGTH, this.target.addPathSend);
     const mirror = this.mirror;
     const t = this.target;
     const ann = this.ann;
@@ -422,7 +424,11 @@ class UpdateWriter {
   private o = 0;
   private messages = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    /** ADD-PATH send negotiated, per family. */
+    private readonly addPath: [boolean, boolean] = [false, false],
+  ) {}
 
   private room(n: number): void {
     if (this.o + n <= this.buf.length) return;
@@ -438,15 +444,26 @@ class UpdateWriter {
     this.messages++;
   }
 
+  /**
+   * RFC 7911 path identifier. Only the best path is advertised, always with identifier 1, so
+   * a peer that negotiated ADD-PATH receive gets well-formed NLRI (one path per prefix).
+   */
+  private pathId(): void {
+    this.buf.writeUInt32BE(1, this.o);
+    this.o += 4;
+  }
+
   /** Writes prefixes [addr, len] pairs p[0, n) from the current position; returns how many fit. */
   private prefixes(p: Uint32Array, from: number, n: number, limit: number): number {
     const b = this.buf;
+    const id = this.addPath[0] ? 4 : 0;
     let i = from;
     while (i < n) {
       const len = p[i + 1];
       const bytes = (len + 7) >> 3;
-      if (this.o + 1 + bytes > limit) break;
+      if (this.o + id + 1 + bytes > limit) break;
       const addr = p[i];
+      if (id) this.pathId();
       b[this.o++] = len;
       for (let k = 0; k < bytes; k++) b[this.o++] = (addr >>> (24 - 8 * k)) & 0xff;
       i += 2;
@@ -470,11 +487,13 @@ class UpdateWriter {
   /** IPv6 prefixes [k0..k3, len] from p[from, n) until `limit`; returns where it stopped. */
   private prefixes6(p: Uint32Array, from: number, n: number, limit: number): number {
     const b = this.buf;
+    const id = this.addPath[1] ? 4 : 0;
     let i = from;
     while (i < n) {
       const len = p[i + 4];
       const bytes = (len + 7) >> 3;
-      if (this.o + 1 + bytes > limit) break;
+      if (this.o + id + 1 + bytes > limit) break;
+      if (id) this.pathId();
       b[this.o++] = len;
       for (let k = 0; k < bytes; k++) b[this.o++] = (p[i + (k >> 2)] >>> (24 - 8 * (k & 3))) & 0xff;
       i += 5;

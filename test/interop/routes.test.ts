@@ -1,14 +1,17 @@
 // Routes through ribstorm's RIB, IPv4 unicast, against the five Debian BGP daemons, each on its
-// own 127.0.4.x addresses and run directories:
-//  - daemon -> ribstorm: routes with communities, large and extended communities and MED land in
-//    ribstorm's shared-memory RIB with those attributes as the daemon sent them;
-//  - daemon A -> ribstorm -> daemon B (two instances of the same daemon, eBGP on both sides): B
-//    sees ribstorm's AS prepended, ribstorm's address as next hop, no MED, the communities intact;
-//    when A withdraws, ribstorm and B lose the routes;
-//  - iBGP with BIRD and FRR: LOCAL_PREF and MED from an internal daemon kept in the RIB; routes
-//    learned over eBGP reach the internal daemon with LOCAL_PREF 100, the MED and the next hop kept;
+// own 127.0.4.x addresses and run directories, ribstorm in-process:
+//  - daemon -> ribstorm: routes with MED, communities, large and extended communities land in
+//    ribstorm's shared-memory RIB with those attributes as the daemon sent them, and leave it
+//    when the daemon withdraws them;
+//  - daemon A -> ribstorm -> daemon B (two instances of the same daemon; BIRD as B for GoBGP, see
+//    gobgpKind), eBGP on both sides: B's CLI shows ribstorm's AS prepended, ribstorm's address as
+//    next hop, no MED, the communities intact; when A withdraws, ribstorm and B lose the routes;
+//  - iBGP with each daemon (and one eBGP daemon beside it): LOCAL_PREF and MED from the internal
+//    daemon kept in the RIB and not passed to the external one; routes learned over eBGP reach
+//    the internal daemon with LOCAL_PREF 100, their MED and next hop kept, and nothing of its own
+//    comes back to it;
 //  - the real table: a RouteViews dump (497k prefixes) in from one scripted peer and out at
-//    another, prefix for prefix, and withdrawn again when the first peer goes away.
+//    another (and at BIRD), prefix for prefix, and withdrawn again when the first peer goes away.
 // Suites whose daemon is not installed are skipped, and say so.
 
 import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -705,7 +708,7 @@ class ScriptedPeer {
 }
 
 describe('the real table through ribstorm', () => {
-  it('a RouteViews dump (497k prefixes) in from one peer comes out at another prefix for prefix (and at BIRD, route for route), and is withdrawn when the first goes', async () => {
+  it('a RouteViews dump (497k prefixes) in from one peer comes out at another prefix for prefix (and at BIRD: count and a sample), and is withdrawn when the first goes', async () => {
     const t0 = Date.now();
     const dump = await readRibDump(DUMP, { peers: [DUMP_PEER], nextHop: '198.18.4.101', prependAs: SOURCE_AS });
     expect(dump.truncated).toBe(false);

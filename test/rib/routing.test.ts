@@ -170,6 +170,27 @@ describe('routes through the speaker', () => {
     expect(s.advertisedPrefixes(s.neighbors.get('127.0.6.15')!)).toBe(2);
   });
 
+  it('sends path identifiers to a peer that negotiated ADD-PATH receive (RFC 7911)', async () => {
+    const s = await speaker([
+      { address: '127.0.6.16', 'remote-as': 65016, ...open },
+      { address: '127.0.6.17', 'remote-as': 65017, ...open, 'add-path': 'send' },
+    ]);
+    const sink = await RawPeer.connect(RS, PORT, '127.0.6.17');
+    cleanup.push(() => sink.close());
+    sink.sendOpen(65017, 90, '127.0.6.17', [...defaultCaps(65017), { code: CapabilityCode.AddPath, families: [{ afi: 1, safi: 1, mode: 1 }] }]);
+    await sink.waitFor(MessageType.OPEN);
+    sink.sendKeepalive();
+    await until(() => s.neighbors.get('127.0.6.17')!.state === State.Established);
+    expect(s.neighbors.get('127.0.6.17')!.session!.addPathSend).toEqual(['ipv4-unicast']);
+    const src = await peer(s, '127.0.6.16', 65016);
+    src.send(announce(attrs([65016]), '10.16.0.0/16'));
+    src.send(withdraw('10.16.0.0/16'));
+    await until(() => sink.received.filter((m) => m.type === MessageType.UPDATE).length >= 3, 5000, 'announcement and withdrawal');
+    const updates = sink.received.filter((m) => m.type === MessageType.UPDATE).map((m) => decodeUpdate(m.bytes, { asn4: true, addPath: { ipv4: true } }));
+    expect(updates.flatMap((u) => u.nlri)).toEqual([{ prefix: '10.16.0.0/16', pathId: 1 }]);
+    expect(updates.flatMap((u) => u.withdrawn)).toEqual([{ prefix: '10.16.0.0/16', pathId: 1 }]);
+  });
+
   it('keeps an eBGP session closed without policies (RFC 8212) and says so once', async () => {
     const s = await speaker([
       { address: '127.0.6.4', 'remote-as': 65004 },
