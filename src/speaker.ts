@@ -7,7 +7,7 @@ import { DEFAULT_RIB, type Config, type NeighborConfig, type RibConfig } from '.
 import { log } from './log.js';
 import { CeaseSubcode, ipv4ToNumber, ipv6ToBytes, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './packet/index.js';
 import { Neighbor, type UpdateIngest } from './neighbor/neighbor.js';
-import { State } from './neighbor/fsm.js';
+import { Event, State } from './neighbor/fsm.js';
 import { CHANGE_WORDS, sortByAttribute, type BatchResult } from './rib/apply.js';
 import { AdjRibOut, GroupedChanges, LocRibMirror, type ExportCache } from './rib/adjRibOut.js';
 import { P_ATTR, P_PEER, PATH_WORDS, S_BEST, SLOT_WORDS } from './rib/memory.js';
@@ -41,6 +41,9 @@ function defaultLocalAddress(config: Config, peer: string): string | undefined {
   return mine.length === 1 ? mine[0] : undefined;
 }
 
+/** How long a restarted peer's stale paths wait for its End-of-RIB (FRR's stalepath-time). */
+const STALE_PATH_TIME_S = 360;
+
 export interface SpeakerOptions {
   /** false: no RIB, UPDATEs are framed and counted only (session tests). */
   rib?: boolean;
@@ -54,6 +57,9 @@ interface PeerRib {
   paths: number;
   maxPrefixWarned: boolean;
   blocked: boolean;
+  /** Graceful restart: families whose End-of-RIB ends the stale period, and its deadline. */
+  staleFamilies: Set<string> | null;
+  staleTimer: NodeJS.Timeout | null;
 }
 
 export class Speaker extends EventEmitter implements UpdateIngest {
@@ -87,7 +93,8 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       if (this.rib) {
         neighbor.ingest = this;
         const index = this.rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? config.global.asn) });
-        this.peerRib.set(neighbor, { index, adjRibOut: null, paths: 0, maxPrefixWarned: false, blocked: false });
+        this.peerRib.set(neighbor, { index, adjRibOut: null, paths: 0, maxPrefixWarned: false, blocked: false, staleFamilies: null, staleTimer: null });
+        neighbor.on('endOfRib', (family) => this.onEndOfRib(neighbor, family));
       }
     }
   }
@@ -154,6 +161,8 @@ export class Speaker extends EventEmitter implements UpdateIngest {
 
   sessionUp(n: Neighbor): void {
     const pr = this.peerRib.get(n)!;
+    // Back before the restart time ran out: stale paths now wait for End-of-RIB, but not forever.
+    if (pr.staleFamilies) this.staleTimer(n, pr, STALE_PATH_TIME_S);
     const s = n.session!;
     this.rib!.setPeer(pr.index, {
       asn: s.peerAs,
@@ -192,13 +201,54 @@ export class Speaker extends EventEmitter implements UpdateIngest {
     if (out) this.sendTable(out, 'resend', family === 'ipv6-unicast' ? 1 : 0);
   }
 
-  sessionDown(n: Neighbor): void {
+  sessionDown(n: Neighbor, event: Event): void {
     const pr = this.peerRib.get(n)!;
     pr.adjRibOut = null;
-    pr.paths = 0;
     pr.blocked = false;
     pr.maxPrefixWarned = false;
+    const gr = n.session?.peerGracefulRestart;
+    // RFC 4724 §4.2: a session lost without a NOTIFICATION from a restarting-capable peer
+    // keeps its paths, marked stale, for the restart time it announced.
+    if (gr && gr.restartTime > 0 && n.config.gracefulRestart.enabled && event === Event.TcpConnectionFails) {
+      log(`${n.name}: graceful restart: keeping its paths as stale for up to ${gr.restartTime}s`);
+      pr.staleFamilies = new Set(n.session!.families);
+      this.staleTimer(n, pr, gr.restartTime);
+      void this.rib!.markStale(pr.index);
+      return;
+    }
+    this.endStale(pr);
+    pr.paths = 0;
     void this.rib!.flushPeer(pr.index);
+  }
+
+  private staleTimer(n: Neighbor, pr: PeerRib, seconds: number): void {
+    if (pr.staleTimer) clearTimeout(pr.staleTimer);
+    pr.staleTimer = setTimeout(() => {
+      log(`${n.name}: graceful restart: stale paths removed after ${seconds}s`);
+      this.sweep(pr);
+    }, seconds * 1000);
+  }
+
+  private endStale(pr: PeerRib): void {
+    if (pr.staleTimer) clearTimeout(pr.staleTimer);
+    pr.staleTimer = null;
+    pr.staleFamilies = null;
+  }
+
+  private sweep(pr: PeerRib): void {
+    this.endStale(pr);
+    void this.rib!.sweepStale(pr.index);
+  }
+
+  /** End-of-RIB from a restarted peer, for every family it had: its stale paths go. */
+  private onEndOfRib(n: Neighbor, family: string): void {
+    const pr = this.peerRib.get(n);
+    if (!pr?.staleFamilies) return;
+    pr.staleFamilies.delete(family);
+    if (pr.staleFamilies.size === 0) {
+      log(`${n.name}: graceful restart: End-of-RIB received, stale paths removed`);
+      this.sweep(pr);
+    }
   }
 
   private readonly grouped = new GroupedChanges();
@@ -252,6 +302,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
    */
   async shutdown(text: string, graceMs = 2000): Promise<void> {
     for (const s of this.servers) s.close();
+    for (const pr of this.peerRib.values()) this.endStale(pr);
     for (const n of this.neighbors.values()) n.stop(text);
     const deadline = Date.now() + graceMs;
     // Give the NOTIFICATIONs a moment on the wire before the sockets go.

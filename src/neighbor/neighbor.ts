@@ -113,7 +113,8 @@ export interface LastError {
 export interface UpdateIngest {
   submit(n: Neighbor, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<{ error?: { code: number; subcode: number; data: number[]; detail: string } }>;
   sessionUp(n: Neighbor): void;
-  sessionDown(n: Neighbor): void;
+  /** `event` tells why: a session lost without NOTIFICATION may be kept (graceful restart). */
+  sessionDown(n: Neighbor, event: Event): void;
   /** Sends the peer its whole Adj-RIB-Out for one family again (ROUTE-REFRESH). */
   resend(n: Neighbor, family: string): void;
 }
@@ -360,15 +361,19 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.received.update++;
     this.received.total++;
     this.lastReceivedAt = Date.now();
-    if (length === 23 || length === 29 || length === 30) {
-      const eor = endOfRibFamily(conn.ring.bytes.subarray(off, off + length));
-      if (eor) this.onEndOfRib(familyName(eor.afi, eor.safi));
-    }
     // A batch never spans the ring's wrap: its region must be one contiguous range.
     if (conn.region && off < conn.region.end) this.submitBatch(conn);
     if (conn.region) conn.region.end = off + length;
     else conn.region = conn.ring.retain(off, off + length);
     conn.batch.push(off, length);
+    if (length === 23 || length === 29 || length === 30) {
+      const eor = endOfRibFamily(conn.ring.bytes.subarray(off, off + length));
+      if (eor) {
+        // Everything before End-of-RIB goes to the RIB first: what EoR triggers comes after.
+        this.submitBatch(conn);
+        this.onEndOfRib(familyName(eor.afi, eor.safi));
+      }
+    }
   }
 
   /** Hands the framed UPDATEs to the RIB; their ring space is free again once it is done. */
@@ -539,7 +544,7 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.state = to;
     if (from === State.Established) {
       log(`${this.name}: session down (${event})`);
-      this.ingest?.sessionDown(this);
+      this.ingest?.sessionDown(this, event);
       this.session = null;
     }
     log(`${this.name}: ${from} -> ${to} (${event})`);

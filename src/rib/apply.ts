@@ -30,7 +30,7 @@ import {
   prefixHash,
   type RibViews,
 } from './memory.js';
-import { removePath, removePeer, slotFor, TOUCHED, upsertPath } from './shard.js';
+import { markStale, removePath, removePeer, slotFor, TOUCHED, upsertPath } from './shard.js';
 
 /**
  * A best-path change: length | family << 8, the network (4 words; IPv4 uses the first), the
@@ -272,12 +272,19 @@ export class BatchApplier {
     return result;
   }
 
-  /** Removes every path of a peer whose session went down (in sequence like any batch). */
-  flushPeer(seq: number, peer: number): BatchResult {
+  /**
+   * Removes every path of a peer whose session went down, or with `how` 'stale' only those
+   * still stale (graceful restart sweep), or with 'mark' keeps them all marked stale. In
+   * sequence like any batch.
+   */
+  flushPeer(seq: number, peer: number, how: 'all' | 'stale' | 'mark' = 'all'): BatchResult {
     const result: BatchResult = { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0 };
     this.beginChanges();
     this.visitShards(seq, result, (s) => {
-      for (const f of this.v.families) removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot));
+      for (const f of this.v.families) {
+        if (how === 'mark') markStale(this.v, f, s, peer);
+        else removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot), how === 'stale');
+      }
     });
     result.changes = this.sortedChanges();
     return result;

@@ -56,6 +56,9 @@ export const REASON_NAMES: Record<number, string> = {
   15: 'own AS in AS_PATH',
 };
 
+/** Bits 16-23 of a path's peer word hold its Reason (memory.ts P_PEER). */
+const REASON_MASK = 0x00ff0000;
+
 const MAX_CANDIDATES = 4096;
 const cand = new Int32Array(MAX_CANDIDATES);
 const alive = new Uint8Array(MAX_CANDIDATES);
@@ -71,7 +74,7 @@ function keepMin(n: number, reason: number, paths: Uint32Array): number {
     if (!alive[i]) continue;
     if (key[i] > min) {
       alive[i] = 0;
-      paths[cand[i] * PATH_WORDS + P_PEER] = (paths[cand[i] * PATH_WORDS + P_PEER] & 0xffff) | (reason << 16);
+      paths[cand[i] * PATH_WORDS + P_PEER] = (paths[cand[i] * PATH_WORDS + P_PEER] & ~REASON_MASK) | (reason << 16);
     } else left++;
   }
   return left;
@@ -91,7 +94,7 @@ export function selectBest(v: RibViews, paths: Uint32Array, head: number): numbe
     const eligible = (meta[attr * META_WORDS + M_FLAGS] & F_AS_LOOP) === 0;
     cand[n] = r;
     alive[n] = eligible ? 1 : 0;
-    paths[r * PATH_WORDS + P_PEER] = (paths[r * PATH_WORDS + P_PEER] & 0xffff) | ((eligible ? 0 : Reason.AsLoop) << 16);
+    paths[r * PATH_WORDS + P_PEER] = (paths[r * PATH_WORDS + P_PEER] & ~REASON_MASK) | ((eligible ? 0 : Reason.AsLoop) << 16);
     if (eligible) left++;
     n++;
   }
@@ -132,7 +135,7 @@ export function selectBest(v: RibViews, paths: Uint32Array, head: number): numbe
       if (!alive[i]) continue;
       if (beaten[i]) {
         alive[i] = 0;
-        paths[cand[i] * PATH_WORDS + P_PEER] = (paths[cand[i] * PATH_WORDS + P_PEER] & 0xffff) | (Reason.Med << 16);
+        paths[cand[i] * PATH_WORDS + P_PEER] = (paths[cand[i] * PATH_WORDS + P_PEER] & ~REASON_MASK) | (Reason.Med << 16);
       } else left++;
     }
   }

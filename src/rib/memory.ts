@@ -54,12 +54,17 @@ export interface Family {
   readonly mask: number;
 }
 
-/** Words per path record: peer | reason << 16, path identifier, attribute id, next record. */
+/**
+ * Words per path record: peer | reason << 16 | STALE, path identifier, attribute id, next
+ * record.
+ */
 export const PATH_WORDS = 4;
 export const P_PEER = 0;
 export const P_PATH_ID = 1;
 export const P_ATTR = 2;
 export const P_NEXT = 3;
+/** The path outlived its session and waits for the peer's End-of-RIB (RFC 4724 §4.2). */
+export const STALE = 1 << 24;
 
 /** Per-shard header words. */
 export const H_SEQ = 0; // the batch sequence number this shard expects next

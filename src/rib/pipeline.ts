@@ -110,7 +110,17 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
 
   /** Removes all of a peer's paths, after every batch submitted before. */
   flushPeer(peer: number): Promise<BatchResult> {
-    return this.run({ kind: 'flush', seq: this.seq++, peer }, peer);
+    return this.run({ kind: 'flush', seq: this.seq++, peer, how: 'all' }, peer);
+  }
+
+  /** Graceful restart (RFC 4724 §4.2): keeps a peer's paths, marked stale. */
+  markStale(peer: number): Promise<BatchResult> {
+    return this.run({ kind: 'flush', seq: this.seq++, peer, how: 'mark' }, peer);
+  }
+
+  /** Removes the paths of a peer that its new session did not announce again. */
+  sweepStale(peer: number): Promise<BatchResult> {
+    return this.run({ kind: 'flush', seq: this.seq++, peer, how: 'stale' }, peer);
   }
 
   /**

@@ -14,6 +14,7 @@ import {
   P_PATH_ID,
   P_PEER,
   PATH_WORDS,
+  STALE,
   type Family,
   type RibViews,
 } from './memory.js';
@@ -87,6 +88,18 @@ function freePath(v: RibViews, shard: number, r: number): void {
  * Adds or replaces the path (peer, pathId) of the prefix in `slot`. Returns true if anything
  * changed (a re-announcement with the same attributes changes nothing).
  */
+/** Marks every path of `peer` in the shard stale (graceful restart: kept, not yet confirmed). */
+export function markStale(v: RibViews, f: Family, shard: number, peer: number): void {
+  const slots = f.slots[shard];
+  const paths = v.paths[shard];
+  const n = f.mask + 1;
+  for (let i = 0; i < n; i++) {
+    for (let r = slots[i * f.words + f.headAt]; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
+      if ((paths[r * PATH_WORDS + P_PEER] & 0xffff) === peer) paths[r * PATH_WORDS + P_PEER] |= STALE;
+    }
+  }
+}
+
 export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number, attr: number): boolean {
   const slots = f.slots[shard];
   const paths = v.paths[shard];
@@ -94,6 +107,7 @@ export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, 
   for (let r = slots[head]; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
     const q = r * PATH_WORDS;
     if ((paths[q + P_PEER] & 0xffff) === peer && paths[q + P_PATH_ID] === pathId) {
+      paths[q + P_PEER] &= ~STALE; // announced again by the new session
       if (paths[q + P_ATTR] === attr) return false;
       paths[q + P_ATTR] = attr;
       return true;
@@ -127,8 +141,12 @@ export function removePath(v: RibViews, f: Family, shard: number, slot: number, 
   return false;
 }
 
-/** Removes every path of `peer` in the shard (its session went down), calling `touched` per prefix first. */
-export function removePeer(v: RibViews, f: Family, shard: number, peer: number, touched: (slot: number) => void): void {
+/**
+ * Removes every path of `peer` in the shard (its session went down), or only its stale ones,
+ * calling `touched` per prefix first.
+ */
+export function removePeer(v: RibViews, f: Family, shard: number, peer: number, touched: (slot: number) => void, onlyStale = false): void {
+  const match = (w: number) => (w & 0xffff) === peer && (!onlyStale || (w & STALE) !== 0);
   const slots = f.slots[shard];
   const paths = v.paths[shard];
   const n = f.mask + 1;
@@ -136,14 +154,14 @@ export function removePeer(v: RibViews, f: Family, shard: number, peer: number, 
     const o = i * f.words;
     if (slots[o + f.lenAt] === 0 || slots[o + f.headAt] === 0) continue;
     let has = false;
-    for (let r = slots[o + f.headAt]; r !== 0 && !has; r = paths[r * PATH_WORDS + P_NEXT]) has = (paths[r * PATH_WORDS + P_PEER] & 0xffff) === peer;
+    for (let r = slots[o + f.headAt]; r !== 0 && !has; r = paths[r * PATH_WORDS + P_NEXT]) has = match(paths[r * PATH_WORDS + P_PEER]);
     if (!has) continue;
     touched(i); // before the removal, so the caller sees the best as it was
     let prev = 0;
     for (let r = slots[o + f.headAt]; r !== 0; ) {
       const q = r * PATH_WORDS;
       const next = paths[q + P_NEXT];
-      if ((paths[q + P_PEER] & 0xffff) === peer) {
+      if (match(paths[q + P_PEER])) {
         if (prev === 0) slots[o + f.headAt] = next;
         else paths[prev * PATH_WORDS + P_NEXT] = next;
         if (slots[o + f.bestAt] === r) slots[o + f.bestAt] = 0;

@@ -8,7 +8,7 @@ import { RibViews, type RibBuffers } from './memory.js';
 
 export type RibTask =
   | { kind: 'updates'; seq: number; peer: number; ctx: PeerContext; buffer: SharedArrayBuffer; descriptors: Uint32Array }
-  | { kind: 'flush'; seq: number; peer: number };
+  | { kind: 'flush'; seq: number; peer: number; how: 'all' | 'stale' | 'mark' };
 
 const views = new RibViews((workerData as { rib: RibBuffers }).rib);
 const applier = new BatchApplier(views);
@@ -17,7 +17,7 @@ const rings = new WeakMap<SharedArrayBuffer, Uint8Array>();
 /** Results travel back as one transferred Uint32Array (no copy), or as an object on error. */
 export default function run(task: RibTask): BatchResult | Uint32Array {
   let result: BatchResult;
-  if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer);
+  if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer, task.how);
   else {
     let bytes = rings.get(task.buffer);
     if (!bytes) {

@@ -435,7 +435,6 @@ function expected(r: RouteSpec, asPath: number[], nextHop: string, med: number |
   });
 }
 
-
 /** Three routes from AS `asn`: all attributes, some, none (no MED either). */
 function routesOf(asn: number): RouteSpec[] {
   return [

@@ -191,6 +191,39 @@ describe('routes through the speaker', () => {
     expect(updates.flatMap((u) => u.withdrawn)).toEqual([{ prefix: '10.16.0.0/16', pathId: 1 }]);
   });
 
+  it('keeps a restarting peer\'s paths as stale until its End-of-RIB, or until its restart time (RFC 4724)', async () => {
+    const s = await speaker([
+      { address: '127.0.6.18', 'remote-as': 65018, ...open, 'idle-hold-time': 0 },
+      { address: '127.0.6.19', 'remote-as': 65019, ...open },
+    ]);
+    const sink = await peer(s, '127.0.6.19', 65019);
+    const gr = { code: CapabilityCode.GracefulRestart, restarting: false, notification: false, restartTime: 2, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] } as const;
+    const connect = async () => {
+      const p = await RawPeer.connect(RS, PORT, '127.0.6.18');
+      cleanup.push(() => p.close());
+      p.sendOpen(65018, 90, '127.0.6.18', [...defaultCaps(65018), gr]);
+      await p.waitFor(MessageType.OPEN);
+      p.sendKeepalive();
+      await until(() => s.neighbors.get('127.0.6.18')!.state === State.Established, 5000, 'Established');
+      return p;
+    };
+    let p = await connect();
+    p.send(announce(attrs([65018]), '10.18.1.0/24', '10.18.2.0/24'));
+    await until(() => table(sink).size === 2, 5000, 'both routes');
+    p.socket.destroy(); // the peer restarts: no NOTIFICATION
+    await sleep(500);
+    expect(table(sink).size).toBe(2); // kept while it restarts
+    p = await connect();
+    p.send(announce(attrs([65018]), '10.18.1.0/24'));
+    p.send(encodeUpdate({ withdrawn: [], attributes: [], nlri: [] }, { asn4: true })); // End-of-RIB
+    await until(() => table(sink).size === 1, 5000, 'the stale route swept');
+    expect([...table(sink).keys()]).toEqual(['10.18.1.0/24']);
+    p.socket.destroy(); // and this time it does not come back
+    await sleep(500);
+    expect(table(sink).size).toBe(1);
+    await until(() => table(sink).size === 0, 4000, 'stale routes removed after the restart time');
+  });
+
   it('keeps an eBGP session closed without policies (RFC 8212) and says so once', async () => {
     const s = await speaker([
       { address: '127.0.6.4', 'remote-as': 65004 },
