@@ -339,7 +339,14 @@ async function startSpeaker(
   return s;
 }
 
-async function startInstance(kind: Kind, address: string, asn: number, ribstorm: string, routes: RouteSpec[], ribstormAs = RIBSTORM_AS): Promise<Instance> {
+async function startInstance(
+  kind: Kind,
+  address: string,
+  asn: number,
+  ribstorm: string,
+  routes: RouteSpec[],
+  opts: { ribstormAs?: number; connects?: boolean } = {},
+): Promise<Instance> {
   const inst = kind.create(
     {
       runDir: mkdtempSync(join(tmpdir(), `ribstorm-routes-${address.split('.')[3]}-`)),
@@ -347,8 +354,9 @@ async function startInstance(kind: Kind, address: string, asn: number, ribstorm:
       port: 179,
       asn,
       routerId: `10.4.0.${address.split('.')[3]}`,
-      // The daemon waits; ribstorm connects (at once, rather than after the daemon's own retry timer).
-      peer: { address: ribstorm, port: 179, asn: ribstormAs, passive: true, holdTime: HOLD_TIME },
+      // By default the daemon waits and ribstorm connects (at once, rather than after the
+      // daemon's own retry timer).
+      peer: { address: ribstorm, port: 179, asn: opts.ribstormAs ?? RIBSTORM_AS, passive: !opts.connects, holdTime: HOLD_TIME },
     },
     routes,
   );
@@ -707,8 +715,10 @@ class ScriptedPeer {
 }
 
 describe('the real table through ribstorm', () => {
-  it('a RouteViews dump (497k prefixes) in from one peer comes out at another prefix for prefix (and at BIRD: count and a sample), and is withdrawn when the first goes', async () => {
+  it('a RouteViews dump (497k prefixes) in from one peer comes out at another prefix for prefix (and at a BIRD that connects afterwards), and is withdrawn when the first goes', async () => {
     const t0 = Date.now();
+    let birdMs: number | undefined;
+    let listMs: number | undefined;
     const dump = await readRibDump(DUMP, { peers: [DUMP_PEER], nextHop: '198.18.4.101', prependAs: SOURCE_AS });
     expect(dump.truncated).toBe(false);
     const table = dump.peers[0].table;
@@ -739,24 +749,21 @@ describe('the real table through ribstorm', () => {
     expect([SOURCE_AS, SINK_AS, BIRD_AS].filter((a) => pathAsns.has(a))).toEqual([]);
     const wanted = new Set([...sent].filter((k) => !loops.has(k)));
 
-    // BIRD, when installed, receives the table too: a real daemon's count and a sample of routes.
-    const withBird = bird.available();
-    const birdd = withBird ? ((await startInstance(birdKind, MRT_BIRD, BIRD_AS, MRT_RS, [], MRT_RIBSTORM_AS)).daemon as bird.BirdDaemon) : null;
     const s = await startSpeaker(
       MRT_RS,
       [
         { address: MRT_SOURCE, asn: SOURCE_AS, extra: { passive: true, 'hold-time': 90 } },
         { address: MRT_SINK, asn: SINK_AS, extra: { passive: true, 'hold-time': 90 } },
-        ...(withBird ? [{ address: MRT_BIRD, asn: BIRD_AS }] : []),
+        { address: MRT_BIRD, asn: BIRD_AS, extra: { passive: true } },
       ],
       { asn: MRT_RIBSTORM_AS, rib: { ...DEFAULT_RIB, shards: 64, prefixes: 1_000_000, paths: 2_000_000, attributeSets: 262_144 } },
     );
-    // The sink first, so the table reaches it as it is learned (not as a session's initial dump).
+    // The sink first, so the table reaches it as it is learned (ribstorm's export of each batch).
     const sink = await ScriptedPeer.connect(MRT_SINK, MRT_RS, [MRT_RIBSTORM_AS, SOURCE_AS]);
     await sink.handshake(SINK_AS, '10.4.1.2');
     const source = await ScriptedPeer.connect(MRT_SOURCE, MRT_RS, []);
     await source.handshake(SOURCE_AS, '10.4.1.1');
-    await established(s, [MRT_SOURCE, MRT_SINK, ...(withBird ? [MRT_BIRD] : [])], 'the scripted peers and BIRD');
+    await established(s, [MRT_SOURCE, MRT_SINK], 'the scripted peers');
 
     const t1 = Date.now();
     source.socket.write(table.updates);
@@ -775,8 +782,26 @@ describe('the real table through ribstorm', () => {
     expect(countPaths(s.rib!.views)).toEqual({ prefixes: wanted.size, paths: sent.size });
     expect(s.receivedPaths(s.neighbors.get(MRT_SOURCE)!)).toBe(sent.size);
     expect(s.advertisedPrefixes(s.neighbors.get(MRT_SINK)!)).toBe(wanted.size);
+
+    // BIRD, when installed, comes up only now: it gets the table as a new session's initial
+    // advertisement (the whole Loc-RIB at once), where the sink got it batch by batch.
+    const birdd = bird.available()
+      ? ((await startInstance(birdKind, MRT_BIRD, BIRD_AS, MRT_RS, [], { ribstormAs: MRT_RIBSTORM_AS, connects: true })).daemon as bird.BirdDaemon)
+      : null;
+    const tb = Date.now();
     if (birdd) {
+      await established(s, [MRT_BIRD], 'BIRD');
       await eventually(async () => expect(await birdImported(birdd)).toBe(wanted.size), 30_000, 500);
+      birdMs = Date.now() - tb;
+      // Prefix for prefix, as BIRD lists them.
+      const listed = await birdd.birdc('show', 'route', 'table', 'master4', 'protocol', bird.PROTOCOL);
+      const atBird = new Set<number>();
+      for (const m of listed.matchAll(/^(\d+)\.(\d+)\.(\d+)\.(\d+)\/(\d+)/gm)) {
+        atBird.add(prefixKey(((+m[1] << 24) | (+m[2] << 16) | (+m[3] << 8) | +m[4]) >>> 0, +m[5]));
+      }
+      expect(atBird.size).toBe(wanted.size);
+      expect([...wanted].filter((k) => !atBird.has(k)).slice(0, 10).map(keyText)).toEqual([]);
+      listMs = Date.now() - tb - birdMs;
       // A sample of routes as BIRD holds them: ribstorm's AS before the source's, its next hop.
       const sample = [...wanted].filter((_, n) => n % 49_999 === 0).map(keyText);
       const routes = bird.parseShowRouteAll(await birdd.birdc('show', 'route', 'all', 'table', 'master4', 'protocol', bird.PROTOCOL, 'where', `net ~ [ ${sample.join(', ')} ]`));
@@ -790,7 +815,8 @@ describe('the real table through ribstorm', () => {
       expect(await birdd.birdc('show', 'route', 'table', 'master4', 'where', `net ~ [ ${looped.join(', ')} ]`)).not.toMatch(/\d+\.\d+\.\d+\.\d+\/\d+/);
     }
 
-    // The source goes away: ribstorm withdraws everything at the sink.
+    // The source goes away: ribstorm withdraws everything at the sink (and at BIRD).
+    const tw = Date.now();
     source.close();
     await until(() => sink.prefixes.size === 0, 30_000, `withdrawals at the sink (${sink.prefixes.size} left)`);
     await until(() => countPaths(s.rib!.views).paths === 0, 10_000, 'the RIB to empty');
@@ -799,7 +825,8 @@ describe('the real table through ribstorm', () => {
     expect(s.advertisedPrefixes(s.neighbors.get(MRT_SINK)!)).toBe(0);
     process.stderr.write(
       `routes: real table: dump read ${t1 - t0} ms, ${wanted.size} prefixes through ribstorm in ${t2 - t1} ms ` +
-        `(${sink.updates} UPDATEs at the sink), withdrawn in ${t3 - t2} ms; ${loops.size} with AS${MRT_RIBSTORM_AS} not advertised\n`,
+        `(${sink.updates} UPDATEs at the sink), to BIRD as a new session in ${birdMs ?? '-'} ms (listed in ${listMs ?? '-'} ms), withdrawn in ${t3 - tw} ms; ` +
+        `${loops.size} with AS${MRT_RIBSTORM_AS} not advertised\n`,
     );
   }, 90_000);
 });
