@@ -5,6 +5,7 @@ import { EventEmitter } from 'node:events';
 import net, { isIP } from 'node:net';
 import { DEFAULT_RIB, type Config, type NeighborConfig, type RibConfig } from './config/schema.js';
 import { log } from './log.js';
+import type { Policy } from './policy/policy.js';
 import { CeaseSubcode, ipv4ToNumber, ipv6ToBytes, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './packet/index.js';
 import { Neighbor, type UpdateIngest } from './neighbor/neighbor.js';
 import { Event, State } from './neighbor/fsm.js';
@@ -40,6 +41,8 @@ function defaultLocalAddress(config: Config, peer: string): string | undefined {
     .filter((a) => isIP(a) === family && a !== '0.0.0.0' && a !== '::');
   return mine.length === 1 ? mine[0] : undefined;
 }
+
+const ACCEPT_ALL: Policy = { default: 'accept', rules: [] };
 
 /** How long a restarted peer's stale paths wait for its End-of-RIB (FRR's stalepath-time). */
 const STALE_PATH_TIME_S = 360;
@@ -134,24 +137,34 @@ export class Speaker extends EventEmitter implements UpdateIngest {
 
   // ---- UpdateIngest: the neighbors' side of the RIB -----------------------------------------
 
-  private policy(n: Neighbor, which: 'importPolicy' | 'exportPolicy'): boolean {
+  /**
+   * The neighbor's policy for one direction, or null when nothing passes: a plain "reject",
+   * or RFC 8212's default on an eBGP session without a policy (logged once, as FRR does).
+   */
+  private policy(n: Neighbor, which: 'importPolicy' | 'exportPolicy'): Policy | null {
     const c: NeighborConfig = n.config;
     const set = c[which];
-    if (set) return set === 'accept';
-    // RFC 8212: nothing in or out of an eBGP session without a policy.
+    if (set) return set.default === 'reject' && set.rules.length === 0 ? null : set;
     const ebgp = n.session?.ebgp ?? c.remoteAs !== (c.localAs ?? this.config.global.asn);
     if (ebgp && !this.rfc8212Logged.has(n)) {
       this.rfc8212Logged.add(n);
       log(`${n.name}: no import-policy/export-policy set: routes are neither accepted nor advertised on this eBGP session (RFC 8212); set them to "accept" to open it`);
     }
-    return !ebgp;
+    return ebgp ? null : ACCEPT_ALL;
   }
 
   submit(n: Neighbor, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<BatchResult | Record<string, never>> {
     const pr = this.peerRib.get(n)!;
-    if (!this.rib || pr.blocked || !this.policy(n, 'importPolicy')) return Promise.resolve({});
+    const policy = this.policy(n, 'importPolicy');
+    if (!this.rib || pr.blocked || !policy) return Promise.resolve({});
     const s = n.session!;
-    const ctx = { asn4: s.asn4, ebgp: s.ebgp, addPath: s.addPathReceive.includes('ipv4-unicast'), addPath6: s.addPathReceive.includes('ipv6-unicast') };
+    const ctx = {
+      asn4: s.asn4,
+      ebgp: s.ebgp,
+      addPath: s.addPathReceive.includes('ipv4-unicast'),
+      addPath6: s.addPathReceive.includes('ipv6-unicast'),
+      policy: policy === ACCEPT_ALL ? undefined : policy,
+    };
     return this.rib.submitUpdates(pr.index, ctx, buffer, descriptors).then((r) => {
       pr.paths += r.pathDelta;
       this.checkMaxPrefix(n, pr);
@@ -183,7 +196,8 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       asn4: s.asn4,
       rrClient: n.config.routeReflectorClient,
       routeServerClient: n.config.routeServerClient,
-      exportAllowed: this.policy(n, 'exportPolicy'),
+      exportAllowed: this.policy(n, 'exportPolicy') !== null,
+      exportPolicy: this.policy(n, 'exportPolicy') ?? undefined,
       send: (bytes, count) => n.sendUpdates(bytes, count),
     });
     this.sendTable(pr.adjRibOut, 'initial');

@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_SIZING } from '../rib/memory.js';
+import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
 
 export type FamilyName = 'ipv4-unicast' | 'ipv6-unicast';
 export const FAMILIES: readonly FamilyName[] = ['ipv4-unicast', 'ipv6-unicast'];
@@ -60,9 +61,9 @@ export interface NeighborConfig {
   role?: RoleName;
   /** RFC 9234 strict mode: a peer that sends no role is refused. */
   roleStrict: boolean;
-  /** Unset: RFC 8212 (eBGP: reject, iBGP: accept). */
-  importPolicy?: PolicyDefault;
-  exportPolicy?: PolicyDefault;
+  /** Unset: RFC 8212 (eBGP: nothing in or out; iBGP: accept). */
+  importPolicy?: Policy;
+  exportPolicy?: Policy;
   routeReflectorClient: boolean;
   routeServerClient: boolean;
   /** IPv6 next hop we advertise over this session (default: our session address, IPv4-mapped). */
@@ -149,7 +150,7 @@ class Fields {
     private readonly path: string,
   ) {}
 
-  private name(key: string): string {
+  name(key: string): string {
     return this.path ? `${this.path}.${key}` : key;
   }
 
@@ -266,6 +267,58 @@ function validateGlobal(obj: unknown): GlobalConfig {
   return { asn, routerId: id, listen };
 }
 
+function list<T>(f: Fields, key: string, expected: string, parse: (x: unknown) => T | null): T[] | undefined {
+  const v = f.raw(key);
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || v.length === 0) throw new ConfigError(f.name(key), `a non-empty list of ${expected}`, v);
+  return v.map((x) => {
+    const r = parse(x);
+    if (r === null) throw new ConfigError(f.name(key), `a list of ${expected}`, x);
+    return r;
+  });
+}
+
+const asn = (x: unknown) => (typeof x === 'number' && Number.isInteger(x) && x >= 0 && x <= ASN_MAX ? x : null);
+const str = <T>(p: (s: string) => T | null) => (x: unknown) => (typeof x === 'string' ? p(x) : null);
+
+function validateRule(obj: unknown, path: string, direction: 'import' | 'export'): PolicyRule {
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError(path, 'a rule table', obj);
+  const f = new Fields(obj as Obj, path);
+  const rule: PolicyRule = {
+    prefixes: list(f, 'prefixes', 'prefixes such as "10.0.0.0/8" or "10.0.0.0/8-24"', str(parsePrefixMatch)),
+    communities: list(f, 'communities', 'communities such as "65000:100" or "no-export"', str(parseCommunity)),
+    largeCommunities: list(f, 'large-communities', 'large communities such as "65000:1:2"', str(parseLargeCommunity)),
+    asPathContains: list(f, 'as-path-contains', 'AS numbers', asn),
+    originAs: list(f, 'origin-as', 'AS numbers', asn),
+    action: f.oneOf('action', ['accept', 'reject'] as const, 'accept'),
+    setLocalPref: f.optInt('set-local-pref', 0, ASN_MAX),
+    setMed: f.optInt('set-med', 0, ASN_MAX),
+    addCommunities: list(f, 'add-communities', 'communities such as "65000:100"', str(parseCommunity)),
+    prepend: f.optInt('prepend', 1, 10, 'a count from 1 to 10 (export only)'),
+  };
+  if (rule.prepend && direction === 'import') throw new ConfigError(`${path}.prepend`, 'an export rule (prepend adds our own AS)');
+  f.done();
+  return rule;
+}
+
+/**
+ * A neighbor's import or export policy: either the shorthand `import-policy = "accept"` or a
+ * table `[neighbors.import]` with `default` and `[[neighbors.import.rules]]`.
+ */
+function validatePolicy(f: Fields, direction: 'import' | 'export', path: string): Policy | undefined {
+  const short = f.has(`${direction}-policy`) ? f.oneOf(`${direction}-policy`, ['accept', 'reject'] as const) : (f.raw(`${direction}-policy`), undefined);
+  const table = f.table(direction);
+  if (short && table) throw new ConfigError(`${path}.${direction}-policy`, `either ${direction}-policy or a [${direction}] table, not both`);
+  if (short) return { default: short, rules: [] };
+  if (!table) return undefined;
+  const dflt = table.oneOf('default', ['accept', 'reject'] as const, 'reject');
+  const raw = table.raw('rules') ?? [];
+  if (!Array.isArray(raw)) throw new ConfigError(`${path}.${direction}.rules`, 'a list of [[rules]] tables', raw);
+  const rules = raw.map((r, i) => validateRule(r, `${path}.${direction}.rules[${i}]`, direction));
+  table.done();
+  return { default: dflt, rules };
+}
+
 /** Validates one neighbor table; `path` names it in errors (e.g. "neighbors[2]"). */
 export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
   const f = new Fields(obj, path);
@@ -321,9 +374,8 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
     : (f.raw('role'), undefined);
   const roleStrict = f.bool('role-strict', false);
   if (roleStrict && !role) throw new ConfigError(`${path}.role-strict`, 'a role to be set as well');
-  const policy = (key: string) => (f.has(key) ? f.oneOf(key, ['accept', 'reject'] as const) : (f.raw(key), undefined));
-  const importPolicy = policy('import-policy');
-  const exportPolicy = policy('export-policy');
+  const importPolicy = validatePolicy(f, 'import', path);
+  const exportPolicy = validatePolicy(f, 'export', path);
   const routeReflectorClient = f.bool('route-reflector-client', false);
   const routeServerClient = f.bool('route-server-client', false);
   const nextHop6 = f.ip('next-hop-v6', false);

@@ -14,6 +14,7 @@ import {
   type PathAttribute,
 } from '../packet/index.js';
 import { attributeBytes } from './attrs.js';
+import { applyActions, attributesMatch, prefixMatches, type Policy } from '../policy/policy.js';
 import { C_ATTR, C_KEY, C_LEN, C_PEER, C_REF, CHANGE_WORDS } from './apply.js';
 import {
   F_NO_ADVERTISE,
@@ -50,6 +51,8 @@ export interface ExportTarget {
   routeServerClient: boolean;
   /** RFC 8212: an eBGP peer gets nothing unless an export policy allows it. */
   exportAllowed: boolean;
+  /** Rules that filter or change what this peer is sent (absent: everything, unchanged). */
+  exportPolicy?: Policy;
   send(bytes: Uint8Array, messages: number): void;
 }
 
@@ -298,6 +301,7 @@ export class AdjRibOut {
   private ann = new Uint32Array(5120);
   private wd4 = new Uint32Array(2048);
   private wd6 = new Uint32Array(5120);
+  private annRule = new Int16Array(2048);
   private readonly memoTag = new Uint32Array(MEMO_MASK + 1);
   private readonly memoVal = new Uint8Array(MEMO_MASK + 1);
 
@@ -329,6 +333,36 @@ export class AdjRibOut {
     return ok;
   }
 
+  private readonly policyMatch = new Map<number, boolean>();
+
+  /**
+   * Export bytes with a rule's actions applied; MP_REACH_NLRI stays last. LOCAL_PREF is only
+   * for iBGP: the rewrite would otherwise put it back on an eBGP session.
+   */
+  private ruleBytes(bytes: Uint8Array, r: number): Uint8Array {
+    const rule = this.target.exportPolicy!.rules[r];
+    const effective = this.target.ibgp ? rule : { ...rule, setLocalPref: undefined };
+    return applyActions(effective, bytes, this.target.localAs);
+  }
+
+  /**
+   * The export policy for one prefix with attribute set `attr`: -2 rejected, -1 accepted by
+   * default, else the index of the rule that accepted it (its actions apply).
+   */
+  private exportRule(attr: number, c: Uint32Array, i: number): number {
+    const p = this.target.exportPolicy!;
+    const fam = c[i + C_LEN] >>> 8;
+    const len = c[i + C_LEN] & 0xff;
+    for (let r = 0; r < p.rules.length; r++) {
+      if (!prefixMatches(p.rules[r], fam, c.subarray(i + C_KEY, i + C_KEY + 4), len)) continue;
+      const k = attr * 64 + r;
+      let m = this.policyMatch.get(k);
+      if (m === undefined) this.policyMatch.set(k, (m = attributesMatch(p.rules[r], attributeBytes(this.v, attr))));
+      if (m) return p.rules[r].action === 'reject' ? -2 : r;
+    }
+    return p.default === 'reject' ? -2 : -1;
+  }
+
   /** Source-based rules: never back to the source, and iBGP split horizon (RFC 4456 §6). */
   private sourceAllowed(from: number): boolean {
     const t = this.target;
@@ -349,6 +383,7 @@ export class AdjRibOut {
     const n = c.length / CHANGE_WORDS;
     if (this.ann.length < n * 5) {
       this.ann = new Uint32Array(n * 5);
+      this.annRule = new Int16Array(n);
       this.wd4 = new Uint32Array(n * 2);
       this.wd6 = new Uint32Array(n * 5);
     }
@@ -371,19 +406,28 @@ export class AdjRibOut {
       const mAttr = mirror.attr[fam];
       const mFrom = mirror.from[fam];
       const v6 = fam === IPV6;
+      const policy = t.exportPolicy && t.exportPolicy.rules.length ? t.exportPolicy : null;
       let nAnn = 0;
+      let entries = 0;
       for (let i = start * CHANGE_WORDS; i < end * CHANGE_WORDS; i += CHANGE_WORDS) {
         const ref = c[i + C_REF];
         const shard = ref >>> 22;
         const slot = ref & 0x3fffff;
         const from = c[i + C_PEER];
-        const want = attrOk && (from !== t.peer && (!t.ibgp || this.sourceAllowed(from))) ? attr : 0;
+        let want = attrOk && (from !== t.peer && (!t.ibgp || this.sourceAllowed(from))) ? attr : 0;
+        let rule = -1;
+        if (want && policy) {
+          rule = this.exportRule(attr, c, i);
+          if (rule === -2) want = 0;
+        }
         let had = 0;
         if (!initial) {
           const prev = mAttr[shard][slot];
           if (prev !== 0) {
             const prevFrom = mFrom[shard][slot];
-            if (prevFrom !== t.peer && (!t.ibgp || this.sourceAllowed(prevFrom)) && this.attrExportable(prev)) had = prev;
+            if (prevFrom !== t.peer && (!t.ibgp || this.sourceAllowed(prevFrom)) && this.attrExportable(prev)) {
+              had = policy && this.exportRule(prev, c, i) === -2 ? 0 : prev;
+            }
           }
         }
         if (want === had) continue;
@@ -402,12 +446,30 @@ export class AdjRibOut {
         if (v6) for (let w = 0; w < 4; w++) ann[nAnn++] = c[i + C_KEY + w];
         else ann[nAnn++] = c[i + C_KEY];
         ann[nAnn++] = c[i + C_LEN] & 0xff;
+        this.annRule[entries++] = rule;
       }
       if (nAnn === 0) continue;
       let bytes = classCache.get(attr);
       if (!bytes) classCache.set(attr, (bytes = exportAttributes(attributeBytes(this.v, attr), t)));
-      if (v6) out.announce6(bytes, ann, nAnn);
-      else out.announce(bytes, ann, nAnn);
+      if (!policy) {
+        if (v6) out.announce6(bytes, ann, nAnn);
+        else out.announce(bytes, ann, nAnn);
+        continue;
+      }
+      // With export rules, prefixes of one attribute set may leave with different actions.
+      const stride = v6 ? 5 : 2;
+      for (const r of new Set(this.annRule.subarray(0, entries))) {
+        const sub = new Uint32Array(nAnn);
+        let n = 0;
+        for (let e = 0; e < entries; e++) {
+          if (this.annRule[e] !== r) continue;
+          sub.set(ann.subarray(e * stride, e * stride + stride), n);
+          n += stride;
+        }
+        const withActions = r < 0 ? bytes : this.ruleBytes(bytes, r);
+        if (v6) out.announce6(withActions, sub, n);
+        else out.announce(withActions, sub, n);
+      }
     }
     out.withdraw(this.wd4, nWd4);
     out.withdraw6(this.wd6, nWd6);

@@ -15,7 +15,7 @@ import {
   type PathAttribute,
   type Prefix,
 } from '../packet/index.js';
-import { internAttributes, lastError, NEEDS_CODEC, SESSION_RESET, TREAT_AS_WITHDRAW } from './attrs.js';
+import { attributeBytes, internAttributes, lastError, NEEDS_CODEC, SESSION_RESET, TREAT_AS_WITHDRAW } from './attrs.js';
 import { selectBest } from './decision.js';
 import {
   H_PATHS,
@@ -31,6 +31,7 @@ import {
   type RibViews,
 } from './memory.js';
 import { markStale, removePath, removePeer, slotFor, TOUCHED, upsertPath } from './shard.js';
+import { applyActions, attributesMatch, prefixMatches, type Policy } from '../policy/policy.js';
 
 /**
  * A best-path change: length | family << 8, the network (4 words; IPv4 uses the first), the
@@ -268,8 +269,60 @@ export class BatchApplier {
       // peer's routes flushed after this batch anyway.
       result.error = { code: err.code, subcode: err.subcode, data: [...err.data], detail: err.message };
     }
+    if (ctx.policy) this.importPolicy(ctx.policy, ctx.ebgp);
     this.applyOps(seq, peer, result);
     return result;
+  }
+
+  /** Per policy (by its text): attribute-condition results and rewritten attribute sets. */
+  private readonly policyCache = new Map<string, { match: Map<number, boolean>; rewritten: Map<number, number> }>();
+
+  /**
+   * The import policy over this batch's announcements: the first rule that matches decides;
+   * a rejected prefix becomes a withdrawal, an accepted one may get a rewritten attribute set
+   * (interned like any other).
+   */
+  private importPolicy(policy: Policy, ebgp: boolean): void {
+    const key = JSON.stringify(policy);
+    let cache = this.policyCache.get(key);
+    if (!cache) {
+      if (this.policyCache.size > 16) this.policyCache.clear();
+      this.policyCache.set(key, (cache = { match: new Map(), rewritten: new Map() }));
+    }
+    const ops = this.ops;
+    const rules = policy.rules;
+    for (let i = 0; i < this.nOps; i++) {
+      const o = i * OP_WORDS;
+      const attr = ops[o + 7];
+      if (ops[o + 1] & WITHDRAW || attr === 0) continue;
+      const fam = ops[o + 1] >>> FAMILY_SHIFT;
+      const len = ops[o + 1] & 0xff;
+      let decided = -1;
+      for (let r = 0; r < rules.length && decided < 0; r++) {
+        if (!prefixMatches(rules[r], fam, ops.subarray(o + 2, o + 6), len)) continue;
+        const mk = attr * 64 + r;
+        let m = cache.match.get(mk);
+        if (m === undefined) cache.match.set(mk, (m = attributesMatch(rules[r], attributeBytes(this.v, attr))));
+        if (m) decided = r;
+      }
+      const rule = decided >= 0 ? rules[decided] : null;
+      if ((rule ? rule.action : policy.default) === 'reject') {
+        ops[o + 1] |= WITHDRAW; // filtered: as if withdrawn, so an earlier accepted path goes too
+        ops[o + 7] = 0;
+        continue;
+      }
+      if (!rule) continue;
+      const rk = attr * 64 + decided;
+      let next = cache.rewritten.get(rk);
+      if (next === undefined) {
+        const src = attributeBytes(this.v, attr);
+        const block = applyActions(rule, src, this.v.buffers.localAs);
+        // A LOCAL_PREF our own policy set counts even on eBGP, where a received one does not.
+        next = block === src ? attr : internAttributes(this.v, Buffer.from(block), 0, block.length, ebgp, true, fam, rule.setLocalPref !== undefined);
+        cache.rewritten.set(rk, next);
+      }
+      if (next > 0) ops[o + 7] = next;
+    }
   }
 
   /**
@@ -447,4 +500,6 @@ export interface PeerContext {
   /** RFC 7911 path identifiers on received IPv4 / IPv6 prefixes. */
   addPath: boolean;
   addPath6?: boolean;
+  /** The import policy; absent: accept everything unchanged. */
+  policy?: Policy;
 }

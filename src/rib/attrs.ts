@@ -78,7 +78,7 @@ const scratch = new Uint32Array(META_WORDS);
  * Validates a 4-octet-AS attribute block (RFC 7606) and decodes its decision fields into
  * `scratch`. Returns 0, TREAT_AS_WITHDRAW, NEEDS_CODEC or SESSION_RESET.
  */
-function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs: number, ebgp: boolean, hasNlri: boolean, fam: number): number {
+function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs: number, ebgp: boolean, hasNlri: boolean, fam: number, policyLocalPref: boolean): number {
   scratch.fill(0);
   scratch[M_LOCAL_PREF] = 100;
   let flagsOut = 0;
@@ -141,7 +141,7 @@ function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs
         }
         break;
       case 5: // LOCAL_PREF: from an external peer it is discarded (RFC 7606 §7.5)
-        if (ebgp) break;
+        if (ebgp && !policyLocalPref) break;
         if (ot !== 0x40 || len !== 4) taw = true;
         else {
           scratch[M_LOCAL_PREF] = u32(b, v);
@@ -202,7 +202,7 @@ function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs
   // RFC 7606 §3(d): missing well-known mandatory attributes.
   const nextHop = fam === IPV6 ? 14 : 3;
   if (hasNlri && (!(seen & (1 << 1)) || !(seen & (1 << 2)) || !(seen & (1 << nextHop)))) taw = true;
-  if (hasNlri && !ebgp && !(seen & (1 << 5))) taw = true;
+  if (hasNlri && !ebgp && !policyLocalPref && !(seen & (1 << 5))) taw = true;
   if (taw) return TREAT_AS_WITHDRAW;
   scratch[M_FLAGS] = flagsOut;
   return 0;
@@ -216,11 +216,12 @@ function sameBytes(arena: Uint8Array, off: number, len: number, b: Uint8Array, s
 
 /**
  * Interns the attribute block b[start, end) of an address family as received from a peer of
- * the given kind and returns its attribute id (> 0), or TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
+ * the given kind (`policyLocalPref`: its LOCAL_PREF was set by our import policy) and returns
+ * its attribute id (> 0), or TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
  * Lock-free: a new set is written completely before its id is published by compare-and-swap.
  */
-export function internAttributes(v: RibViews, b: Uint8Array, start: number, end: number, ebgp: boolean, hasNlri: boolean, fam = IPV4): number {
-  const seed = (ebgp ? 0x5bd1e995 : 0x27d4eb2f) ^ fam;
+export function internAttributes(v: RibViews, b: Uint8Array, start: number, end: number, ebgp: boolean, hasNlri: boolean, fam = IPV4, policyLocalPref = false): number {
+  const seed = (ebgp ? 0x5bd1e995 : 0x27d4eb2f) ^ fam ^ (policyLocalPref ? 0x100 : 0);
   const hash = hashBytes(b, start, end, seed);
   const index = v.attrIndex;
   const mask = index.length - 1;
@@ -231,7 +232,7 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
     const id = Atomics.load(index, i);
     if (id === 0) {
       if (fresh === 0) {
-        const r = decodeDecisionFields(b, start, end, v.buffers.localAs, ebgp, hasNlri, fam);
+        const r = decodeDecisionFields(b, start, end, v.buffers.localAs, ebgp, hasNlri, fam, policyLocalPref);
         if (r !== 0) return r;
         fresh = Atomics.add(v.attrCounters, 0, 1);
         if ((fresh + 1) * META_WORDS > meta.length) throw new Error('attribute table full: raise rib sizing attributeSets');

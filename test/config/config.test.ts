@@ -84,6 +84,31 @@ describe('config file', () => {
       .toMatch(/^neighbors\[0\]\.families: expected a non-empty list of ipv4-unicast, ipv6-unicast/);
   });
 
+  it('reads import and export policies and names the rule field that is wrong', () => {
+    const withPolicy = GOOD.replace('passive = true', `passive = true
+[neighbors.import]
+default = "reject"
+[[neighbors.import.rules]]
+prefixes = ["10.0.0.0/8-24", "2001:db8::/32"]
+communities = ["65000:100", "no-export"]
+set-local-pref = 200
+[neighbors.export]
+default = "accept"
+[[neighbors.export.rules]]
+origin-as = [65010]
+prepend = 2`);
+    const c = loadConfigFile(file('p.toml', withPolicy));
+    expect(c.neighbors[0].importPolicy).toMatchObject({ default: 'reject', rules: [{ action: 'accept', communities: [65000 * 65536 + 100, 0xffffff01], setLocalPref: 200 }] });
+    expect(c.neighbors[0].importPolicy!.rules[0].prefixes).toEqual([{ afi: 1, bits: [0x0a000000], length: 8, le: 24 }, { afi: 2, bits: [0x20010db8, 0, 0, 0], length: 32, le: 32 }]);
+    expect(c.neighbors[0].exportPolicy).toEqual({ default: 'accept', rules: [{ action: 'accept', originAs: [65010], prepend: 2 }] });
+    expect(errorOf(() => loadConfigFile(file('q.toml', withPolicy.replace('"65000:100"', '"65000:100000"')))))
+      .toMatch(/^neighbors\[0\]\.import\.rules\[0\]\.communities: expected a list of communities/);
+    expect(errorOf(() => loadConfigFile(file('r.toml', withPolicy.replace('set-local-pref = 200', 'prepend = 1')))))
+      .toBe('neighbors[0].import.rules[0].prepend: expected an export rule (prepend adds our own AS)');
+    expect(errorOf(() => loadConfigFile(file('s.toml', withPolicy.replace('passive = true', 'passive = true\nimport-policy = "accept"')))))
+      .toBe('neighbors[0].import-policy: expected either import-policy or a [import] table, not both');
+  });
+
   it('refuses unknown keys instead of ignoring them', () => {
     expect(errorOf(() => loadConfigFile(file('g.toml', GOOD.replace('passive = true', 'pasive = true'))))).toBe('neighbors[0].pasive: unknown');
     expect(errorOf(() => loadConfigFile(file('h.toml', GOOD.replace('[global]', '[global]\nfoo = 1'))))).toBe('global.foo: unknown');

@@ -224,6 +224,44 @@ describe('routes through the speaker', () => {
     await until(() => table(sink).size === 0, 4000, 'stale routes removed after the restart time');
   });
 
+  it('applies import and export policies: prefix and community matches, set LOCAL_PREF, MED, communities, prepend', async () => {
+    const s = await speaker([
+      {
+        address: '127.0.6.20', 'remote-as': 65020, 'export-policy': 'accept',
+        import: {
+          default: 'accept',
+          rules: [
+            { prefixes: ['10.20.0.0/16-24'], communities: ['65020:666'], action: 'reject' },
+            { communities: ['65020:200'], 'set-local-pref': 200, 'add-communities': ['65000:1'] },
+          ],
+        },
+      },
+      { address: '127.0.6.21', 'remote-as': 65021, 'export-policy': 'accept', 'import-policy': 'accept' },
+      {
+        address: '127.0.6.22', 'remote-as': 65022, 'import-policy': 'accept',
+        export: { default: 'accept', rules: [{ prefixes: ['10.21.9.0/24'], action: 'reject' }, { 'origin-as': [65021], prepend: 2, 'set-med': 7 }] },
+      },
+    ]);
+    const sink = await peer(s, '127.0.6.22', 65022);
+    const a = await peer(s, '127.0.6.20', 65020);
+    const b = await peer(s, '127.0.6.21', 65021);
+    const comm = (...c: number[]): PathAttribute => ({ type: AttrType.COMMUNITIES, flags: O | T, communities: c });
+    a.send(announce(attrs([65020, 1], [comm(65020 * 65536 + 666)]), '10.20.1.0/24', '10.30.0.0/16')); // first filtered, second not (outside the list)
+    a.send(announce(attrs([65020, 1, 2, 3], [comm(65020 * 65536 + 200)]), '10.40.0.0/16')); // LOCAL_PREF 200 beats B's shorter path
+    b.send(announce(attrs([65021]), '10.40.0.0/16', '10.21.9.0/24', '10.21.10.0/24'));
+    await until(() => table(sink).has('10.21.10.0/24') && table(sink).has('10.30.0.0/16') && table(sink).has('10.40.0.0/16'), 5000, 'the policies applied');
+    await sleep(300);
+    const t = table(sink);
+    expect(t.has('10.20.1.0/24')).toBe(false); // import rule 1
+    expect(t.has('10.21.9.0/24')).toBe(false); // export rule 1
+    expect(pathOf(t.get('10.40.0.0/16'))).toEqual([65000, 65020, 1, 2, 3]); // won on LOCAL_PREF 200
+    expect(get(t.get('10.40.0.0/16'), AttrType.COMMUNITIES, 'communities')).toEqual([65020 * 65536 + 200, 65000 * 65536 + 1]);
+    expect(get(t.get('10.40.0.0/16'), AttrType.LOCAL_PREF, 'localPref')).toBeUndefined(); // not on eBGP
+    expect(pathOf(t.get('10.21.10.0/24'))).toEqual([65000, 65000, 65000, 65021]); // export rule 2: prepend 2
+    expect(get(t.get('10.21.10.0/24'), AttrType.MULTI_EXIT_DISC, 'med')).toBe(7);
+    expect(get(t.get('10.30.0.0/16'), AttrType.MULTI_EXIT_DISC, 'med')).toBeUndefined();
+  });
+
   it('keeps an eBGP session closed without policies (RFC 8212) and says so once', async () => {
     const s = await speaker([
       { address: '127.0.6.4', 'remote-as': 65004 },
