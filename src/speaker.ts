@@ -163,7 +163,8 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       ebgp: s.ebgp,
       addPath: s.addPathReceive.includes('ipv4-unicast'),
       addPath6: s.addPathReceive.includes('ipv6-unicast'),
-      policy: policy === ACCEPT_ALL ? undefined : policy,
+      // A policy without rules that accepts changes nothing: no work in the workers for it.
+      policy: policy.rules.length ? policy : undefined,
     };
     return this.rib.submitUpdates(pr.index, ctx, buffer, descriptors).then((r) => {
       pr.paths += r.pathDelta;
@@ -184,7 +185,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       ibgp: !s.ebgp,
     });
     const local = n.localAddress;
-    pr.adjRibOut = new AdjRibOut(this.rib!.views, this.mirror!, {
+    pr.adjRibOut = new AdjRibOut(this.rib!.views, {
       peer: pr.index,
       localAs: n.config.localAs ?? this.config.global.asn,
       ibgp: !s.ebgp,

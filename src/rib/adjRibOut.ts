@@ -1,7 +1,7 @@
 // The Adj-RIB-Out on the main thread. What a peer was last sent is not stored per peer: it is
-// the export of the previous best path (kept once, in LocRibMirror) under that peer's rules,
-// so a change costs one shared lookup however many peers receive it. Changes go out as packed
-// UPDATEs, prefixes sharing attributes together.
+// the export of the previous best path (which every change carries) under that peer's rules.
+// LocRibMirror keeps the last exported best paths once, for the table a new session is sent.
+// Changes go out as packed UPDATEs, prefixes sharing attributes together.
 
 import {
   AttrFlag,
@@ -15,7 +15,7 @@ import {
 } from '../packet/index.js';
 import { attributeBytes } from './attrs.js';
 import { applyActions, attributesMatch, prefixMatches, type Policy } from '../policy/policy.js';
-import { C_ATTR, C_KEY, C_LEN, C_PEER, C_REF, CHANGE_WORDS } from './apply.js';
+import { C_ATTR, C_KEY, C_LEN, C_PEER, C_PREV_ATTR, C_PREV_PEER, C_REF, CHANGE_WORDS } from './apply.js';
 import {
   F_NO_ADVERTISE,
   F_NO_EXPORT,
@@ -307,7 +307,6 @@ export class AdjRibOut {
 
   constructor(
     private readonly v: RibViews,
-    private readonly mirror: LocRibMirror,
     readonly target: ExportTarget,
   ) {
     const t = target;
@@ -390,7 +389,6 @@ export class AdjRibOut {
     let classCache = cache.get(this.exportClass);
     if (!classCache) cache.set(this.exportClass, (classCache = new Map()));
     const out = new UpdateWriter(this.target.maxMessageLength || MAX_MESSAGE_LENGTH, this.target.addPathSend);
-    const mirror = this.mirror;
     const t = this.target;
     const ann = this.ann;
     let nWd4 = 0;
@@ -403,16 +401,11 @@ export class AdjRibOut {
       const fam = c[start * CHANGE_WORDS + C_LEN] >>> 8;
       if (!t.families[fam]) continue;
       const attrOk = this.attrExportable(attr);
-      const mAttr = mirror.attr[fam];
-      const mFrom = mirror.from[fam];
       const v6 = fam === IPV6;
       const policy = t.exportPolicy && t.exportPolicy.rules.length ? t.exportPolicy : null;
       let nAnn = 0;
       let entries = 0;
       for (let i = start * CHANGE_WORDS; i < end * CHANGE_WORDS; i += CHANGE_WORDS) {
-        const ref = c[i + C_REF];
-        const shard = ref >>> 22;
-        const slot = ref & 0x3fffff;
         const from = c[i + C_PEER];
         let want = attrOk && (from !== t.peer && (!t.ibgp || this.sourceAllowed(from))) ? attr : 0;
         let rule = -1;
@@ -422,9 +415,11 @@ export class AdjRibOut {
         }
         let had = 0;
         if (!initial) {
-          const prev = mAttr[shard][slot];
+          // What this peer holds is what it was sent for the previous best path, which the
+          // change carries: no per-peer state and no lookup in a table the size of the RIB.
+          const prev = c[i + C_PREV_ATTR];
           if (prev !== 0) {
-            const prevFrom = mFrom[shard][slot];
+            const prevFrom = c[i + C_PREV_PEER];
             if (prevFrom !== t.peer && (!t.ibgp || this.sourceAllowed(prevFrom)) && this.attrExportable(prev)) {
               had = policy && this.exportRule(prev, c, i) === -2 ? 0 : prev;
             }

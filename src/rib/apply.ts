@@ -35,15 +35,18 @@ import { applyActions, attributesMatch, prefixMatches, type Policy } from '../po
 
 /**
  * A best-path change: length | family << 8, the network (4 words; IPv4 uses the first), the
- * best path's attribute id (0: no route left) and peer, and where the prefix lives
- * (shard << 22 | slot).
+ * best path's attribute id (0: no route left) and peer, where the prefix lives
+ * (shard << 22 | slot), and the best path it replaces (attribute id, peer).
  */
-export const CHANGE_WORDS = 8;
+export const CHANGE_WORDS = 10;
 export const C_LEN = 0;
 export const C_KEY = 1;
 export const C_ATTR = 5;
 export const C_PEER = 6;
 export const C_REF = 7;
+/** The best path before this change (what every Adj-RIB-Out last exported from). */
+export const C_PREV_ATTR = 8;
+export const C_PREV_PEER = 9;
 const RESULT_HEADER = 4;
 
 /** A result without error as one array: counts, then the change records. */
@@ -449,7 +452,7 @@ export class BatchApplier {
       const attr = best ? paths[best * PATH_WORDS + P_ATTR] : 0;
       const from = best ? paths[best * PATH_WORDS + P_PEER] & 0xffff : 0;
       if (attr === this.touchedBest[t * 2] && from === this.touchedBest[t * 2 + 1]) continue;
-      this.addChange(f.id, slots, o, f.keyWords, slots[o + f.lenAt] - 1, attr, from, (s << 22) | slot);
+      this.addChange(f.id, slots, o, f.keyWords, slots[o + f.lenAt] - 1, attr, from, (s << 22) | slot, this.touchedBest[t * 2], this.touchedBest[t * 2 + 1]);
     }
   }
 
@@ -462,7 +465,7 @@ export class BatchApplier {
     this.nChanges = 0;
   }
 
-  private addChange(fam: number, slots: Uint32Array, o: number, keyWords: number, len: number, attr: number, peer: number, ref: number): void {
+  private addChange(fam: number, slots: Uint32Array, o: number, keyWords: number, len: number, attr: number, peer: number, ref: number, prevAttr: number, prevPeer: number): void {
     if ((this.nChanges + 1) * CHANGE_WORDS > this.changes.length) {
       const c = new Uint32Array(this.changes.length * 2);
       c.set(this.changes);
@@ -475,6 +478,8 @@ export class BatchApplier {
     c[at + C_ATTR] = attr;
     c[at + C_PEER] = peer;
     c[at + C_REF] = ref >>> 0;
+    c[at + C_PREV_ATTR] = prevAttr;
+    c[at + C_PREV_PEER] = prevPeer;
   }
 
   private waitTurn(s: number, seq: number): void {
