@@ -23,6 +23,7 @@
 //   write to the run dir: we set that user to ourselves.
 // - exabgp.tcp.port is also the port it connects to unless the neighbor says `connect PORT`.
 import { execFileSync } from 'node:child_process';
+import { errorName } from '../../../src/packet/index.js';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmSync, writeFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
@@ -543,37 +544,12 @@ function capabilities(open: OpenJson): CapabilityName[] {
   return [...out];
 }
 
-const ERROR_CODES: Record<number, string> = {
-  1: 'Message Header Error',
-  2: 'OPEN Message Error',
-  3: 'UPDATE Message Error',
-  4: 'Hold Timer Expired',
-  5: 'Finite State Machine Error',
-  6: 'Cease',
-  7: 'ROUTE-REFRESH Message Error',
-};
-
-const CEASE_SUBCODES: Record<number, string> = {
-  1: 'Maximum Number of Prefixes Reached',
-  2: 'Administrative Shutdown',
-  3: 'Peer De-configured',
-  4: 'Administrative Reset',
-  5: 'Connection Rejected',
-  6: 'Other Configuration Change',
-  7: 'Connection Collision Resolution',
-  8: 'Out of Resources',
-  9: 'Hard Reset',
-  10: 'BFD Down',
-};
-
 /**
  * E.g. `received Cease / Administrative Shutdown (6/2), shutdown communication "bye"` or
  * `received Hold Timer Expired (4/0)`.
  */
 function describeNotification(sent: boolean, code: number, subcode: number, hexData: string): string {
-  const name = ERROR_CODES[code] ?? `error code ${code}`;
-  const sub = code === 6 && CEASE_SUBCODES[subcode] ? ` / ${CEASE_SUBCODES[subcode]}` : '';
-  let text = `${sent ? 'sent' : 'received'} ${name}${sub} (${code}/${subcode})`;
+  let text = `${sent ? 'sent' : 'received'} ${errorName(code, subcode)} (${code}/${subcode})`;
   const data = Buffer.from(hexData.replace(/^0x/i, ''), 'hex');
   if (code === 6 && (subcode === 2 || subcode === 4)) {
     const comm = shutdownCommunication(sent, data);
