@@ -83,6 +83,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
     const ribConfig: RibConfig = config.rib ?? DEFAULT_RIB;
     this.rib = opts.rib === false ? null : new RibPipeline({
       localAs: config.global.asn,
+      routerId: ipv4ToNumber(config.global.routerId),
       workers: ribConfig.workers,
       alwaysCompareMed: ribConfig.alwaysCompareMed,
       sizing: { shards: ribConfig.shards, prefixes: ribConfig.prefixes, paths: ribConfig.paths, attributeSets: ribConfig.attributeSets },
@@ -183,11 +184,14 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       routerId: ipv4ToNumber(s.peerId),
       address: isIP(n.config.address) === 4 ? ipv4ToNumber(n.config.address) : 0,
       ibgp: !s.ebgp,
+      rrClient: n.config.routeReflectorClient,
+      allowasIn: n.config.allowasIn,
     });
     const local = n.localAddress;
     pr.adjRibOut = new AdjRibOut(this.rib!.views, {
       peer: pr.index,
       localAs: n.config.localAs ?? this.config.global.asn,
+      routerId: ipv4ToNumber(this.config.global.routerId),
       ibgp: !s.ebgp,
       nextHop: local && isIP(local) === 4 ? ipv4ToNumber(local) : 0,
       nextHop6: nextHopV6(n.config.nextHop6 ?? local),

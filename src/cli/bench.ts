@@ -1,17 +1,19 @@
-// `ribstorm bench`: full-table convergence through ribstorm (and BIRD when installed), side by
-// side in one run, on loopback. With no flags: 2 synthetic full feeds in, 1 receiver out.
+// `ribstorm bench`: full-table convergence through ribstorm (and BIRD, GoBGP, FRR, OpenBGPD when
+// asked for and installed), side by side in one run, on loopback. With no flags: ribstorm and
+// BIRD, 2 synthetic full feeds in, 1 receiver out.
 
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { runConvergence, type ConvergenceResult } from '../bench/convergence.js';
-import { targetAvailable, type TargetKind } from '../bench/targets.js';
+import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../bench/targets.js';
 import { generateTable } from '../tablegen/index.js';
 import { parseFlags } from './flags.js';
 
-export const BENCH_USAGE = `usage: ribstorm bench [--peers N] [--prefixes N] [--targets ribstorm,bird] [--workers N] [--json FILE]
+export const BENCH_USAGE = `usage: ribstorm bench [--peers N] [--prefixes N] [--targets LIST] [--workers N] [--json FILE]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer) into the target, one receiving peer out. Defaults: 2 peers,
-  1,000,000 IPv4 prefixes each, targets ribstorm and BIRD (when installed).`;
+  1,000,000 IPv4 prefixes each, targets ribstorm and BIRD (when installed). LIST: any of
+  ${TARGET_KINDS.join(', ')}, comma-separated (each but ribstorm from its Debian package).`;
 
 function intFlag(v: string | undefined, name: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
@@ -39,10 +41,12 @@ export async function bench(argv: string[]): Promise<number> {
   const prefixes = intFlag(flags.prefixes as string | undefined, 'prefixes', 1000, 2_000_000, 1_000_000);
   const workers = flags.workers === undefined ? undefined : intFlag(flags.workers as string, 'workers', 1, 64, 1);
   const requested = ((flags.targets as string | undefined) ?? 'ribstorm,bird').split(',');
-  for (const t of requested) if (t !== 'ribstorm' && t !== 'bird') throw new ConfigError('--targets', 'a list of ribstorm, bird', t);
+  for (const t of requested) {
+    if (!(TARGET_KINDS as readonly string[]).includes(t)) throw new ConfigError('--targets', `a list of ${TARGET_KINDS.join(', ')}`, t);
+  }
   const targets = (requested as TargetKind[]).filter((t) => {
     const ok = targetAvailable(t);
-    if (!ok) process.stderr.write(`${t}: not installed, skipped (apt-get install bird2)\n`);
+    if (!ok) process.stderr.write(`${t}: not installed, skipped (apt-get install ${TARGET_PACKAGES[t]})\n`);
     return ok;
   });
 

@@ -68,6 +68,8 @@ export interface NeighborConfig {
   routeServerClient: boolean;
   /** IPv6 next hop we advertise over this session (default: our session address, IPv4-mapped). */
   nextHop6?: string;
+  /** How often our own AS may appear in AS_PATH of routes from this neighbor (default 0). */
+  allowasIn: number;
 }
 
 export type PolicyDefault = 'accept' | 'reject';
@@ -379,13 +381,14 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
   const routeReflectorClient = f.bool('route-reflector-client', false);
   const routeServerClient = f.bool('route-server-client', false);
   const nextHop6 = f.ip('next-hop-v6', false);
+  const allowasIn = f.int('allowas-in', 0, 10, 0, 'a count from 0 to 10');
   if (nextHop6 && isIP(nextHop6) !== 6) throw new ConfigError(`${path}.next-hop-v6`, 'an IPv6 address', nextHop6);
   f.done();
   return {
     address, remoteAs, localAs, localAddress, port, passive, description, holdTime, keepalive,
     connectRetry, idleHoldTime, idleHoldMax, sendHoldTime, families, maxPrefix, addPath,
     gracefulRestart, extendedMessage, routeRefresh, role, roleStrict, importPolicy, exportPolicy,
-    routeReflectorClient, routeServerClient, nextHop6,
+    routeReflectorClient, routeServerClient, nextHop6, allowasIn,
   };
 }
 

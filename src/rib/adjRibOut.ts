@@ -24,6 +24,7 @@ import {
   M_FLAGS,
   META_WORDS,
   PEER_FLAGS,
+  PEER_ID,
   PEER_WORDS,
   PF_IBGP,
   PF_RR_CLIENT,
@@ -34,6 +35,8 @@ export interface ExportTarget {
   /** RIB peer index of the receiving neighbor. */
   peer: number;
   localAs: number;
+  /** Our BGP Identifier (u32): ORIGINATOR_ID / cluster id when reflecting. */
+  routerId: number;
   ibgp: boolean;
   /** Next hop self, as u32 (eBGP). */
   nextHop: number;
@@ -200,6 +203,36 @@ function export4(src: Uint8Array, t: ExportTarget): Uint8Array {
     o += mpReach.length;
   }
   return out.subarray(0, o);
+}
+
+/**
+ * Route reflection (RFC 4456 §8): ORIGINATOR_ID set to the route's iBGP source unless it has
+ * one, and our cluster id put in front of CLUSTER_LIST. MP_REACH_NLRI stays last.
+ */
+export function reflect(src: Uint8Array, sourceId: number, clusterId: number): Uint8Array {
+  const parts: Uint8Array[] = [];
+  let mp: Uint8Array | null = null;
+  let hasOriginator = false;
+  let cluster: Uint8Array | null = null;
+  for (let p = 0; p < src.length; ) {
+    const ext = (src[p] & 0x10) !== 0;
+    const len = ext ? (src[p + 2] << 8) | src[p + 3] : src[p + 2];
+    const whole = src.subarray(p, p + (ext ? 4 : 3) + len);
+    const type = src[p + 1];
+    if (type === 9) hasOriginator = true;
+    if (type === 10) cluster = whole.subarray(ext ? 4 : 3);
+    else if (type === 14) mp = whole;
+    else parts.push(whole);
+    p += whole.length;
+  }
+  const be32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+  if (!hasOriginator) parts.push(Uint8Array.of(0x80, 9, 4, ...be32(sourceId)));
+  const list = new Uint8Array(4 + (cluster?.length ?? 0));
+  list.set(be32(clusterId));
+  if (cluster) list.set(cluster, 4);
+  parts.push(list.length > 255 ? Uint8Array.of(0x90, 10, list.length >> 8, list.length & 0xff, ...list) : Uint8Array.of(0x80, 10, list.length, ...list));
+  if (mp) parts.push(mp);
+  return Buffer.concat(parts);
 }
 
 /**
@@ -446,6 +479,11 @@ export class AdjRibOut {
       if (nAnn === 0) continue;
       let bytes = classCache.get(attr);
       if (!bytes) classCache.set(attr, (bytes = exportAttributes(attributeBytes(this.v, attr), t)));
+      // An attribute set comes from one peer: the last change's source stands for the group.
+      const source = c[(end - 1) * CHANGE_WORDS + C_PEER];
+      if (t.ibgp && this.v.peers[source * PEER_WORDS + PEER_FLAGS] & PF_IBGP) {
+        bytes = reflect(bytes, this.v.peers[source * PEER_WORDS + PEER_ID], t.routerId);
+      }
       if (!policy) {
         if (v6) out.announce6(bytes, ann, nAnn);
         else out.announce(bytes, ann, nAnn);

@@ -27,6 +27,7 @@ import {
   M_ORIGIN,
   M_ORIGINATOR_ID,
   META_WORDS,
+  OWN_AS_SHIFT,
   type RibViews,
 } from './memory.js';
 
@@ -78,7 +79,8 @@ const scratch = new Uint32Array(META_WORDS);
  * Validates a 4-octet-AS attribute block (RFC 7606) and decodes its decision fields into
  * `scratch`. Returns 0, TREAT_AS_WITHDRAW, NEEDS_CODEC or SESSION_RESET.
  */
-function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs: number, ebgp: boolean, hasNlri: boolean, fam: number, policyLocalPref: boolean): number {
+function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs: number, routerId: number, ebgp: boolean, hasNlri: boolean, fam: number, policyLocalPref: boolean): number {
+  let ownAs = 0;
   scratch.fill(0);
   scratch[M_LOCAL_PREF] = 100;
   let flagsOut = 0;
@@ -122,7 +124,7 @@ function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs
             if (first === 0 && count === 0) first = u32(b, q + 2);
             count += n;
           } else if (segType === 1) count += 1;
-          for (let i = 0; i < n; i++) if (u32(b, q + 2 + i * 4) === localAs) flagsOut |= F_AS_LOOP;
+          for (let i = 0; i < n; i++) if (u32(b, q + 2 + i * 4) === localAs) ownAs++;
           q += 2 + n * 4;
         }
         scratch[M_AS_PATH_LEN] = count;
@@ -168,12 +170,16 @@ function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs
         else {
           scratch[M_ORIGINATOR_ID] = u32(b, v);
           flagsOut |= F_HAS_ORIGINATOR;
+          if (routerId !== 0 && u32(b, v) === routerId) flagsOut |= F_AS_LOOP; // our own route, reflected back
         }
         break;
       case 10: // CLUSTER_LIST
         if (ebgp) break;
         if (len === 0 || len % 4 !== 0) taw = true;
-        else scratch[M_CLUSTER_LEN] = len / 4;
+        else {
+          scratch[M_CLUSTER_LEN] = len / 4;
+          for (let q = v; q < v + len; q += 4) if (routerId !== 0 && u32(b, q) === routerId) flagsOut |= F_AS_LOOP;
+        }
         break;
       case 16:
         if (len === 0 || len % 8 !== 0) taw = true;
@@ -204,7 +210,7 @@ function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs
   if (hasNlri && (!(seen & (1 << 1)) || !(seen & (1 << 2)) || !(seen & (1 << nextHop)))) taw = true;
   if (hasNlri && !ebgp && !policyLocalPref && !(seen & (1 << 5))) taw = true;
   if (taw) return TREAT_AS_WITHDRAW;
-  scratch[M_FLAGS] = flagsOut;
+  scratch[M_FLAGS] = flagsOut | (Math.min(ownAs, 255) << OWN_AS_SHIFT);
   return 0;
 }
 
@@ -232,7 +238,7 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
     const id = Atomics.load(index, i);
     if (id === 0) {
       if (fresh === 0) {
-        const r = decodeDecisionFields(b, start, end, v.buffers.localAs, ebgp, hasNlri, fam, policyLocalPref);
+        const r = decodeDecisionFields(b, start, end, v.buffers.localAs, v.buffers.routerId, ebgp, hasNlri, fam, policyLocalPref);
         if (r !== 0) return r;
         fresh = Atomics.add(v.attrCounters, 0, 1);
         if ((fresh + 1) * META_WORDS > meta.length) throw new Error('attribute table full: raise rib sizing attributeSets');

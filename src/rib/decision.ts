@@ -22,7 +22,9 @@ import {
   PEER_FLAGS,
   PEER_ID,
   PEER_WORDS,
+  PF_ALLOWAS_SHIFT,
   PF_IBGP,
+  OWN_AS_SHIFT,
   type RibViews,
 } from './memory.js';
 
@@ -91,7 +93,11 @@ export function selectBest(v: RibViews, paths: Uint32Array, head: number): numbe
   let left = 0;
   for (let r = head; r !== 0; r = paths[r * PATH_WORDS + 3]) {
     const attr = paths[r * PATH_WORDS + P_ATTR];
-    const eligible = (meta[attr * META_WORDS + M_FLAGS] & F_AS_LOOP) === 0;
+    const flags = meta[attr * META_WORDS + M_FLAGS];
+    // RFC 4271 §9.1.2: our own AS in AS_PATH makes a path unusable, unless the peer is allowed
+    // that many (allowas-in); a reflected route of our own is never used (RFC 4456 §8).
+    const allowed = (peers[(paths[r * PATH_WORDS + P_PEER] & 0xffff) * PEER_WORDS + PEER_FLAGS] >>> PF_ALLOWAS_SHIFT) & 0xff;
+    const eligible = (flags & F_AS_LOOP) === 0 && (flags >>> OWN_AS_SHIFT) <= allowed;
     cand[n] = r;
     alive[n] = eligible ? 1 : 0;
     paths[r * PATH_WORDS + P_PEER] = (paths[r * PATH_WORDS + P_PEER] & ~REASON_MASK) | ((eligible ? 0 : Reason.AsLoop) << 16);

@@ -23,8 +23,13 @@ export const F_NO_EXPORT = 1 << 2;
 export const F_NO_ADVERTISE = 1 << 3;
 export const F_NO_PEER = 1 << 4;
 export const F_HAS_ORIGINATOR = 1 << 5;
-/** The local AS appears in AS_PATH (RFC 4271 §9.1.2: the route is not used). */
+/**
+ * A route-reflection loop (RFC 4456 §8: our identifier as ORIGINATOR_ID or in CLUSTER_LIST):
+ * the route is not used.
+ */
 export const F_AS_LOOP = 1 << 6;
+/** Bits 16-23 of the flags word: how often our own AS appears in AS_PATH (allowas-in). */
+export const OWN_AS_SHIFT = 16;
 export const F_ATOMIC_AGGREGATE = 1 << 7;
 
 /**
@@ -82,6 +87,8 @@ export const PEER_ADDR = 2; // IPv4 address as u32 (tie-break)
 export const PEER_FLAGS = 3;
 export const PF_IBGP = 1;
 export const PF_RR_CLIENT = 2;
+/** Bits 8-15 of a peer's flags: how often our AS may appear in paths from it (allowas-in). */
+export const PF_ALLOWAS_SHIFT = 8;
 
 export const MAX_PEERS = 1024;
 
@@ -113,6 +120,8 @@ export const DEFAULT_SIZING: RibSizing = {
 export interface RibBuffers {
   sizing: RibSizing;
   localAs: number;
+  /** Our BGP Identifier, also our cluster id for route reflection. */
+  routerId: number;
   alwaysCompareMed: boolean;
   peers: SharedArrayBuffer;
   attrIndex: SharedArrayBuffer;
@@ -142,7 +151,7 @@ export function attrSlots(s: RibSizing): number {
   return nextPow2(Math.ceil(s.attributeSets / 0.75));
 }
 
-export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING, alwaysCompareMed = false): RibBuffers {
+export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0): RibBuffers {
   const slots = slotsPerShard(sizing);
   const paths = pathsPerShard(sizing);
   const headers = new SharedArrayBuffer(sizing.shards * HEADER_WORDS * 4);
@@ -153,6 +162,7 @@ export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING,
   return {
     sizing,
     localAs,
+    routerId,
     alwaysCompareMed,
     peers: new SharedArrayBuffer(MAX_PEERS * PEER_WORDS * 4),
     attrIndex: new SharedArrayBuffer(attrSlots(sizing) * 4),

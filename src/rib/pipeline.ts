@@ -14,7 +14,9 @@ import {
   PEER_FLAGS,
   PEER_ID,
   PEER_WORDS,
+  PF_ALLOWAS_SHIFT,
   PF_IBGP,
+  PF_RR_CLIENT,
   RibViews,
   type RibBuffers,
   type RibSizing,
@@ -32,6 +34,8 @@ function workerUrl(): string {
 
 export interface RibOptions {
   localAs: number;
+  /** Our BGP Identifier as u32: the cluster id when reflecting routes. */
+  routerId?: number;
   workers?: number;
   sizing?: Partial<RibSizing>;
   alwaysCompareMed?: boolean;
@@ -42,6 +46,10 @@ export interface PeerInfo {
   routerId: number;
   address: number;
   ibgp: boolean;
+  /** RFC 4456: a route-reflector client. */
+  rrClient?: boolean;
+  /** How often our own AS may appear in paths from this peer. */
+  allowasIn?: number;
 }
 
 export interface RibPipelineEvents {
@@ -65,7 +73,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
 
   constructor(opts: RibOptions) {
     super();
-    this.buffers = allocateRib(opts.localAs, { ...DEFAULT_SIZING, ...opts.sizing }, opts.alwaysCompareMed ?? false);
+    this.buffers = allocateRib(opts.localAs, { ...DEFAULT_SIZING, ...opts.sizing }, opts.alwaysCompareMed ?? false, opts.routerId ?? 0);
     this.views = new RibViews(this.buffers);
     this.workers = opts.workers ?? Math.max(1, availableParallelism());
     this.pool = new Piscina({
@@ -100,7 +108,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     p[o + PEER_AS] = info.asn;
     p[o + PEER_ID] = info.routerId;
     p[o + PEER_ADDR] = info.address;
-    p[o + PEER_FLAGS] = info.ibgp ? PF_IBGP : 0;
+    p[o + PEER_FLAGS] = (info.ibgp ? PF_IBGP : 0) | (info.rrClient ? PF_RR_CLIENT : 0) | ((info.allowasIn ?? 0) << PF_ALLOWAS_SHIFT);
   }
 
   /** Applies the UPDATEs at `descriptors` (offset, length pairs) in `buffer` for `peer`. */

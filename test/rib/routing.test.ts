@@ -62,7 +62,7 @@ async function peer(s: Speaker, addr: string, asn: number, ipv6 = false): Promis
 function attrs(path: number[], extra: PathAttribute[] = []): PathAttribute[] {
   return [
     { type: AttrType.ORIGIN, flags: T, origin: 0 },
-    { type: AttrType.AS_PATH, flags: T, segments: [{ type: AsPathSegmentType.AS_SEQUENCE, asns: path }] },
+    { type: AttrType.AS_PATH, flags: T, segments: path.length ? [{ type: AsPathSegmentType.AS_SEQUENCE, asns: path }] : [] },
     { type: AttrType.NEXT_HOP, flags: T, nextHop: '198.18.0.9' },
     ...extra,
   ];
@@ -260,6 +260,47 @@ describe('routes through the speaker', () => {
     expect(pathOf(t.get('10.21.10.0/24'))).toEqual([65000, 65000, 65000, 65021]); // export rule 2: prepend 2
     expect(get(t.get('10.21.10.0/24'), AttrType.MULTI_EXIT_DISC, 'med')).toBe(7);
     expect(get(t.get('10.30.0.0/16'), AttrType.MULTI_EXIT_DISC, 'med')).toBeUndefined();
+  });
+
+  it('reflects routes between iBGP peers with ORIGINATOR_ID and CLUSTER_LIST, and drops its own (RFC 4456)', async () => {
+    const s = await speaker([
+      { address: '127.0.6.23', 'remote-as': 65000, 'route-reflector-client': true },
+      { address: '127.0.6.24', 'remote-as': 65000 },
+    ]);
+    const client = await peer(s, '127.0.6.23', 65000);
+    const other = await peer(s, '127.0.6.24', 65000);
+    const lp: PathAttribute = { type: AttrType.LOCAL_PREF, flags: T, localPref: 150 };
+    client.send(announce([...attrs([]), lp], '10.23.0.0/16'));
+    await until(() => table(other).has('10.23.0.0/16'), 5000, 'the reflected route');
+    const got = table(other).get('10.23.0.0/16');
+    expect(get(got, AttrType.ORIGINATOR_ID, 'originatorId')).toBe('127.0.6.23');
+    expect(get(got, AttrType.CLUSTER_LIST, 'clusterList')).toEqual(['10.0.0.1']);
+    expect(get(got, AttrType.LOCAL_PREF, 'localPref')).toBe(150);
+    expect(pathOf(got)).toEqual([]); // iBGP: no AS prepended
+    // A route that already passed through us (our cluster id) is not used.
+    const looped: PathAttribute = { type: AttrType.CLUSTER_LIST, flags: O, clusterList: ['10.0.0.1'] };
+    other.send(announce([...attrs([]), lp, { type: AttrType.ORIGINATOR_ID, flags: O, originatorId: '10.9.9.9' }, looped], '10.24.0.0/16'));
+    other.send(announce([...attrs([]), lp], '10.24.1.0/24'));
+    await until(() => table(client).has('10.24.1.0/24'), 5000, 'the non-client route at the client');
+    expect(table(client).has('10.24.0.0/16')).toBe(false);
+  });
+
+  it('drops paths with its own AS unless allowas-in allows as many', async () => {
+    const s = await speaker([
+      { address: '127.0.6.25', 'remote-as': 65025, ...open },
+      { address: '127.0.6.26', 'remote-as': 65026, ...open, 'allowas-in': 1 },
+      { address: '127.0.6.9', 'remote-as': 65009, ...open },
+    ]);
+    const sink = await peer(s, '127.0.6.9', 65009);
+    const a = await peer(s, '127.0.6.25', 65025);
+    const b = await peer(s, '127.0.6.26', 65026);
+    a.send(announce(attrs([65025, 65000, 1]), '10.25.0.0/16'));
+    b.send(announce(attrs([65026, 65000, 1]), '10.26.0.0/16'));
+    b.send(announce(attrs([65026, 65000, 65000, 1]), '10.26.1.0/24'));
+    await until(() => table(sink).has('10.26.0.0/16'), 5000, 'the allowed route');
+    await sleep(200);
+    expect(table(sink).has('10.25.0.0/16')).toBe(false);
+    expect(table(sink).has('10.26.1.0/24')).toBe(false); // twice is more than allowas-in 1
   });
 
   it('keeps an eBGP session closed without policies (RFC 8212) and says so once', async () => {
