@@ -44,6 +44,12 @@ function defaultLocalAddress(config: Config, peer: string): string | undefined {
 
 const ACCEPT_ALL: Policy = { default: 'accept', rules: [] };
 
+/**
+ * Output queued in user space beyond which a peer's UPDATEs are held (and collapsed, one per
+ * prefix) until its socket drains, instead of buffering every change.
+ */
+const OUTPUT_BACKLOG_BYTES = 8 << 20;
+
 /** How long a restarted peer's stale paths wait for its End-of-RIB (FRR's stalepath-time). */
 const STALE_PATH_TIME_S = 360;
 
@@ -63,6 +69,9 @@ interface PeerRib {
   /** Graceful restart: families whose End-of-RIB ends the stale period, and its deadline. */
   staleFamilies: Set<string> | null;
   staleTimer: NodeJS.Timeout | null;
+  /** The advertisement interval running, and whether we wait for the socket to drain. */
+  mraiTimer: NodeJS.Timeout | null;
+  waitingDrain: boolean;
 }
 
 export class Speaker extends EventEmitter implements UpdateIngest {
@@ -97,7 +106,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       if (this.rib) {
         neighbor.ingest = this;
         const index = this.rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? config.global.asn) });
-        this.peerRib.set(neighbor, { index, adjRibOut: null, paths: 0, maxPrefixWarned: false, blocked: false, staleFamilies: null, staleTimer: null });
+        this.peerRib.set(neighbor, { index, adjRibOut: null, paths: 0, maxPrefixWarned: false, blocked: false, staleFamilies: null, staleTimer: null, mraiTimer: null, waitingDrain: false });
         neighbor.on('endOfRib', (family) => this.onEndOfRib(neighbor, family));
       }
     }
@@ -223,6 +232,8 @@ export class Speaker extends EventEmitter implements UpdateIngest {
   sessionDown(n: Neighbor, event: Event): void {
     const pr = this.peerRib.get(n)!;
     pr.adjRibOut = null;
+    if (pr.mraiTimer) clearTimeout(pr.mraiTimer);
+    pr.mraiTimer = null;
     pr.blocked = false;
     pr.maxPrefixWarned = false;
     const gr = n.session?.peerGracefulRestart;
@@ -278,9 +289,50 @@ export class Speaker extends EventEmitter implements UpdateIngest {
     const g = this.grouped.group(result.changes);
     const cache: ExportCache = new Map();
     for (const [n, pr] of this.peerRib) {
-      if (pr.adjRibOut && n.state === State.Established) pr.adjRibOut.apply(g, cache);
+      const out = pr.adjRibOut;
+      if (!out || n.state !== State.Established) continue;
+      // Held back while an advertisement interval runs or the peer is not reading fast enough;
+      // once something is held, later changes queue behind it to keep their order.
+      if (out.deferred.size || pr.mraiTimer || n.outputBacklog > OUTPUT_BACKLOG_BYTES) {
+        out.deferred.add(result.changes);
+        this.scheduleFlush(n, pr);
+      } else {
+        out.apply(g, cache);
+        if (n.config.advertisementInterval > 0) this.startMrai(n, pr);
+      }
     }
     this.mirror!.update(result.changes);
+  }
+
+  /** RFC 4271 §9.2.1.1: at most one round of UPDATEs per advertisement interval. */
+  private startMrai(n: Neighbor, pr: PeerRib): void {
+    pr.mraiTimer = setTimeout(() => {
+      pr.mraiTimer = null;
+      this.flushDeferred(n, pr);
+    }, n.config.advertisementInterval * 1000);
+  }
+
+  private scheduleFlush(n: Neighbor, pr: PeerRib): void {
+    if (pr.mraiTimer || pr.waitingDrain) return;
+    if (n.outputBacklog > OUTPUT_BACKLOG_BYTES) {
+      pr.waitingDrain = true;
+      n.once('drain', () => {
+        pr.waitingDrain = false;
+        this.flushDeferred(n, pr);
+      });
+    } else setImmediate(() => this.flushDeferred(n, pr));
+  }
+
+  private flushDeferred(n: Neighbor, pr: PeerRib): void {
+    const out = pr.adjRibOut;
+    if (!out || n.state !== State.Established || !out.deferred.size) return;
+    if (n.outputBacklog > OUTPUT_BACKLOG_BYTES) {
+      this.scheduleFlush(n, pr);
+      return;
+    }
+    const changes = sortByAttribute(out.deferred.take());
+    out.apply(new GroupedChanges().group(changes), new Map());
+    if (n.config.advertisementInterval > 0) this.startMrai(n, pr);
   }
 
   /** Adj-RIB-In paths held for a neighbor. */
@@ -321,7 +373,10 @@ export class Speaker extends EventEmitter implements UpdateIngest {
    */
   async shutdown(text: string, graceMs = 2000): Promise<void> {
     for (const s of this.servers) s.close();
-    for (const pr of this.peerRib.values()) this.endStale(pr);
+    for (const pr of this.peerRib.values()) {
+      this.endStale(pr);
+      if (pr.mraiTimer) clearTimeout(pr.mraiTimer);
+    }
     for (const n of this.neighbors.values()) n.stop(text);
     const deadline = Date.now() + graceMs;
     // Give the NOTIFICATIONs a moment on the wire before the sockets go.

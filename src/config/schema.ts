@@ -70,6 +70,8 @@ export interface NeighborConfig {
   nextHop6?: string;
   /** How often our own AS may appear in AS_PATH of routes from this neighbor (default 0). */
   allowasIn: number;
+  /** MRAI, seconds: at most one round of UPDATEs per interval (0: as soon as decided). */
+  advertisementInterval: number;
 }
 
 export type PolicyDefault = 'accept' | 'reject';
@@ -382,13 +384,14 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
   const routeServerClient = f.bool('route-server-client', false);
   const nextHop6 = f.ip('next-hop-v6', false);
   const allowasIn = f.int('allowas-in', 0, 10, 0, 'a count from 0 to 10');
+  const advertisementInterval = f.int('advertisement-interval', 0, 600, 0, 'seconds from 0 to 600');
   if (nextHop6 && isIP(nextHop6) !== 6) throw new ConfigError(`${path}.next-hop-v6`, 'an IPv6 address', nextHop6);
   f.done();
   return {
     address, remoteAs, localAs, localAddress, port, passive, description, holdTime, keepalive,
     connectRetry, idleHoldTime, idleHoldMax, sendHoldTime, families, maxPrefix, addPath,
     gracefulRestart, extendedMessage, routeRefresh, role, roleStrict, importPolicy, exportPolicy,
-    routeReflectorClient, routeServerClient, nextHop6, allowasIn,
+    routeReflectorClient, routeServerClient, nextHop6, allowasIn, advertisementInterval,
   };
 }
 

@@ -126,6 +126,8 @@ export interface NeighborEvents {
   message: [direction: 'in' | 'out', type: number, at: number];
   endOfRib: [family: string];
   routeRefresh: [afi: number, safi: number, subtype: number];
+  /** The socket took all queued output. */
+  drain: [];
 }
 
 export class Neighbor extends EventEmitter<NeighborEvents> {
@@ -296,7 +298,9 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
       }
     });
     socket.on('drain', () => {
-      if (conn === this.conn) this.clearTimer('sendHold');
+      if (conn !== this.conn) return;
+      this.clearTimer('sendHold');
+      this.emit('drain');
     });
   }
 
@@ -579,6 +583,11 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.sent.update += count - 1; // write() counts one
     this.sent.total += count - 1;
     return this.write(this.conn, MessageType.UPDATE, bytes);
+  }
+
+  /** Bytes written but not yet taken by the kernel. */
+  get outputBacklog(): number {
+    return this.conn?.socket.writableLength ?? 0;
   }
 
   /** True while our own reading is stopped (ring full): the peer is not to blame for silence. */

@@ -327,8 +327,53 @@ export class LocRibMirror {
   }
 }
 
+/**
+ * Changes held back for one peer (MRAI, or a socket that is not draining), collapsed to one
+ * per prefix: the best path before the first and after the last, which is all the peer needs.
+ */
+export class DeferredChanges {
+  private parts: Uint32Array[] = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(c: Uint32Array): void {
+    if (c.length === 0) return;
+    this.parts.push(c);
+    this.count += c.length / CHANGE_WORDS;
+  }
+
+  take(): Uint32Array {
+    const at = new Map<number, number>();
+    const out = new Uint32Array(this.count * CHANGE_WORDS);
+    let n = 0;
+    for (const c of this.parts) {
+      for (let i = 0; i < c.length; i += CHANGE_WORDS) {
+        const key = c[i + C_REF] * 2 + (c[i + C_LEN] >>> 8);
+        const j = at.get(key);
+        if (j === undefined) {
+          at.set(key, n);
+          out.set(c.subarray(i, i + CHANGE_WORDS), n * CHANGE_WORDS);
+          n++;
+        } else {
+          // Keep the first change's previous path; take the newest best path.
+          out[j * CHANGE_WORDS + C_ATTR] = c[i + C_ATTR];
+          out[j * CHANGE_WORDS + C_PEER] = c[i + C_PEER];
+        }
+      }
+    }
+    this.parts = [];
+    this.count = 0;
+    return out.subarray(0, n * CHANGE_WORDS);
+  }
+}
+
 export class AdjRibOut {
   private sentPrefixes = 0;
+  /** Changes waiting for the advertisement interval or for the socket to drain. */
+  readonly deferred = new DeferredChanges();
   private readonly exportClass: string;
   /** Scratch for one group's announcements and the batch's withdrawals (IPv4: 2 words a prefix, IPv6: 5). */
   private ann = new Uint32Array(5120);

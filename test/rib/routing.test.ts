@@ -303,6 +303,29 @@ describe('routes through the speaker', () => {
     expect(table(sink).has('10.26.1.0/24')).toBe(false); // twice is more than allowas-in 1
   });
 
+  it('holds changes for the advertisement interval and sends only their net effect (MRAI)', async () => {
+    const s = await speaker([
+      { address: '127.0.6.27', 'remote-as': 65027, ...open },
+      { address: '127.0.6.28', 'remote-as': 65028, ...open, 'advertisement-interval': 1 },
+    ]);
+    const sink = await peer(s, '127.0.6.28', 65028);
+    const src = await peer(s, '127.0.6.27', 65027);
+    src.send(announce(attrs([65027]), '10.27.1.0/24'));
+    await until(() => table(sink).has('10.27.1.0/24'), 5000, 'the first route, at once');
+    const t0 = Date.now();
+    src.send(announce(attrs([65027]), '10.27.2.0/24'));
+    await sleep(100);
+    src.send(withdraw('10.27.2.0/24'));
+    src.send(announce(attrs([65027]), '10.27.3.0/24'));
+    await until(() => table(sink).has('10.27.3.0/24'), 5000, 'the held route');
+    expect(Date.now() - t0).toBeGreaterThan(700);
+    const mentioned = sink.received.filter((m) => m.type === MessageType.UPDATE).flatMap((m) => {
+      const u = decodeUpdate(m.bytes, { asn4: true });
+      return [...u.nlri, ...u.withdrawn].map((x) => x.prefix);
+    });
+    expect(mentioned).not.toContain('10.27.2.0/24'); // announced and withdrawn within one interval
+  });
+
   it('keeps an eBGP session closed without policies (RFC 8212) and says so once', async () => {
     const s = await speaker([
       { address: '127.0.6.4', 'remote-as': 65004 },
