@@ -11,9 +11,7 @@ import { Neighbor, type UpdateIngest } from './neighbor/neighbor.js';
 import { Event, State } from './neighbor/fsm.js';
 import { CHANGE_WORDS, sortByAttribute, type BatchResult } from './rib/apply.js';
 import { AdjRibOut, GroupedChanges, LocRibMirror, type ExportCache } from './rib/adjRibOut.js';
-import { P_ATTR, P_PEER, PATH_WORDS, S_BEST, SLOT_WORDS } from './rib/memory.js';
 import { RibPipeline } from './rib/pipeline.js';
-import { forEachPrefix } from './rib/query.js';
 
 /**
  * Our IPv6 next hop: the configured one, the session's own IPv6 address, or over an IPv4

@@ -178,11 +178,6 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     return `neighbor ${this.config.address} AS${this.config.remoteAs}${d}`;
   }
 
-  /** Capabilities we offer this neighbor, by name. */
-  get localCapabilityNames(): string[] {
-    return negotiate(this.ourOpen, this.ourOpen, this.local, this.config).localCapabilities;
-  }
-
   // ---- operator interface ----------------------------------------------------------------
 
   /** ManualStart (or its passive variant). */
@@ -212,18 +207,7 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.handle(Event.AutomaticStop);
   }
 
-  /** Sends a ROUTE-REFRESH for a negotiated family (RFC 2918). */
-  requestRouteRefresh(afi: number, safi: number): boolean {
-    if (this.state !== State.Established || !this.session?.routeRefresh) return false;
-    this.send(MessageType.ROUTE_REFRESH, encodeRouteRefresh({ afi, safi, subtype: RouteRefreshSubtype.Normal }));
-    return true;
-  }
 
-  /** Writes raw message bytes on the Established session (Adj-RIB-Out). */
-  sendRaw(type: MessageType, bytes: Uint8Array): boolean {
-    if (this.state !== State.Established) return false;
-    return this.send(type, bytes);
-  }
 
   // ---- TCP ---------------------------------------------------------------------------------
 
@@ -570,11 +554,6 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
   get localAddress(): string | undefined {
     const a = this.conn?.socket.localAddress;
     return a?.startsWith('::ffff:') ? a.slice(7) : a;
-  }
-
-  /** The peer's address on the current connection. */
-  get remoteAddress(): string {
-    return this.config.address;
   }
 
   /** Writes `count` encoded UPDATEs at once (Adj-RIB-Out); false when the socket is backed up. */

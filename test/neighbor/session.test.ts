@@ -226,7 +226,7 @@ describe('timers that protect the speaker', () => {
     const filler = encodeUpdate({ withdrawn: [], attributes: [{ type: 99, flags: 0xd0, data: new Uint8Array(4000) }], nlri: [] }, { asn4: true });
     const t0 = Date.now();
     while (n.state === State.Established && Date.now() - t0 < 10_000) {
-      for (let i = 0; i < 256; i++) n.sendRaw(MessageType.UPDATE, filler);
+      for (let i = 0; i < 256; i++) n.sendUpdates(filler, 1);
       await sleep(20);
     }
     expect(n.state).not.toBe(State.Established);
