@@ -4,10 +4,25 @@
 
 import type { EncodedTable } from '../tablegen/index.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
-import { createTarget, type TargetKind } from './targets.js';
+import { createTarget, type Target, type TargetKind } from './targets.js';
+
+/** Where the peers and the target are: the bench's own loopback plan, or the user's. */
+export interface Layout {
+  target: { address: string; port: number; asn: number };
+  sink: { address: string; asn: number };
+  sender: (i: number) => { address: string; asn: number };
+}
+
+export const BENCH_LAYOUT: Layout = {
+  target: { address: '127.0.5.1', port: 1790, asn: 65000 },
+  sink: { address: '127.0.5.2', asn: 65001 },
+  sender: (i) => ({ address: `127.0.5.${10 + i}`, asn: 65010 + i }),
+};
 
 export interface ConvergenceOptions {
-  target: TargetKind;
+  /** A router the run starts and stops itself, or one already running (loadtest). */
+  target: TargetKind | Target;
+  layout?: Layout;
   tables: EncodedTable[];
   /** Distinct prefixes the sink must end up holding. */
   expected: number;
@@ -36,30 +51,26 @@ export interface ConvergenceResult {
   curve: Array<[number, number]>;
 }
 
-const ADDR = { target: '127.0.5.1', sink: '127.0.5.2', sender: (i: number) => `127.0.5.${10 + i}` };
-const PORT = 1790;
-const TARGET_AS = 65000;
-const SINK_AS = 65001;
-const SENDER_AS = (i: number) => 65010 + i;
-
 export async function runConvergence(o: ConvergenceOptions): Promise<ConvergenceResult> {
-  const peers = o.tables.map((_, i) => ({ address: ADDR.sender(i), asn: SENDER_AS(i) }));
-  const target = createTarget(o.target, {
-    address: ADDR.target,
-    port: PORT,
-    asn: TARGET_AS,
+  const layout = o.layout ?? BENCH_LAYOUT;
+  const { address, port } = layout.target;
+  const peers = o.tables.map((_, i) => layout.sender(i));
+  const target = typeof o.target !== 'string' ? o.target : createTarget(o.target, {
+    address,
+    port,
+    asn: layout.target.asn,
     routerId: '10.255.255.1',
-    peers: [{ address: ADDR.sink, asn: SINK_AS }, ...peers],
+    peers: [layout.sink, ...peers],
     workers: o.workers,
   });
   const open: LoadPeer[] = [];
   try {
     await target.start();
     const held = new PrefixSet();
-    const sink = await LoadPeer.open({ host: ADDR.target, port: PORT, localAddress: ADDR.sink, asn: SINK_AS, routerId: ADDR.sink });
+    const sink = await LoadPeer.open({ host: address, port, localAddress: layout.sink.address, asn: layout.sink.asn, routerId: layout.sink.address });
     open.push(sink);
     sink.onUpdate = (b, off, len) => held.apply(b, off, len);
-    const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: ADDR.target, port: PORT, localAddress: p.address, asn: p.asn, routerId: p.address })));
+    const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
     const cpu0 = target.cpuSeconds();
     const t0 = performance.now();

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { bench, BENCH_USAGE } from './bench.js';
+import { loadtest, LOADTEST_USAGE } from './loadtest.js';
 import { run, RUN_USAGE } from './run.js';
 
 const USAGE = `ribstorm: a BGP-4 speaker built for full-table throughput
@@ -10,17 +11,20 @@ const USAGE = `ribstorm: a BGP-4 speaker built for full-table throughput
 commands:
   run       run the speaker in the foreground (see ribstorm run --help)
   bench     full-table convergence through ribstorm (and BIRD), side by side
+  loadtest  the load generator against a router you run
   version   print the version
 
 ${RUN_USAGE}
 
-${BENCH_USAGE}`;
+${BENCH_USAGE}
+
+${LOADTEST_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write((cmd === 'run' ? RUN_USAGE : cmd === 'bench' ? BENCH_USAGE : USAGE) + '\n');
+      process.stdout.write((cmd === 'run' ? RUN_USAGE : cmd === 'bench' ? BENCH_USAGE : cmd === 'loadtest' ? LOADTEST_USAGE : USAGE) + '\n');
       return 0;
     }
     switch (cmd) {
@@ -28,6 +32,8 @@ export async function main(argv: string[]): Promise<number> {
         return await run(rest);
       case 'bench':
         return await bench(rest);
+      case 'loadtest':
+        return await loadtest(rest);
       case 'version': {
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
         process.stdout.write(`ribstorm ${pkg.version}\n`);
@@ -40,12 +46,17 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {
       process.stderr.write(`ribstorm: ${e.message}\n`);
       return 2;
+    }
+    // A run that could not be carried out (a target that never answered...): one line, exit 1.
+    if (cmd === 'bench' || cmd === 'loadtest') {
+      process.stderr.write(`ribstorm ${cmd}: ${(e as Error).message}\n`);
+      return 1;
     }
     throw e;
   }

@@ -39,35 +39,77 @@ export class LoadPeer {
     readonly opts: LoadPeerOptions,
   ) {}
 
-  /** Connects and completes the OPEN exchange (RFC 4271 §8: OpenSent, OpenConfirm). */
-  static open(opts: LoadPeerOptions, timeoutMs = 30_000): Promise<LoadPeer> {
+  private sendOpen(): void {
+    const caps: Capability[] = [
+      { code: CapabilityCode.Multiprotocol, afi: 1, safi: 1 },
+      { code: CapabilityCode.FourOctetAs, asn: this.opts.asn },
+    ];
+    this.socket.write(encodeOpen(buildOpen(this.opts.asn, this.opts.holdTime ?? 90, this.opts.routerId, caps)));
+    this.openSent = true;
+  }
+
+  private openSent = false;
+
+  /**
+   * The passive side for a connection someone else opened (the load generator's own sink):
+   * answers the peer's OPEN with ours.
+   */
+  static accept(socket: net.Socket, opts: Omit<LoadPeerOptions, 'host' | 'port' | 'localAddress'>): Promise<LoadPeer> {
+    return new Promise((resolve) => {
+      socket.setNoDelay(true);
+      const p = new LoadPeer(socket, { ...opts, host: '', port: 0, localAddress: '' });
+      socket.on('error', (e) => (p.closedReason ||= e.message));
+      socket.on('data', (chunk: Buffer) => p.onData(chunk, () => resolve(p)));
+    });
+  }
+
+  /**
+   * Connects and completes the OPEN exchange (RFC 4271 §8: OpenSent, OpenConfirm). A target
+   * that refuses (still in its idle hold after an earlier run) is tried again every second.
+   */
+  static async open(opts: LoadPeerOptions, timeoutMs = 30_000): Promise<LoadPeer> {
+    const deadline = Date.now() + timeoutMs;
+    let last = '';
+    while (Date.now() < deadline) {
+      try {
+        return await LoadPeer.attempt(opts, Math.min(5000, deadline - Date.now()));
+      } catch (e) {
+        last = (e as Error).message;
+        await new Promise((r) => setTimeout(r, 1000));
+      }
+    }
+    throw new Error(`${opts.localAddress}: no session with ${opts.host}:${opts.port} within ${timeoutMs / 1000} s (${last || 'no answer'})`);
+  }
+
+  private static attempt(opts: LoadPeerOptions, timeoutMs: number): Promise<LoadPeer> {
     return new Promise((resolve, reject) => {
       const socket = net.connect({ host: opts.host, port: opts.port, localAddress: opts.localAddress, noDelay: true });
       const p = new LoadPeer(socket, opts);
-      const timer = setTimeout(() => {
+      const fail = (why: string) => {
+        clearTimeout(timer);
         socket.destroy();
-        reject(new Error(`${opts.localAddress}: no session with ${opts.host}:${opts.port} within ${timeoutMs} ms (${p.closedReason || 'no answer'})`));
-      }, timeoutMs);
+        reject(new Error(why));
+      };
+      const timer = setTimeout(() => fail('no answer'), timeoutMs);
       socket.on('error', (e) => (p.closedReason ||= e.message));
       socket.on('close', () => {
         p.established = false;
         if (p.keepalive) clearInterval(p.keepalive);
+        if (!p.up) fail(p.closedReason || 'connection closed');
       });
-      socket.on('connect', () => {
-        const caps: Capability[] = [
-          { code: CapabilityCode.Multiprotocol, afi: 1, safi: 1 },
-          { code: CapabilityCode.FourOctetAs, asn: opts.asn },
-        ];
-        socket.write(encodeOpen(buildOpen(opts.asn, opts.holdTime ?? 90, opts.routerId, caps)));
-      });
+      socket.on('connect', () => p.sendOpen());
       socket.on('data', (chunk: Buffer) => {
         p.onData(chunk, () => {
+          p.up = true;
           clearTimeout(timer);
           resolve(p);
         });
       });
     });
   }
+
+  /** The session reached Established once (a later close is not a failed attempt). */
+  private up = false;
 
   private onData(chunk: Buffer, up: () => void): void {
     const b = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
@@ -82,6 +124,7 @@ export class LoadPeer {
       const type = b[o + 18];
       if (type === MessageType.UPDATE) this.onUpdate?.(b, o, len);
       else if (type === MessageType.OPEN) {
+        if (!this.openSent) this.sendOpen();
         this.socket.write(KEEPALIVE);
         const hold = Math.min(this.opts.holdTime ?? 90, b.readUInt16BE(o + 22));
         if (hold > 0) this.keepalive = setInterval(() => this.socket.write(KEEPALIVE), (hold * 1000) / 3);
@@ -115,6 +158,8 @@ export class LoadPeer {
 export class PrefixSet {
   private readonly held = new Set<number>();
   updates = 0;
+  /** Prefixes announced, counting repeats. */
+  announced = 0;
   lastUpdateAt = 0;
 
   get size(): number {
@@ -141,7 +186,10 @@ export class PrefixSet {
       let addr = 0;
       for (let i = 0; i < 4; i++) addr = addr * 256 + (i < n ? b[p + 1 + i] : 0);
       const key = addr * 64 + l;
-      if (add) this.held.add(key);
+      if (add) {
+        this.held.add(key);
+        this.announced++;
+      }
       else this.held.delete(key);
       p += 1 + n;
     }

@@ -32,6 +32,8 @@ export interface BirdExtras {
    * export filter sets it, e.g. `filter { if net = 198.51.100.0/24 then bgp_med = 50; accept; }`.
    */
   ipv4Export?: string;
+  /** The IPv6 channel's export clause, `all` by default (the same MED rule applies). */
+  ipv6Export?: string;
 }
 
 export interface BirdDaemon extends Daemon {
@@ -43,8 +45,11 @@ export interface BirdDaemon extends Daemon {
   enablePeer(): Promise<void>;
   /** Runs one birdc command against this instance and returns its output. */
   birdc(...args: string[]): Promise<string>;
-  /** IPv4 routes learned from the neighbor, as `show route all` prints them (imported ones). */
-  receivedRoutes(): Promise<RouteView[]>;
+  /**
+   * Routes learned from the neighbor, as `show route all` prints them (imported ones): IPv4
+   * (master4) by default, IPv6 (master6) with 'ipv6'.
+   */
+  receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
 }
 
 export function available(): boolean {
@@ -98,7 +103,7 @@ protocol bgp ${PROTOCOL} {
   graceful restart yes;
   ipv4 { import all; export ${extras.ipv4Export ?? 'all'}; igp table igp4; next hop address ${nh.ipv4}; };
   # Over an IPv4 session BIRD needs an explicit IPv6 next hop, or it sends a zero one.
-  ipv6 { import all; export all; igp table igp6; next hop address ${nh.ipv6}; };
+  ipv6 { import all; export ${extras.ipv6Export ?? 'all'}; igp table igp6; next hop address ${nh.ipv6}; };
 }
 ${extras.extraConfig ?? ''}
 `;
@@ -145,8 +150,9 @@ class Bird implements BirdDaemon {
     return runCliOk(BIRDC, ['-s', this.socket, ...args]);
   }
 
-  async receivedRoutes(): Promise<RouteView[]> {
-    return parseShowRouteAll(await this.birdc('show', 'route', 'all', 'table', 'master4', 'protocol', PROTOCOL));
+  async receivedRoutes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<RouteView[]> {
+    const table = family === 'ipv6' ? 'master6' : 'master4';
+    return parseShowRouteAll(await this.birdc('show', 'route', 'all', 'table', table, 'protocol', PROTOCOL));
   }
 
   async session(): Promise<SessionView> {
@@ -258,7 +264,7 @@ export function parseShowProtocolsAll(out: string): SessionView {
 }
 
 /**
- * Parses `birdc show route all` for BGP routes: a line per route starting with the prefix
+ * Parses `birdc show route all` for BGP routes (IPv4 or IPv6): a line per route starting with the prefix
  * (or indented, for another route to the same prefix), then tab-indented attribute lines
  * such as `BGP.as_path: 65040 65101` and `BGP.community: (65101,1) (65101,2)`.
  */
@@ -268,7 +274,7 @@ export function parseShowRouteAll(out: string): RouteView[] {
   let cur: RouteView | null = null;
   const numbers = (s: string) => (s.match(/\d+/g) ?? []).map(Number);
   for (const line of out.split('\n')) {
-    const head = /^(\d+\.\d+\.\d+\.\d+\/\d+)\s+\S+\s+\[/.exec(line);
+    const head = /^(\d+\.\d+\.\d+\.\d+\/\d+|[0-9a-f]*:[0-9a-f:.]*\/\d+)\s+\S+\s+\[/i.exec(line);
     const again = /^\s+(?:unicast|unreachable|blackhole|prohibited)\s+\[/.test(line);
     if (head || (again && prefix)) {
       if (head) prefix = head[1];
@@ -284,8 +290,10 @@ export function parseShowRouteAll(out: string): RouteView[] {
         cur.asPath = numbers(value);
         break;
       case 'next_hop':
-        // "198.18.4.12" or, for IPv6 next hops, "2001:db8::1 fe80::1"; IPv4 ones may read ::ffff:a.b.c.d.
-        cur.nextHop = value.trim().split(/\s+/)[0].replace(/^::ffff:/, '');
+        // "198.18.4.12" or, for IPv6 next hops, "2001:db8::1 fe80::1"; IPv4 ones may read ::ffff:a.b.c.d
+        // (an IPv6 route's IPv4-mapped next hop is kept as it is).
+        cur.nextHop = value.trim().split(/\s+/)[0];
+        if (!cur.prefix.includes(':')) cur.nextHop = cur.nextHop.replace(/^::ffff:/, '');
         break;
       case 'med':
         cur.med = Number(value);

@@ -53,8 +53,8 @@ export interface ExabgpDaemon extends Daemon {
   readonly eventsFile: string;
   /** Runs an ExaBGP API command through its CLI, e.g. ('announce', 'route', '198.51.100.0/24', ...). */
   command(...words: string[]): Promise<string>;
-  /** IPv4 routes received from the neighbor: the UPDATEs in the event log replayed. */
-  receivedRoutes(): Promise<RouteView[]>;
+  /** Routes received from the neighbor, IPv4 unless 'ipv6': the UPDATEs in the event log replayed. */
+  receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
 }
 
 export function available(): boolean {
@@ -280,14 +280,14 @@ ${routes.length ? `  static {\n${routes.map((r) => `    ${r.replace(/;\s*$/, '')
       return cli(...words);
     },
 
-    async receivedRoutes(): Promise<RouteView[]> {
+    async receivedRoutes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<RouteView[]> {
       let text = '';
       try {
         text = readFileSync(eventsFile, 'utf8');
       } catch {
         // not started yet
       }
-      return routesFromEvents(text);
+      return routesFromEvents(text, family);
     },
 
     async keepalivesReceived(): Promise<number[]> {
@@ -454,11 +454,12 @@ interface UpdateEvent {
 }
 
 /**
- * The IPv4 Adj-RIB-In that ExaBGP's JSON event log describes: received UPDATEs applied in
- * order ("announce": {"ipv4 unicast": {NEXT_HOP: [{"nlri": ...}]}}, "withdraw": {...}), cleared
- * whenever the session goes down.
+ * The IPv4 (or, with 'ipv6', IPv6) Adj-RIB-In that ExaBGP's JSON event log describes: received
+ * UPDATEs applied in order ("announce": {"ipv4 unicast": {NEXT_HOP: [{"nlri": ...}]}},
+ * "withdraw": {...}; "ipv6 unicast" likewise), cleared whenever the session goes down.
  */
-export function routesFromEvents(text: string): RouteView[] {
+export function routesFromEvents(text: string, family: 'ipv4' | 'ipv6' = 'ipv4'): RouteView[] {
+  const key = `${family} unicast`;
   const rib = new Map<string, RouteView>();
   for (const line of text.split('\n')) {
     if (!line.startsWith('{')) continue;
@@ -473,9 +474,9 @@ export function routesFromEvents(text: string): RouteView[] {
     if (ev.type === 'state' && n.state === 'down') rib.clear();
     const u = ev.type === 'update' && n.direction !== 'send' ? n.message?.update : undefined;
     if (!u) continue;
-    for (const w of u.withdraw?.['ipv4 unicast'] ?? []) if (w.nlri) rib.delete(w.nlri);
+    for (const w of u.withdraw?.[key] ?? []) if (w.nlri) rib.delete(w.nlri);
     const a = u.attribute ?? {};
-    for (const [nextHop, list] of Object.entries(u.announce?.['ipv4 unicast'] ?? {})) {
+    for (const [nextHop, list] of Object.entries(u.announce?.[key] ?? {})) {
       for (const { nlri } of list) {
         if (!nlri) continue;
         rib.set(

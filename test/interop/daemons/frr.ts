@@ -26,8 +26,8 @@ export interface FrrDaemon extends Daemon {
   readonly name: 'frr';
   /** Runs vtysh commands in order, in one session (so `configure terminal` carries over). */
   vtysh(commands: string[], timeoutMs?: number): Promise<string>;
-  /** IPv4 routes received from the neighbor and kept (`show bgp ipv4 unicast PREFIX json`). */
-  receivedRoutes(): Promise<RouteView[]>;
+  /** Routes received from the neighbor and kept (`show bgp ipv4|ipv6 unicast PREFIX json`), IPv4 unless 'ipv6'. */
+  receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
 }
 
 export function create(opts: DaemonOptions): FrrDaemon {
@@ -150,12 +150,12 @@ class Frr implements FrrDaemon {
     }
   }
 
-  async receivedRoutes(): Promise<RouteView[]> {
-    const table = JSON.parse(await this.vtysh(['show bgp ipv4 unicast json'])) as { routes?: Record<string, unknown> };
+  async receivedRoutes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<RouteView[]> {
+    const table = JSON.parse(await this.vtysh([`show bgp ${family} unicast json`])) as { routes?: Record<string, unknown> };
     const out: RouteView[] = [];
     for (const prefix of Object.keys(table.routes ?? {})) {
       // The table summary lacks communities; the per-prefix view has every attribute.
-      const detail = JSON.parse(await this.vtysh([`show bgp ipv4 unicast ${prefix} json`])) as FrrPrefixDetail;
+      const detail = JSON.parse(await this.vtysh([`show bgp ${family} unicast ${prefix} json`])) as FrrPrefixDetail;
       out.push(...parsePrefixDetail(prefix, detail, this.opts.peer.address));
     }
     return out;
@@ -315,7 +315,7 @@ interface FrrPrefixDetail {
   paths?: FrrPath[];
 }
 
-/** The paths of `show bgp ipv4 unicast PREFIX json` learned from `neighbor`. */
+/** The paths of `show bgp ipv4|ipv6 unicast PREFIX json` learned from `neighbor` (next hop: the first, global one). */
 export function parsePrefixDetail(prefix: string, detail: FrrPrefixDetail, neighbor: string): RouteView[] {
   const words = (s: string | undefined) => (s ?? '').split(/\s+/).filter(Boolean);
   return (detail.paths ?? [])

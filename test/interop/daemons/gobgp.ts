@@ -27,8 +27,8 @@ export interface GoBgpDaemon extends Daemon {
   readonly name: 'gobgp';
   /** Runs the `gobgp` CLI against this instance's API, e.g. ['global', 'rib', 'add', ...]. */
   cli(args: string[], timeoutMs?: number): Promise<string>;
-  /** IPv4 routes received from the neighbor (its Adj-RIB-In, before import policy). */
-  receivedRoutes(): Promise<RouteView[]>;
+  /** Routes received from the neighbor (its Adj-RIB-In, before import policy), IPv4 unless 'ipv6'. */
+  receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
 }
 
 export function create(opts: DaemonOptions): GoBgpDaemon {
@@ -144,8 +144,8 @@ class GoBgp implements GoBgpDaemon {
     }
   }
 
-  async receivedRoutes(): Promise<RouteView[]> {
-    const out = await this.cli(['-j', 'neighbor', this.opts.peer.address, 'adj-in', '-a', 'ipv4']);
+  async receivedRoutes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<RouteView[]> {
+    const out = await this.cli(['-j', 'neighbor', this.opts.peer.address, 'adj-in', '-a', family]);
     return parseRibJson(out.trim() || '{}');
   }
 
@@ -416,7 +416,7 @@ interface GoBgpAttr {
 
 /**
  * Parses `gobgp -j global rib` / `neighbor ADDR adj-in`: prefix -> paths, each with `attrs`
- * keyed by attribute type (AS_PATH segments, NEXT_HOP, MED `metric`, LOCAL_PREF `value`,
+ * keyed by attribute type (AS_PATH segments, NEXT_HOP or MP_REACH_NLRI `nexthop`, MED `metric`, LOCAL_PREF `value`,
  * communities as u32, extended ones as {type, subtype, value: "asn:val"}, large ones as
  * {ASN, LocalData1, LocalData2}).
  */
@@ -433,6 +433,10 @@ export function parseRibJson(json: string): RouteView[] {
             break;
           case 3:
             r.nextHop = a.nexthop ?? '';
+            break;
+          case 14:
+            // MP_REACH_NLRI (IPv6 routes): its global next hop, also as `nexthop`.
+            if (!r.nextHop) r.nextHop = a.nexthop ?? '';
             break;
           case 4:
             r.med = a.metric ?? 0;

@@ -41,8 +41,8 @@ export interface OpenBgpdDaemon extends Daemon {
   enablePeer(): Promise<void>;
   /** Runs one bgpctl command against this instance and returns its output. */
   bgpctl(...args: string[]): Promise<string>;
-  /** IPv4 routes received from the neighbor (`bgpctl -j show rib neighbor ADDR detail`). */
-  receivedRoutes(): Promise<RouteView[]>;
+  /** Routes received from the neighbor (`bgpctl -j show rib neighbor ADDR detail`), IPv4 unless 'ipv6'. */
+  receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
 }
 
 export function available(): boolean {
@@ -150,9 +150,9 @@ class OpenBgpd implements OpenBgpdDaemon {
     return runCliOk(BGPCTL, ['-s', this.socket, ...args]);
   }
 
-  async receivedRoutes(): Promise<RouteView[]> {
+  async receivedRoutes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<RouteView[]> {
     const out = await this.bgpctl('-j', 'show', 'rib', 'neighbor', this.opts.peer.address, 'detail');
-    return parseShowRibJson(out);
+    return parseShowRibJson(out, family);
   }
 
   async session(): Promise<SessionView> {
@@ -286,11 +286,11 @@ interface BgpctlRibEntry {
   extended_communities?: string[];
 }
 
-/** Parses `bgpctl -j show rib ... detail` (IPv4 entries only). */
-export function parseShowRibJson(json: string): RouteView[] {
+/** Parses `bgpctl -j show rib ... detail`: its IPv4 entries, or with 'ipv6' its IPv6 ones. */
+export function parseShowRibJson(json: string, family: 'ipv4' | 'ipv6' = 'ipv4'): RouteView[] {
   const rib = (JSON.parse(json) as { rib?: BgpctlRibEntry[] }).rib ?? [];
   return rib
-    .filter((e) => e.prefix && !e.prefix.includes(':'))
+    .filter((e) => e.prefix && e.prefix.includes(':') === (family === 'ipv6'))
     .map((e) =>
       normaliseRoute({
         prefix: e.prefix!,
