@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { bench, BENCH_USAGE } from './bench.js';
 import { loadtest, LOADTEST_USAGE } from './loadtest.js';
+import { planCommand, PLAN_USAGE } from './plan.js';
 import { run, RUN_USAGE } from './run.js';
 
 const USAGE = `ribstorm: a BGP-4 speaker built for full-table throughput
@@ -12,19 +13,22 @@ commands:
   run       run the speaker in the foreground (see ribstorm run --help)
   bench     full-table convergence through ribstorm (and BIRD), side by side
   loadtest  the load generator against a router you run
+  plan      RAM and time for N full feeds, projected from measurements here
   version   print the version
 
 ${RUN_USAGE}
 
 ${BENCH_USAGE}
 
-${LOADTEST_USAGE}`;
+${LOADTEST_USAGE}
+
+${PLAN_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write((cmd === 'run' ? RUN_USAGE : cmd === 'bench' ? BENCH_USAGE : cmd === 'loadtest' ? LOADTEST_USAGE : USAGE) + '\n');
+      process.stdout.write((cmd === 'run' ? RUN_USAGE : cmd === 'bench' ? BENCH_USAGE : cmd === 'loadtest' ? LOADTEST_USAGE : cmd === 'plan' ? PLAN_USAGE : USAGE) + '\n');
       return 0;
     }
     switch (cmd) {
@@ -34,6 +38,8 @@ export async function main(argv: string[]): Promise<number> {
         return await bench(rest);
       case 'loadtest':
         return await loadtest(rest);
+      case 'plan':
+        return await planCommand(rest);
       case 'version': {
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
         process.stdout.write(`ribstorm ${pkg.version}\n`);
@@ -46,7 +52,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -54,7 +60,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // A run that could not be carried out (a target that never answered...): one line, exit 1.
-    if (cmd === 'bench' || cmd === 'loadtest') {
+    if (cmd === 'bench' || cmd === 'loadtest' || cmd === 'plan') {
       process.stderr.write(`ribstorm ${cmd}: ${(e as Error).message}\n`);
       return 1;
     }
