@@ -6,14 +6,20 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { runConvergence, type ConvergenceResult } from '../bench/convergence.js';
 import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../bench/targets.js';
-import { generateTable } from '../tablegen/index.js';
+import { BENCH_LAYOUT } from '../bench/convergence.js';
+import { convergenceSvg } from '../bench/chart.js';
+import { loadTables } from '../bench/tables.js';
+import { measureLoadGenerator } from '../loadgen/direct.js';
 import { parseFlags } from './flags.js';
 
-export const BENCH_USAGE = `usage: ribstorm bench [--peers N] [--prefixes N] [--targets LIST] [--workers N] [--json FILE]
+export const BENCH_USAGE = `usage: ribstorm bench [--peers N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
+                     [--json FILE] [--chart FILE.svg]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
-  one, paths differing per peer) into the target, one receiving peer out. Defaults: 2 peers,
-  1,000,000 IPv4 prefixes each, targets ribstorm and BIRD (when installed). LIST: any of
-  ${TARGET_KINDS.join(', ')}, comma-separated (each but ribstorm from its Debian package).`;
+  one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
+  target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
+  ribstorm and BIRD (when installed). LIST: any of ${TARGET_KINDS.join(', ')}, comma-separated
+  (each but ribstorm from its Debian package). The load generator's own rate (senders straight
+  into a sink) is measured first and reported beside the targets.`;
 
 function intFlag(v: string | undefined, name: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
@@ -35,6 +41,8 @@ export async function bench(argv: string[]): Promise<number> {
     targets: { value: true },
     workers: { value: true },
     json: { value: true },
+    chart: { value: true },
+    mrt: { value: true },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   const peers = intFlag(flags.peers as string | undefined, 'peers', 1, 8, 2);
@@ -51,10 +59,11 @@ export async function bench(argv: string[]): Promise<number> {
   });
 
   const t0 = performance.now();
-  const tables = Array.from({ length: peers }, (_, i) =>
-    generateTable({ seed: 1, ipv4Prefixes: prefixes, ipv6Prefixes: 0, variant: i, senderAs: 65010 + i }),
-  );
-  process.stderr.write(`tables: ${peers} x ${prefixes.toLocaleString('en-US')} prefixes, ${tables[0].messageCount.toLocaleString('en-US')} UPDATEs each, generated in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  const set = await loadTables({ peers, prefixes, mrt: flags.mrt as string | undefined, firstAs: 65010, targetAs: BENCH_LAYOUT.target.asn });
+  const { tables, expected } = set;
+  process.stderr.write(`tables: ${set.description}, ${tables[0].messageCount.toLocaleString('en-US')} UPDATEs in the first, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+  // The ceiling of every figure below: the load generator with nothing in between.
+  const direct = await measureLoadGenerator(tables);
 
   const results: ConvergenceResult[] = [];
   for (const target of targets) {
@@ -63,10 +72,10 @@ export async function bench(argv: string[]): Promise<number> {
     const r = await runConvergence({
       target,
       tables,
-      expected: prefixes,
+      expected,
       workers: target === 'ribstorm' ? workers : undefined,
       onProgress: (held, ms) => {
-        if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, prefixes, ms)}`);
+        if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, expected, ms)}`);
         else if (ms - lastPrint > 2000) {
           lastPrint = ms;
           process.stderr.write(`${target}: ${held} prefixes at the sink after ${(ms / 1000).toFixed(1)} s\n`);
@@ -85,7 +94,16 @@ export async function bench(argv: string[]): Promise<number> {
       `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |`,
     ),
   ];
+  const best = Math.max(0, ...results.map((r) => r.pathsPerSecond ?? 0));
+  const enough = direct.prefixesPerSecond >= 3_000_000 && direct.prefixesPerSecond >= 5 * best;
+  lines.push(
+    `| load generator alone | ${peers} senders -> 1 sink | ${direct.seconds.toFixed(2)} s | ${direct.prefixesPerSecond.toLocaleString('en-US')} | | | | | ${enough ? 'ok: at least 3M prefixes/s and 5x the fastest target' : 'NOT ENOUGH: under 3M prefixes/s or under 5x the fastest target; the targets may be measured low'} |`,
+  );
   process.stdout.write(lines.join('\n') + '\n');
-  if (flags.json) writeFileSync(flags.json as string, JSON.stringify(results, null, 2));
+  if (flags.json) writeFileSync(flags.json as string, JSON.stringify({ tables: set.description, loadGenerator: direct, results }, null, 2));
+  if (flags.chart) {
+    const series = results.map((r) => ({ name: `${r.target} ${r.seconds === null ? r.verdict : `${r.seconds.toFixed(2)} s`}`, points: r.curve }));
+    writeFileSync(flags.chart as string, convergenceSvg(series, `Prefixes at the sink: ${set.description}`));
+  }
   return results.every((r) => r.verdict === 'converged') ? 0 : 1;
 }

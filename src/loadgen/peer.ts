@@ -154,16 +154,22 @@ export class LoadPeer {
   }
 }
 
-/** Counts the distinct IPv4 prefixes a sink holds, from the UPDATEs it receives. */
+/**
+ * Counts the distinct IPv4 prefixes a sink holds, from the UPDATEs it receives: an open-
+ * addressing set of (network, length) in one typed array, so the sink keeps up with millions
+ * of prefixes a second.
+ */
 export class PrefixSet {
-  private readonly held = new Set<number>();
+  private slots = new Uint32Array(2 * 65536);
+  private used = 0;
+  private removed = 0;
   updates = 0;
+  lastUpdateAt = 0;
   /** Prefixes announced, counting repeats. */
   announced = 0;
-  lastUpdateAt = 0;
 
   get size(): number {
-    return this.held.size;
+    return this.used - this.removed;
   }
 
   /** Applies one UPDATE (withdrawn routes, then NLRI; no ADD-PATH). */
@@ -179,18 +185,55 @@ export class PrefixSet {
     this.walk(b, p + 2 + aLen, end, true);
   }
 
+  // Slot words: network, length + 1 (0 = empty) with bit 8 set once withdrawn.
+  private find(addr: number, l: number, insert: boolean): number {
+    const mask = this.slots.length / 2 - 1;
+    let i = (Math.imul(addr ^ (l << 26), 0x9e3779b1) >>> 7) & mask;
+    for (;;) {
+      const t = this.slots[i * 2 + 1];
+      if (t === 0) {
+        if (!insert) return -1;
+        this.slots[i * 2] = addr;
+        this.slots[i * 2 + 1] = l + 1;
+        this.used++;
+        return i;
+      }
+      if ((t & 0xff) === l + 1 && this.slots[i * 2] === addr) return i;
+      i = (i + 1) & mask;
+    }
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Uint32Array(old.length * 2);
+    this.used = 0;
+    this.removed = 0;
+    for (let i = 0; i < old.length; i += 2) {
+      if (old[i + 1] !== 0 && !(old[i + 1] & 0x100)) this.find(old[i], (old[i + 1] & 0xff) - 1, true);
+    }
+  }
+
   private walk(b: Buffer, p: number, end: number, add: boolean): number {
     while (p < end) {
       const l = b[p];
       const n = (l + 7) >> 3;
       let addr = 0;
-      for (let i = 0; i < 4; i++) addr = addr * 256 + (i < n ? b[p + 1 + i] : 0);
-      const key = addr * 64 + l;
+      for (let i = 0; i < 4; i++) addr = ((addr << 8) | (i < n ? b[p + 1 + i] : 0)) >>> 0;
       if (add) {
-        this.held.add(key);
+        if (this.used * 4 >= this.slots.length * 1.5) this.grow();
+        const i = this.find(addr, l, true);
+        if (this.slots[i * 2 + 1] & 0x100) {
+          this.slots[i * 2 + 1] &= 0xff; // announced again after a withdrawal
+          this.removed--;
+        }
         this.announced++;
+      } else {
+        const i = this.find(addr, l, false);
+        if (i >= 0 && !(this.slots[i * 2 + 1] & 0x100)) {
+          this.slots[i * 2 + 1] |= 0x100;
+          this.removed++;
+        }
       }
-      else this.held.delete(key);
       p += 1 + n;
     }
     return end;

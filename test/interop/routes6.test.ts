@@ -9,6 +9,12 @@
 //  - ribstorm -> B: B's CLI shows both prefixes with ribstorm's AS prepended, ribstorm's IPv6
 //    next hop (its `next-hop-v6` towards B, from 2001:db8::/32), no MED, the communities intact;
 //  - A withdraws: ribstorm's RIB and B lose both prefixes (MP_UNREACH_NLRI on both sessions).
+// Every daemon takes IPv6 over the IPv4 session both ways, so no step is skipped for any of them.
+// ribstorm's next hop towards B is always a configured `next-hop-v6`: without one it sends the
+// IPv4-mapped ::ffff:127.0.7.x, which (checked by hand with these versions) BIRD treats as
+// withdraw ("Invalid NEXT_HOP attribute - mismatched address family (127.0.7.10 for ipv6)"),
+// GoBGP shows as the IPv4 address 127.0.7.20 and FRR as ::ffff:7f00:71e, while OpenBGPD and
+// ExaBGP show it as sent.
 // Suites whose daemon is not installed are skipped, and say so.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -103,7 +109,7 @@ const gobgpKind: Kind = {
   name: 'GoBGP',
   pkg: 'gobgpd',
   available: gobgp.available,
-  localPrefShownForEbgp: 100,
+  // Its Adj-RIB-In (what the driver reads) shows no LOCAL_PREF for eBGP routes.
   create(opts, routes) {
     const d = gobgp.create(opts);
     const nextHop = gobgp.nextHops(opts.address).ipv6;
@@ -374,7 +380,7 @@ KINDS.forEach((kind, i) => {
       await Promise.all([a.daemon.start(), b.daemon.start()]);
       s = startSpeaker(RS, [
         { address: A, asn: asA },
-        { address: B, asn: asB, extra: process.env.MAPPED ? {} : { 'next-hop-v6': RS_NEXT_HOP6 } },
+        { address: B, asn: asB, extra: { 'next-hop-v6': RS_NEXT_HOP6 } },
       ]);
       cleanup.push(() => s.shutdown('routes6 test over', 300));
       await s.start();
@@ -421,12 +427,12 @@ KINDS.forEach((kind, i) => {
         expect(countPaths(s.rib!.views)).toEqual({ prefixes: 2, paths: 2 });
         await eventually(() => expect(s.receivedPaths(s.neighbors.get(A)!)).toBe(2), 5_000);
         expect(s.advertisedPrefixes(s.neighbors.get(A)!)).toBe(0);
+        expect(await a.received()).toEqual([]);
       }), 30_000);
 
     it(`ribstorm -> ${kind.name} B: ribstorm's AS prepended, its next-hop-v6 as next hop, no MED, communities intact`, () =>
       explain(async () => {
-        const want = routes.map((r) => expected(r, [RIBSTORM_AS, asA], process.env.MAPPED ? `::ffff:${RS}` : RS_NEXT_HOP6, kind.medShownWhenAbsent ?? null, kind.localPrefShownForEbgp ?? null));
-        if (process.env.DBG6) process.stderr.write(`RAW ${kind.name}: ${(b.daemon as any).cli ? await (b.daemon as any).cli(["-j", "neighbor", RS, "adj-in", "-a", "ipv6"]) : ""}\n`);
+        const want = routes.map((r) => expected(r, [RIBSTORM_AS, asA], RS_NEXT_HOP6, kind.medShownWhenAbsent ?? null, kind.localPrefShownForEbgp ?? null));
         await eventually(async () => expect(byPrefix(await b.received())).toEqual(byPrefix(want)), 20_000);
         expect(s.advertisedPrefixes(s.neighbors.get(B)!)).toBe(2);
       }), 30_000);

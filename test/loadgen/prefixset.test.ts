@@ -1,0 +1,29 @@
+import { describe, expect, it } from 'vitest';
+import { PrefixSet } from '../../src/loadgen/peer.js';
+import { encodeUpdate } from '../../src/packet/index.js';
+
+const upd = (nlri: string[], withdrawn: string[] = []) =>
+  Buffer.from(encodeUpdate({ withdrawn: withdrawn.map((prefix) => ({ prefix })), attributes: [], nlri: nlri.map((prefix) => ({ prefix })) }, { asn4: true }));
+
+describe('the sink\'s prefix set', () => {
+  it('counts distinct prefixes through announcements, repeats and withdrawals', () => {
+    const s = new PrefixSet();
+    const apply = (b: Buffer) => s.apply(b, 0, b.length);
+    apply(upd(['10.0.0.0/8', '10.0.0.0/16', '192.0.2.0/24']));
+    apply(upd(['10.0.0.0/8']));
+    expect([s.size, s.announced]).toEqual([3, 4]);
+    apply(upd([], ['10.0.0.0/16', '198.51.100.0/24']));
+    expect(s.size).toBe(2);
+    apply(upd(['10.0.0.0/16']));
+    expect(s.size).toBe(3);
+  });
+
+  it('grows past its first capacity without losing prefixes', () => {
+    const s = new PrefixSet();
+    for (let i = 0; i < 200_000; i += 500) {
+      const b = upd(Array.from({ length: 500 }, (_, k) => `${11 + ((i + k) >> 16)}.${((i + k) >> 8) & 255}.${(i + k) & 255}.0/24`));
+      s.apply(b, 0, b.length);
+    }
+    expect(s.size).toBe(200_000);
+  });
+});
