@@ -3,6 +3,7 @@
 // byte written to the moment the sink holds every prefix, never polling the target.
 
 import type { EncodedTable } from '../tablegen/index.js';
+import { withdrawalsOf } from '../loadgen/churn.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
 import { createTarget, type Target, type TargetKind } from './targets.js';
 
@@ -29,6 +30,8 @@ export interface ConvergenceOptions {
   workers?: number;
   /** A run that makes no progress for this long ends as stalled. */
   stallMs?: number;
+  /** After convergence: every sender withdraws its whole table, timed until the sink is empty. */
+  churn?: 'withdraw-all';
   onProgress?: (held: number, elapsedMs: number) => void;
 }
 
@@ -49,6 +52,8 @@ export interface ConvergenceResult {
   verdict: 'converged' | 'stalled' | 'timeout';
   /** Prefixes held at the sink over time: [ms since start, prefixes]. */
   curve: Array<[number, number]>;
+  /** With churn withdraw-all: first withdrawal byte written -> the sink holds nothing. */
+  withdrawnSeconds?: number | null;
 }
 
 export async function runConvergence(o: ConvergenceOptions): Promise<ConvergenceResult> {
@@ -108,12 +113,34 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     await Promise.race([Promise.all(writes), new Promise((r) => setTimeout(r, 1000))]);
     const seconds = doneAt === null ? null : (doneAt - t0) / 1000;
     const paths = o.tables.length * o.expected;
+    const settledSeconds = (held.lastUpdateAt - t0) / 1000;
+    let withdrawnSeconds: number | null | undefined;
+    if (o.churn === 'withdraw-all' && doneAt !== null) {
+      const streams = o.tables.map((t) => withdrawalsOf(t.updates));
+      const t1 = performance.now();
+      await Promise.all(senders.map((s, i) => s.write(streams[i])));
+      withdrawnSeconds = null;
+      let progressAt = t1;
+      let seen = held.size;
+      while (performance.now() - progressAt < (o.stallMs ?? 30_000)) {
+        await new Promise((r) => setTimeout(r, 20));
+        if (held.size === 0) {
+          withdrawnSeconds = (held.lastUpdateAt - t1) / 1000;
+          break;
+        }
+        if (held.size !== seen) {
+          seen = held.size;
+          progressAt = performance.now();
+          curve.push([Math.round(performance.now() - t0), seen]);
+        }
+      }
+    }
     return {
       target: target.name,
       peers: o.tables.length,
       prefixes: o.expected,
       seconds,
-      settledSeconds: (held.lastUpdateAt - t0) / 1000,
+      settledSeconds,
       prefixesAtSink: held.size,
       pathsPerSecond: seconds ? Math.round(paths / seconds) : null,
       peakRssMB: Math.round(target.peakRss() / 1e6),
@@ -121,6 +148,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       updatesAtSink: held.updates,
       verdict: doneAt === null ? verdict : 'converged',
       curve,
+      withdrawnSeconds,
     };
   } finally {
     for (const p of open) p.close();

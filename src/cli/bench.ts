@@ -13,7 +13,7 @@ import { measureLoadGenerator } from '../loadgen/direct.js';
 import { parseFlags } from './flags.js';
 
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
-                     [--json FILE] [--chart FILE.svg]
+                     [--churn withdraw-all] [--json FILE] [--chart FILE.svg]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
@@ -43,10 +43,13 @@ export async function bench(argv: string[]): Promise<number> {
     json: { value: true },
     chart: { value: true },
     mrt: { value: true },
+    churn: { value: true },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   const peers = intFlag(flags.peers as string | undefined, 'peers', 1, 8, 2);
   const prefixes = intFlag(flags.prefixes as string | undefined, 'prefixes', 1000, 2_000_000, 1_000_000);
+  if (flags.churn !== undefined && flags.churn !== 'withdraw-all') throw new ConfigError('--churn', 'withdraw-all', flags.churn);
+  const churn = flags.churn as 'withdraw-all' | undefined;
   const workers = flags.workers === undefined ? undefined : intFlag(flags.workers as string, 'workers', 1, 64, 1);
   const requested = ((flags.targets as string | undefined) ?? 'ribstorm,bird').split(',');
   for (const t of requested) {
@@ -74,6 +77,7 @@ export async function bench(argv: string[]): Promise<number> {
       tables,
       expected,
       workers: target === 'ribstorm' ? workers : undefined,
+      churn,
       onProgress: (held, ms) => {
         if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, expected, ms)}`);
         else if (ms - lastPrint > 2000) {
@@ -88,10 +92,11 @@ export async function bench(argv: string[]): Promise<number> {
 
   const fastest = Math.min(...results.filter((r) => r.seconds !== null).map((r) => r.seconds!));
   const lines = [
-    `| target | peers x prefixes | converged in | paths/s | settled | peak RSS | CPU s | ratio to fastest | verdict |`,
-    `|---|---|---|---|---|---|---|---|---|`,
+    `| target | peers x prefixes | converged in | paths/s | settled | peak RSS | CPU s | ratio to fastest | verdict |${churn ? ' all withdrawn in |' : ''}`,
+    `|---|---|---|---|---|---|---|---|---|${churn ? '---|' : ''}`,
     ...results.map((r) =>
-      `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |`,
+      `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |` +
+        (churn ? ` ${r.withdrawnSeconds == null ? 'not emptied' : `${r.withdrawnSeconds.toFixed(2)} s`} |` : ''),
     ),
   ];
   const best = Math.max(0, ...results.map((r) => r.pathsPerSecond ?? 0));

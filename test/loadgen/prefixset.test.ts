@@ -27,3 +27,23 @@ describe('the sink\'s prefix set', () => {
     expect(s.size).toBe(200_000);
   });
 });
+
+describe('withdrawal streams', () => {
+  it('withdraw every prefix a table announces, in UPDATEs that fit', async () => {
+    const { withdrawalsOf } = await import('../../src/loadgen/churn.js');
+    const { generateTable } = await import('../../src/tablegen/index.js');
+    const t = generateTable({ seed: 2, ipv4Prefixes: 20_000, ipv6Prefixes: 0, senderAs: 65010 });
+    const s = new PrefixSet();
+    for (let o = 0; o < t.updates.length; o += t.updates.readUInt16BE(o + 16)) s.apply(t.updates, o, t.updates.readUInt16BE(o + 16));
+    expect(s.size).toBe(20_000);
+    const w = withdrawalsOf(t.updates);
+    let messages = 0;
+    for (let o = 0; o < w.length; o += w.readUInt16BE(o + 16)) {
+      expect(w.readUInt16BE(o + 16)).toBeLessThanOrEqual(4096);
+      s.apply(w, o, w.readUInt16BE(o + 16));
+      messages++;
+    }
+    expect(s.size).toBe(0);
+    expect(messages).toBeLessThan(t.messageCount);
+  });
+});
