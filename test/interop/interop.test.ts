@@ -9,7 +9,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateNeighbor } from '../../src/config/schema.js';
+import { DEFAULT_RIB, validateNeighbor } from '../../src/config/schema.js';
 import { State } from '../../src/neighbor/fsm.js';
 import { localCapabilities } from '../../src/neighbor/negotiate.js';
 import { capabilityName, MessageType } from '../../src/packet/index.js';
@@ -103,6 +103,7 @@ async function startDaemon(driver: Driver, n: number, passive: boolean, holdTime
 async function startSpeaker(n: number, extra: Record<string, unknown>): Promise<Speaker> {
   const s = new Speaker({
     global: { asn: RIBSTORM_AS, routerId: RIBSTORM_ID, listen: [{ address: `127.0.1.${n}`, port: 179 }] },
+    rib: DEFAULT_RIB,
     neighbors: [neighborConfig(`127.0.0.${n}`, 65000 + n, extra)],
   });
   await s.start();

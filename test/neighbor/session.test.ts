@@ -1,7 +1,7 @@
 // Sessions against a scripted peer: timers, OPEN checks, error NOTIFICATIONs, collisions.
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import net from 'node:net';
-import { validateNeighbor, type Config } from '../../src/config/schema.js';
+import { DEFAULT_RIB, validateNeighbor, type Config } from '../../src/config/schema.js';
 import { State } from '../../src/neighbor/fsm.js';
 import {
   CapabilityCode,
@@ -37,6 +37,7 @@ afterEach(async () => {
 async function speaker(neighbors: Array<Record<string, unknown>>, listenOn = true): Promise<Speaker> {
   const config: Config = {
     global: { asn: 65001, routerId: '10.0.0.1', listen: listenOn ? [{ address: RS, port: PORT }] : [] },
+    rib: { ...DEFAULT_RIB, workers: 1 },
     neighbors: neighbors.map((n, i) => validateNeighbor({ 'connect-retry': 1, 'idle-hold-time': 1, ...n }, `n${i}`)),
   };
   const s = new Speaker(config);

@@ -15,6 +15,7 @@ import {
   RouteRefreshSubtype,
   MessageType,
   WellKnownCommunity,
+  type Capability,
   type PathAttribute,
 } from '../../src/packet/index.js';
 import { Speaker } from '../../src/speaker.js';
@@ -197,7 +198,7 @@ describe('routes through the speaker', () => {
       { address: '127.0.6.19', 'remote-as': 65019, ...open },
     ]);
     const sink = await peer(s, '127.0.6.19', 65019);
-    const gr = { code: CapabilityCode.GracefulRestart, restarting: false, notification: false, restartTime: 2, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] } as const;
+    const gr: Capability = { code: CapabilityCode.GracefulRestart, restarting: false, notification: false, restartTime: 2, families: [{ afi: 1, safi: 1, forwardingPreserved: true }] };
     const connect = async () => {
       const p = await RawPeer.connect(RS, PORT, '127.0.6.18');
       cleanup.push(() => p.close());
