@@ -3,6 +3,7 @@
 // once beside them. Validation (RFC 7606) runs only for a set seen for the first time.
 
 import { ErrorCode, UpdateSubcode, WellKnownCommunity } from '../packet/index.js';
+import { fmix32 } from '../util/hash.js';
 import {
   F_AS_LOOP,
   F_ATOMIC_AGGREGATE,
@@ -62,12 +63,7 @@ export function hashBytes(b: Uint8Array, start: number, end: number, seed: numbe
   let k = 0;
   for (let s = 0; i < end; i++, s += 8) k |= b[i] << s;
   h ^= Math.imul(((Math.imul(k, 0xcc9e2d51) << 15) | (Math.imul(k, 0xcc9e2d51) >>> 17)), 0x1b873593);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h);
 }
 
 const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;

@@ -1,15 +1,9 @@
 // Seeded, order-independent randomness: every draw is a pure function of (seed, stream, index),
 // so a table is reproducible byte for byte and variants can share what they must share.
 
-/** murmur3's 32-bit finaliser: a cheap avalanche over one word. */
-export function fmix32(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+import { fmix32 } from '../util/hash.js';
+
+export { fmix32 };
 
 /** Hashes up to four words into one seed. */
 export function hash32(a: number, b = 0, c = 0, d = 0): number {
