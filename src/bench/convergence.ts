@@ -4,6 +4,7 @@
 
 import type { EncodedTable } from '../tablegen/index.js';
 import { withdrawalsOf } from '../loadgen/churn.js';
+import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
 import { createTarget, type Target, type TargetKind } from './targets.js';
 
@@ -30,8 +31,11 @@ export interface ConvergenceOptions {
   workers?: number;
   /** A run that makes no progress for this long ends as stalled. */
   stallMs?: number;
-  /** After convergence: every sender withdraws its whole table, timed until the sink is empty. */
-  churn?: 'withdraw-all';
+  /**
+   * After convergence: 'withdraw-all', every sender withdraws its whole table (timed until the
+   * sink is empty); or a trace the first sender replays at `speed` times its pace.
+   */
+  churn?: 'withdraw-all' | { trace: Trace; speed: number };
   onProgress?: (held: number, elapsedMs: number) => void;
 }
 
@@ -54,6 +58,8 @@ export interface ConvergenceResult {
   curve: Array<[number, number]>;
   /** With churn withdraw-all: first withdrawal byte written -> the sink holds nothing. */
   withdrawnSeconds?: number | null;
+  /** With a trace: how long the replay took, and how long the sink took to settle after it. */
+  replay?: { messages: number; seconds: number; sinkUpdates: number; settleSeconds: number };
 }
 
 export async function runConvergence(o: ConvergenceOptions): Promise<ConvergenceResult> {
@@ -135,6 +141,26 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
         }
       }
     }
+    let replay: ConvergenceResult['replay'];
+    if (typeof o.churn === 'object' && doneAt !== null) {
+      const { trace, speed } = o.churn;
+      const before = held.updates;
+      const t1 = performance.now();
+      for (let i = 0; i < trace.messages.length; i++) {
+        const due = t1 + (trace.offsets[i] * 1000) / speed;
+        const wait = due - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        await senders[0].write(trace.messages[i]);
+      }
+      const sent = performance.now();
+      while (performance.now() - held.lastUpdateAt < 1000) await new Promise((r) => setTimeout(r, 50));
+      replay = {
+        messages: trace.messages.length,
+        seconds: (sent - t1) / 1000,
+        sinkUpdates: held.updates - before,
+        settleSeconds: Math.max(0, (held.lastUpdateAt - sent) / 1000),
+      };
+    }
     return {
       target: target.name,
       peers: o.tables.length,
@@ -149,6 +175,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       verdict: doneAt === null ? verdict : 'converged',
       curve,
       withdrawnSeconds,
+      replay,
     };
   } finally {
     for (const p of open) p.close();

@@ -4,7 +4,8 @@
 
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
-import { runConvergence, type ConvergenceResult } from '../bench/convergence.js';
+import { runConvergence, type ConvergenceOptions, type ConvergenceResult } from '../bench/convergence.js';
+import { loadTrace } from '../loadgen/replay.js';
 import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../bench/targets.js';
 import { BENCH_LAYOUT } from '../bench/convergence.js';
 import { convergenceSvg } from '../bench/chart.js';
@@ -13,13 +14,15 @@ import { measureLoadGenerator } from '../loadgen/direct.js';
 import { parseFlags } from './flags.js';
 
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
-                     [--churn withdraw-all] [--json FILE] [--chart FILE.svg]
+                     [--churn withdraw-all | --replay BGP4MP-FILE [--speed X]] [--json FILE] [--chart FILE.svg]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
   ribstorm and BIRD (when installed). LIST: any of ${TARGET_KINDS.join(', ')}, comma-separated
   (each but ribstorm from its Debian package). The load generator's own rate (senders straight
-  into a sink) is measured first and reported beside the targets.`;
+  into a sink) is measured first and reported beside the targets. After convergence, --churn
+  withdraw-all withdraws every table; --replay plays a real update trace's busiest peer from
+  the first sender at X times its pace.`;
 
 function intFlag(v: string | undefined, name: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
@@ -44,12 +47,22 @@ export async function bench(argv: string[]): Promise<number> {
     chart: { value: true },
     mrt: { value: true },
     churn: { value: true },
+    replay: { value: true },
+    speed: { value: true },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   const peers = intFlag(flags.peers as string | undefined, 'peers', 1, 8, 2);
   const prefixes = intFlag(flags.prefixes as string | undefined, 'prefixes', 1000, 2_000_000, 1_000_000);
   if (flags.churn !== undefined && flags.churn !== 'withdraw-all') throw new ConfigError('--churn', 'withdraw-all', flags.churn);
-  const churn = flags.churn as 'withdraw-all' | undefined;
+  if (flags.churn && flags.replay) throw new ConfigError('--replay', 'no --churn beside it (one churn phase a run)');
+  const speed = flags.speed === undefined ? 1 : Number(flags.speed);
+  if (!(speed > 0 && speed <= 10000)) throw new ConfigError('--speed', 'a factor above 0, at most 10000', flags.speed);
+  let churn: ConvergenceOptions['churn'] = flags.churn as 'withdraw-all' | undefined;
+  if (flags.replay) {
+    const trace = await loadTrace(flags.replay as string, 65010);
+    process.stderr.write(`replay: ${trace.messages.length.toLocaleString('en-US')} UPDATEs of ${trace.peer} over ${(trace.offsets.at(-1) ?? 0).toFixed(0)} s, at ${speed}x (${trace.skipped} skipped)\n`);
+    churn = { trace, speed };
+  }
   const workers = flags.workers === undefined ? undefined : intFlag(flags.workers as string, 'workers', 1, 64, 1);
   const requested = ((flags.targets as string | undefined) ?? 'ribstorm,bird').split(',');
   for (const t of requested) {
@@ -92,11 +105,12 @@ export async function bench(argv: string[]): Promise<number> {
 
   const fastest = Math.min(...results.filter((r) => r.seconds !== null).map((r) => r.seconds!));
   const lines = [
-    `| target | peers x prefixes | converged in | paths/s | settled | peak RSS | CPU s | ratio to fastest | verdict |${churn ? ' all withdrawn in |' : ''}`,
+    `| target | peers x prefixes | converged in | paths/s | settled | peak RSS | CPU s | ratio to fastest | verdict |${churn === 'withdraw-all' ? ' all withdrawn in |' : churn ? ' trace replay |' : ''}`,
     `|---|---|---|---|---|---|---|---|---|${churn ? '---|' : ''}`,
     ...results.map((r) =>
       `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |` +
-        (churn ? ` ${r.withdrawnSeconds == null ? 'not emptied' : `${r.withdrawnSeconds.toFixed(2)} s`} |` : ''),
+        (churn === 'withdraw-all' ? ` ${r.withdrawnSeconds == null ? 'not emptied' : `${r.withdrawnSeconds.toFixed(2)} s`} |` : '') +
+        (r.replay ? ` ${r.replay.messages} UPDATEs in ${r.replay.seconds.toFixed(1)} s, ${r.replay.sinkUpdates} at the sink, settled ${r.replay.settleSeconds.toFixed(2)} s after |` : ''),
     ),
   ];
   const best = Math.max(0, ...results.map((r) => r.pathsPerSecond ?? 0));
