@@ -10,7 +10,7 @@ import { CeaseSubcode, ipv4ToNumber, ipv6ToBytes, MAX_EXTENDED_MESSAGE_LENGTH, M
 import { Neighbor, type UpdateIngest } from './neighbor/neighbor.js';
 import { Event, State } from './neighbor/fsm.js';
 import { CHANGE_WORDS, sortByAttribute, type BatchResult } from './rib/apply.js';
-import { AdjRibOut, GroupedChanges, LocRibMirror, type ExportCache } from './rib/adjRibOut.js';
+import { AdjRibOut, GroupedChanges, tableSnapshot, type ExportCache } from './rib/adjRibOut.js';
 import { RibPipeline } from './rib/pipeline.js';
 
 /**
@@ -75,8 +75,6 @@ interface PeerRib {
 export class Speaker extends EventEmitter implements UpdateIngest {
   readonly neighbors = new Map<string, Neighbor>();
   readonly rib: RibPipeline | null;
-  /** The best paths the Adj-RIB-Outs last exported from (see adjRibOut.ts). */
-  private readonly mirror: LocRibMirror | null;
   private readonly peerRib = new Map<Neighbor, PeerRib>();
   private readonly servers: net.Server[] = [];
   private readonly rfc8212Logged = new Set<Neighbor>();
@@ -95,7 +93,6 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       alwaysCompareMed: ribConfig.alwaysCompareMed,
       sizing: { shards: ribConfig.shards, prefixes: ribConfig.prefixes, paths: ribConfig.paths, attributeSets: ribConfig.attributeSets },
     });
-    this.mirror = this.rib ? new LocRibMirror(this.rib.views) : null;
     this.rib?.on('changes', (result) => this.distribute(result));
     for (const n of config.neighbors) {
       const localAddress = n.localAddress ?? defaultLocalAddress(config, n.address);
@@ -218,7 +215,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
 
   /** The whole table as this peer's export rules make it, from what the peers were last told. */
   private sendTable(out: AdjRibOut, mode: 'initial' | 'resend', family?: number): void {
-    const all = this.mirror!.snapshot(this.rib!.views, family);
+    const all = tableSnapshot(this.rib!.views, family);
     out.apply(new GroupedChanges().group(sortByAttribute(all)), new Map(), mode);
   }
 
@@ -299,7 +296,6 @@ export class Speaker extends EventEmitter implements UpdateIngest {
         if (n.config.advertisementInterval > 0) this.startMrai(n, pr);
       }
     }
-    this.mirror!.update(result.changes);
   }
 
   /** RFC 4271 §9.2.1.1: at most one round of UPDATEs per advertisement interval. */

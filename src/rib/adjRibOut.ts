@@ -1,6 +1,5 @@
 // The Adj-RIB-Out on the main thread. What a peer was last sent is not stored per peer: it is
 // the export of the previous best path (which every change carries) under that peer's rules.
-// LocRibMirror keeps the last exported best paths once, for the table a new session is sent.
 // Changes go out as packed UPDATEs, prefixes sharing attributes together.
 
 import {
@@ -23,6 +22,9 @@ import {
   IPV6,
   M_FLAGS,
   META_WORDS,
+  P_ATTR,
+  P_PEER,
+  PATH_WORDS,
   PEER_FLAGS,
   PEER_ID,
   PEER_WORDS,
@@ -278,53 +280,29 @@ const MEMO_MASK = 8191;
 export type ExportCache = Map<string, Map<number, Uint8Array>>;
 
 /**
- * The best path every peer was last told about, per prefix: its attribute id and source peer,
- * as of the last batch handed to the Adj-RIB-Outs.
+ * Every prefix with a best path (of one family, or both), as change records with nothing
+ * before them: the table a new session is sent, or a ROUTE-REFRESH answered. Read from the
+ * shared RIB while workers write to it: a prefix changing meanwhile is sent again when its
+ * change arrives, so the peer ends up right.
  */
-export class LocRibMirror {
-  /** [family][shard][slot]. */
-  readonly attr: Uint32Array[][];
-  readonly from: Uint16Array[][];
-
-  constructor(v: RibViews) {
-    this.attr = v.families.map((f) => f.slots.map(() => new Uint32Array(f.mask + 1)));
-    this.from = v.families.map((f) => f.slots.map(() => new Uint16Array(f.mask + 1)));
-  }
-
-  update(c: Uint32Array): void {
-    for (let i = 0; i < c.length; i += CHANGE_WORDS) {
-      const fam = c[i + C_LEN] >>> 8;
-      const ref = c[i + C_REF];
-      this.attr[fam][ref >>> 22][ref & 0x3fffff] = c[i + C_ATTR];
-      this.from[fam][ref >>> 22][ref & 0x3fffff] = c[i + C_PEER];
-    }
-  }
-
-  /** Every prefix with a best path (of one family, or both), as change records. */
-  snapshot(v: RibViews, family?: number): Uint32Array {
-    const families = v.families.filter((f) => family === undefined || f.id === family);
-    let n = 0;
-    for (const f of families) for (const a of this.attr[f.id]) for (let i = 0; i < a.length; i++) if (a[i]) n++;
-    const out = new Uint32Array(n * CHANGE_WORDS);
-    let o = 0;
-    for (const f of families) {
-      for (let s = 0; s < f.slots.length; s++) {
-        const a = this.attr[f.id][s];
-        const slots = f.slots[s];
-        for (let i = 0; i < a.length; i++) {
-          if (!a[i]) continue;
-          const at = i * f.words;
-          out[o + C_LEN] = ((slots[at + f.lenAt] & 0x7fffffff) - 1) | (f.id << 8);
-          for (let w = 0; w < f.keyWords; w++) out[o + C_KEY + w] = slots[at + w];
-          out[o + C_ATTR] = a[i];
-          out[o + C_PEER] = this.from[f.id][s][i];
-          out[o + C_REF] = (s << 22) | i;
-          o += CHANGE_WORDS;
-        }
+export function tableSnapshot(v: RibViews, family?: number): Uint32Array {
+  const out: number[] = [];
+  for (const f of v.families) {
+    if (family !== undefined && f.id !== family) continue;
+    for (let s = 0; s < f.slots.length; s++) {
+      const slots = f.slots[s];
+      const paths = v.paths[s];
+      for (let i = 0; i <= f.mask; i++) {
+        const at = i * f.words;
+        const best = slots[at + f.bestAt];
+        if (!best) continue;
+        out.push(((slots[at + f.lenAt] & 0x7fffffff) - 1) | (f.id << 8));
+        for (let w = 0; w < 4; w++) out.push(w < f.keyWords ? slots[at + w] : 0);
+        out.push(paths[best * PATH_WORDS + P_ATTR], paths[best * PATH_WORDS + P_PEER] & 0xffff, (s << 22) | i, 0, 0);
       }
     }
-    return out;
   }
+  return Uint32Array.from(out);
 }
 
 /**
