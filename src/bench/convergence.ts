@@ -21,7 +21,31 @@ export const BENCH_LAYOUT: Layout = {
   sender: (i) => ({ address: `127.0.5.${10 + i}`, asn: 65010 + i }),
 };
 
+/** Several sinks seen as one: complete when the emptiest is, quiet when all are. */
+class Sinks {
+  constructor(readonly sets: PrefixSet[]) {}
+  get size(): number {
+    return Math.min(...this.sets.map((s) => s.size));
+  }
+  get lastUpdateAt(): number {
+    return Math.max(...this.sets.map((s) => s.lastUpdateAt));
+  }
+  get updates(): number {
+    return this.sets.reduce((n, s) => n + s.updates, 0);
+  }
+  countMissingFrom(other: PrefixSet): number {
+    return Math.max(...this.sets.map((s) => s.countMissingFrom(other)));
+  }
+}
+
+/** The extra sinks' addresses, after the first: 127.0.5.21, .22, ... in the first sink's AS. */
+export function sinkAt(layout: Layout, i: number): { address: string; asn: number } {
+  return i === 0 ? layout.sink : { address: `127.0.5.${20 + i}`, asn: layout.sink.asn };
+}
+
 export interface ConvergenceOptions {
+  /** Receiving peers (default 1); the run ends when every one holds the whole table. */
+  sinks?: number;
   /** A router the run starts and stops itself, or one already running (loadtest). */
   target: TargetKind | Target;
   layout?: Layout;
@@ -35,13 +59,14 @@ export interface ConvergenceOptions {
    * After convergence: 'withdraw-all', every sender withdraws its whole table (timed until the
    * sink is empty); or a trace the first sender replays at `speed` times its pace.
    */
-  churn?: 'withdraw-all' | { trace: Trace; speed: number };
+  churn?: 'withdraw-all' | 'flap' | { trace: Trace; speed: number };
   onProgress?: (held: number, elapsedMs: number) => void;
 }
 
 export interface ConvergenceResult {
   target: string;
   peers: number;
+  sinks: number;
   prefixes: number;
   /** First UPDATE byte written -> sink holds every prefix; null when it never did. */
   seconds: number | null;
@@ -58,6 +83,11 @@ export interface ConvergenceResult {
   curve: Array<[number, number]>;
   /** With churn withdraw-all: first withdrawal byte written -> the sink holds nothing. */
   withdrawnSeconds?: number | null;
+  /** With churn flap: first withdrawal byte written -> the sink holds the whole table again. */
+  reconvergedSeconds?: number | null;
+  /** Prefixes the sink should hold but does not, and holds but no sender announced. */
+  lost: number;
+  unexpected: number;
   /** With a trace: how long the replay took, and how long the sink took to settle after it. */
   replay?: { messages: number; seconds: number; sinkUpdates: number; settleSeconds: number };
 }
@@ -71,16 +101,20 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     port,
     asn: layout.target.asn,
     routerId: '10.255.255.1',
-    peers: [layout.sink, ...peers],
+    peers: [...Array.from({ length: o.sinks ?? 1 }, (_, i) => sinkAt(layout, i)), ...peers],
     workers: o.workers,
   });
   const open: LoadPeer[] = [];
   try {
     await target.start();
-    const held = new PrefixSet();
-    const sink = await LoadPeer.open({ host: address, port, localAddress: layout.sink.address, asn: layout.sink.asn, routerId: layout.sink.address });
-    open.push(sink);
-    sink.onUpdate = (b, off, len) => held.apply(b, off, len);
+    const sets = Array.from({ length: o.sinks ?? 1 }, () => new PrefixSet());
+    const held = new Sinks(sets);
+    for (let i = 0; i < sets.length; i++) {
+      const at = sinkAt(layout, i);
+      const sink = await LoadPeer.open({ host: address, port, localAddress: at.address, asn: at.asn, routerId: at.address });
+      open.push(sink);
+      sink.onUpdate = (b, off, len) => sets[i].apply(b, off, len);
+    }
     const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
     const cpu0 = target.cpuSeconds();
@@ -121,6 +155,35 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     const paths = o.tables.length * o.expected;
     const settledSeconds = (held.lastUpdateAt - t0) / 1000;
     let withdrawnSeconds: number | null | undefined;
+    // Lost and unexpected at convergence: the sink's table against what the senders announced.
+    const sent = new PrefixSet();
+    for (const t of o.tables) for (let off = 0; off < t.updates.length; off += t.updates.readUInt16BE(off + 16)) sent.apply(t.updates, off, t.updates.readUInt16BE(off + 16));
+    const unexpected = held.countMissingFrom(sent);
+    const lost = Math.max(0, o.expected - (held.size - unexpected));
+    let reconvergedSeconds: number | null | undefined;
+    if (o.churn === 'flap' && doneAt !== null) {
+      const streams = o.tables.map((t) => withdrawalsOf(t.updates));
+      const t1 = performance.now();
+      await Promise.all(senders.map((s, i) => s.write(streams[i]).then(() => s.write(o.tables[i].updates))));
+      reconvergedSeconds = null;
+      let progressAt = t1;
+      let seen = -1;
+      while (performance.now() - progressAt < (o.stallMs ?? 30_000)) {
+        await new Promise((r) => setTimeout(r, 20));
+        // Whole again and quiet for a second, after the flap reached the sink (or was absorbed
+        // by the target: no change for a table withdrawn and announced again in one go).
+        const now = performance.now();
+        if (held.size >= o.expected && now - held.lastUpdateAt > 1000 && (held.lastUpdateAt > t1 || now - t1 > 2000)) {
+          reconvergedSeconds = Math.max(0, held.lastUpdateAt - t1) / 1000;
+          break;
+        }
+        if (held.updates !== seen) {
+          seen = held.updates;
+          progressAt = performance.now();
+          curve.push([Math.round(performance.now() - t0), held.size]);
+        }
+      }
+    }
     if (o.churn === 'withdraw-all' && doneAt !== null) {
       const streams = o.tables.map((t) => withdrawalsOf(t.updates));
       const t1 = performance.now();
@@ -164,6 +227,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     return {
       target: target.name,
       peers: o.tables.length,
+      sinks: sets.length,
       prefixes: o.expected,
       seconds,
       settledSeconds,
@@ -175,7 +239,10 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       verdict: doneAt === null ? verdict : 'converged',
       curve,
       withdrawnSeconds,
+      reconvergedSeconds,
       replay,
+      lost,
+      unexpected,
     };
   } finally {
     for (const p of open) p.close();

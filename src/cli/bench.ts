@@ -13,16 +13,17 @@ import { loadTables } from '../bench/tables.js';
 import { measureLoadGenerator } from '../loadgen/direct.js';
 import { parseFlags } from './flags.js';
 
-export const BENCH_USAGE = `usage: ribstorm bench [--peers N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
-                     [--churn withdraw-all | --replay BGP4MP-FILE [--speed X]] [--json FILE] [--chart FILE.svg]
+export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
+                     [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--json FILE] [--chart FILE.svg]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
   ribstorm and BIRD (when installed). LIST: any of ${TARGET_KINDS.join(', ')}, comma-separated
   (each but ribstorm from its Debian package). The load generator's own rate (senders straight
   into a sink) is measured first and reported beside the targets. After convergence, --churn
-  withdraw-all withdraws every table; --replay plays a real update trace's busiest peer from
-  the first sender at X times its pace.`;
+  withdraw-all withdraws every table, --churn flap withdraws and announces it again (a flap
+  storm of the whole table); --replay plays a real update trace's busiest peer from the first
+  sender at X times its pace. --peers 1,2 runs each count and prints one table.`;
 
 function intFlag(v: string | undefined, name: string, min: number, max: number, dflt: number): number {
   if (v === undefined) return dflt;
@@ -49,15 +50,18 @@ export async function bench(argv: string[]): Promise<number> {
     churn: { value: true },
     replay: { value: true },
     speed: { value: true },
+    sinks: { value: true },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
-  const peers = intFlag(flags.peers as string | undefined, 'peers', 1, 8, 2);
+  // One or more peer counts ("1,2"): each a round of every target, all in one table.
+  const peerCounts = String(flags.peers ?? '2').split(',').map((p) => intFlag(p, 'peers', 1, 8, 2));
+  const sinks = intFlag(flags.sinks as string | undefined, 'sinks', 1, 8, 1);
   const prefixes = intFlag(flags.prefixes as string | undefined, 'prefixes', 1000, 2_000_000, 1_000_000);
-  if (flags.churn !== undefined && flags.churn !== 'withdraw-all') throw new ConfigError('--churn', 'withdraw-all', flags.churn);
+  if (flags.churn !== undefined && flags.churn !== 'withdraw-all' && flags.churn !== 'flap') throw new ConfigError('--churn', 'withdraw-all or flap', flags.churn);
   if (flags.churn && flags.replay) throw new ConfigError('--replay', 'no --churn beside it (one churn phase a run)');
   const speed = flags.speed === undefined ? 1 : Number(flags.speed);
   if (!(speed > 0 && speed <= 10000)) throw new ConfigError('--speed', 'a factor above 0, at most 10000', flags.speed);
-  let churn: ConvergenceOptions['churn'] = flags.churn as 'withdraw-all' | undefined;
+  let churn: ConvergenceOptions['churn'] = flags.churn as 'withdraw-all' | 'flap' | undefined;
   if (flags.replay) {
     const trace = await loadTrace(flags.replay as string, 65010);
     process.stderr.write(`replay: ${trace.messages.length.toLocaleString('en-US')} UPDATEs of ${trace.peer} over ${(trace.offsets.at(-1) ?? 0).toFixed(0)} s, at ${speed}x (${trace.skipped} skipped)\n`);
@@ -74,55 +78,60 @@ export async function bench(argv: string[]): Promise<number> {
     return ok;
   });
 
-  const t0 = performance.now();
-  const set = await loadTables({ peers, prefixes, mrt: flags.mrt as string | undefined, firstAs: 65010, targetAs: BENCH_LAYOUT.target.asn });
-  const { tables, expected } = set;
-  process.stderr.write(`tables: ${set.description}, ${tables[0].messageCount.toLocaleString('en-US')} UPDATEs in the first, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
-  // The ceiling of every figure below: the load generator with nothing in between.
-  const direct = await measureLoadGenerator(tables);
-
+  const header = `| target | peers x prefixes | converged in | paths/s | settled | lost / unexpected | peak RSS | CPU s | ratio to fastest | verdict |${churn === 'withdraw-all' ? ' all withdrawn in |' : churn === 'flap' ? ' flap: re-converged in |' : churn ? ' trace replay |' : ''}`;
+  const lines = [header, header.replace(/[^|]+/g, '---')];
   const results: ConvergenceResult[] = [];
-  for (const target of targets) {
-    const tty = process.stderr.isTTY;
-    let lastPrint = 0;
-    const r = await runConvergence({
-      target,
-      tables,
-      expected,
-      workers: target === 'ribstorm' ? workers : undefined,
-      churn,
-      onProgress: (held, ms) => {
-        if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, expected, ms)}`);
-        else if (ms - lastPrint > 2000) {
-          lastPrint = ms;
-          process.stderr.write(`${target}: ${held} prefixes at the sink after ${(ms / 1000).toFixed(1)} s\n`);
-        }
-      },
-    });
-    if (tty) process.stderr.write('\n');
-    results.push(r);
+  const report: Array<{ tables: string; loadGenerator: unknown; results: ConvergenceResult[] }> = [];
+  const series: Array<{ name: string; points: Array<[number, number]> }> = [];
+  for (const peerCount of peerCounts) {
+    const t0 = performance.now();
+    const set = await loadTables({ peers: peerCount, prefixes, mrt: flags.mrt as string | undefined, firstAs: 65010, targetAs: BENCH_LAYOUT.target.asn });
+    const { tables, expected } = set;
+    process.stderr.write(`tables: ${set.description}, ${tables[0].messageCount.toLocaleString('en-US')} UPDATEs in the first, ready in ${((performance.now() - t0) / 1000).toFixed(1)} s\n`);
+    // The ceiling of every figure below: the load generator with nothing in between.
+    const direct = await measureLoadGenerator(tables);
+    const round: ConvergenceResult[] = [];
+    for (const target of targets) {
+      const tty = process.stderr.isTTY;
+      let lastPrint = 0;
+      const r = await runConvergence({
+        target,
+        tables,
+        expected,
+        workers: target === 'ribstorm' ? workers : undefined,
+        churn,
+        sinks,
+        onProgress: (held, ms) => {
+          if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, expected, ms)}`);
+          else if (ms - lastPrint > 2000) {
+            lastPrint = ms;
+            process.stderr.write(`${target}: ${held} prefixes at the sink after ${(ms / 1000).toFixed(1)} s\n`);
+          }
+        },
+      });
+      if (tty) process.stderr.write('\n');
+      round.push(r);
+      series.push({ name: `${r.target}, ${r.peers} peer(s): ${r.seconds === null ? r.verdict : `${r.seconds.toFixed(2)} s`}`, points: r.curve });
+    }
+    const fastest = Math.min(...round.filter((r) => r.seconds !== null).map((r) => r.seconds!));
+    for (const r of round) {
+      lines.push(
+        `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')}${r.sinks > 1 ? ` -> ${r.sinks} sinks` : ''} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.lost} / ${r.unexpected} | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |` +
+          (churn === 'withdraw-all' ? ` ${r.withdrawnSeconds == null ? 'not emptied' : `${r.withdrawnSeconds.toFixed(2)} s`} |` : '') +
+          (churn === 'flap' ? ` ${r.reconvergedSeconds == null ? 'not re-converged' : `${r.reconvergedSeconds.toFixed(2)} s`} |` : '') +
+          (r.replay ? ` ${r.replay.messages} UPDATEs in ${r.replay.seconds.toFixed(1)} s, ${r.replay.sinkUpdates} at the sink, settled ${r.replay.settleSeconds.toFixed(2)} s after |` : ''),
+      );
+    }
+    const best = Math.max(0, ...round.map((r) => r.pathsPerSecond ?? 0));
+    const enough = direct.prefixesPerSecond >= 3_000_000 && direct.prefixesPerSecond >= 5 * best;
+    lines.push(
+      `| load generator alone | ${peerCount} senders -> 1 sink | ${direct.seconds.toFixed(2)} s | ${direct.prefixesPerSecond.toLocaleString('en-US')} | | | | | | ${enough ? 'ok: at least 3M prefixes/s and 5x the fastest target' : 'NOT ENOUGH: under 3M prefixes/s or under 5x the fastest target; the targets may be measured low'} |`,
+    );
+    results.push(...round);
+    report.push({ tables: set.description, loadGenerator: direct, results: round });
   }
-
-  const fastest = Math.min(...results.filter((r) => r.seconds !== null).map((r) => r.seconds!));
-  const lines = [
-    `| target | peers x prefixes | converged in | paths/s | settled | peak RSS | CPU s | ratio to fastest | verdict |${churn === 'withdraw-all' ? ' all withdrawn in |' : churn ? ' trace replay |' : ''}`,
-    `|---|---|---|---|---|---|---|---|---|${churn ? '---|' : ''}`,
-    ...results.map((r) =>
-      `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |` +
-        (churn === 'withdraw-all' ? ` ${r.withdrawnSeconds == null ? 'not emptied' : `${r.withdrawnSeconds.toFixed(2)} s`} |` : '') +
-        (r.replay ? ` ${r.replay.messages} UPDATEs in ${r.replay.seconds.toFixed(1)} s, ${r.replay.sinkUpdates} at the sink, settled ${r.replay.settleSeconds.toFixed(2)} s after |` : ''),
-    ),
-  ];
-  const best = Math.max(0, ...results.map((r) => r.pathsPerSecond ?? 0));
-  const enough = direct.prefixesPerSecond >= 3_000_000 && direct.prefixesPerSecond >= 5 * best;
-  lines.push(
-    `| load generator alone | ${peers} senders -> 1 sink | ${direct.seconds.toFixed(2)} s | ${direct.prefixesPerSecond.toLocaleString('en-US')} | | | | | ${enough ? 'ok: at least 3M prefixes/s and 5x the fastest target' : 'NOT ENOUGH: under 3M prefixes/s or under 5x the fastest target; the targets may be measured low'} |`,
-  );
   process.stdout.write(lines.join('\n') + '\n');
-  if (flags.json) writeFileSync(flags.json as string, JSON.stringify({ tables: set.description, loadGenerator: direct, results }, null, 2));
-  if (flags.chart) {
-    const series = results.map((r) => ({ name: `${r.target} ${r.seconds === null ? r.verdict : `${r.seconds.toFixed(2)} s`}`, points: r.curve }));
-    writeFileSync(flags.chart as string, convergenceSvg(series, `Prefixes at the sink: ${set.description}`));
-  }
+  if (flags.json) writeFileSync(flags.json as string, JSON.stringify(report, null, 2));
+  if (flags.chart) writeFileSync(flags.chart as string, convergenceSvg(series, `Prefixes at the sink, ${prefixes.toLocaleString('en-US')} per feed`));
   return results.every((r) => r.verdict === 'converged') ? 0 : 1;
 }

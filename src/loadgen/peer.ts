@@ -203,6 +203,18 @@ export class PrefixSet {
     }
   }
 
+  /** How many prefixes held here `other` does not hold. */
+  countMissingFrom(other: PrefixSet): number {
+    let n = 0;
+    for (let i = 0; i < this.slots.length; i += 2) {
+      const t = this.slots[i + 1];
+      if (t === 0 || t & 0x100) continue;
+      const j = other.find(this.slots[i], (t & 0xff) - 1, false);
+      if (j < 0 || other.slots[j * 2 + 1] & 0x100) n++;
+    }
+    return n;
+  }
+
   private grow(): void {
     const old = this.slots;
     this.slots = new Uint32Array(old.length * 2);
