@@ -237,6 +237,11 @@ class BirdTarget extends ChildTarget {
     super();
   }
 
+  override async stop(): Promise<void> {
+    await super.stop();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
   private config(): string {
     const peers = this.o.peers
       .map((p, i) => `protocol bgp p${i} from feed { neighbor ${p.address} as ${p.asn}; }`)
