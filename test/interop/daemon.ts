@@ -1,3 +1,5 @@
+import { CapabilityCode, capabilityName } from '../../src/packet/index.js';
+
 // The contract every interop daemon driver (BIRD, GoBGP, FRR, OpenBGPD, ExaBGP) fulfils.
 // A driver starts one instance of a real BGP daemon on a loopback address with a generated
 // config, in its own run directory and process group, peered with exactly one neighbor,
@@ -72,6 +74,16 @@ export interface Daemon {
   resume(): void;
   /** Stops the daemon by pid (SIGTERM, then SIGKILL after a grace period) and waits for exit. */
   stop(): Promise<void>;
+}
+
+/**
+ * A capability's name from its code (RFC 5492 registry), as the codec names it, for drivers
+ * whose CLI shows only codes. Multiprotocol needs its family and is named by the driver.
+ */
+export function capabilityNameByCode(code: number): CapabilityName {
+  if (code === CapabilityCode.Role) return 'role';
+  const name = capabilityName({ code, data: new Uint8Array(0) });
+  return name.startsWith('unknown-') ? `capability-${code}` : name;
 }
 
 /** Whether the daemon's binaries are installed on this machine. */

@@ -28,7 +28,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmS
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { capabilityNameByCode, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
 import { hasBinary, runCli, signalGroup, startDetached, stopGroup, waitFor, type Started } from './proc.js';
 import { extendedCommunityFromValue, normaliseRoute, type RouteView } from '../routeView.js';
 
@@ -503,19 +503,6 @@ export function routesFromEvents(text: string, family: 'ipv4' | 'ipv6' = 'ipv4')
 // ---------------------------------------------------------------------------------------------
 // Normalisation
 
-const CAPABILITY_BY_CODE: Record<number, CapabilityName> = {
-  2: 'route-refresh',
-  5: 'extended-nexthop',
-  6: 'extended-message',
-  9: 'role',
-  64: 'graceful-restart',
-  65: 'asn4',
-  69: 'add-path',
-  70: 'enhanced-route-refresh',
-  71: 'llgr',
-  73: 'fqdn',
-  128: 'cisco-route-refresh',
-};
 
 // ExaBGP keys the OPEN it sends by capability name and the one it receives by code.
 const CODE_BY_EXABGP_NAME: Record<string, number> = {
@@ -536,10 +523,8 @@ function capabilities(open: OpenJson): CapabilityName[] {
     const code = /^\d+$/.test(key) ? Number(key) : (CODE_BY_EXABGP_NAME[key] ?? cap.value);
     if (code === 1) {
       for (const f of cap.families ?? []) out.add(`multiprotocol:${f.replace('/', '-')}`);
-    } else if (code !== undefined && CAPABILITY_BY_CODE[code]) {
-      out.add(CAPABILITY_BY_CODE[code]);
     } else {
-      out.add(code !== undefined ? `capability-${code}` : key.toLowerCase().replace(/\s+/g, '-'));
+      out.add(code !== undefined ? capabilityNameByCode(code) : key.toLowerCase().replace(/\s+/g, '-'));
     }
   }
   return [...out];

@@ -1,7 +1,7 @@
 // Interop driver for GoBGP 3.10 (`gobgpd` + `gobgp` CLI over its gRPC API).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { capabilityNameByCode, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
 import { extendedCommunityFromValue, normaliseRoute, type RouteView } from '../routeView.js';
 import {
   hasBinary,
@@ -217,20 +217,6 @@ interface GoBgpPeer {
 }
 
 // Capability codes for the ones GoBGP 3.10 reports as UnknownCapability (e.g. 6, extended message).
-const CAPABILITY_CODES: Record<number, CapabilityName> = {
-  1: 'multiprotocol',
-  2: 'route-refresh',
-  5: 'extended-nexthop',
-  6: 'extended-message',
-  9: 'role',
-  64: 'graceful-restart',
-  65: 'asn4',
-  69: 'add-path',
-  70: 'enhanced-route-refresh',
-  71: 'llgr',
-  73: 'fqdn',
-  128: 'route-refresh-cisco',
-};
 
 const CAPABILITY_TYPES: Record<string, CapabilityName> = {
   RouteRefreshCapability: 'route-refresh',
@@ -260,7 +246,7 @@ export function capabilityName(cap: GoBgpCap): CapabilityName {
   }
   if (type === 'UnknownCapability') {
     const code = Number(fields.get(1) ?? 0);
-    return CAPABILITY_CODES[code] ?? `capability-${code}`;
+    return capabilityNameByCode(code);
   }
   const kebab = type.replace(/Capability$/, '').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
   return CAPABILITY_TYPES[type] ?? kebab;
