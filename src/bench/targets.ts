@@ -75,12 +75,14 @@ export function targetAvailable(kind: TargetKind): boolean {
   }
 }
 
-function procStatus(pid: number, field: string): number {
+/** A `kB` field of /proc/PID/status, in bytes. */
+export function procStatus(pid: number, field: string): number {
   const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm'));
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-function procCpu(pid: number): number {
+/** User + system CPU seconds of one process. */
+export function procCpu(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   const ticks = Number(fields[11]) + Number(fields[12]); // utime, stime

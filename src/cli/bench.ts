@@ -11,7 +11,7 @@ import { BENCH_LAYOUT } from '../bench/convergence.js';
 import { convergenceSvg } from '../bench/chart.js';
 import { loadTables } from '../bench/tables.js';
 import { measureLoadGenerator } from '../loadgen/direct.js';
-import { parseFlags } from './flags.js';
+import { intFlag, parseFlags } from './flags.js';
 
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
                      [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--json FILE] [--chart FILE.svg]
@@ -24,13 +24,6 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   withdraw-all withdraws every table, --churn flap withdraws and announces it again (a flap
   storm of the whole table); --replay plays a real update trace's busiest peer from the first
   sender at X times its pace. --peers 1,2 runs each count and prints one table.`;
-
-function intFlag(v: string | undefined, name: string, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (!/^\d+$/.test(v) || n < min || n > max) throw new ConfigError(`--${name}`, `an integer from ${min} to ${max}`, v);
-  return n;
-}
 
 function bar(held: number, total: number, ms: number): string {
   const width = 30;

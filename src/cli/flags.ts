@@ -36,3 +36,11 @@ export function parseFlags(argv: string[], spec: Record<string, FlagSpec>): { fl
   }
   return { flags, rest };
 }
+
+/** An integer flag within [min, max]; `dflt` when absent. */
+export function intFlag(v: unknown, name: string, min: number, max: number, dflt: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (typeof v !== 'string' || !/^\d+$/.test(v) || n < min || n > max) throw new ConfigError(`--${name}`, `an integer from ${min} to ${max}`, v);
+  return n;
+}

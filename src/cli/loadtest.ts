@@ -7,7 +7,7 @@ import { BENCH_LAYOUT, runConvergence, sinkAt, type Layout } from '../bench/conv
 import { convergenceSvg } from '../bench/chart.js';
 import { ExternalTarget } from '../bench/external.js';
 import { loadTables } from '../bench/tables.js';
-import { parseFlags } from './flags.js';
+import { intFlag, parseFlags } from './flags.js';
 
 export const LOADTEST_USAGE = `usage: ribstorm loadtest --target ADDR[:PORT] --target-as N [--peers N] [--sinks N] [--prefixes N] [--mrt FILE]
                         [--target-pid PID] [--json FILE] [--chart FILE.svg]
@@ -15,13 +15,6 @@ export const LOADTEST_USAGE = `usage: ribstorm loadtest --target ADDR[:PORT] --t
   sinks from 127.0.5.2, .21, .22, ... (AS 65001), all connecting to the target (default port 179).
   --mrt uses the largest IPv4 views of a real RIB dump instead of synthetic tables.
   --target-pid adds the target's peak RSS and CPU when it runs on this machine.`;
-
-function intFlag(v: unknown, name: string, min: number, max: number, dflt: number): number {
-  if (v === undefined) return dflt;
-  const n = Number(v);
-  if (typeof v !== 'string' || !/^\d+$/.test(v) || n < min || n > max) throw new ConfigError(`--${name}`, `an integer from ${min} to ${max}`, v);
-  return n;
-}
 
 export async function loadtest(argv: string[]): Promise<number> {
   const { flags, rest } = parseFlags(argv, {

@@ -3,7 +3,7 @@
 
 import { ConfigError } from '../config/schema.js';
 import { plan, probe } from '../bench/plan.js';
-import { parseFlags } from './flags.js';
+import { intFlag, parseFlags } from './flags.js';
 
 export const PLAN_USAGE = `usage: ribstorm plan [--peers N] [--table full|N] [--workers N]
   Measures the RIB at 1-2 peers x 100k-400k prefixes (each in a fresh process), fits memory per
@@ -16,16 +16,14 @@ const mb = (b: number) => `${Math.round(b / 1e6).toLocaleString('en-US')} MB`;
 export async function planCommand(argv: string[]): Promise<number> {
   const { flags, rest } = parseFlags(argv, { peers: { value: true }, table: { value: true }, workers: { value: true }, probe: { value: true } });
   if (rest.length) throw ConfigError.unknown(rest[0]);
-  const workers = flags.workers === undefined ? undefined : Number(flags.workers);
-  if (workers !== undefined && (!Number.isInteger(workers) || workers < 1 || workers > 64)) throw new ConfigError('--workers', 'a worker count from 1 to 64', flags.workers);
+  const workers = flags.workers === undefined ? undefined : intFlag(flags.workers, 'workers', 1, 64, 1);
   if (flags.probe !== undefined) {
     // Internal: one measurement point, in its own process, printed as JSON.
     const [p, n] = String(flags.probe).split('x').map(Number);
     process.stdout.write(JSON.stringify(await probe(p, n, workers ?? 1)));
     return 0;
   }
-  const peers = Number(flags.peers ?? 40);
-  if (!Number.isInteger(peers) || peers < 1 || peers > 1000) throw new ConfigError('--peers', 'a peer count from 1 to 1000', flags.peers);
+  const peers = intFlag(flags.peers, 'peers', 1, 1000, 40);
   const table = flags.table ?? 'full';
   const prefixes = table === 'full' ? FULL_TABLE : Number(table);
   if (!Number.isInteger(prefixes) || prefixes < 1000) throw new ConfigError('--table', 'full or a prefix count of at least 1000', table);

@@ -49,14 +49,16 @@ export const C_PREV_ATTR = 8;
 export const C_PREV_PEER = 9;
 const RESULT_HEADER = 4;
 
-/** A result without error as one array: counts, then the change records. */
+/**
+ * A result without error as one array to transfer: counts, then the change records sorted
+ * by attribute (the one copy made of them).
+ */
 export function packResult(r: BatchResult): Uint32Array {
-  const out = new Uint32Array(RESULT_HEADER + r.changes.length);
+  const out = sortByAttribute(r.changes, RESULT_HEADER);
   out[0] = r.announced;
   out[1] = r.withdrawn;
   out[2] = r.treatedAsWithdraw;
   out[3] = r.pathDelta | 0;
-  out.set(r.changes, RESULT_HEADER);
   return out;
 }
 
@@ -66,17 +68,17 @@ export function unpackResult(a: Uint32Array): BatchResult {
 
 /**
  * Change records ordered by attribute id (stable), so prefixes that will share an UPDATE are
- * adjacent when the Adj-RIB-Out packs them.
+ * adjacent when the Adj-RIB-Out packs them; `lead` words are left free in front.
  */
-export function sortByAttribute(c: Uint32Array): Uint32Array {
+export function sortByAttribute(c: Uint32Array, lead = 0): Uint32Array {
   const n = c.length / CHANGE_WORDS;
   const keys = new Float64Array(n);
   for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + C_ATTR] * 4294967296 + i;
   keys.sort();
-  const out = new Uint32Array(c.length);
+  const out = new Uint32Array(lead + c.length);
   for (let j = 0; j < n; j++) {
     const i = keys[j] % 4294967296;
-    out.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), j * CHANGE_WORDS);
+    out.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), lead + j * CHANGE_WORDS);
   }
   return out;
 }
@@ -87,7 +89,10 @@ const WITHDRAW = 0x100;
 const FAMILY_SHIFT = 9;
 
 export interface BatchResult {
-  /** Best-path changes, CHANGE_WORDS per prefix (see C_*), ordered by attribute id. */
+  /**
+   * Best-path changes, CHANGE_WORDS per prefix (see C_*). From BatchApplier a view of its
+   * scratch, valid until the next batch; packResult sorts and copies them once.
+   */
   changes: Uint32Array;
   announced: number;
   withdrawn: number;
@@ -342,7 +347,7 @@ export class BatchApplier {
         else removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot), how === 'stale');
       }
     });
-    result.changes = this.sortedChanges();
+    result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
     return result;
   }
 
@@ -364,7 +369,7 @@ export class BatchApplier {
       for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
     });
     result.pathDelta = this.pathDelta;
-    result.changes = this.sortedChanges();
+    result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
   }
 
   /**
@@ -456,10 +461,7 @@ export class BatchApplier {
     }
   }
 
-  /** Sorting here costs the workers, not the main thread that packs the UPDATEs. */
-  private sortedChanges(): Uint32Array {
-    return sortByAttribute(this.changes.subarray(0, this.nChanges * CHANGE_WORDS));
-  }
+
 
   private beginChanges(): void {
     this.nChanges = 0;

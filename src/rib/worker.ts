@@ -3,7 +3,7 @@
 
 import { workerData } from 'node:worker_threads';
 import { Piscina } from 'piscina';
-import { BatchApplier, packResult, type BatchResult, type PeerContext } from './apply.js';
+import { BatchApplier, packResult, sortByAttribute, type BatchResult, type PeerContext } from './apply.js';
 import { RibViews, type RibBuffers } from './memory.js';
 
 export type RibTask =
@@ -26,5 +26,7 @@ export default function run(task: RibTask): BatchResult | Uint32Array {
     }
     result = applier.applyUpdates(task.seq, task.peer, task.ctx, bytes, task.descriptors);
   }
-  return result.error ? result : (Piscina.move(packResult(result)) as unknown as Uint32Array);
+  // Sorting by attribute here costs the workers, not the main thread that packs the UPDATEs.
+  if (result.error) return { ...result, changes: sortByAttribute(result.changes) };
+  return Piscina.move(packResult(result)) as unknown as Uint32Array;
 }

@@ -5,14 +5,13 @@ import { join } from 'node:path';
 import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
 import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
+  GroupDriver,
   hasBinary,
   runCli,
   runCliOk,
-  signalGroup,
   startDetached,
-  stopGroup,
-  waitForDaemon,
   type Started,
+  waitForDaemon,
 } from './proc.js';
 
 const BIRD = '/usr/sbin/bird';
@@ -109,26 +108,23 @@ ${extras.extraConfig ?? ''}
 `;
 }
 
-class Bird implements BirdDaemon {
+class Bird extends GroupDriver implements BirdDaemon {
+  protected readonly label = 'bird';
   readonly name = 'bird' as const;
   readonly socket: string;
   readonly configFile: string;
   readonly logFile: string;
-  private proc: Started | null = null;
 
   constructor(
     private readonly opts: DaemonOptions,
     private readonly extras: BirdExtras,
   ) {
+    super();
     this.socket = join(opts.runDir, 'bird.ctl');
     this.configFile = join(opts.runDir, 'bird.conf');
     this.logFile = join(opts.runDir, 'bird.log');
   }
 
-  get pid(): number {
-    if (!this.proc) throw new Error('bird: not started');
-    return this.proc.pid;
-  }
 
   async start(): Promise<void> {
     if (this.proc) throw new Error('bird: already started');
@@ -170,18 +166,7 @@ class Bird implements BirdDaemon {
     await this.birdc('enable', PROTOCOL);
   }
 
-  pause(): void {
-    signalGroup(this.pid, 'SIGSTOP');
-  }
 
-  resume(): void {
-    signalGroup(this.pid, 'SIGCONT');
-  }
-
-  async stop(): Promise<void> {
-    if (!this.proc) return;
-    await stopGroup(this.proc);
-  }
 }
 
 const BIRD_CAPABILITIES: Record<string, CapabilityName> = {

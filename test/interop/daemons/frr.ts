@@ -4,16 +4,15 @@ import { join } from 'node:path';
 import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
 import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
+  type CliResult,
+  GroupDriver,
   hasBinary,
   isListening,
   runCli,
-  signalGroup,
   startDetached,
-  stopGroup,
+  type Started,
   waitFor,
   waitForDaemon,
-  type CliResult,
-  type Started,
 } from './proc.js';
 
 const BGPD = '/usr/lib/frr/bgpd';
@@ -83,19 +82,16 @@ route-map next-hop-v6 permit 10
 `;
 }
 
-class Frr implements FrrDaemon {
+class Frr extends GroupDriver implements FrrDaemon {
+  protected readonly label = 'bgpd';
   readonly name = 'frr' as const;
-  private proc: Started | undefined;
   private readonly logFile: string;
 
   constructor(private readonly opts: DaemonOptions) {
+    super();
     this.logFile = join(opts.runDir, 'bgpd.log');
   }
 
-  get pid(): number {
-    if (!this.proc) throw new Error('bgpd not started');
-    return this.proc.pid;
-  }
 
   /**
    * Runs vtysh commands against this instance only: its own vty socket directory, and an empty
@@ -191,17 +187,10 @@ class Frr implements FrrDaemon {
     await this.vtysh(['configure terminal', router, `no ${n} shutdown`]);
   }
 
-  pause(): void {
-    signalGroup(this.pid, 'SIGSTOP');
-  }
 
-  resume(): void {
-    signalGroup(this.pid, 'SIGCONT');
-  }
-
-  async stop(): Promise<void> {
+  override async stop(): Promise<void> {
     if (!this.proc) return;
-    await stopGroup(this.proc);
+    await super.stop();
     // FRR's crash-log directory for this pid, outside the run directory.
     rmSync(`/var/tmp/frr/bgpd.${this.proc.pid}`, { recursive: true, force: true });
   }

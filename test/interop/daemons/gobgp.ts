@@ -4,16 +4,15 @@ import { join } from 'node:path';
 import { capabilityNameByCode, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
 import { extendedCommunityFromValue, normaliseRoute, type RouteView } from '../routeView.js';
 import {
+  GroupDriver,
   hasBinary,
   isListening,
   runCli,
   runCliOk,
-  signalGroup,
   startDetached,
-  stopGroup,
+  type Started,
   waitFor,
   waitForDaemon,
-  type Started,
 } from './proc.js';
 
 // Every instance has its own 127.0.0.x, so the API port can be the same for all of them.
@@ -99,19 +98,16 @@ ${setNextHop('ipv6', 'ipv6-unicast', nh.ipv6)}
 
 const SESSION_STATES = ['unknown', 'idle', 'connect', 'active', 'opensent', 'openconfirm', 'established'];
 
-class GoBgp implements GoBgpDaemon {
+class GoBgp extends GroupDriver implements GoBgpDaemon {
+  protected readonly label = 'gobgpd';
   readonly name = 'gobgp' as const;
-  private proc: Started | undefined;
   private readonly logFile: string;
 
   constructor(private readonly opts: DaemonOptions) {
+    super();
     this.logFile = join(opts.runDir, 'gobgpd.log');
   }
 
-  get pid(): number {
-    if (!this.proc) throw new Error('gobgpd not started');
-    return this.proc.pid;
-  }
 
   /** Runs the `gobgp` CLI against this instance's API. */
   cli(args: string[], timeoutMs = 10_000): Promise<string> {
@@ -179,17 +175,7 @@ class GoBgp implements GoBgpDaemon {
     await waitFor('gobgp session to go down after shutdown', async () => !(await up()), 5_000, 100);
   }
 
-  pause(): void {
-    signalGroup(this.pid, 'SIGSTOP');
-  }
 
-  resume(): void {
-    signalGroup(this.pid, 'SIGCONT');
-  }
-
-  async stop(): Promise<void> {
-    if (this.proc) await stopGroup(this.proc);
-  }
 
   private readLog(): string {
     try {

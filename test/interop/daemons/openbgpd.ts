@@ -5,15 +5,14 @@ import { join } from 'node:path';
 import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
 import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
+  GroupDriver,
   hasBinary,
   isListening,
   runCli,
   runCliOk,
-  signalGroup,
   startDetached,
-  stopGroup,
-  waitForDaemon,
   type Started,
+  waitForDaemon,
 } from './proc.js';
 
 const BGPD = '/usr/sbin/bgpd';
@@ -107,26 +106,23 @@ allow to any
 `;
 }
 
-class OpenBgpd implements OpenBgpdDaemon {
+class OpenBgpd extends GroupDriver implements OpenBgpdDaemon {
+  protected readonly label = 'openbgpd';
   readonly name = 'openbgpd' as const;
   readonly socket: string;
   readonly configFile: string;
   readonly logFile: string;
-  private proc: Started | null = null;
 
   constructor(
     private readonly opts: DaemonOptions,
     private readonly extras: OpenBgpdExtras,
   ) {
+    super();
     this.socket = join(opts.runDir, 'bgpd.sock');
     this.configFile = join(opts.runDir, 'bgpd.conf');
     this.logFile = join(opts.runDir, 'bgpd.log');
   }
 
-  get pid(): number {
-    if (!this.proc) throw new Error('openbgpd: not started');
-    return this.proc.pid;
-  }
 
   async start(): Promise<void> {
     if (this.proc) throw new Error('openbgpd: already started');
@@ -178,18 +174,7 @@ class OpenBgpd implements OpenBgpdDaemon {
     }
   }
 
-  pause(): void {
-    signalGroup(this.pid, 'SIGSTOP');
-  }
 
-  resume(): void {
-    signalGroup(this.pid, 'SIGCONT');
-  }
-
-  async stop(): Promise<void> {
-    if (!this.proc) return;
-    await stopGroup(this.proc);
-  }
 }
 
 /**

@@ -236,3 +236,27 @@ export async function waitForDaemon(
   }
   if (exited) throw new Error(`daemon exited while waiting for ${what}\n--- ${logFile} ---\n${logTail(logFile)}`);
 }
+
+/** What every class-based driver does with the process group it started. */
+export abstract class GroupDriver {
+  protected proc: Started | null = null;
+  /** The daemon's name in errors. */
+  protected abstract readonly label: string;
+
+  get pid(): number {
+    if (!this.proc) throw new Error(`${this.label}: not started`);
+    return this.proc.pid;
+  }
+
+  pause(): void {
+    signalGroup(this.pid, 'SIGSTOP');
+  }
+
+  resume(): void {
+    signalGroup(this.pid, 'SIGCONT');
+  }
+
+  async stop(): Promise<void> {
+    if (this.proc) await stopGroup(this.proc);
+  }
+}
