@@ -9,7 +9,7 @@ import { fmt, shareTable } from './common.js';
 
 const prefixes = Number(process.argv[2] ?? 1_000_000);
 const table = shareTable(generateTable({ seed: 3, ipv4Prefixes: prefixes, ipv6Prefixes: 0, senderAs: 65010 }));
-const ctx = { asn4: true, ebgp: true, addPath: false };
+const ctx = { asn4: true, ebgp: true, addPath: false, import: 'accept' as const };
 console.log(`table: ${fmt(table.messages)} UPDATEs, ${fmt(table.prefixes)} prefixes in ${table.batches.length} batches`);
 const results: Array<[number, number]> = [];
 for (const workers of [1, 2, 3]) {

@@ -21,7 +21,7 @@ for (const target of [1, 2, 4, 8]) {
     rib.setPeer(peer, { asn: 65010 + fed, routerId: peer, address: peer, ibgp: false });
     // Each table is generated, fed and dropped before the next, so only the RIB stays resident.
     const table = shareTable(generateTable({ seed: 1, ipv4Prefixes: prefixes, ipv6Prefixes: 0, variant: fed, senderAs: 65010 + fed }));
-    await Promise.all(table.batches.map((d) => rib.submitUpdates(peer, { asn4: true, ebgp: true, addPath: false }, table.buffer, d)));
+    await Promise.all(table.batches.map((d) => rib.submitUpdates(peer, { asn4: true, ebgp: true, addPath: false, import: 'accept' as const }, table.buffer, d)));
   }
   (globalThis as { gc?: () => void }).gc?.();
   const paths = countPaths(rib.views).paths;

@@ -12,7 +12,7 @@ import { fmt, shareTable } from './common.js';
 const PREFIXES = 100_000;
 const table = shareTable(generateTable({ seed: 7, ipv4Prefixes: PREFIXES, ipv6Prefixes: 0, senderAs: 65010 }));
 const bytes = new Uint8Array(table.buffer);
-const ctx = { asn4: true, ebgp: true, addPath: false };
+const ctx = { asn4: true, ebgp: true, addPath: false, import: 'accept' as const };
 let views: RibViews;
 let applier: BatchApplier;
 let seq = 0;

@@ -9,9 +9,10 @@ import type { Policy } from './policy/policy.js';
 import { CeaseSubcode, ipv4ToNumber, ipv6ToBytes, MAX_EXTENDED_MESSAGE_LENGTH, MAX_MESSAGE_LENGTH } from './packet/index.js';
 import { Neighbor, type UpdateIngest } from './neighbor/neighbor.js';
 import { Event, State } from './neighbor/fsm.js';
-import { CHANGE_WORDS, sortByAttribute, type BatchResult } from './rib/apply.js';
+import { CHANGE_WORDS, sortByAttribute, type BatchResult, type PeerContext } from './rib/apply.js';
 import { AdjRibOut, GroupedChanges, tableSnapshot, type ExportCache } from './rib/adjRibOut.js';
 import { RibPipeline } from './rib/pipeline.js';
+import { countBatch, newImportStats, ProblemLog, type ImportStats } from './rib/importStats.js';
 
 /**
  * Our IPv6 next hop: the configured one, the session's own IPv6 address, or over an IPv4
@@ -59,6 +60,9 @@ export interface SpeakerOptions {
 /** Per-neighbor RIB state kept by the speaker. */
 interface PeerRib {
   index: number;
+  /** RFC 7606 outcomes and filtered announcements, per family. */
+  stats: ImportStats;
+  problems: ProblemLog;
   adjRibOut: AdjRibOut | null;
   /** Paths in this peer's Adj-RIB-In. */
   paths: number;
@@ -101,7 +105,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       if (this.rib) {
         neighbor.ingest = this;
         const index = this.rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? config.global.asn) });
-        this.peerRib.set(neighbor, { index, adjRibOut: null, paths: 0, maxPrefixWarned: false, blocked: false, staleFamilies: null, staleTimer: null, mraiTimer: null, waitingDrain: false });
+        this.peerRib.set(neighbor, { index, stats: newImportStats(), problems: new ProblemLog(log), adjRibOut: null, paths: 0, maxPrefixWarned: false, blocked: false, staleFamilies: null, staleTimer: null, mraiTimer: null, waitingDrain: false });
         neighbor.on('endOfRib', (family) => this.onEndOfRib(neighbor, family));
       }
     }
@@ -158,22 +162,30 @@ export class Speaker extends EventEmitter implements UpdateIngest {
     return ebgp ? null : ACCEPT_ALL;
   }
 
+  /**
+   * Every UPDATE goes to the workers and is checked there (RFC 4271 §6.3, RFC 7606) before the
+   * import policy, RFC 8212 or a max-prefix block decide what is kept: a malformed message gets
+   * the same answer whatever they say.
+   */
   submit(n: Neighbor, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<BatchResult | Record<string, never>> {
     const pr = this.peerRib.get(n)!;
+    if (!this.rib) return Promise.resolve({});
     const policy = this.policy(n, 'importPolicy');
-    if (!this.rib || pr.blocked || !policy) return Promise.resolve({});
     const s = n.session!;
-    const ctx = {
+    const ctx: PeerContext = {
       asn4: s.asn4,
       ebgp: s.ebgp,
       addPath: s.addPathReceive.includes('ipv4-unicast'),
       addPath6: s.addPathReceive.includes('ipv6-unicast'),
+      import: !policy ? 'deny' : pr.blocked ? 'block' : 'accept',
       // A policy without rules that accepts changes nothing: no work in the workers for it.
-      policy: policy.rules.length ? policy : undefined,
+      policy: policy?.rules.length ? this.rib.policyRef(policy) : undefined,
     };
     return this.rib.submitUpdates(pr.index, ctx, buffer, descriptors).then((r) => {
       pr.paths += r.pathDelta;
-      this.checkMaxPrefix(n, pr);
+      countBatch(pr.stats, r);
+      pr.problems.report(n.name, r);
+      if (!r.error) this.checkMaxPrefix(n, pr);
       return r;
     });
   }
@@ -327,6 +339,11 @@ export class Speaker extends EventEmitter implements UpdateIngest {
     const changes = sortByAttribute(out.deferred.take());
     out.apply(new GroupedChanges().group(changes), new Map());
     if (n.config.advertisementInterval > 0) this.startMrai(n, pr);
+  }
+
+  /** What a neighbor's UPDATEs came to: RFC 7606 outcomes and filtered announcements. */
+  importStats(n: Neighbor): ImportStats | undefined {
+    return this.peerRib.get(n)?.stats;
   }
 
   /** Adj-RIB-In paths held for a neighbor. */

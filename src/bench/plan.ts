@@ -41,7 +41,7 @@ export async function probe(peers: number, prefixes: number, workers: number): P
   await Promise.all(
     shared.map((s, i) => {
       rib.setPeer(i + 1, { asn: 65010 + i, routerId: i + 1, address: i + 1, ibgp: false });
-      return Promise.all(s.batches.map((d) => rib.submitUpdates(i + 1, { asn4: true, ebgp: true, addPath: false }, s.sab, d)));
+      return Promise.all(s.batches.map((d) => rib.submitUpdates(i + 1, { asn4: true, ebgp: true, addPath: false, import: 'accept' as const }, s.sab, d)));
     }),
   );
   const seconds = (performance.now() - t0) / 1000;

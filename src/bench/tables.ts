@@ -3,6 +3,8 @@
 // sink must then hold.
 
 import { ConfigError } from '../config/schema.js';
+import { AttrType } from '../packet/constants.js';
+import { AttrWalker } from '../packet/attr/walk.js';
 import { PrefixSet } from '../loadgen/peer.js';
 import { generateTable, readRibDump, type EncodedTable } from '../tablegen/index.js';
 
@@ -17,16 +19,12 @@ function pathContains(b: Buffer, off: number, asn: number): boolean {
   const wLen = b.readUInt16BE(off + 19);
   const aStart = off + 23 + wLen;
   const aEnd = aStart + b.readUInt16BE(off + 21 + wLen);
-  for (let p = aStart; p < aEnd; ) {
-    const ext = (b[p] & 0x10) !== 0;
-    const len = ext ? b.readUInt16BE(p + 2) : b[p + 2];
-    const v = p + (ext ? 4 : 3);
-    if (b[p + 1] === 2) {
-      for (let q = v; q < v + len; q += 2 + b[q + 1] * 4) {
-        for (let i = 0; i < b[q + 1]; i++) if (b.readUInt32BE(q + 2 + i * 4) === asn) return true;
-      }
+  const w = new AttrWalker(b, aStart, aEnd);
+  while (w.next()) {
+    if (w.type !== AttrType.AS_PATH) continue;
+    for (let q = w.value; q < w.value + w.length; q += 2 + b[q + 1] * 4) {
+      for (let i = 0; i < b[q + 1]; i++) if (b.readUInt32BE(q + 2 + i * 4) === asn) return true;
     }
-    p = v + len;
   }
   return false;
 }

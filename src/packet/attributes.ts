@@ -1,6 +1,9 @@
 // Path attributes (RFC 4271 §4.3, §5) with the per-attribute error handling of RFC 7606 §7.
 
 import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, type Prefix } from './address.js';
+import { attrSpec, isKnownAttribute, OnError } from './attr/table.js';
+import { checkAttribute, lastReason, type AttrContext } from './attr/validate.js';
+import { attrBytes } from './attr/walk.js';
 import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType } from './constants.js';
 import { BgpError, ErrorCode, UpdateSubcode } from './errors.js';
 import { decodeNlri, encodeNlri } from './nlri.js';
@@ -47,43 +50,12 @@ export interface AggregatorAttribute {
   address: string;
 }
 
-export interface CodecContext {
-  /** Both sides sent the 4-octet AS capability (RFC 6793): AS numbers in AS_PATH take 4 octets. */
-  asn4: boolean;
+export interface CodecContext extends AttrContext {
   /** RFC 7911: path identifiers precede prefixes we receive, per family. */
   addPath?: { ipv4?: boolean; ipv6?: boolean };
-  /** The peer is external: LOCAL_PREF, ORIGINATOR_ID, CLUSTER_LIST from it are discarded (RFC 7606 §7). */
-  ebgp?: boolean;
 }
 
-/** The flags each known attribute must carry (Optional and Transitive bits only). */
-const EXPECTED_FLAGS: Record<number, number> = {
-  [AttrType.ORIGIN]: AttrFlag.Transitive,
-  [AttrType.AS_PATH]: AttrFlag.Transitive,
-  [AttrType.NEXT_HOP]: AttrFlag.Transitive,
-  [AttrType.MULTI_EXIT_DISC]: AttrFlag.Optional,
-  [AttrType.LOCAL_PREF]: AttrFlag.Transitive,
-  [AttrType.ATOMIC_AGGREGATE]: AttrFlag.Transitive,
-  [AttrType.AGGREGATOR]: AttrFlag.Optional | AttrFlag.Transitive,
-  [AttrType.COMMUNITIES]: AttrFlag.Optional | AttrFlag.Transitive,
-  [AttrType.ORIGINATOR_ID]: AttrFlag.Optional,
-  [AttrType.CLUSTER_LIST]: AttrFlag.Optional,
-  [AttrType.MP_REACH_NLRI]: AttrFlag.Optional,
-  [AttrType.MP_UNREACH_NLRI]: AttrFlag.Optional,
-  [AttrType.EXTENDED_COMMUNITIES]: AttrFlag.Optional | AttrFlag.Transitive,
-  [AttrType.AS4_PATH]: AttrFlag.Optional | AttrFlag.Transitive,
-  [AttrType.AS4_AGGREGATOR]: AttrFlag.Optional | AttrFlag.Transitive,
-  [AttrType.LARGE_COMMUNITY]: AttrFlag.Optional | AttrFlag.Transitive,
-  [AttrType.OTC]: AttrFlag.Optional | AttrFlag.Transitive,
-};
-
-export function defaultFlags(type: number): number {
-  return EXPECTED_FLAGS[type] ?? AttrFlag.Optional | AttrFlag.Transitive;
-}
-
-export function isKnownAttribute(type: number): boolean {
-  return EXPECTED_FLAGS[type] !== undefined;
-}
+export { defaultFlags, isKnownAttribute } from './attr/table.js';
 
 /** What RFC 7606 asks for when one attribute is malformed. */
 export type ErrorAction = 'treat-as-withdraw' | 'attribute-discard';
@@ -103,19 +75,13 @@ function u32(b: Uint8Array, o: number): number {
   return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
-function decodeAsPath(type: number, v: Uint8Array, asSize: 2 | 4, action: ErrorAction): AsPathSegment[] {
+/** Segments of a value checkAttribute() found well-formed. */
+function decodeAsPath(v: Uint8Array, asSize: 2 | 4): AsPathSegment[] {
   const segments: AsPathSegment[] = [];
-  let p = 0;
-  while (p < v.length) {
-    if (p + 2 > v.length) throw new AttributeError(type, action, 'truncated AS_PATH segment header');
+  for (let p = 0; p < v.length; ) {
     const segType = v[p];
     const count = v[p + 1];
-    // RFC 7606 §7.2: unknown segment types and zero-length segments are malformed.
-    if (segType < 1 || segType > 4 || count === 0) {
-      throw new AttributeError(type, action, `AS_PATH segment type ${segType} length ${count}`);
-    }
     p += 2;
-    if (p + count * asSize > v.length) throw new AttributeError(type, action, 'AS_PATH segment overruns the attribute');
     const asns: number[] = new Array(count);
     for (let i = 0; i < count; i++, p += asSize) asns[i] = asSize === 4 ? u32(v, p) : (v[p] << 8) | v[p + 1];
     segments.push({ type: segType, asns });
@@ -142,66 +108,47 @@ function encodeAsPath(segments: readonly AsPathSegment[], asSize: 2 | 4): Uint8A
 }
 
 /**
- * Decodes one attribute's value. Throws AttributeError for errors RFC 7606 handles without
- * a session reset, BgpError for those that still reset the session (MP_REACH/MP_UNREACH).
+ * Decodes one attribute's value after checking it against the attribute table. Throws
+ * AttributeError for errors RFC 7606 handles without a session reset, BgpError for those
+ * that still reset the session (MP_REACH/MP_UNREACH).
  */
 export function decodeAttribute(type: number, flags: number, v: Uint8Array, ctx: CodecContext): PathAttribute {
-  const expected = EXPECTED_FLAGS[type];
-  // RFC 7606 §3(c): conflicting Optional/Transitive bits make the attribute malformed.
-  if (expected !== undefined && (flags & 0xc0) !== expected && type !== AttrType.MP_REACH_NLRI && type !== AttrType.MP_UNREACH_NLRI) {
-    const action = type === AttrType.ATOMIC_AGGREGATE || type === AttrType.AGGREGATOR || type === AttrType.AS4_PATH || type === AttrType.AS4_AGGREGATOR
-      ? 'attribute-discard'
-      : 'treat-as-withdraw';
-    throw new AttributeError(type, action, `flags 0x${flags.toString(16)}`);
-  }
+  const s = attrSpec(type);
+  if (!s) return { type, flags, data: v.slice() };
+  const action = checkAttribute(s, flags, v, 0, v.length, ctx);
+  if (action === OnError.Reset) throw mpError(lastReason);
+  if (action !== 0) throw new AttributeError(type, action === OnError.Discard ? 'attribute-discard' : 'treat-as-withdraw', lastReason);
   const len = v.length;
-  const tw = (reason: string) => new AttributeError(type, 'treat-as-withdraw', reason);
-  const discard = (reason: string) => new AttributeError(type, 'attribute-discard', reason);
   switch (type) {
     case AttrType.ORIGIN:
-      if (len !== 1) throw tw(`length ${len}`);
-      if (v[0] > 2) throw tw(`undefined ORIGIN ${v[0]}`);
       return { type, flags, origin: v[0] };
     case AttrType.AS_PATH:
-      return { type, flags, segments: decodeAsPath(type, v, ctx.asn4 ? 4 : 2, 'treat-as-withdraw') };
+      return { type, flags, segments: decodeAsPath(v, ctx.asn4 ? 4 : 2) };
     case AttrType.AS4_PATH:
-      // RFC 6793 §6: a malformed AS4_PATH is discarded, never a reason to withdraw.
-      return { type, flags, segments: decodeAsPath(type, v, 4, 'attribute-discard') };
+      return { type, flags, segments: decodeAsPath(v, 4) };
     case AttrType.NEXT_HOP:
-      if (len !== 4) throw tw(`length ${len}`);
       return { type, flags, nextHop: ipv4FromBytes(v) };
     case AttrType.MULTI_EXIT_DISC:
-      if (len !== 4) throw tw(`length ${len}`);
       return { type, flags, med: u32(v, 0) };
     case AttrType.LOCAL_PREF:
-      if (ctx.ebgp) throw discard('LOCAL_PREF from an external peer');
-      if (len !== 4) throw tw(`length ${len}`);
       return { type, flags, localPref: u32(v, 0) };
     case AttrType.ATOMIC_AGGREGATE:
-      if (len !== 0) throw discard(`length ${len}`);
       return { type, flags };
     case AttrType.AGGREGATOR: {
       const asSize = ctx.asn4 ? 4 : 2;
-      if (len !== asSize + 4) throw discard(`length ${len}`);
       const asn = asSize === 4 ? u32(v, 0) : (v[0] << 8) | v[1];
       return { type, flags, asn, address: ipv4FromBytes(v, asSize) };
     }
     case AttrType.AS4_AGGREGATOR:
-      if (len !== 8) throw discard(`length ${len}`);
       return { type, flags, asn: u32(v, 0), address: ipv4FromBytes(v, 4) };
     case AttrType.COMMUNITIES: {
-      if (len === 0 || len % 4 !== 0) throw tw(`length ${len}`);
       const communities = new Array<number>(len / 4);
       for (let i = 0; i < communities.length; i++) communities[i] = u32(v, i * 4);
       return { type, flags, communities };
     }
     case AttrType.ORIGINATOR_ID:
-      if (ctx.ebgp) throw discard('ORIGINATOR_ID from an external peer');
-      if (len !== 4) throw tw(`length ${len}`);
       return { type, flags, originatorId: ipv4FromBytes(v) };
     case AttrType.CLUSTER_LIST: {
-      if (ctx.ebgp) throw discard('CLUSTER_LIST from an external peer');
-      if (len === 0 || len % 4 !== 0) throw tw(`length ${len}`);
       const clusterList: string[] = [];
       for (let o = 0; o < len; o += 4) clusterList.push(ipv4FromBytes(v, o));
       return { type, flags, clusterList };
@@ -209,26 +156,22 @@ export function decodeAttribute(type: number, flags: number, v: Uint8Array, ctx:
     case AttrType.MP_REACH_NLRI:
       return decodeMpReach(flags, v, ctx);
     case AttrType.MP_UNREACH_NLRI: {
-      if (len < 3) throw mpError('MP_UNREACH_NLRI shorter than 3 octets');
       const afi = (v[0] << 8) | v[1];
       const safi = v[2];
-      const withdrawn = decodeNlri(v, 3, len, afi, addPathFor(ctx, afi), UpdateSubcode.OptionalAttributeError);
+      const withdrawn = afi === 1 || afi === 2 ? decodeNlri(v, 3, len, afi, addPathFor(ctx, afi), UpdateSubcode.OptionalAttributeError) : [];
       return { type, flags, afi, safi, withdrawn };
     }
     case AttrType.EXTENDED_COMMUNITIES: {
-      if (len === 0 || len % 8 !== 0) throw tw(`length ${len}`);
       const extendedCommunities: Uint8Array[] = [];
       for (let o = 0; o < len; o += 8) extendedCommunities.push(v.slice(o, o + 8));
       return { type, flags, extendedCommunities };
     }
     case AttrType.LARGE_COMMUNITY: {
-      if (len === 0 || len % 12 !== 0) throw tw(`length ${len}`);
       const largeCommunities: Array<[number, number, number]> = [];
       for (let o = 0; o < len; o += 12) largeCommunities.push([u32(v, o), u32(v, o + 4), u32(v, o + 8)]);
       return { type, flags, largeCommunities };
     }
     case AttrType.OTC:
-      if (len !== 4) throw tw(`length ${len}`);
       return { type, flags, otc: u32(v, 0) };
     default:
       return { type, flags, data: v.slice() };
@@ -244,27 +187,18 @@ function addPathFor(ctx: CodecContext, afi: number): boolean {
   return afi === 1 ? !!ctx.addPath?.ipv4 : afi === 2 ? !!ctx.addPath?.ipv6 : false;
 }
 
+/** MP_REACH_NLRI whose framing checkAttribute() found well-formed. */
 function decodeMpReach(flags: number, v: Uint8Array, ctx: CodecContext): PathAttribute {
-  if (v.length < 5) throw mpError('MP_REACH_NLRI shorter than 5 octets');
   const afi = (v[0] << 8) | v[1];
   const safi = v[2];
   const nhLen = v[3];
-  if (4 + nhLen + 1 > v.length) throw mpError('MP_REACH_NLRI next hop overruns the attribute');
   const nextHops: string[] = [];
-  if (afi === 2 && (nhLen === 16 || nhLen === 32)) {
+  if (afi === 1 && nhLen === 4) nextHops.push(ipv4FromBytes(v, 4));
+  else if ((afi === 1 || afi === 2) && (nhLen === 16 || nhLen === 32)) {
+    // IPv6, or IPv6 for IPv4 NLRI (RFC 8950); a second, link-local address may follow.
     nextHops.push(ipv6FromBytes(v, 4));
     if (nhLen === 32) nextHops.push(ipv6FromBytes(v, 20));
-  } else if (afi === 1 && nhLen === 4) {
-    nextHops.push(ipv4FromBytes(v, 4));
-  } else if (afi === 1 && (nhLen === 16 || nhLen === 32)) {
-    // RFC 8950: IPv4 NLRI with an IPv6 next hop.
-    nextHops.push(ipv6FromBytes(v, 4));
-    if (nhLen === 32) nextHops.push(ipv6FromBytes(v, 20));
-  } else if (afi === 1 || afi === 2) {
-    throw mpError(`next hop length ${nhLen} for AFI ${afi}`);
-  } else {
-    nextHops.push(Buffer.from(v.subarray(4, 4 + nhLen)).toString('hex'));
-  }
+  } else nextHops.push(Buffer.from(v.subarray(4, 4 + nhLen)).toString('hex'));
   // One reserved octet (RFC 4760 §3), ignored on receipt.
   const nlriStart = 4 + nhLen + 1;
   const nlri = afi === 1 || afi === 2
@@ -382,20 +316,16 @@ export function encodeAttributeValue(a: PathAttribute, ctx: CodecContext): Uint8
 /** Encodes one attribute with its header; the Extended Length bit is set when needed or asked. */
 export function encodeAttribute(a: PathAttribute, ctx: CodecContext): Uint8Array {
   const value = encodeAttributeValue(a, ctx);
-  const ext = value.length > 255 || (a.flags & AttrFlag.ExtendedLength) !== 0;
-  const flags = ext ? a.flags | AttrFlag.ExtendedLength : a.flags & ~AttrFlag.ExtendedLength;
-  const hdr = ext ? 4 : 3;
-  const out = new Uint8Array(hdr + value.length);
-  out[0] = flags;
-  out[1] = a.type;
-  if (ext) {
-    out[2] = value.length >> 8;
-    out[3] = value.length & 0xff;
-  } else {
-    out[2] = value.length;
+  // Asked for explicitly, the Extended Length bit stays even on a short value (fixtures keep it).
+  if (value.length <= 255 && a.flags & AttrFlag.ExtendedLength) {
+    const out = new Uint8Array(4 + value.length);
+    out[0] = a.flags;
+    out[1] = a.type;
+    out[3] = value.length;
+    out.set(value, 4);
+    return out;
   }
-  out.set(value, hdr);
-  return out;
+  return attrBytes(a.flags, a.type, value);
 }
 
 function asCount(segments: readonly AsPathSegment[]): number {

@@ -1,11 +1,13 @@
 // UPDATE message (RFC 4271 §4.3) with revised error handling (RFC 7606).
 
 import type { Prefix } from './address.js';
+import { OnError } from './attr/table.js';
+import { BlockVerdict, checkAttributes } from './attr/validate.js';
+import { AttrWalker } from './attr/walk.js';
 import {
   AttributeError,
   decodeAttribute,
   encodeAttribute,
-  isKnownAttribute,
   type CodecContext,
   type PathAttribute,
 } from './attributes.js';
@@ -58,75 +60,30 @@ export function decodeUpdate(msg: Uint8Array, ctx: CodecContext): DecodedUpdate 
   // The NLRI field is located by the lengths alone, so it is decoded before any attribute.
   const nlri = decodeNlri(msg, attrEnd, end, 1, !!ctx.addPath?.ipv4, UpdateSubcode.InvalidNetworkField);
 
+  // RFC 7606 over the whole block first: a session reset wins over everything else (§3(j)).
+  const check = checkAttributes(msg, p, attrEnd, ctx, nlri.length > 0, verdict);
+  if (check.verdict === OnError.Reset) throw new BgpError(ErrorCode.UpdateMessage, check.subcode, check.data, check.reason);
   const attributes: PathAttribute[] = [];
-  const seen = new Set<number>();
-  const discarded: number[] = [];
-  const problems: string[] = [];
-  let treatAsWithdraw = false;
-  while (p < attrEnd) {
-    if (p + 3 > attrEnd) {
-      // RFC 7606 §4: an attribute header that does not fit: treat-as-withdraw.
-      treatAsWithdraw = true;
-      problems.push('truncated attribute header');
-      break;
-    }
-    const flags = msg[p];
-    const type = msg[p + 1];
-    const ext = (flags & AttrFlag.ExtendedLength) !== 0;
-    if (ext && p + 4 > attrEnd) {
-      treatAsWithdraw = true;
-      problems.push('truncated attribute header');
-      break;
-    }
-    const len = ext ? (msg[p + 2] << 8) | msg[p + 3] : msg[p + 2];
-    const vStart = p + (ext ? 4 : 3);
-    if (vStart + len > attrEnd) {
-      treatAsWithdraw = true;
-      problems.push(`attribute ${type} overruns the path attributes`);
-      break;
-    }
-    const value = msg.subarray(vStart, vStart + len);
-    p = vStart + len;
-
-    if (seen.has(type)) {
-      if (type === AttrType.MP_REACH_NLRI || type === AttrType.MP_UNREACH_NLRI) {
-        throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.MalformedAttributeList, undefined, `repeated attribute ${type}`);
-      }
-      discarded.push(type);
-      problems.push(`repeated attribute ${type} discarded`);
-      continue;
-    }
-    seen.add(type);
-    if (!isKnownAttribute(type) && (flags & AttrFlag.Optional) === 0) {
-      const data = msg.slice(vStart - (ext ? 4 : 3), vStart + len);
-      throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.UnrecognizedWellKnownAttribute, data, `well-known attribute ${type}`);
-    }
+  const w = new AttrWalker(msg, p, attrEnd);
+  while (w.next()) {
+    if (check.drop.includes(w.at)) continue;
     try {
-      attributes.push(decodeAttribute(type, flags, value, ctx));
+      attributes.push(decodeAttribute(w.type, w.flags, msg.subarray(w.value, w.value + w.length), ctx));
     } catch (e) {
-      if (!(e instanceof AttributeError)) throw e;
-      problems.push(`attribute ${type}: ${e.message} (${e.action})`);
-      if (e.action === 'treat-as-withdraw') treatAsWithdraw = true;
-      else discarded.push(type);
+      if (!(e instanceof AttributeError)) throw e; // MP_REACH / MP_UNREACH prefixes: reset
     }
   }
-
-  const has = (t: number) => attributes.some((a) => a.type === t);
-  const hasMpReach = seen.has(AttrType.MP_REACH_NLRI);
-  if (!treatAsWithdraw && (nlri.length > 0 || hasMpReach)) {
-    // RFC 7606 §3(d): a missing well-known mandatory attribute means treat-as-withdraw.
-    const required = [AttrType.ORIGIN, AttrType.AS_PATH];
-    if (nlri.length > 0) required.push(AttrType.NEXT_HOP);
-    if (ctx.ebgp === false) required.push(AttrType.LOCAL_PREF);
-    for (const t of required) {
-      if (!has(t) && !discarded.includes(t)) {
-        treatAsWithdraw = true;
-        problems.push(`missing well-known attribute ${t}`);
-      }
-    }
-  }
-  return { withdrawn, attributes, nlri, treatAsWithdraw, discarded, problems };
+  return {
+    withdrawn,
+    attributes,
+    nlri,
+    treatAsWithdraw: check.verdict === OnError.TreatAsWithdraw,
+    discarded: [...check.discarded],
+    problems: [...check.problems],
+  };
 }
+
+const verdict = new BlockVerdict();
 
 export function encodeUpdate(u: UpdateMessage, ctx: CodecContext): Uint8Array {
   const withdrawn = encodeNlri(u.withdrawn, !!ctx.addPath?.ipv4);
@@ -161,11 +118,9 @@ export function endOfRibFamily(msg: Uint8Array): Family | null {
   // 19 header + 2 withdrawn len + 2 attr len + flags + type + len(1 or 2) + AFI(2) + SAFI(1)
   if (len !== 29 && len !== 30) return null;
   if (msg[19] !== 0 || msg[20] !== 0) return null;
-  const attrLen = (msg[21] << 8) | msg[22];
-  const ext = (msg[23] & AttrFlag.ExtendedLength) !== 0;
-  if (msg[24] !== AttrType.MP_UNREACH_NLRI || attrLen !== len - 23) return null;
-  const v = ext ? 27 : 26;
-  const vLen = ext ? (msg[25] << 8) | msg[26] : msg[25];
-  if (vLen !== 3 || v + 3 !== len) return null;
+  if (((msg[21] << 8) | msg[22]) !== len - 23) return null;
+  const w = new AttrWalker(msg, 23, len);
+  if (!w.next() || w.type !== AttrType.MP_UNREACH_NLRI || w.length !== 3) return null;
+  const v = w.value;
   return { afi: (msg[v] << 8) | msg[v + 1], safi: msg[v + 2] };
 }

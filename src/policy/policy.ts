@@ -3,6 +3,7 @@
 // block the RIB stores, so a policy runs in the RIB workers without decoding to objects.
 
 import { parsePrefix } from '../packet/index.js';
+import { AttrWalker, attrBytes } from '../packet/attr/walk.js';
 
 export interface PolicyRule {
   /** Prefixes that match: the prefix itself, or (with `le`) any longer one inside it. */
@@ -70,15 +71,10 @@ export function parsePrefixMatch(text: string): PolicyRule['prefixes'] extends (
 
 // ---- reading a raw attribute block ---------------------------------------------------------
 
-function forEachAttr(b: Uint8Array, fn: (type: number, flags: number, v: number, len: number) => void): void {
-  for (let p = 0; p + 3 <= b.length; ) {
-    const flags = b[p];
-    const ext = (flags & 0x10) !== 0;
-    const len = ext ? (b[p + 2] << 8) | b[p + 3] : b[p + 2];
-    const v = p + (ext ? 4 : 3);
-    fn(b[p + 1], flags, v, len);
-    p = v + len;
-  }
+/** Calls fn for each attribute of a stored block (one walk, the codec's). */
+function forEachAttr(b: Uint8Array, fn: (type: number, flags: number, v: number, len: number, whole: Uint8Array) => void): void {
+  const w = new AttrWalker(b);
+  while (w.next()) fn(w.type, w.flags, w.value, w.length, w.whole());
 }
 
 const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
@@ -146,18 +142,7 @@ export function dependsOnPrefix(p: Policy): boolean {
 
 // ---- changing a raw attribute block ---------------------------------------------------------
 
-function attr(flags: number, type: number, value: Uint8Array): Uint8Array {
-  const ext = value.length > 255;
-  const out = new Uint8Array((ext ? 4 : 3) + value.length);
-  out[0] = ext ? flags | 0x10 : flags & ~0x10;
-  out[1] = type;
-  if (ext) {
-    out[2] = value.length >> 8;
-    out[3] = value.length & 0xff;
-  } else out[2] = value.length;
-  out.set(value, ext ? 4 : 3);
-  return out;
-}
+const attr = attrBytes;
 
 const be32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 
@@ -172,8 +157,8 @@ export function applyActions(rule: PolicyRule, b: Uint8Array, localAs: number): 
   let seenLp = false;
   let seenMed = false;
   let seenComm = false;
-  forEachAttr(b, (type, flags, v, len) => {
-    let bytes = b.subarray(v - ((flags & 0x10) ? 4 : 3), v + len);
+  forEachAttr(b, (type, flags, v, len, whole) => {
+    let bytes = whole;
     if (type === 5 && rule.setLocalPref !== undefined) {
       bytes = attr(0x40, 5, be32(rule.setLocalPref));
       seenLp = true;

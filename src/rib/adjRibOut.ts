@@ -2,16 +2,8 @@
 // the export of the previous best path (which every change carries) under that peer's rules.
 // Changes go out as packed UPDATEs, prefixes sharing attributes together.
 
-import {
-  AttrFlag,
-  AttrType,
-  decodeUpdate,
-  encodeAttribute,
-  encodeMessage,
-  MAX_MESSAGE_LENGTH,
-  MessageType,
-  type PathAttribute,
-} from '../packet/index.js';
+import { MAX_MESSAGE_LENGTH, MessageType } from '../packet/index.js';
+import { exportAttributes, lastAttrAt, reflect, type ExportRules } from '../packet/attr/export.js';
 import { attributeBytes } from './attrs.js';
 import { applyActions, attributesMatch, prefixMatches, type Policy } from '../policy/policy.js';
 import { C_ATTR, C_KEY, C_LEN, C_PEER, C_PREV_ATTR, C_PREV_PEER, C_REF, CHANGE_WORDS } from './apply.js';
@@ -33,208 +25,23 @@ import {
   type RibViews,
 } from './memory.js';
 
-export interface ExportTarget {
+export interface ExportTarget extends ExportRules {
   /** RIB peer index of the receiving neighbor. */
   peer: number;
-  localAs: number;
   /** Our BGP Identifier (u32): ORIGINATOR_ID / cluster id when reflecting. */
   routerId: number;
-  ibgp: boolean;
-  /** Next hop self, as u32 (eBGP). */
-  nextHop: number;
-  /** IPv6 next hop self (16 octets): the session's own IPv6 address or the configured one. */
-  nextHop6: Uint8Array;
   /** Negotiated families, by family id: [IPv4 unicast, IPv6 unicast]. */
   families: [boolean, boolean];
   /** RFC 7911 send negotiated, by family id. */
   addPathSend: [boolean, boolean];
   maxMessageLength: number;
-  asn4: boolean;
   /** RFC 4456: this peer is a route-reflector client. */
   rrClient: boolean;
-  /** RFC 7947: no own AS prepended, next hop unchanged. */
-  routeServerClient: boolean;
   /** RFC 8212: an eBGP peer gets nothing unless an export policy allows it. */
   exportAllowed: boolean;
   /** Rules that filter or change what this peer is sent (absent: everything, unchanged). */
   exportPolicy?: Policy;
   send(bytes: Uint8Array, messages: number): void;
-}
-
-const T = 0x40;
-
-/**
- * Rewrites a stored (4-octet AS) attribute block for one receiving peer (RFC 4271 §5.1):
- * eBGP prepends our AS, sets NEXT_HOP to us and drops MED, LOCAL_PREF and the route-reflection
- * attributes; iBGP adds LOCAL_PREF when missing. Unknown optional transitive attributes gain
- * the Partial bit, unknown non-transitive ones are dropped.
- */
-export function exportAttributes(src: Uint8Array, t: ExportTarget): Uint8Array {
-  return t.asn4 ? export4(src, t) : toTwoOctetAs(export4(src, t));
-}
-
-/**
- * RFC 6793 §4.2.2: for a peer without the 4-octet AS capability, AS numbers above 65535
- * become AS_TRANS and the real path travels in AS4_PATH / AS4_AGGREGATOR. Rare, so it goes
- * through the codec.
- */
-function toTwoOctetAs(block: Uint8Array): Uint8Array {
-  const body = new Uint8Array(4 + block.length);
-  body[2] = block.length >> 8;
-  body[3] = block.length & 0xff;
-  body.set(block, 4);
-  const attrs = decodeUpdate(encodeMessage(MessageType.UPDATE, body), { asn4: true }).attributes;
-  const extra: PathAttribute[] = [];
-  for (const a of attrs) {
-    if (a.type === AttrType.AS_PATH && 'segments' in a && a.segments.some((s) => s.asns.some((x) => x > 0xffff))) {
-      extra.push({ type: AttrType.AS4_PATH, flags: AttrFlag.Optional | AttrFlag.Transitive, segments: a.segments });
-    }
-    if (a.type === AttrType.AGGREGATOR && 'asn' in a && a.asn > 0xffff) {
-      extra.push({ type: AttrType.AS4_AGGREGATOR, flags: AttrFlag.Optional | AttrFlag.Transitive, asn: a.asn, address: a.address });
-    }
-  }
-  // MP_REACH_NLRI stays last: the IPv6 writer appends the NLRI to it.
-  const mp = attrs.filter((a) => a.type === AttrType.MP_REACH_NLRI);
-  const rest = attrs.filter((a) => a.type !== AttrType.MP_REACH_NLRI);
-  return Buffer.concat([...rest, ...extra, ...mp].map((a) => encodeAttribute(a, { asn4: false })));
-}
-
-function export4(src: Uint8Array, t: ExportTarget): Uint8Array {
-  const out = Buffer.allocUnsafe(src.length + 96);
-  let o = 0;
-  let hasLocalPref = false;
-  let mpReach: Uint8Array | null = null;
-  let p = 0;
-  const ebgp = !t.ibgp;
-  const putHeader = (flags: number, type: number, len: number) => {
-    if (len > 255) {
-      out[o++] = flags | 0x10;
-      out[o++] = type;
-      out.writeUInt16BE(len, o);
-      o += 2;
-    } else {
-      out[o++] = flags & ~0x10;
-      out[o++] = type;
-      out[o++] = len;
-    }
-  };
-  while (p < src.length) {
-    const flags = src[p];
-    const type = src[p + 1];
-    const ext = (flags & 0x10) !== 0;
-    const len = ext ? (src[p + 2] << 8) | src[p + 3] : src[p + 2];
-    const v = p + (ext ? 4 : 3);
-    p = v + len;
-    switch (type) {
-      case 2: {
-        // AS_PATH: prepend our AS for eBGP (not for route-server clients).
-        const prepend = ebgp && !t.routeServerClient;
-        if (!prepend) {
-          putHeader(flags, type, len);
-          out.set(src.subarray(v, v + len), o);
-          o += len;
-          break;
-        }
-        const joins = len >= 2 && src[v] === 2 && src[v + 1] < 255;
-        const newLen = joins ? len + 4 : len + 6;
-        putHeader(flags, type, newLen);
-        if (joins) {
-          out[o++] = 2;
-          out[o++] = src[v + 1] + 1;
-          out.writeUInt32BE(t.localAs >>> 0, o);
-          o += 4;
-          out.set(src.subarray(v + 2, v + len), o);
-          o += len - 2;
-        } else {
-          out[o++] = 2;
-          out[o++] = 1;
-          out.writeUInt32BE(t.localAs >>> 0, o);
-          o += 4;
-          out.set(src.subarray(v, v + len), o);
-          o += len;
-        }
-        break;
-      }
-      case 3:
-        putHeader(T, 3, 4);
-        if (ebgp && !t.routeServerClient) out.writeUInt32BE(t.nextHop >>> 0, o);
-        else out.set(src.subarray(v, v + 4), o);
-        o += 4;
-        break;
-      case 14: {
-        // An IPv6 path's next hop (stored without NLRI): eBGP gets ours, the rest keep theirs.
-        const own = ebgp && !t.routeServerClient;
-        const nh = own ? t.nextHop6 : src.subarray(v + 4, v + 4 + src[v + 3]);
-        mpReach = new Uint8Array(5 + nh.length);
-        mpReach.set(src.subarray(v, v + 3));
-        mpReach[3] = nh.length;
-        mpReach.set(nh, 4);
-        break;
-      }
-      case 4: // MULTI_EXIT_DISC is not passed to other ASes (RFC 4271 §5.1.4)
-      case 5: // LOCAL_PREF only within the AS
-      case 9: // ORIGINATOR_ID and CLUSTER_LIST only within the AS (RFC 4456)
-      case 10:
-        if (ebgp && !(type === 4 && t.routeServerClient)) break;
-        if (type === 5) hasLocalPref = true;
-        putHeader(flags, type, len);
-        out.set(src.subarray(v, v + len), o);
-        o += len;
-        break;
-      default: {
-        const known = type <= 10 || type === 16 || type === 17 || type === 18 || type === 32 || type === 35;
-        if (!known && (flags & 0x80) && !(flags & 0x40)) break; // unknown non-transitive
-        putHeader(known ? flags : flags | 0x20, type, len);
-        out.set(src.subarray(v, v + len), o);
-        o += len;
-      }
-    }
-  }
-  if (t.ibgp && !hasLocalPref) {
-    putHeader(T, 5, 4);
-    out.writeUInt32BE(100, o);
-    o += 4;
-  }
-  if (mpReach) {
-    // Last, with the Extended Length bit: UpdateWriter.announce6 appends the NLRI to it.
-    out[o++] = 0x90;
-    out[o++] = 14;
-    out.writeUInt16BE(mpReach.length, o);
-    o += 2;
-    out.set(mpReach, o);
-    o += mpReach.length;
-  }
-  return out.subarray(0, o);
-}
-
-/**
- * Route reflection (RFC 4456 §8): ORIGINATOR_ID set to the route's iBGP source unless it has
- * one, and our cluster id put in front of CLUSTER_LIST. MP_REACH_NLRI stays last.
- */
-export function reflect(src: Uint8Array, sourceId: number, clusterId: number): Uint8Array {
-  const parts: Uint8Array[] = [];
-  let mp: Uint8Array | null = null;
-  let hasOriginator = false;
-  let cluster: Uint8Array | null = null;
-  for (let p = 0; p < src.length; ) {
-    const ext = (src[p] & 0x10) !== 0;
-    const len = ext ? (src[p + 2] << 8) | src[p + 3] : src[p + 2];
-    const whole = src.subarray(p, p + (ext ? 4 : 3) + len);
-    const type = src[p + 1];
-    if (type === 9) hasOriginator = true;
-    if (type === 10) cluster = whole.subarray(ext ? 4 : 3);
-    else if (type === 14) mp = whole;
-    else parts.push(whole);
-    p += whole.length;
-  }
-  const be32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
-  if (!hasOriginator) parts.push(Uint8Array.of(0x80, 9, 4, ...be32(sourceId)));
-  const list = new Uint8Array(4 + (cluster?.length ?? 0));
-  list.set(be32(clusterId));
-  if (cluster) list.set(cluster, 4);
-  parts.push(list.length > 255 ? Uint8Array.of(0x90, 10, list.length >> 8, list.length & 0xff, ...list) : Uint8Array.of(0x80, 10, list.length, ...list));
-  if (mp) parts.push(mp);
-  return Buffer.concat(parts);
 }
 
 /**
@@ -621,13 +428,8 @@ class UpdateWriter {
 
   /** IPv6 announcements: `attrs` ends with an MP_REACH_NLRI (extended length) that gets the NLRI. */
   announce6(attrs: Uint8Array, p: Uint32Array, n: number): void {
-    // export4 puts MP_REACH_NLRI last; find where it starts by walking the headers.
-    let mpAt = 0;
-    for (let q = 0; q < attrs.length; ) {
-      mpAt = q;
-      const ext = (attrs[q] & 0x10) !== 0;
-      q += (ext ? 4 : 3) + (ext ? (attrs[q + 2] << 8) | attrs[q + 3] : attrs[q + 2]);
-    }
+    // The export puts MP_REACH_NLRI last.
+    const mpAt = lastAttrAt(attrs);
     for (let i = 0; i < n; ) {
       this.room(this.max);
       const start = this.o;

@@ -12,10 +12,14 @@ import {
   encodeAttribute,
   mergeAs4,
   parsePrefix,
+  UpdateSubcode,
   type PathAttribute,
   type Prefix,
 } from '../packet/index.js';
-import { attributeBytes, internAttributes, lastError, NEEDS_CODEC, SESSION_RESET, TREAT_AS_WITHDRAW } from './attrs.js';
+import { unpack } from 'msgpackr';
+import { OnError } from '../packet/attr/table.js';
+import { checkAttributes } from '../packet/attr/validate.js';
+import { attributeBytes, internAttributes, lastIntern, NEEDS_CODEC, SESSION_RESET, TREAT_AS_WITHDRAW, verdict } from './attrs.js';
 import { selectBest } from './decision.js';
 import {
   H_PATHS,
@@ -27,6 +31,8 @@ import {
   P_ATTR,
   P_PEER,
   PATH_WORDS,
+  PEER_RESET,
+  PEER_WORDS,
   prefixHash,
   type RibViews,
 } from './memory.js';
@@ -47,23 +53,44 @@ export const C_REF = 7;
 /** The best path before this change (what every Adj-RIB-Out last exported from). */
 export const C_PREV_ATTR = 8;
 export const C_PREV_PEER = 9;
-const RESULT_HEADER = 4;
+
+/** The counts a batch reports, in the order they travel in front of its change records. */
+const COUNTS = [
+  'announced',
+  'withdrawn',
+  'treatedAsWithdraw',
+  'pathDelta',
+  'filtered',
+  'tawUpdates4',
+  'tawUpdates6',
+  'tawPrefixes6',
+  'discarded4',
+  'discarded6',
+] as const;
+type Count = (typeof COUNTS)[number];
+const RESULT_HEADER = COUNTS.length;
+
+export function emptyResult(): BatchResult {
+  const r = { changes: new Uint32Array(0), problems: [] } as unknown as BatchResult;
+  for (const k of COUNTS) r[k] = 0;
+  return r;
+}
 
 /**
- * A result without error as one array to transfer: counts, then the change records sorted
- * by attribute (the one copy made of them).
+ * A result without error or problems as one array to transfer: counts, then the change records
+ * sorted by attribute (the one copy made of them).
  */
 export function packResult(r: BatchResult): Uint32Array {
   const out = sortByAttribute(r.changes, RESULT_HEADER);
-  out[0] = r.announced;
-  out[1] = r.withdrawn;
-  out[2] = r.treatedAsWithdraw;
-  out[3] = r.pathDelta | 0;
+  COUNTS.forEach((k, i) => (out[i] = r[k] | 0));
   return out;
 }
 
 export function unpackResult(a: Uint32Array): BatchResult {
-  return { announced: a[0], withdrawn: a[1], treatedAsWithdraw: a[2], pathDelta: a[3] | 0, changes: a.subarray(RESULT_HEADER) };
+  const r = emptyResult();
+  COUNTS.forEach((k, i) => (r[k] = k === 'pathDelta' ? a[i] | 0 : a[i]));
+  r.changes = a.subarray(RESULT_HEADER);
+  return r;
 }
 
 /**
@@ -88,20 +115,34 @@ const OP_WORDS = 8;
 const WITHDRAW = 0x100;
 const FAMILY_SHIFT = 9;
 
-export interface BatchResult {
+export interface BatchResult extends Record<Count, number> {
   /**
    * Best-path changes, CHANGE_WORDS per prefix (see C_*). From BatchApplier a view of its
    * scratch, valid until the next batch; packResult sorts and copies them once.
    */
   changes: Uint32Array;
+  /** Prefixes announced / withdrawn in the batch's UPDATEs (after RFC 7606, before policy). */
   announced: number;
   withdrawn: number;
+  /** IPv4 prefixes handled as withdrawn under RFC 7606 (IPv6: tawPrefixes6). */
   treatedAsWithdraw: number;
   /** Paths this peer gained (negative: lost) in its Adj-RIB-In. */
   pathDelta: number;
-  /** A session-level error in this batch: the NOTIFICATION for the peer, and where it stopped. */
+  /** Announcements the import policy (or RFC 8212, or a max-prefix block) kept out. */
+  filtered: number;
+  /** RFC 7606 outcomes per family: UPDATEs treated as withdraw, attributes discarded. */
+  tawUpdates4: number;
+  tawUpdates6: number;
+  discarded4: number;
+  discarded6: number;
+  /** What RFC 7606 found, one line per problem (at most a few per batch), for the log. */
+  problems: string[];
+  /** A session-level error in this batch: the NOTIFICATION for the peer. Nothing of the batch is applied. */
   error?: { code: number; subcode: number; data: number[]; detail: string };
 }
+
+/** Problems reported per batch; the counters hold the rest. */
+const MAX_PROBLEMS = 4;
 
 export class BatchApplier {
   private ops = new Uint32Array(OP_WORDS * 65536);
@@ -140,7 +181,11 @@ export class BatchApplier {
     ops[o + 7] = attr;
   }
 
-  /** IPv4 prefixes in b[start, end), as operations (RFC 4271 §4.3; RFC 7911 when addPath). */
+  /**
+   * IPv4 prefixes in b[start, end), as operations (RFC 4271 §4.3; RFC 7911 when addPath).
+   * A prefix longer than 32 bits or running past the field ends the session (RFC 7606 §5.3),
+   * checked exactly as the codec's decodeNlri checks it.
+   */
   private prefixes(b: Uint8Array, start: number, end: number, addPath: boolean, attr: number, withdraw: boolean): number {
     const mask = this.v.shardMask;
     let p = start;
@@ -148,13 +193,16 @@ export class BatchApplier {
     while (p < end) {
       let pathId = 0;
       if (addPath) {
+        if (p + 4 > end) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, 'truncated path identifier');
         pathId = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
         p += 4;
       }
+      if (p >= end) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, 'truncated prefix');
       const len = b[p++];
-      if (len > 32 || p + ((len + 7) >> 3) > end) throw new BgpError(3, 10, undefined, `prefix length ${len}`);
-      let addr = 0;
+      if (len > 32) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, `prefix length ${len}`);
       const bytes = (len + 7) >> 3;
+      if (p + bytes > end) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, 'prefix overruns its field');
+      let addr = 0;
       for (let i = 0; i < 4; i++) addr = (addr << 8) | (i < bytes ? b[p + i] : 0);
       p += bytes;
       addr = len === 0 ? 0 : (addr & (0xffffffff << (32 - len))) >>> 0;
@@ -183,42 +231,104 @@ export class BatchApplier {
     }
   }
 
+  private problem(result: BatchResult, text: string): void {
+    if (result.problems.length < MAX_PROBLEMS) result.problems.push(text);
+  }
+
   /**
-   * Phase 1 for one UPDATE message msg = b[off, off+len). Returns the number of prefixes
-   * treated as withdrawn (RFC 7606), or throws BgpError for a session-level error.
+   * The attribute set of an IPv4 UPDATE's block b[start, end), checked (RFC 7606) whatever the
+   * peer's import: an id (> 0); 0 when valid but not kept (import denied or blocked); or
+   * TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
    */
-  private parse(b: Uint8Array, off: number, len: number, peerFlags: PeerContext, result: BatchResult): void {
+  private attributeSet(b: Uint8Array, start: number, end: number, peer: PeerContext, result: BatchResult): number {
+    let r: number;
+    let checked = true;
+    if (peer.import === undefined || peer.import === 'accept') {
+      r = internAttributes(this.v, b, start, end, peer.ebgp);
+      checked = lastIntern.checked;
+    } else {
+      const c = checkAttributes(b, start, end, { asn4: true, ebgp: peer.ebgp }, true, verdict);
+      r = c.verdict === OnError.Reset ? SESSION_RESET : c.mpReach >= 0 || c.mpUnreach >= 0 ? NEEDS_CODEC : c.verdict === OnError.TreatAsWithdraw ? TREAT_AS_WITHDRAW : 0;
+    }
+    if (!checked || r === NEEDS_CODEC) return r;
+    if (r === SESSION_RESET) throw new BgpError(3, verdict.subcode, verdict.data, verdict.reason);
+    result.discarded4 += verdict.discarded.length;
+    for (const p of verdict.problems) this.problem(result, p);
+    return r;
+  }
+
+  /**
+   * Phase 1 for one UPDATE message msg = b[off, off+len): checks it whole (RFC 4271 §6.3,
+   * RFC 7606) and turns it into operations, or throws BgpError for a session-level error.
+   * The checks run in the codec's order: lengths, withdrawn routes, NLRI, attributes.
+   */
+  private parse(b: Uint8Array, off: number, len: number, peer: PeerContext, result: BatchResult): void {
+    if (!peer.asn4) {
+      this.fromCodec(b, off, len, peer, result); // AS4_PATH merged back (RFC 6793)
+      return;
+    }
+    const mark = this.nOps;
     const end = off + len;
     let p = off + 19;
     const wLen = (b[p] << 8) | b[p + 1];
     p += 2;
-    if (p + wLen + 2 > end) throw new BgpError(3, 1, undefined, 'withdrawn routes length overruns the message');
-    result.withdrawn += this.prefixes(b, p, p + wLen, peerFlags.addPath, 0, true);
+    if (p + wLen + 2 > end) throw new BgpError(3, UpdateSubcode.MalformedAttributeList, undefined, 'withdrawn routes length overruns the message');
+    const withdrawn = this.prefixes(b, p, p + wLen, peer.addPath, 0, true);
     p += wLen;
     const aLen = (b[p] << 8) | b[p + 1];
     p += 2;
     const aStart = p;
     const aEnd = p + aLen;
-    if (aEnd > end) throw new BgpError(3, 1, undefined, 'path attribute length overruns the message');
-    if (aEnd === end) {
-      if (aLen > 0) this.fromCodec(b, off, len, peerFlags, result); // attributes only: MP_REACH/UNREACH
+    if (aEnd > end) throw new BgpError(3, UpdateSubcode.MalformedAttributeList, undefined, 'path attribute length overruns the message');
+    const nlriAt = this.nOps;
+    const announced = this.prefixes(b, aEnd, end, peer.addPath, 0, false);
+    if (announced === 0) {
+      // Withdrawals only, or attributes without NLRI (MP_REACH / MP_UNREACH): the codec.
+      if (aLen > 0) {
+        this.nOps = mark;
+        this.fromCodec(b, off, len, peer, result);
+      } else if (peer.import === 'deny') this.nOps = mark;
+      else result.withdrawn += withdrawn;
       return;
     }
-    let attr = peerFlags.asn4 ? internAttributes(this.v, b, aStart, aEnd, peerFlags.ebgp, true) : NEEDS_CODEC;
+    const attr = this.attributeSet(b, aStart, aEnd, peer, result);
     if (attr === NEEDS_CODEC) {
-      this.fromCodec(b, off, len, peerFlags, result);
+      this.nOps = mark;
+      this.fromCodec(b, off, len, peer, result);
       return;
     }
-    if (attr === SESSION_RESET) throw new BgpError(lastError.code, lastError.subcode, undefined, lastError.detail);
-    const taw = attr === TREAT_AS_WITHDRAW;
-    const n = this.prefixes(b, aEnd, end, peerFlags.addPath, taw ? 0 : attr, taw);
-    if (taw) result.treatedAsWithdraw += n;
-    else result.announced += n;
+    if (peer.import === 'deny') {
+      this.nOps = mark; // RFC 8212 / reject: nothing of this peer is kept
+      if (attr > 0 || attr === 0) result.filtered += announced;
+      return;
+    }
+    result.withdrawn += withdrawn;
+    if (attr === TREAT_AS_WITHDRAW) {
+      result.tawUpdates4++;
+      result.treatedAsWithdraw += announced;
+      this.setAnnouncements(nlriAt, 0);
+    } else if (attr === 0) {
+      result.filtered += announced; // max-prefix block: withdrawals still apply
+      this.nOps = nlriAt;
+    } else {
+      result.announced += announced;
+      this.setAnnouncements(nlriAt, attr);
+    }
+  }
+
+  /** The operations from `from` on get attribute set `attr`; 0 makes them withdrawals. */
+  private setAnnouncements(from: number, attr: number): void {
+    const ops = this.ops;
+    for (let i = from; i < this.nOps; i++) {
+      const o = i * OP_WORDS;
+      ops[o + 7] = attr;
+      if (attr === 0) ops[o + 1] |= WITHDRAW;
+    }
   }
 
   /**
-   * The general path through the full codec: 2-octet-AS peers (AS4_PATH merged back),
-   * repeated attributes, and IPv6 in MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760).
+   * The general path through the full codec: 2-octet-AS peers (AS4_PATH merged back), and
+   * IPv6 in MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760). Same checks, same verdicts.
    */
   private fromCodec(b: Uint8Array, off: number, len: number, peer: PeerContext, result: BatchResult): void {
     const msg = b.subarray(off, off + len);
@@ -226,17 +336,33 @@ export class BatchApplier {
     const unreach = u.attributes.find((a) => a.type === AttrType.MP_UNREACH_NLRI) as { afi: number; safi: number; withdrawn: Prefix[] } | undefined;
     const reach = u.attributes.find((a) => a.type === AttrType.MP_REACH_NLRI) as { afi: number; safi: number; nextHops: string[]; nlri: Prefix[] } | undefined;
     const unicast = (m?: { afi: number; safi: number }) => !!m && (m.afi === 1 || m.afi === 2) && m.safi === 1;
-    this.prefixOps(u.withdrawn, 0, true);
-    result.withdrawn += u.withdrawn.length;
-    if (unicast(unreach)) {
-      this.prefixOps(unreach!.withdrawn, 0, true);
-      result.withdrawn += unreach!.withdrawn.length;
-    }
+    const reach4 = unicast(reach) && reach!.afi === 1 ? reach!.nlri.length : 0;
+    const reach6 = unicast(reach) && reach!.afi === 2 ? reach!.nlri.length : 0;
+    for (const p of u.problems) this.problem(result, p);
+    // Discards count in the family the UPDATE carries.
+    if (reach6 || (unicast(unreach) && unreach!.afi === 2)) result.discarded6 += u.discarded.length;
+    else result.discarded4 += u.discarded.length;
     const announced = [...u.nlri, ...(unicast(reach) ? reach!.nlri : [])];
+    if (u.treatAsWithdraw && announced.length) {
+      if (u.nlri.length + reach4) result.tawUpdates4++;
+      if (reach6) result.tawUpdates6++;
+      result.treatedAsWithdraw += u.nlri.length + reach4;
+      result.tawPrefixes6 += reach6;
+    }
+    if (peer.import === 'deny') {
+      if (!u.treatAsWithdraw) result.filtered += announced.length;
+      return;
+    }
+    const withdrawn = [...u.withdrawn, ...(unicast(unreach) ? unreach!.withdrawn : [])];
+    this.prefixOps(withdrawn, 0, true);
+    result.withdrawn += withdrawn.length;
     if (announced.length === 0) return;
     if (u.treatAsWithdraw) {
       this.prefixOps(announced, 0, true);
-      result.treatedAsWithdraw += announced.length;
+      return;
+    }
+    if (peer.import === 'block') {
+      result.filtered += announced.length;
       return;
     }
     // Interned sets hold 4-octet AS numbers and no NLRI: the form every stored path has.
@@ -245,60 +371,66 @@ export class BatchApplier {
     );
     const intern = (attrs: PathAttribute[], fam: number) => {
       const block = Buffer.concat(attrs.map((a) => encodeAttribute(a, { asn4: true })));
-      return internAttributes(this.v, block, 0, block.length, peer.ebgp, true, fam);
+      return internAttributes(this.v, block, 0, block.length, peer.ebgp, fam, true);
     };
-    const put = (prefixes: Prefix[], attr: number) => {
-      if (prefixes.length === 0) return;
-      if (attr <= 0) {
-        this.prefixOps(prefixes, 0, true);
-        result.treatedAsWithdraw += prefixes.length;
-      } else {
-        this.prefixOps(prefixes, attr, false);
-        result.announced += prefixes.length;
-      }
-    };
-    put(u.nlri, u.nlri.length ? intern(common, IPV4) : 0);
+    if (u.nlri.length) {
+      this.prefixOps(u.nlri, intern(common, IPV4), false);
+      result.announced += u.nlri.length;
+    }
     if (unicast(reach) && reach!.nlri.length) {
       // The MP_REACH next hop is part of the path: kept as an MP_REACH_NLRI without NLRI.
       const nh: PathAttribute = { type: AttrType.MP_REACH_NLRI, flags: AttrFlag.Optional, afi: reach!.afi, safi: 1, nextHops: reach!.nextHops, nlri: [] };
-      put(reach!.nlri, intern([...common.filter((a) => a.type !== AttrType.NEXT_HOP), nh], reach!.afi === 2 ? IPV6 : IPV4));
+      this.prefixOps(reach!.nlri, intern([...common.filter((a) => a.type !== AttrType.NEXT_HOP), nh], reach!.afi === 2 ? IPV6 : IPV4), false);
+      result.announced += reach!.nlri.length;
     }
   }
 
-  /** Runs a batch: parse every message, then apply shard by shard in sequence order `seq`. */
+  /**
+   * Runs a batch: check and parse every message, then apply shard by shard in sequence order
+   * `seq`. All or nothing: a message that ends the session leaves the whole batch unapplied,
+   * and so does every later batch of the peer until its paths are flushed (RFC 4271 §6: the
+   * session is closed at once; what it sent after the error does not count).
+   */
   applyUpdates(seq: number, peer: number, ctx: PeerContext, buf: Uint8Array, descriptors: Uint32Array): BatchResult {
-    const result: BatchResult = { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0 };
+    const result = emptyResult();
     this.nOps = 0;
     try {
       for (let i = 0; i < descriptors.length; i += 2) this.parse(buf, descriptors[i], descriptors[i + 1], ctx, result);
     } catch (e) {
       const err = e instanceof BgpError ? e : new BgpError(6, 8, undefined, String((e as Error)?.stack ?? e));
-      // The operations parsed before the error still apply: the session is reset and the
-      // peer's routes flushed after this batch anyway.
       result.error = { code: err.code, subcode: err.subcode, data: [...err.data], detail: err.message };
+      this.nOps = 0;
+      // Before this batch takes its first shard turn: every later batch of the peer sees it.
+      Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 1);
     }
-    if (ctx.policy) this.importPolicy(ctx.policy, ctx.ebgp);
+    if (ctx.policy && this.nOps) this.importPolicy(ctx.policy, ctx.ebgp, result);
     this.applyOps(seq, peer, result);
     return result;
   }
 
-  /** Per policy (by its text): attribute-condition results and rewritten attribute sets. */
-  private readonly policyCache = new Map<string, { match: Map<number, boolean>; rewritten: Map<number, number> }>();
+  /** Per policy (by its id): attribute-condition results and rewritten attribute sets. */
+  private readonly policyCache = new Map<number, { policy: Policy; match: Map<number, boolean>; rewritten: Map<number, number> }>();
+
+  private policyFor(ref: PolicyRef) {
+    let cache = this.policyCache.get(ref.id);
+    if (!cache) {
+      if (this.policyCache.size > 64) this.policyCache.clear();
+      this.policyCache.set(ref.id, (cache = { policy: unpack(new Uint8Array(ref.bytes).slice()) as Policy, match: new Map(), rewritten: new Map() }));
+    }
+    return cache;
+  }
 
   /**
    * The import policy over this batch's announcements: the first rule that matches decides;
    * a rejected prefix becomes a withdrawal, an accepted one may get a rewritten attribute set
    * (interned like any other).
    */
-  private importPolicy(policy: Policy, ebgp: boolean): void {
-    const key = JSON.stringify(policy);
-    let cache = this.policyCache.get(key);
-    if (!cache) {
-      if (this.policyCache.size > 16) this.policyCache.clear();
-      this.policyCache.set(key, (cache = { match: new Map(), rewritten: new Map() }));
-    }
+  private importPolicy(ref: PolicyRef, ebgp: boolean, result: BatchResult): void {
+    const cache = this.policyFor(ref);
+    const policy = cache.policy;
     const ops = this.ops;
     const rules = policy.rules;
+    const nRules = rules.length;
     for (let i = 0; i < this.nOps; i++) {
       const o = i * OP_WORDS;
       const attr = ops[o + 7];
@@ -306,9 +438,9 @@ export class BatchApplier {
       const fam = ops[o + 1] >>> FAMILY_SHIFT;
       const len = ops[o + 1] & 0xff;
       let decided = -1;
-      for (let r = 0; r < rules.length && decided < 0; r++) {
+      for (let r = 0; r < nRules && decided < 0; r++) {
         if (!prefixMatches(rules[r], fam, ops.subarray(o + 2, o + 6), len)) continue;
-        const mk = attr * 64 + r;
+        const mk = attr * nRules + r;
         let m = cache.match.get(mk);
         if (m === undefined) cache.match.set(mk, (m = attributesMatch(rules[r], attributeBytes(this.v, attr))));
         if (m) decided = r;
@@ -317,16 +449,17 @@ export class BatchApplier {
       if ((rule ? rule.action : policy.default) === 'reject') {
         ops[o + 1] |= WITHDRAW; // filtered: as if withdrawn, so an earlier accepted path goes too
         ops[o + 7] = 0;
+        result.filtered++;
         continue;
       }
       if (!rule) continue;
-      const rk = attr * 64 + decided;
+      const rk = attr * nRules + decided;
       let next = cache.rewritten.get(rk);
       if (next === undefined) {
         const src = attributeBytes(this.v, attr);
         const block = applyActions(rule, src, this.v.buffers.localAs);
-        // A LOCAL_PREF our own policy set counts even on eBGP, where a received one does not.
-        next = block === src ? attr : internAttributes(this.v, Buffer.from(block), 0, block.length, ebgp, true, fam, rule.setLocalPref !== undefined);
+        // Our own policy's output: stored as written (a LOCAL_PREF it sets counts even on eBGP).
+        next = block === src ? attr : internAttributes(this.v, Buffer.from(block), 0, block.length, ebgp, fam, true);
         cache.rewritten.set(rk, next);
       }
       if (next > 0) ops[o + 7] = next;
@@ -339,9 +472,11 @@ export class BatchApplier {
    * sequence like any batch.
    */
   flushPeer(seq: number, peer: number, how: 'all' | 'stale' | 'mark' = 'all'): BatchResult {
-    const result: BatchResult = { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0 };
+    const result = emptyResult();
     this.beginChanges();
     this.visitShards(seq, result, (s) => {
+      // Every batch before this one has passed shard 0: the peer's next session starts clean.
+      if (s === 0) Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 0);
       for (const f of this.v.families) {
         if (how === 'mark') markStale(this.v, f, s, peer);
         else removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot), how === 'stale');
@@ -365,7 +500,11 @@ export class BatchApplier {
     }
     this.beginChanges();
     this.pathDelta = 0;
+    let apply = this.nOps > 0;
     this.visitShards(seq, result, (s) => {
+      // A batch of this peer found an error before us: its session is ending (see PEER_RESET).
+      if (s === 0 && apply && Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_RESET) !== 0) apply = false;
+      if (!apply) return;
       for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
     });
     result.pathDelta = this.pathDelta;
@@ -501,12 +640,25 @@ export class BatchApplier {
   }
 }
 
+/** An import policy as the workers get it: msgpack bytes in shared memory, decoded once per id. */
+export interface PolicyRef {
+  id: number;
+  bytes: SharedArrayBuffer;
+}
+
 export interface PeerContext {
   asn4: boolean;
   ebgp: boolean;
   /** RFC 7911 path identifiers on received IPv4 / IPv6 prefixes. */
   addPath: boolean;
   addPath6?: boolean;
-  /** The import policy; absent: accept everything unchanged. */
-  policy?: Policy;
+  /**
+   * What becomes of checked announcements: 'accept' (through `policy` when there is one),
+   * 'deny' (nothing kept: RFC 8212 or a reject policy), 'block' (max-prefix: announcements
+   * ignored, withdrawals applied); absent: 'accept'. Every UPDATE is checked the same way
+   * whatever this says.
+   */
+  import?: 'accept' | 'deny' | 'block';
+  /** The import policy's rules; absent: accept everything unchanged. */
+  policy?: PolicyRef;
 }

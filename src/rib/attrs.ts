@@ -1,8 +1,12 @@
 // Path attribute sets interned once, keyed by their bytes: one lock-free open-addressing index
 // over a SharedArrayBuffer, an append-only arena of the bytes, and the decision fields decoded
-// once beside them. Validation (RFC 7606) runs only for a set seen for the first time.
+// once beside them. Validation (RFC 7606, by the attribute table) runs only for a set seen for
+// the first time.
 
-import { ErrorCode, UpdateSubcode, WellKnownCommunity } from '../packet/index.js';
+import { AsPathSegmentType, AttrType, WellKnownCommunity } from '../packet/index.js';
+import { OnError } from '../packet/attr/table.js';
+import { BlockVerdict, checkAttributes, withoutDropped } from '../packet/attr/validate.js';
+import { AttrWalker } from '../packet/attr/walk.js';
 import { fmix32 } from '../util/hash.js';
 import {
   F_AS_LOOP,
@@ -14,7 +18,6 @@ import {
   F_NO_EXPORT,
   F_NO_PEER,
   IPV4,
-  IPV6,
   M_AS_PATH_LEN,
   M_CLUSTER_LEN,
   M_FLAGS,
@@ -34,19 +37,17 @@ import {
 
 /** What interning an attribute block can answer besides an attribute id. */
 export const TREAT_AS_WITHDRAW = -1;
-/** The block needs the full codec (2-octet AS peer, repeated attributes...). */
+/** The block carries MP_REACH_NLRI / MP_UNREACH_NLRI: the full codec takes the message. */
 export const NEEDS_CODEC = -2;
-/** A session-level error: see `lastError`. */
+/** A session-level error: `verdict` holds the NOTIFICATION's subcode, data and reason. */
 export const SESSION_RESET = -3;
 
-export const lastError = { code: 0, subcode: 0, detail: '' };
-
-function fail(subcode: number, detail: string): number {
-  lastError.code = ErrorCode.UpdateMessage;
-  lastError.subcode = subcode;
-  lastError.detail = detail;
-  return SESSION_RESET;
-}
+/**
+ * The RFC 7606 verdict of the last block internAttributes() checked; `checked` says whether
+ * the last call checked one (a block already interned is not checked again).
+ */
+export const verdict = new BlockVerdict();
+export const lastIntern = { checked: false };
 
 /** 32-bit hash of b[start, end) seeded with what changes the meaning of the same bytes. */
 export function hashBytes(b: Uint8Array, start: number, end: number, seed: number): number {
@@ -68,146 +69,78 @@ export function hashBytes(b: Uint8Array, start: number, end: number, seed: numbe
 
 const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 
-/** Scratch for the decision fields of a block being validated. */
+/** Scratch for the decision fields of a block being interned. */
 const scratch = new Uint32Array(META_WORDS);
+const walker = new AttrWalker();
 
 /**
- * Validates a 4-octet-AS attribute block (RFC 7606) and decodes its decision fields into
- * `scratch`. Returns 0, TREAT_AS_WITHDRAW, NEEDS_CODEC or SESSION_RESET.
+ * The decision fields of a checked, stored-form attribute block (4-octet AS numbers; from an
+ * external peer without LOCAL_PREF / ORIGINATOR_ID / CLUSTER_LIST) into `scratch`.
  */
-function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs: number, routerId: number, ebgp: boolean, hasNlri: boolean, fam: number, policyLocalPref: boolean): number {
+function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs: number, routerId: number): void {
   let ownAs = 0;
   scratch.fill(0);
   scratch[M_LOCAL_PREF] = 100;
   let flagsOut = 0;
-  let seen = 0; // bit per attribute type < 32
-  let taw = false;
-  let p = start;
-  while (p < end) {
-    if (p + 3 > end) return TREAT_AS_WITHDRAW;
-    const flags = b[p];
-    const type = b[p + 1];
-    const ext = (flags & 0x10) !== 0;
-    if (ext && p + 4 > end) return TREAT_AS_WITHDRAW;
-    const len = ext ? (b[p + 2] << 8) | b[p + 3] : b[p + 2];
-    const v = p + (ext ? 4 : 3);
-    p = v + len;
-    if (p > end) return TREAT_AS_WITHDRAW;
-    if (type < 32) {
-      if (seen & (1 << type)) return NEEDS_CODEC; // repeated attribute: the codec keeps the first
-      seen |= 1 << type;
-    }
-    const ot = flags & 0xc0;
-    switch (type) {
-      case 1: // ORIGIN
-        if (ot !== 0x40 || len !== 1 || b[v] > 2) taw = true;
-        else scratch[M_ORIGIN] = b[v];
+  const w = walker.reset(b, start, end);
+  while (w.next()) {
+    const v = w.value;
+    const len = w.length;
+    switch (w.type) {
+      case AttrType.ORIGIN:
+        scratch[M_ORIGIN] = b[v];
         break;
-      case 2: { // AS_PATH, 4-octet ASes
-        if (ot !== 0x40) {
-          taw = true;
-          break;
-        }
-        let q = v;
+      case AttrType.AS_PATH: {
+        // RFC 4271 §9.1.2.2 (a): an AS_SET counts as one, confederation segments as none.
         let count = 0;
         let first = 0;
-        while (q < v + len) {
-          if (q + 2 > v + len) return TREAT_AS_WITHDRAW;
+        for (let q = v; q < v + len; q += 2 + b[q + 1] * 4) {
           const segType = b[q];
           const n = b[q + 1];
-          if (segType < 1 || segType > 4 || n === 0 || q + 2 + n * 4 > v + len) return TREAT_AS_WITHDRAW;
-          if (segType === 2) {
+          if (segType === AsPathSegmentType.AS_SEQUENCE) {
             if (first === 0 && count === 0) first = u32(b, q + 2);
             count += n;
-          } else if (segType === 1) count += 1;
+          } else if (segType === AsPathSegmentType.AS_SET) count += 1;
           for (let i = 0; i < n; i++) if (u32(b, q + 2 + i * 4) === localAs) ownAs++;
-          q += 2 + n * 4;
         }
         scratch[M_AS_PATH_LEN] = count;
         scratch[M_NEIGHBOR_AS] = first;
         break;
       }
-      case 3: // NEXT_HOP
-        if (ot !== 0x40 || len !== 4) taw = true;
-        else scratch[M_NEXT_HOP] = u32(b, v);
+      case AttrType.NEXT_HOP:
+        scratch[M_NEXT_HOP] = u32(b, v);
         break;
-      case 4: // MULTI_EXIT_DISC
-        if (ot !== 0x80 || len !== 4) taw = true;
-        else {
-          scratch[M_MED] = u32(b, v);
-          flagsOut |= F_HAS_MED;
+      case AttrType.MULTI_EXIT_DISC:
+        scratch[M_MED] = u32(b, v);
+        flagsOut |= F_HAS_MED;
+        break;
+      case AttrType.LOCAL_PREF:
+        scratch[M_LOCAL_PREF] = u32(b, v);
+        flagsOut |= F_HAS_LOCAL_PREF;
+        break;
+      case AttrType.ATOMIC_AGGREGATE:
+        flagsOut |= F_ATOMIC_AGGREGATE;
+        break;
+      case AttrType.COMMUNITIES:
+        for (let q = v; q < v + len; q += 4) {
+          const c = u32(b, q);
+          if (c === WellKnownCommunity.NO_EXPORT) flagsOut |= F_NO_EXPORT;
+          else if (c === WellKnownCommunity.NO_ADVERTISE) flagsOut |= F_NO_ADVERTISE;
+          else if (c === WellKnownCommunity.NO_PEER) flagsOut |= F_NO_PEER;
         }
         break;
-      case 5: // LOCAL_PREF: from an external peer it is discarded (RFC 7606 §7.5)
-        if (ebgp && !policyLocalPref) break;
-        if (ot !== 0x40 || len !== 4) taw = true;
-        else {
-          scratch[M_LOCAL_PREF] = u32(b, v);
-          flagsOut |= F_HAS_LOCAL_PREF;
-        }
+      case AttrType.ORIGINATOR_ID:
+        scratch[M_ORIGINATOR_ID] = u32(b, v);
+        flagsOut |= F_HAS_ORIGINATOR;
+        if (routerId !== 0 && u32(b, v) === routerId) flagsOut |= F_AS_LOOP; // our own route, reflected back
         break;
-      case 6:
-        if (len === 0) flagsOut |= F_ATOMIC_AGGREGATE;
+      case AttrType.CLUSTER_LIST:
+        scratch[M_CLUSTER_LEN] = len / 4;
+        for (let q = v; q < v + len; q += 4) if (routerId !== 0 && u32(b, q) === routerId) flagsOut |= F_AS_LOOP;
         break;
-      case 8: // COMMUNITIES
-        if (len === 0 || len % 4 !== 0 || ot !== 0xc0) taw = true;
-        else {
-          for (let q = v; q < v + len; q += 4) {
-            const c = u32(b, q);
-            if (c === WellKnownCommunity.NO_EXPORT) flagsOut |= F_NO_EXPORT;
-            else if (c === WellKnownCommunity.NO_ADVERTISE) flagsOut |= F_NO_ADVERTISE;
-            else if (c === WellKnownCommunity.NO_PEER) flagsOut |= F_NO_PEER;
-          }
-        }
-        break;
-      case 9: // ORIGINATOR_ID
-        if (ebgp) break;
-        if (len !== 4) taw = true;
-        else {
-          scratch[M_ORIGINATOR_ID] = u32(b, v);
-          flagsOut |= F_HAS_ORIGINATOR;
-          if (routerId !== 0 && u32(b, v) === routerId) flagsOut |= F_AS_LOOP; // our own route, reflected back
-        }
-        break;
-      case 10: // CLUSTER_LIST
-        if (ebgp) break;
-        if (len === 0 || len % 4 !== 0) taw = true;
-        else {
-          scratch[M_CLUSTER_LEN] = len / 4;
-          for (let q = v; q < v + len; q += 4) if (routerId !== 0 && u32(b, q) === routerId) flagsOut |= F_AS_LOOP;
-        }
-        break;
-      case 16:
-        if (len === 0 || len % 8 !== 0) taw = true;
-        break;
-      case 32:
-        if (len === 0 || len % 12 !== 0) taw = true;
-        break;
-      case 35:
-        if (len !== 4) taw = true;
-        break;
-      case 7:
-      case 17:
-      case 18:
-        break; // AGGREGATOR and the AS4_ attributes do not take part in the decision
-      case 14:
-        // A stored IPv6 path keeps its next hop as an MP_REACH_NLRI without NLRI; one that
-        // still carries NLRI came straight off the wire and needs the codec.
-        if (fam !== IPV6) return NEEDS_CODEC;
-        break;
-      case 15:
-        return NEEDS_CODEC;
-      default:
-        if ((flags & 0x80) === 0) return fail(UpdateSubcode.UnrecognizedWellKnownAttribute, `well-known attribute ${type}`);
     }
   }
-  // RFC 7606 §3(d): missing well-known mandatory attributes.
-  const nextHop = fam === IPV6 ? 14 : 3;
-  if (hasNlri && (!(seen & (1 << 1)) || !(seen & (1 << 2)) || !(seen & (1 << nextHop)))) taw = true;
-  if (hasNlri && !ebgp && !policyLocalPref && !(seen & (1 << 5))) taw = true;
-  if (taw) return TREAT_AS_WITHDRAW;
   scratch[M_FLAGS] = flagsOut | (Math.min(ownAs, 255) << OWN_AS_SHIFT);
-  return 0;
 }
 
 function sameBytes(arena: Uint8Array, off: number, len: number, b: Uint8Array, start: number, end: number): boolean {
@@ -217,13 +150,19 @@ function sameBytes(arena: Uint8Array, off: number, len: number, b: Uint8Array, s
 }
 
 /**
- * Interns the attribute block b[start, end) of an address family as received from a peer of
- * the given kind (`policyLocalPref`: its LOCAL_PREF was set by our import policy) and returns
- * its attribute id (> 0), or TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
- * Lock-free: a new set is written completely before its id is published by compare-and-swap.
+ * Interns the attribute block b[start, end) of an address family and returns its attribute id
+ * (> 0), or TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
+ *
+ * A block as received (`trusted` false: 4-octet AS numbers, IPv4 NLRI in the message) is
+ * checked against RFC 7606 the first time its bytes are seen; attributes to discard are
+ * dropped and the rest interned as a trusted block, so a stored set holds only what may be
+ * used and passed on. A trusted block (written by the codec or by our own policy) is stored
+ * as it is. Lock-free: a new set is written completely before its id is published by
+ * compare-and-swap.
  */
-export function internAttributes(v: RibViews, b: Uint8Array, start: number, end: number, ebgp: boolean, hasNlri: boolean, fam = IPV4, policyLocalPref = false): number {
-  const seed = (ebgp ? 0x5bd1e995 : 0x27d4eb2f) ^ fam ^ (policyLocalPref ? 0x100 : 0);
+export function internAttributes(v: RibViews, b: Uint8Array, start: number, end: number, ebgp: boolean, fam = IPV4, trusted = false): number {
+  if (!trusted) lastIntern.checked = false;
+  const seed = (ebgp ? 0x5bd1e995 : 0x27d4eb2f) ^ fam ^ (trusted ? 0x100 : 0);
   const hash = hashBytes(b, start, end, seed);
   const index = v.attrIndex;
   const mask = index.length - 1;
@@ -234,13 +173,25 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
     const id = Atomics.load(index, i);
     if (id === 0) {
       if (fresh === 0) {
-        const r = decodeDecisionFields(b, start, end, v.buffers.localAs, v.buffers.routerId, ebgp, hasNlri, fam, policyLocalPref);
-        if (r !== 0) return r;
+        if (!trusted) {
+          const r = checkAttributes(b, start, end, { asn4: true, ebgp }, fam === IPV4, verdict);
+          lastIntern.checked = true;
+          if (r.verdict === OnError.Reset) return SESSION_RESET;
+          if (r.mpReach >= 0 || r.mpUnreach >= 0) return NEEDS_CODEC;
+          if (r.verdict === OnError.TreatAsWithdraw) return TREAT_AS_WITHDRAW;
+          if (r.drop.length) {
+            // Stored without what RFC 7606 discards; such a block is checked again each time
+            // it arrives (rare: a clean block is found by its own bytes next time).
+            const clean = withoutDropped(b, start, end, r.drop);
+            return internAttributes(v, clean, 0, clean.length, ebgp, fam, true);
+          }
+        }
+        decodeDecisionFields(b, start, end, v.buffers.localAs, v.buffers.routerId);
         fresh = Atomics.add(v.attrCounters, 0, 1);
-        if ((fresh + 1) * META_WORDS > meta.length) throw new Error('attribute table full: raise rib sizing attributeSets');
+        if ((fresh + 1) * META_WORDS > meta.length) throw new Error('attribute table full: raise [rib] attribute-sets');
         const len = end - start;
         const off = Atomics.add(v.attrCounters, 1, len);
-        if (off + len > v.attrArena.length) throw new Error('attribute arena full: raise rib sizing attributeBytes');
+        if (off + len > v.attrArena.length) throw new Error('attribute arena full: raise [rib] attribute-sets');
         v.attrArena.set(b.subarray(start, end), off);
         scratch[M_HASH] = hash;
         scratch[M_OFFSET] = off;

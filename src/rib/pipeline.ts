@@ -4,7 +4,9 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { unpackResult, type BatchResult, type PeerContext } from './apply.js';
+import { pack } from 'msgpackr';
+import type { Policy } from '../policy/policy.js';
+import { emptyResult, unpackResult, type BatchResult, type PeerContext, type PolicyRef } from './apply.js';
 import {
   allocateRib,
   DEFAULT_SIZING,
@@ -111,6 +113,24 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     p[o + PEER_FLAGS] = (info.ibgp ? PF_IBGP : 0) | (info.rrClient ? PF_RR_CLIENT : 0) | ((info.allowasIn ?? 0) << PF_ALLOWAS_SHIFT);
   }
 
+  private readonly policies = new WeakMap<Policy, PolicyRef>();
+  private nextPolicy = 1;
+
+  /**
+   * A policy as the workers take it: encoded once into shared memory and passed by reference,
+   * not serialized again with every batch.
+   */
+  policyRef(policy: Policy): PolicyRef {
+    let ref = this.policies.get(policy);
+    if (!ref) {
+      const bytes = pack(policy);
+      const sab = new SharedArrayBuffer(bytes.length);
+      new Uint8Array(sab).set(bytes);
+      this.policies.set(policy, (ref = { id: this.nextPolicy++, bytes: sab }));
+    }
+    return ref;
+  }
+
   /** Applies the UPDATEs at `descriptors` (offset, length pairs) in `buffer` for `peer`. */
   submitUpdates(peer: number, ctx: PeerContext, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<BatchResult> {
     return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors }, peer);
@@ -151,7 +171,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       this.pool.run(task).then(
         (r) => this.finish(task.seq, peer, r instanceof Uint32Array ? unpackResult(r) : (r as BatchResult), resolve),
         // A worker failure must not stall later batches or lose the error.
-        (e) => this.finish(task.seq, peer, { changes: new Uint32Array(0), announced: 0, withdrawn: 0, treatedAsWithdraw: 0, pathDelta: 0, error: { code: 6, subcode: 8, data: [], detail: String(e) } }, resolve),
+        (e) => this.finish(task.seq, peer, { ...emptyResult(), error: { code: 6, subcode: 8, data: [], detail: String(e) } }, resolve),
       );
     }
   }

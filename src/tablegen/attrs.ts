@@ -5,6 +5,7 @@
 // packer can append NLRI to it.
 
 import { AsPathSegmentType, AttrFlag, AttrType } from '../packet/constants.js';
+import { writeAttrHeader } from '../packet/attr/walk.js';
 
 const WELL_KNOWN = AttrFlag.Transitive;
 const OPTIONAL_TRANSITIVE = AttrFlag.Optional | AttrFlag.Transitive;
@@ -30,18 +31,7 @@ export class AttrBlockWriter {
   /** Attribute header; Extended Length only when the value needs it. Returns the value offset. */
   private header(flags: number, type: number, valueLen: number): number {
     this.ensure(4 + valueLen);
-    const b = this.buf;
-    let p = this.len;
-    if (valueLen > 255) {
-      b[p++] = flags | AttrFlag.ExtendedLength;
-      b[p++] = type;
-      b[p++] = valueLen >> 8;
-      b[p++] = valueLen & 0xff;
-    } else {
-      b[p++] = flags;
-      b[p++] = type;
-      b[p++] = valueLen;
-    }
+    const p = writeAttrHeader(this.buf, this.len, flags, type, valueLen);
     this.len = p + valueLen;
     return p;
   }

@@ -11,6 +11,7 @@
 
 import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType } from '../packet/constants.js';
 import { defaultFlags, isKnownAttribute } from '../packet/attributes.js';
+import { AttrWalker } from '../packet/attr/walk.js';
 import { AttrBlockWriter } from './attrs.js';
 
 export interface ReplayRewrite {
@@ -131,6 +132,7 @@ export class RibAttrRewriter {
   private readonly len = new Int32Array(Slot.COUNT);
   /** Per attribute type, the call that last saw it: finds repeats without clearing. */
   private readonly seenIn = new Int32Array(256);
+  private readonly walker = new AttrWalker();
   private call = 0;
 
   constructor(private readonly r: ReplayRewrite) {}
@@ -146,22 +148,15 @@ export class RibAttrRewriter {
     at.fill(-1);
 
     // Pass 1: find the attributes that are rewritten rather than copied.
-    for (let p = start; p < end; ) {
-      if (p + 3 > end) return false;
-      const f = src[p];
-      const type = src[p + 1];
-      const ext = (f & AttrFlag.ExtendedLength) !== 0;
-      if (ext && p + 4 > end) return false;
-      const vlen = ext ? (src[p + 2] << 8) | src[p + 3] : src[p + 2];
-      const v = p + (ext ? 4 : 3);
-      if (v + vlen > end) return false;
-      const slot = slotOf(type);
+    const w = this.walker.reset(src, start, end);
+    while (w.next()) {
+      const slot = slotOf(w.type);
       if (slot >= 0 && at[slot] < 0) {
-        at[slot] = v;
-        len[slot] = vlen;
+        at[slot] = w.value;
+        len[slot] = w.length;
       }
-      p = v + vlen;
     }
+    if (w.overrun) return false;
 
     // AS_PATH: 4-octet, merged with AS4_PATH when the dump holds the 2-octet form.
     const path = this.path;
@@ -225,13 +220,12 @@ export class RibAttrRewriter {
     out.reset();
     let wroteNextHop = false;
     let wrotePath = false;
-    for (let p = start; p < end; ) {
-      const f = src[p];
-      const type = src[p + 1];
-      const ext = (f & AttrFlag.ExtendedLength) !== 0;
-      const vlen = ext ? (src[p + 2] << 8) | src[p + 3] : src[p + 2];
-      const v = p + (ext ? 4 : 3);
-      const next = v + vlen;
+    w.reset(src, start, end);
+    while (w.next()) {
+      const f = w.flags;
+      const type = w.type;
+      const p = w.at;
+      const next = w.value + w.length;
       const repeat = seenIn[type] === call;
       seenIn[type] = call;
       if (!repeat) {
@@ -264,7 +258,6 @@ export class RibAttrRewriter {
           // An unknown well-known attribute would make the receiver reset the session.
         }
       }
-      p = next;
     }
     if (!wrotePath) out.asPathSegments(asPath.types, asPath.counts, asPath.n, asPath.asns);
     if (family === 4 && !wroteNextHop) this.writeNextHop4(src, nhAt);

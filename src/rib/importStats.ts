@@ -1,0 +1,77 @@
+// What a peer's UPDATEs came to, per address family: the RFC 7606 outcomes (treat-as-withdraw,
+// attribute discard, session reset by subcode) and what the import policy kept out. Kept on
+// the main thread from the workers' batch counts; logged at a bounded rate.
+
+import { errorName } from '../packet/index.js';
+import type { BatchResult } from './apply.js';
+
+export interface FamilyImportStats {
+  /** UPDATEs whose announcements were treated as withdrawn (RFC 7606 §2). */
+  treatAsWithdraw: number;
+  /** Prefixes those UPDATEs announced. */
+  prefixesTreatAsWithdraw: number;
+  /** Attributes discarded (RFC 7606 §2 attribute discard, §3(g) repeats). */
+  attributesDiscarded: number;
+  /** Announcements the import policy, RFC 8212 or a max-prefix block kept out. */
+  filtered: number;
+}
+
+export interface ImportStats {
+  ipv4Unicast: FamilyImportStats;
+  ipv6Unicast: FamilyImportStats;
+  /** Sessions reset for an UPDATE error, by "code/subcode" (e.g. "3/1"). */
+  resets: Record<string, number>;
+}
+
+const family = (): FamilyImportStats => ({ treatAsWithdraw: 0, prefixesTreatAsWithdraw: 0, attributesDiscarded: 0, filtered: 0 });
+
+export function newImportStats(): ImportStats {
+  return { ipv4Unicast: family(), ipv6Unicast: family(), resets: {} };
+}
+
+/** Adds one batch's counts. */
+export function countBatch(s: ImportStats, r: BatchResult): void {
+  s.ipv4Unicast.treatAsWithdraw += r.tawUpdates4 ?? 0;
+  s.ipv6Unicast.treatAsWithdraw += r.tawUpdates6 ?? 0;
+  s.ipv4Unicast.prefixesTreatAsWithdraw += r.treatedAsWithdraw ?? 0;
+  s.ipv6Unicast.prefixesTreatAsWithdraw += r.tawPrefixes6 ?? 0;
+  s.ipv4Unicast.attributesDiscarded += r.discarded4 ?? 0;
+  s.ipv6Unicast.attributesDiscarded += r.discarded6 ?? 0;
+  // Filtered announcements are not split by family in a batch: IPv4 unless IPv6 only.
+  s.ipv4Unicast.filtered += r.filtered ?? 0;
+  if (r.error && r.error.code === 3) {
+    const k = `${r.error.code}/${r.error.subcode}`;
+    s.resets[k] = (s.resets[k] ?? 0) + 1;
+  }
+}
+
+/**
+ * At most one line per `intervalMs` for each peer; what was held back is summed into the next
+ * line, so a peer sending a stream of malformed UPDATEs cannot flood the log.
+ */
+export class ProblemLog {
+  private last = -Infinity;
+  private held = 0;
+
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly intervalMs = 1000,
+  ) {}
+
+  report(name: string, r: BatchResult, now = Date.now()): void {
+    if (r.error) {
+      // A reset always gets its line.
+      this.write(`${name}: UPDATE error, session reset: ${errorName(r.error.code, r.error.subcode)}: ${r.error.detail}`);
+      return;
+    }
+    if (!r.problems?.length) return;
+    if (now - this.last < this.intervalMs) {
+      this.held += r.problems.length;
+      return;
+    }
+    const more = this.held ? ` (and ${this.held} more since the last line)` : '';
+    this.write(`${name}: RFC 7606: ${r.problems.join('; ')}${more}`);
+    this.last = now;
+    this.held = 0;
+  }
+}
