@@ -14,7 +14,10 @@ const views = new RibViews((workerData as { rib: RibBuffers }).rib);
 const applier = new BatchApplier(views);
 const rings = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
-/** Results travel back as one transferred Uint32Array (no copy), or as an object on error. */
+/**
+ * Results travel back as one transferred Uint32Array (no copy), or as an object when there is
+ * an error or a problem to log.
+ */
 export default function run(task: RibTask): BatchResult | Uint32Array {
   let result: BatchResult;
   if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer, task.how);
@@ -27,6 +30,6 @@ export default function run(task: RibTask): BatchResult | Uint32Array {
     result = applier.applyUpdates(task.seq, task.peer, task.ctx, bytes, task.descriptors);
   }
   // Sorting by attribute here costs the workers, not the main thread that packs the UPDATEs.
-  if (result.error) return { ...result, changes: sortByAttribute(result.changes) };
+  if (result.error || result.problems.length) return { ...result, changes: sortByAttribute(result.changes) };
   return Piscina.move(packResult(result)) as unknown as Uint32Array;
 }
