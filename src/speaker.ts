@@ -95,7 +95,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       routerId: ipv4ToNumber(config.global.routerId),
       workers: ribConfig.workers,
       alwaysCompareMed: ribConfig.alwaysCompareMed,
-      sizing: { shards: ribConfig.shards, prefixes: ribConfig.prefixes, paths: ribConfig.paths, attributeSets: ribConfig.attributeSets },
+      sizing: ribConfig,
     });
     this.rib?.on('changes', (result) => this.distribute(result));
     for (const n of config.neighbors) {

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { DEFAULT_SIZING } from '../rib/memory.js';
+import { DEFAULT_SIZING, type RibSizing } from '../rib/memory.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
 
 export type FamilyName = 'ipv4-unicast' | 'ipv6-unicast';
@@ -76,14 +76,13 @@ export interface NeighborConfig {
 
 export type PolicyDefault = 'accept' | 'reject';
 
-export interface RibConfig {
+/**
+ * The `[rib]` table: the shared tables' sizing (address space is reserved, memory used as
+ * filled) and how the workers decide.
+ */
+export interface RibConfig extends RibSizing {
   /** Worker threads applying UPDATEs; default: one per core. */
   workers?: number;
-  shards: number;
-  /** What the shared tables are sized for (address space is reserved, memory used as filled). */
-  prefixes: number;
-  paths: number;
-  attributeSets: number;
   alwaysCompareMed: boolean;
 }
 
@@ -93,13 +92,7 @@ export interface Config {
   neighbors: NeighborConfig[];
 }
 
-export const DEFAULT_RIB: RibConfig = {
-  shards: DEFAULT_SIZING.shards,
-  prefixes: DEFAULT_SIZING.prefixes,
-  paths: DEFAULT_SIZING.paths,
-  attributeSets: DEFAULT_SIZING.attributeSets,
-  alwaysCompareMed: false,
-};
+export const DEFAULT_RIB: RibConfig = { ...DEFAULT_SIZING, alwaysCompareMed: false };
 
 function validateRib(obj: unknown): RibConfig {
   if (obj === undefined) return { ...DEFAULT_RIB };
@@ -112,8 +105,10 @@ function validateRib(obj: unknown): RibConfig {
     workers,
     shards,
     prefixes: f.int('prefixes', 1024, 1 << 30, DEFAULT_RIB.prefixes),
+    prefixes6: f.int('prefixes6', 1024, 1 << 30, DEFAULT_RIB.prefixes6),
     paths: f.int('paths', 1024, 1 << 30, DEFAULT_RIB.paths),
     attributeSets: f.int('attribute-sets', 1024, 1 << 30, DEFAULT_RIB.attributeSets),
+    attributeBytes: DEFAULT_RIB.attributeBytes,
     alwaysCompareMed: f.bool('always-compare-med', false),
   };
   f.done();

@@ -2,7 +2,7 @@
 
 import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, type Prefix } from './address.js';
 import { attrSpec, isKnownAttribute, OnError } from './attr/table.js';
-import { checkAttribute, lastReason, type AttrContext } from './attr/validate.js';
+import { checkAttribute, lastReason, prefixFamily, type AttrContext } from './attr/validate.js';
 import { attrBytes } from './attr/walk.js';
 import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType } from './constants.js';
 import { BgpError, ErrorCode, UpdateSubcode } from './errors.js';
@@ -50,10 +50,8 @@ export interface AggregatorAttribute {
   address: string;
 }
 
-export interface CodecContext extends AttrContext {
-  /** RFC 7911: path identifiers precede prefixes we receive, per family. */
-  addPath?: { ipv4?: boolean; ipv6?: boolean };
-}
+/** The session's side of the codec: 4-octet AS numbers, an external peer, ADD-PATH per family. */
+export type CodecContext = AttrContext;
 
 export { defaultFlags, isKnownAttribute } from './attr/table.js';
 
@@ -125,7 +123,8 @@ export function decodeAttribute(type: number, flags: number, v: Uint8Array, ctx:
     case AttrType.AS_PATH:
       return { type, flags, segments: decodeAsPath(v, ctx.asn4 ? 4 : 2) };
     case AttrType.AS4_PATH:
-      return { type, flags, segments: decodeAsPath(v, 4) };
+      // RFC 6793 §6: confederation segments in AS4_PATH are dropped, the rest kept.
+      return { type, flags, segments: decodeAsPath(v, 4).filter((g) => g.type === AsPathSegmentType.AS_SEQUENCE || g.type === AsPathSegmentType.AS_SET) };
     case AttrType.NEXT_HOP:
       return { type, flags, nextHop: ipv4FromBytes(v) };
     case AttrType.MULTI_EXIT_DISC:
@@ -158,7 +157,7 @@ export function decodeAttribute(type: number, flags: number, v: Uint8Array, ctx:
     case AttrType.MP_UNREACH_NLRI: {
       const afi = (v[0] << 8) | v[1];
       const safi = v[2];
-      const withdrawn = afi === 1 || afi === 2 ? decodeNlri(v, 3, len, afi, addPathFor(ctx, afi), UpdateSubcode.OptionalAttributeError) : [];
+      const withdrawn = prefixFamily(afi, safi) ? decodeNlri(v, 3, len, afi, addPathFor(ctx, afi), UpdateSubcode.OptionalAttributeError) : [];
       return { type, flags, afi, safi, withdrawn };
     }
     case AttrType.EXTENDED_COMMUNITIES: {
@@ -201,9 +200,7 @@ function decodeMpReach(flags: number, v: Uint8Array, ctx: CodecContext): PathAtt
   } else nextHops.push(Buffer.from(v.subarray(4, 4 + nhLen)).toString('hex'));
   // One reserved octet (RFC 4760 §3), ignored on receipt.
   const nlriStart = 4 + nhLen + 1;
-  const nlri = afi === 1 || afi === 2
-    ? decodeNlri(v, nlriStart, v.length, afi, addPathFor(ctx, afi), UpdateSubcode.OptionalAttributeError)
-    : [];
+  const nlri = prefixFamily(afi, safi) ? decodeNlri(v, nlriStart, v.length, afi, addPathFor(ctx, afi), UpdateSubcode.OptionalAttributeError) : [];
   return { type: AttrType.MP_REACH_NLRI, flags, afi, safi, nextHops, nlri };
 }
 
@@ -362,20 +359,23 @@ export function mergeAs4(attrs: readonly PathAttribute[], peerAsn4: boolean): Pa
   const as4Agg = attrs.find((a) => a.type === AttrType.AS4_AGGREGATOR) as AggregatorAttribute | undefined;
   const rest = attrs.filter((a) => a.type !== AttrType.AS4_PATH && a.type !== AttrType.AS4_AGGREGATOR);
   if (peerAsn4 || (!as4Path && !as4Agg)) return rest;
-  // An AGGREGATOR that does not carry AS_TRANS makes both AS4_ attributes void.
-  if (agg && agg.asn !== AS_TRANS) return rest;
+  // AGGREGATOR and AS4_AGGREGATOR both received, and the first without AS_TRANS: both AS4_
+  // attributes are ignored (§4.2.3).
+  if (agg && as4Agg && agg.asn !== AS_TRANS) return rest;
   let newAgg: PathAttribute | undefined;
   if (agg && as4Agg) newAgg = { type: AttrType.AGGREGATOR, flags: agg.flags, asn: as4Agg.asn, address: as4Agg.address };
   let newPath: PathAttribute | undefined;
   if (asPath && as4Path) {
+    const as4Segments = as4Path.segments;
     const n2 = asCount(asPath.segments);
-    const n4 = asCount(as4Path.segments);
+    const n4 = asCount(as4Segments);
     if (n2 >= n4) {
       // Keep the leading (n2 - n4) ASes of AS_PATH, then all of AS4_PATH.
       let keep = n2 - n4;
       const lead: AsPathSegment[] = [];
       for (const s of asPath.segments) {
-        if (keep <= 0) break;
+        // Confederation segments count for nothing: they stay with the leading part.
+        if (keep <= 0 && (s.type === AsPathSegmentType.AS_SEQUENCE || s.type === AsPathSegmentType.AS_SET)) break;
         if (s.type === AsPathSegmentType.AS_SEQUENCE) {
           const take = s.asns.slice(0, keep);
           lead.push({ type: s.type, asns: take });
@@ -387,7 +387,7 @@ export function mergeAs4(attrs: readonly PathAttribute[], peerAsn4: boolean): Pa
           lead.push({ type: s.type, asns: s.asns.slice() });
         }
       }
-      newPath = { type: AttrType.AS_PATH, flags: asPath.flags, segments: joinSequences([...lead, ...as4Path.segments]) };
+      newPath = { type: AttrType.AS_PATH, flags: asPath.flags, segments: joinSequences([...lead, ...as4Segments]) };
     }
   }
   return rest.map((a) => (a.type === AttrType.AS_PATH && newPath ? newPath : a.type === AttrType.AGGREGATOR && newAgg ? newAgg : a));

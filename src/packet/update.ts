@@ -49,7 +49,7 @@ export function decodeUpdate(msg: Uint8Array, ctx: CodecContext): DecodedUpdate 
   if (p + withdrawnLen + 2 > end) {
     throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.MalformedAttributeList, undefined, 'withdrawn routes length overruns the message');
   }
-  const withdrawn = decodeNlri(msg, p, p + withdrawnLen, 1, !!ctx.addPath?.ipv4, UpdateSubcode.InvalidNetworkField);
+  const withdrawnAt = p;
   p += withdrawnLen;
   const attrLen = (msg[p] << 8) | msg[p + 1];
   p += 2;
@@ -57,12 +57,17 @@ export function decodeUpdate(msg: Uint8Array, ctx: CodecContext): DecodedUpdate 
     throw new BgpError(ErrorCode.UpdateMessage, UpdateSubcode.MalformedAttributeList, undefined, 'path attribute length overruns the message');
   }
   const attrEnd = p + attrLen;
-  // The NLRI field is located by the lengths alone, so it is decoded before any attribute.
-  const nlri = decodeNlri(msg, attrEnd, end, 1, !!ctx.addPath?.ipv4, UpdateSubcode.InvalidNetworkField);
-
-  // RFC 7606 over the whole block first: a session reset wins over everything else (§3(j)).
-  const check = checkAttributes(msg, p, attrEnd, ctx, nlri.length > 0, verdict);
+  // RFC 4271 §6.3 in its order: the path attributes (a session reset wins, RFC 7606 §3(j)),
+  // then the Withdrawn Routes and NLRI fields.
+  const check = checkAttributes(msg, p, attrEnd, ctx, attrEnd < end, verdict);
   if (check.verdict === OnError.Reset) throw new BgpError(ErrorCode.UpdateMessage, check.subcode, check.data, check.reason);
+  const withdrawn = decodeNlri(msg, withdrawnAt, withdrawnAt + withdrawnLen, 1, !!ctx.addPath?.ipv4, UpdateSubcode.InvalidNetworkField);
+  const nlri = decodeNlri(msg, attrEnd, end, 1, !!ctx.addPath?.ipv4, UpdateSubcode.InvalidNetworkField);
+  // RFC 7606 §5.2: an UPDATE with path attributes but nothing to withdraw them from cannot be
+  // treated as withdraw: the session is reset.
+  if (check.verdict === OnError.TreatAsWithdraw && nlri.length === 0 && check.mpReachPrefixes === 0 && check.pathAttributes) {
+    throw new BgpError(ErrorCode.UpdateMessage, check.withdrawSubcode, undefined, `${check.reason}, and no NLRI (RFC 7606 §5.2)`);
+  }
   const attributes: PathAttribute[] = [];
   const w = new AttrWalker(msg, p, attrEnd);
   while (w.next()) {

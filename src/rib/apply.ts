@@ -18,7 +18,7 @@ import {
 } from '../packet/index.js';
 import { unpack } from 'msgpackr';
 import { OnError } from '../packet/attr/table.js';
-import { checkAttributes } from '../packet/attr/validate.js';
+import { checkAttributes, type AttrContext } from '../packet/attr/validate.js';
 import { attributeBytes, internAttributes, lastIntern, NEEDS_CODEC, SESSION_RESET, TREAT_AS_WITHDRAW, verdict } from './attrs.js';
 import { selectBest } from './decision.js';
 import {
@@ -231,6 +231,10 @@ export class BatchApplier {
     }
   }
 
+  private attrContext(peer: PeerContext): AttrContext {
+    return { asn4: true, ebgp: peer.ebgp, addPath: { ipv4: peer.addPath, ipv6: peer.addPath6 } };
+  }
+
   private problem(result: BatchResult, text: string): void {
     if (result.problems.length < MAX_PROBLEMS) result.problems.push(text);
   }
@@ -244,10 +248,10 @@ export class BatchApplier {
     let r: number;
     let checked = true;
     if (peer.import === undefined || peer.import === 'accept') {
-      r = internAttributes(this.v, b, start, end, peer.ebgp);
+      r = internAttributes(this.v, b, start, end, this.attrContext(peer));
       checked = lastIntern.checked;
     } else {
-      const c = checkAttributes(b, start, end, { asn4: true, ebgp: peer.ebgp }, true, verdict);
+      const c = checkAttributes(b, start, end, this.attrContext(peer), true, verdict);
       r = c.verdict === OnError.Reset ? SESSION_RESET : c.mpReach >= 0 || c.mpUnreach >= 0 ? NEEDS_CODEC : c.verdict === OnError.TreatAsWithdraw ? TREAT_AS_WITHDRAW : 0;
     }
     if (!checked || r === NEEDS_CODEC) return r;
@@ -273,33 +277,35 @@ export class BatchApplier {
     const wLen = (b[p] << 8) | b[p + 1];
     p += 2;
     if (p + wLen + 2 > end) throw new BgpError(3, UpdateSubcode.MalformedAttributeList, undefined, 'withdrawn routes length overruns the message');
-    const withdrawn = this.prefixes(b, p, p + wLen, peer.addPath, 0, true);
+    const wStart = p;
     p += wLen;
     const aLen = (b[p] << 8) | b[p + 1];
     p += 2;
     const aStart = p;
     const aEnd = p + aLen;
     if (aEnd > end) throw new BgpError(3, UpdateSubcode.MalformedAttributeList, undefined, 'path attribute length overruns the message');
-    const nlriAt = this.nOps;
-    const announced = this.prefixes(b, aEnd, end, peer.addPath, 0, false);
-    if (announced === 0) {
-      // Withdrawals only, or attributes without NLRI (MP_REACH / MP_UNREACH): the codec.
-      if (aLen > 0) {
-        this.nOps = mark;
-        this.fromCodec(b, off, len, peer, result);
-      } else if (peer.import === 'deny') this.nOps = mark;
-      else result.withdrawn += withdrawn;
+    if (aEnd === end) {
+      // No NLRI field: withdrawals only, or MP_REACH / MP_UNREACH (the codec takes those).
+      if (aLen > 0) this.fromCodec(b, off, len, peer, result);
+      else {
+        const withdrawn = this.prefixes(b, wStart, wStart + wLen, peer.addPath, 0, true);
+        if (peer.import === 'deny') this.nOps = mark;
+        else result.withdrawn += withdrawn;
+      }
       return;
     }
+    // RFC 4271 §6.3 in the codec's order: attributes, then the Withdrawn Routes and NLRI fields.
     const attr = this.attributeSet(b, aStart, aEnd, peer, result);
     if (attr === NEEDS_CODEC) {
-      this.nOps = mark;
       this.fromCodec(b, off, len, peer, result);
       return;
     }
+    const withdrawn = this.prefixes(b, wStart, wStart + wLen, peer.addPath, 0, true);
+    const nlriAt = this.nOps;
+    const announced = this.prefixes(b, aEnd, end, peer.addPath, 0, false);
     if (peer.import === 'deny') {
       this.nOps = mark; // RFC 8212 / reject: nothing of this peer is kept
-      if (attr > 0 || attr === 0) result.filtered += announced;
+      if (attr >= 0) result.filtered += announced;
       return;
     }
     result.withdrawn += withdrawn;
@@ -371,7 +377,7 @@ export class BatchApplier {
     );
     const intern = (attrs: PathAttribute[], fam: number) => {
       const block = Buffer.concat(attrs.map((a) => encodeAttribute(a, { asn4: true })));
-      return internAttributes(this.v, block, 0, block.length, peer.ebgp, fam, true);
+      return internAttributes(this.v, block, 0, block.length, { asn4: true, ebgp: peer.ebgp }, fam, true);
     };
     if (u.nlri.length) {
       this.prefixOps(u.nlri, intern(common, IPV4), false);
@@ -459,7 +465,7 @@ export class BatchApplier {
         const src = attributeBytes(this.v, attr);
         const block = applyActions(rule, src, this.v.buffers.localAs);
         // Our own policy's output: stored as written (a LOCAL_PREF it sets counts even on eBGP).
-        next = block === src ? attr : internAttributes(this.v, Buffer.from(block), 0, block.length, ebgp, fam, true);
+        next = block === src ? attr : internAttributes(this.v, Buffer.from(block), 0, block.length, { asn4: true, ebgp }, fam, true);
         cache.rewritten.set(rk, next);
       }
       if (next > 0) ops[o + 7] = next;

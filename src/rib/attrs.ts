@@ -5,7 +5,7 @@
 
 import { AsPathSegmentType, AttrType, WellKnownCommunity } from '../packet/index.js';
 import { OnError } from '../packet/attr/table.js';
-import { BlockVerdict, checkAttributes, withoutDropped } from '../packet/attr/validate.js';
+import { BlockVerdict, checkAttributes, withoutDropped, type AttrContext } from '../packet/attr/validate.js';
 import { AttrWalker } from '../packet/attr/walk.js';
 import { fmix32 } from '../util/hash.js';
 import {
@@ -153,14 +153,16 @@ function sameBytes(arena: Uint8Array, off: number, len: number, b: Uint8Array, s
  * Interns the attribute block b[start, end) of an address family and returns its attribute id
  * (> 0), or TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
  *
- * A block as received (`trusted` false: 4-octet AS numbers, IPv4 NLRI in the message) is
+ * A block as received (`trusted` false: 4-octet AS numbers, IPv4 NLRI in the message; `ctx`
+ * the receiving session) is
  * checked against RFC 7606 the first time its bytes are seen; attributes to discard are
  * dropped and the rest interned as a trusted block, so a stored set holds only what may be
  * used and passed on. A trusted block (written by the codec or by our own policy) is stored
  * as it is. Lock-free: a new set is written completely before its id is published by
  * compare-and-swap.
  */
-export function internAttributes(v: RibViews, b: Uint8Array, start: number, end: number, ebgp: boolean, fam = IPV4, trusted = false): number {
+export function internAttributes(v: RibViews, b: Uint8Array, start: number, end: number, ctx: AttrContext, fam = IPV4, trusted = false): number {
+  const ebgp = !!ctx.ebgp;
   if (!trusted) lastIntern.checked = false;
   const seed = (ebgp ? 0x5bd1e995 : 0x27d4eb2f) ^ fam ^ (trusted ? 0x100 : 0);
   const hash = hashBytes(b, start, end, seed);
@@ -174,7 +176,7 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
     if (id === 0) {
       if (fresh === 0) {
         if (!trusted) {
-          const r = checkAttributes(b, start, end, { asn4: true, ebgp }, fam === IPV4, verdict);
+          const r = checkAttributes(b, start, end, ctx, fam === IPV4, verdict);
           lastIntern.checked = true;
           if (r.verdict === OnError.Reset) return SESSION_RESET;
           if (r.mpReach >= 0 || r.mpUnreach >= 0) return NEEDS_CODEC;
@@ -183,7 +185,7 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
             // Stored without what RFC 7606 discards; such a block is checked again each time
             // it arrives (rare: a clean block is found by its own bytes next time).
             const clean = withoutDropped(b, start, end, r.drop);
-            return internAttributes(v, clean, 0, clean.length, ebgp, fam, true);
+            return internAttributes(v, clean, 0, clean.length, ctx, fam, true);
           }
         }
         decodeDecisionFields(b, start, end, v.buffers.localAs, v.buffers.routerId);

@@ -180,9 +180,9 @@ export class RibAttrRewriter {
         agg2 = true;
       }
     }
-    // RFC 6793 §4.2.3: a 2-octet AGGREGATOR other than AS_TRANS voids both AS4_ attributes.
-    // (OpenBGPD's TABLE_DUMP v1 writes a 4-octet AGGREGATOR beside a 2-octet AS_PATH: no veto.)
-    if (asSize === 2 && !(agg2 && aggAsn !== AS_TRANS)) {
+    // RFC 6793 §4.2.3: AGGREGATOR (2-octet, not AS_TRANS) beside AS4_AGGREGATOR voids both AS4_
+    // attributes. (OpenBGPD's TABLE_DUMP v1 writes a 4-octet AGGREGATOR beside a 2-octet AS_PATH: no veto.)
+    if (asSize === 2 && !(agg2 && aggAsn !== AS_TRANS && at[Slot.AS4_AGGREGATOR] >= 0)) {
       if (agg2 && at[Slot.AS4_AGGREGATOR] >= 0 && len[Slot.AS4_AGGREGATOR] === 8) {
         aggAsn = u32(src, at[Slot.AS4_AGGREGATOR]);
         aggAddr = u32(src, at[Slot.AS4_AGGREGATOR] + 4);
@@ -298,9 +298,11 @@ export class RibAttrRewriter {
     let keep = path.length() - path4.length();
     if (keep < 0) return null;
     merged.n = merged.total = 0;
-    for (let i = 0, k = 0; i < path.n && keep > 0; k += path.counts[i], i++) {
+    for (let i = 0, k = 0; i < path.n; k += path.counts[i], i++) {
       const type = path.types[i];
       const count = path.counts[i];
+      // Confederation segments count for nothing: they stay with the leading part.
+      if (keep <= 0 && (type === AsPathSegmentType.AS_SEQUENCE || type === AsPathSegmentType.AS_SET)) break;
       if (type === AsPathSegmentType.AS_SEQUENCE) {
         const take = Math.min(count, keep);
         merged.push(type, path.asns, k, take);

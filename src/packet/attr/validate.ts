@@ -13,14 +13,41 @@ export interface AttrContext {
   asn4: boolean;
   /** The peer is external: LOCAL_PREF, ORIGINATOR_ID and CLUSTER_LIST from it are dropped. */
   ebgp?: boolean;
+  /** RFC 7911: path identifiers precede prefixes we receive, per family. */
+  addPath?: { ipv4?: boolean; ipv6?: boolean };
 }
 
-/** Why the last checkAttribute() found an attribute malformed (for the log). */
+/** Why the last checkAttribute() found an attribute malformed (for the log), and the RFC 4271 §6.3 subcode. */
 export let lastReason = '';
+export let lastSubcode = 0;
 
-function bad(action: OnError, reason: string): OnError {
+function bad(action: OnError, subcode: number, reason: string): OnError {
   lastReason = reason;
+  lastSubcode = subcode;
   return action;
+}
+
+/** MP_REACH_NLRI / MP_UNREACH_NLRI families whose NLRI is a list of prefixes (RFC 4760 §5). */
+export function prefixFamily(afi: number, safi: number): boolean {
+  return (afi === 1 || afi === 2) && (safi === 1 || safi === 2);
+}
+
+/**
+ * The number of prefixes in b[start, end) of a family (RFC 4271 §4.3, RFC 4760 §5, RFC 7911
+ * §3), or -1 when one is longer than the family allows or runs past the field (RFC 7606 §5.3).
+ */
+export function countPrefixes(b: Uint8Array, start: number, end: number, afi: number, addPath: boolean): number {
+  const max = afi === 1 ? 32 : 128;
+  let n = 0;
+  for (let p = start; p < end; n++) {
+    if (addPath) p += 4;
+    if (p >= end) return -1;
+    const len = b[p++];
+    if (len > max) return -1;
+    p += (len + 7) >> 3;
+    if (p > end) return -1;
+  }
+  return n;
 }
 
 /** RFC 7606 §7.2: segment types 1..4, no empty segment, no segment past the value. */
@@ -38,46 +65,60 @@ export function asPathWellFormed(b: Uint8Array, v: number, len: number, asSize: 
 }
 
 /**
- * RFC 4760 §3/§4 framing of MP_REACH_NLRI / MP_UNREACH_NLRI (the prefixes in them are
- * checked by whoever decodes them). Known families need a next hop of a length they define.
+ * RFC 4760 §3/§4 and RFC 7606 §7.11 on MP_REACH_NLRI / MP_UNREACH_NLRI: the framing, a next
+ * hop of a length the family defines, and prefixes that parse. Returns the number of
+ * prefixes (for a family whose NLRI is not a prefix list: 1 when there is any), or -1
+ * (`lastReason` says why).
  */
-function mpWellFormed(type: number, b: Uint8Array, v: number, len: number): string | null {
-  if (type === AttrType.MP_UNREACH_NLRI) return len < 3 ? 'MP_UNREACH_NLRI shorter than 3 octets' : null;
-  if (len < 5) return 'MP_REACH_NLRI shorter than 5 octets';
+function mpPrefixes(type: number, b: Uint8Array, v: number, len: number, ctx: AttrContext): number {
+  const unreach = type === AttrType.MP_UNREACH_NLRI;
+  if (len < (unreach ? 3 : 5)) return bad(OnError.Reset, UpdateSubcode.OptionalAttributeError, `${unreach ? 'MP_UNREACH_NLRI shorter than 3' : 'MP_REACH_NLRI shorter than 5'} octets`), -1;
   const afi = (b[v] << 8) | b[v + 1];
-  const nhLen = b[v + 3];
-  if (4 + nhLen + 1 > len) return 'MP_REACH_NLRI next hop overruns the attribute';
-  // IPv4 NLRI may carry an IPv6 next hop (RFC 8950); a link-local one makes 32 octets.
-  const ok = afi === 1 ? nhLen === 4 || nhLen === 16 || nhLen === 32 : afi === 2 ? nhLen === 16 || nhLen === 32 : true;
-  return ok ? null : `next hop length ${nhLen} for AFI ${afi}`;
+  const safi = b[v + 2];
+  const known = prefixFamily(afi, safi);
+  let nlri = v + 3;
+  if (!unreach) {
+    const nhLen = b[v + 3];
+    if (4 + nhLen + 1 > len) return bad(OnError.Reset, UpdateSubcode.OptionalAttributeError, 'MP_REACH_NLRI next hop overruns the attribute'), -1;
+    // IPv4 NLRI may carry an IPv6 next hop (RFC 8950); a link-local one makes 32 octets.
+    const ok = !known || (afi === 1 ? nhLen === 4 || nhLen === 16 || nhLen === 32 : nhLen === 16 || nhLen === 32);
+    if (!ok) return bad(OnError.Reset, UpdateSubcode.OptionalAttributeError, `next hop length ${nhLen} for AFI ${afi}`), -1;
+    nlri = v + 4 + nhLen + 1;
+  }
+  if (!known) return nlri < v + len ? 1 : 0;
+  const n = countPrefixes(b, nlri, v + len, afi, !!(afi === 1 ? ctx.addPath?.ipv4 : ctx.addPath?.ipv6));
+  if (n < 0) return bad(OnError.Reset, UpdateSubcode.OptionalAttributeError, `${unreach ? 'MP_UNREACH_NLRI' : 'MP_REACH_NLRI'}: malformed prefix`), -1;
+  return n;
 }
 
 /**
  * One known attribute against its rules: 0 when it may be used, else what RFC 7606 does with
- * it (`lastReason` says why). Order: flags (§3(c)), then who may send it, then its length and
- * value.
+ * it (`lastReason` and `lastSubcode` say why). Order: who may send it (RFC 7606 §7.5, §7.9,
+ * §7.10; RFC 6793 §3), then flags (§3(c)), then length and value.
  */
 export function checkAttribute(s: AttrSpec, flags: number, b: Uint8Array, v: number, len: number, ctx: AttrContext): OnError | 0 {
   const type = s.type;
-  const mp = type === AttrType.MP_REACH_NLRI || type === AttrType.MP_UNREACH_NLRI;
-  if (!mp && (flags & (AttrFlag.Optional | AttrFlag.Transitive)) !== s.flags) return bad(s.onError, `${s.name}: flags 0x${flags.toString(16)}`);
-  if (s.internalOnly && ctx.ebgp) return bad(OnError.Discard, `${s.name} from an external peer`);
-  if (s.oldSpeakerOnly && ctx.asn4) return bad(OnError.Discard, `${s.name} from a 4-octet-AS peer`);
+  if (s.internalOnly && ctx.ebgp) return bad(OnError.Discard, 0, `${s.name} from an external peer`);
+  if (s.oldSpeakerOnly && ctx.asn4) return bad(OnError.Discard, 0, `${s.name} from a 4-octet-AS peer`);
+  if ((flags & (AttrFlag.Optional | AttrFlag.Transitive)) !== s.flags) {
+    return bad(s.onError, s.onError === OnError.Reset ? UpdateSubcode.OptionalAttributeError : UpdateSubcode.AttributeFlagsError, `${s.name}: flags 0x${flags.toString(16)}`);
+  }
   const size = !ctx.asn4 && s.size2 >= 0 ? s.size2 : s.size;
-  if (size >= 0 ? len !== size : s.unit > 0 && (len === 0 || len % s.unit !== 0)) return bad(s.onError, `${s.name}: length ${len}`);
+  if (size >= 0 ? len !== size : s.unit > 0 && (len === 0 || len % s.unit !== 0)) return bad(s.onError, UpdateSubcode.AttributeLengthError, `${s.name}: length ${len}`);
   switch (type) {
     case AttrType.ORIGIN:
-      if (b[v] > 2) return bad(s.onError, `undefined ORIGIN ${b[v]}`);
+      if (b[v] > 2) return bad(s.onError, UpdateSubcode.InvalidOriginAttribute, `undefined ORIGIN ${b[v]}`);
       break;
     case AttrType.AS_PATH:
+      if (!asPathWellFormed(b, v, len, ctx.asn4 ? 4 : 2)) return bad(s.onError, UpdateSubcode.MalformedAsPath, 'AS_PATH: malformed segments');
+      break;
     case AttrType.AS4_PATH:
-      if (!asPathWellFormed(b, v, len, type === AttrType.AS4_PATH || ctx.asn4 ? 4 : 2)) return bad(s.onError, `${s.name}: malformed segments`);
+      // RFC 6793 §6: at least one segment of one AS, whole 4-octet numbers.
+      if (len < 6 || len % 2 !== 0 || !asPathWellFormed(b, v, len, 4)) return bad(s.onError, UpdateSubcode.MalformedAsPath, 'AS4_PATH: malformed');
       break;
     case AttrType.MP_REACH_NLRI:
-    case AttrType.MP_UNREACH_NLRI: {
-      const why = mpWellFormed(type, b, v, len);
-      if (why) return bad(OnError.Reset, why);
-    }
+    case AttrType.MP_UNREACH_NLRI:
+      if (mpPrefixes(type, b, v, len, ctx) < 0) return OnError.Reset;
   }
   return 0;
 }
@@ -97,6 +138,12 @@ export class BlockVerdict {
   readonly drop: number[] = [];
   /** One line per problem found, for the log. */
   readonly problems: string[] = [];
+  /** RFC 4271 §6.3 subcode of the first error handled as withdraw (RFC 7606 §5.2 resets with it). */
+  withdrawSubcode = 0;
+  /** An attribute other than MP_UNREACH_NLRI was read (RFC 7606 §5.2). */
+  pathAttributes = false;
+  /** Prefixes MP_REACH_NLRI announces. */
+  mpReachPrefixes = 0;
   /** Value offset and length of MP_REACH_NLRI / MP_UNREACH_NLRI, or -1. */
   mpReach = -1;
   mpReachLength = 0;
@@ -114,6 +161,9 @@ export class BlockVerdict {
     this.discarded.length = 0;
     this.drop.length = 0;
     this.problems.length = 0;
+    this.withdrawSubcode = 0;
+    this.pathAttributes = false;
+    this.mpReachPrefixes = 0;
     this.mpReach = this.mpUnreach = -1;
     this.mpReachLength = this.mpUnreachLength = 0;
     if (++this.generation === 0xffffffff) {
@@ -133,8 +183,9 @@ export class BlockVerdict {
     return this.seenIn[type] === this.generation;
   }
 
-  raise(action: OnError, reason: string): void {
+  raise(action: OnError, reason: string, subcode = 0): void {
     this.problems.push(reason);
+    if (action === OnError.TreatAsWithdraw && this.withdrawSubcode === 0) this.withdrawSubcode = subcode;
     if (action > this.verdict) {
       this.verdict = action;
       this.reason = reason;
@@ -158,9 +209,12 @@ const walker = new AttrWalker();
  */
 export function checkAttributes(b: Uint8Array, start: number, end: number, ctx: AttrContext, nlri: boolean, out: BlockVerdict): BlockVerdict {
   out.begin();
+  let nextHopError = '';
+  let nextHopSubcode = 0;
   const w = walker.reset(b, start, end);
   while (w.next()) {
     const { type, flags, value, length } = w;
+    if (type !== AttrType.MP_UNREACH_NLRI) out.pathAttributes = true;
     if (out.repeated(type)) {
       // §3(g): MP_REACH / MP_UNREACH twice ends the session; any other repeat is dropped.
       if (type === AttrType.MP_REACH_NLRI || type === AttrType.MP_UNREACH_NLRI) {
@@ -186,29 +240,40 @@ export function checkAttributes(b: Uint8Array, start: number, end: number, ctx: 
       out.reset(UpdateSubcode.OptionalAttributeError, lastReason);
       return out;
     }
+    if (action !== 0 && type === AttrType.NEXT_HOP) {
+      // Judged at the end: an UPDATE whose only NLRI is in MP_REACH_NLRI ignores NEXT_HOP (RFC 4760 §3).
+      nextHopError = lastReason;
+      nextHopSubcode = lastSubcode;
+      out.drop.push(w.at);
+      continue;
+    }
     if (action === OnError.Discard) {
       out.drop.push(w.at);
       out.discarded.push(type);
     }
     if (action !== 0) {
-      out.raise(action, `${lastReason} (${action === OnError.Discard ? 'attribute discard' : 'treat-as-withdraw'})`);
+      out.raise(action, `${lastReason} (${action === OnError.Discard ? 'attribute discard' : 'treat-as-withdraw'})`, lastSubcode);
       continue;
     }
     if (type === AttrType.MP_REACH_NLRI) {
       out.mpReach = value;
       out.mpReachLength = length;
+      out.mpReachPrefixes = mpPrefixes(type, b, value, length, ctx);
     } else if (type === AttrType.MP_UNREACH_NLRI) {
       out.mpUnreach = value;
       out.mpUnreachLength = length;
     }
   }
   // §4: an attribute running past the block.
-  if (w.overrun) out.raise(OnError.TreatAsWithdraw, 'attribute overruns the path attributes (treat-as-withdraw)');
-  if (out.verdict < OnError.TreatAsWithdraw && (nlri || out.mpReach >= 0)) {
+  if (w.overrun) out.raise(OnError.TreatAsWithdraw, 'attribute overruns the path attributes (treat-as-withdraw)', UpdateSubcode.MalformedAttributeList);
+  if (nextHopError && (nlri || out.mpReach < 0)) out.raise(OnError.TreatAsWithdraw, `${nextHopError} (treat-as-withdraw)`, nextHopSubcode);
+  if (out.verdict < OnError.TreatAsWithdraw && (nlri || out.mpReachPrefixes > 0)) {
     const missing = [AttrType.ORIGIN, AttrType.AS_PATH];
     if (nlri) missing.push(AttrType.NEXT_HOP);
     if (ctx.ebgp === false) missing.push(AttrType.LOCAL_PREF);
-    for (const t of missing) if (!out.seen(t)) out.raise(OnError.TreatAsWithdraw, `missing well-known attribute ${t} (treat-as-withdraw)`);
+    for (const t of missing) {
+      if (!out.seen(t)) out.raise(OnError.TreatAsWithdraw, `missing well-known attribute ${t} (treat-as-withdraw)`, UpdateSubcode.MissingWellKnownAttribute);
+    }
   }
   return out;
 }
