@@ -43,6 +43,11 @@ function defaultLocalAddress(config: Config, peer: string): string | undefined {
 
 const ACCEPT_ALL: Policy = { default: 'accept', rules: [] };
 
+/** A max-prefix block's limit, enforced by the workers; 0 for the other actions. */
+function blockLimit(n: NeighborConfig): number {
+  return n.maxPrefix?.action === 'block' ? n.maxPrefix.limit : 0;
+}
+
 /**
  * Output queued in user space beyond which a peer's UPDATEs are held (and collapsed, one per
  * prefix) until its socket drains, instead of buffering every change.
@@ -67,7 +72,8 @@ interface PeerRib {
   /** Paths in this peer's Adj-RIB-In. */
   paths: number;
   maxPrefixWarned: boolean;
-  blocked: boolean;
+  /** max-prefix reached (and logged) since the session came up. */
+  maxPrefixReached: boolean;
   /** Graceful restart: families whose End-of-RIB ends the stale period, and its deadline. */
   staleFamilies: Set<string> | null;
   staleTimer: NodeJS.Timeout | null;
@@ -104,8 +110,8 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       this.neighbors.set(n.address, neighbor);
       if (this.rib) {
         neighbor.ingest = this;
-        const index = this.rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? config.global.asn) });
-        this.peerRib.set(neighbor, { index, stats: newImportStats(), problems: new ProblemLog(log), adjRibOut: null, paths: 0, maxPrefixWarned: false, blocked: false, staleFamilies: null, staleTimer: null, mraiTimer: null, waitingDrain: false });
+        const index = this.rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? config.global.asn), limit: blockLimit(n) });
+        this.peerRib.set(neighbor, { index, stats: newImportStats(), problems: new ProblemLog(log), adjRibOut: null, paths: 0, maxPrefixWarned: false, maxPrefixReached: false, staleFamilies: null, staleTimer: null, mraiTimer: null, waitingDrain: false });
         neighbor.on('endOfRib', (family) => this.onEndOfRib(neighbor, family));
       }
     }
@@ -177,7 +183,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       ebgp: s.ebgp,
       addPath: s.addPathReceive.includes('ipv4-unicast'),
       addPath6: s.addPathReceive.includes('ipv6-unicast'),
-      import: !policy ? 'deny' : pr.blocked ? 'block' : 'accept',
+      import: policy ? 'accept' : 'deny',
       // A policy without rules that accepts changes nothing: no work in the workers for it.
       policy: policy?.rules.length ? this.rib.policyRef(policy) : undefined,
     };
@@ -202,6 +208,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       ibgp: !s.ebgp,
       rrClient: n.config.routeReflectorClient,
       allowasIn: n.config.allowasIn,
+      limit: blockLimit(n.config),
     });
     const local = n.localAddress;
     pr.adjRibOut = new AdjRibOut(this.rib!.views, {
@@ -241,7 +248,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
     pr.adjRibOut = null;
     if (pr.mraiTimer) clearTimeout(pr.mraiTimer);
     pr.mraiTimer = null;
-    pr.blocked = false;
+    pr.maxPrefixReached = false;
     pr.maxPrefixWarned = false;
     const gr = n.session?.peerGracefulRestart;
     // RFC 4724 §4.2: a session lost without a NOTIFICATION from a restarting-capable peer
@@ -362,13 +369,17 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       pr.maxPrefixWarned = true;
       log(`${n.name}: ${pr.paths} prefixes, ${mp.warnPct}% of max-prefix ${mp.limit}`);
     }
+    if (mp.action === 'block') {
+      // The workers admit no path beyond the limit (exactly, across batches): say so once.
+      if (pr.paths >= mp.limit && !pr.maxPrefixReached) log(`${n.name}: max-prefix ${mp.limit} reached: further routes from it are ignored`);
+      pr.maxPrefixReached ||= pr.paths >= mp.limit;
+      return;
+    }
     if (pr.paths <= mp.limit) return;
     switch (mp.action) {
       case 'warn':
-        return;
-      case 'block':
-        if (!pr.blocked) log(`${n.name}: max-prefix ${mp.limit} exceeded: further routes from it are ignored`);
-        pr.blocked = true;
+        if (!pr.maxPrefixReached) log(`${n.name}: max-prefix ${mp.limit} exceeded (${pr.paths}): warning only, routes kept`);
+        pr.maxPrefixReached = true;
         return;
       case 'restart':
       case 'disable':

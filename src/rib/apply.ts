@@ -31,6 +31,8 @@ import {
   P_ATTR,
   P_PEER,
   PATH_WORDS,
+  PEER_LIMIT,
+  PEER_PATHS,
   PEER_RESET,
   PEER_WORDS,
   prefixHash,
@@ -241,7 +243,7 @@ export class BatchApplier {
 
   /**
    * The attribute set of an IPv4 UPDATE's block b[start, end), checked (RFC 7606) whatever the
-   * peer's import: an id (> 0); 0 when valid but not kept (import denied or blocked); or
+   * peer's import: an id (> 0); 0 when valid but not kept (import denied); or
    * TREAT_AS_WITHDRAW / NEEDS_CODEC / SESSION_RESET.
    */
   private attributeSet(b: Uint8Array, start: number, end: number, peer: PeerContext, result: BatchResult): number {
@@ -313,9 +315,6 @@ export class BatchApplier {
       result.tawUpdates4++;
       result.treatedAsWithdraw += announced;
       this.setAnnouncements(nlriAt, 0);
-    } else if (attr === 0) {
-      result.filtered += announced; // max-prefix block: withdrawals still apply
-      this.nOps = nlriAt;
     } else {
       result.announced += announced;
       this.setAnnouncements(nlriAt, attr);
@@ -365,10 +364,6 @@ export class BatchApplier {
     if (announced.length === 0) return;
     if (u.treatAsWithdraw) {
       this.prefixOps(announced, 0, true);
-      return;
-    }
-    if (peer.import === 'block') {
-      result.filtered += announced.length;
       return;
     }
     // Interned sets hold 4-octet AS numbers and no NLRI: the form every stored path has.
@@ -483,10 +478,13 @@ export class BatchApplier {
     this.visitShards(seq, result, (s) => {
       // Every batch before this one has passed shard 0: the peer's next session starts clean.
       if (s === 0) Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 0);
+      const before = this.v.headers[s * HEADER_WORDS + H_PATHS];
       for (const f of this.v.families) {
         if (how === 'mark') markStale(this.v, f, s, peer);
         else removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot), how === 'stale');
       }
+      // The shard is ours for this turn: what its path count lost were this peer's paths.
+      Atomics.sub(this.v.peers, peer * PEER_WORDS + PEER_PATHS, before - this.v.headers[s * HEADER_WORDS + H_PATHS]);
     });
     result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
     return result;
@@ -506,6 +504,9 @@ export class BatchApplier {
     }
     this.beginChanges();
     this.pathDelta = 0;
+    this.limitPeer = peer;
+    this.limited = Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_LIMIT) !== 0;
+    this.refused = 0;
     let apply = this.nOps > 0;
     this.visitShards(seq, result, (s) => {
       // A batch of this peer found an error before us: its session is ending (see PEER_RESET).
@@ -514,6 +515,7 @@ export class BatchApplier {
       for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
     });
     result.pathDelta = this.pathDelta;
+    result.filtered += this.refused;
     result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
   }
 
@@ -550,14 +552,37 @@ export class BatchApplier {
     k[3] = ops[o + 5];
     const slot = slotFor(v, f, s, k, len);
     this.touch(f.id, s, slot);
+    const count = peer * PEER_WORDS + PEER_PATHS;
     if (lenFlags & WITHDRAW) {
-      if (removePath(v, f, s, slot, peer, ops[o + 6])) this.pathDelta--;
+      if (removePath(v, f, s, slot, peer, ops[o + 6])) {
+        this.pathDelta--;
+        Atomics.sub(v.peers, count, 1);
+      }
     } else {
       const before = v.headers[s * HEADER_WORDS + H_PATHS];
-      upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7]);
-      if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) this.pathDelta++;
+      // With a limit, admit() counts the new path; without one it is counted here.
+      upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7], this.limited ? this.admit : undefined);
+      if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) {
+        this.pathDelta++;
+        if (!this.limited) Atomics.add(v.peers, count, 1);
+      }
     }
   }
+
+  /** The peer of the batch being applied has a max-prefix block (PEER_LIMIT); its paths are counted in PEER_PATHS. */
+  private limited = false;
+  private limitPeer = 0;
+  private refused = 0;
+
+  /** Admits one more path of a blocked peer while it holds fewer than its limit (exact across workers). */
+  private readonly admit = (): boolean => {
+    const at = this.limitPeer * PEER_WORDS;
+    const peers = this.v.peers;
+    if (Atomics.add(peers, at + PEER_PATHS, 1) < peers[at + PEER_LIMIT]) return true;
+    Atomics.sub(peers, at + PEER_PATHS, 1);
+    this.refused++;
+    return false;
+  };
 
   private touch(fam: number, s: number, slot: number): void {
     // Remember each prefix's best before its first change in this batch; the TOUCHED bit in
@@ -659,12 +684,11 @@ export interface PeerContext {
   addPath: boolean;
   addPath6?: boolean;
   /**
-   * What becomes of checked announcements: 'accept' (through `policy` when there is one),
-   * 'deny' (nothing kept: RFC 8212 or a reject policy), 'block' (max-prefix: announcements
-   * ignored, withdrawals applied); absent: 'accept'. Every UPDATE is checked the same way
-   * whatever this says.
+   * What becomes of checked announcements: 'accept' (through `policy` when there is one) or
+   * 'deny' (nothing kept: RFC 8212 or a reject policy); absent: 'accept'. Every UPDATE is
+   * checked the same way whatever this says. (A max-prefix block is PEER_LIMIT, in the RIB.)
    */
-  import?: 'accept' | 'deny' | 'block';
+  import?: 'accept' | 'deny';
   /** The import policy's rules; absent: accept everything unchanged. */
   policy?: PolicyRef;
 }

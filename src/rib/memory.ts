@@ -80,7 +80,7 @@ export const H_PATHS = 4;
 export const HEADER_WORDS = 8;
 
 /** Words per peer in the peer table. */
-export const PEER_WORDS = 5;
+export const PEER_WORDS = 7;
 export const PEER_AS = 0;
 export const PEER_ID = 1; // BGP Identifier as u32
 export const PEER_ADDR = 2; // IPv4 address as u32 (tie-break)
@@ -90,6 +90,10 @@ export const PEER_FLAGS = 3;
  * the flush of its paths takes its first shard turn: batches in between change nothing.
  */
 export const PEER_RESET = 4;
+/** max-prefix with action block: paths beyond this many are not admitted (0: no limit). */
+export const PEER_LIMIT = 5;
+/** Paths the peer holds in its Adj-RIB-In, kept by the workers. */
+export const PEER_PATHS = 6;
 export const PF_IBGP = 1;
 export const PF_RR_CLIENT = 2;
 /** Bits 8-15 of a peer's flags: how often our AS may appear in paths from it (allowas-in). */

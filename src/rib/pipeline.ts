@@ -15,6 +15,7 @@ import {
   PEER_AS,
   PEER_FLAGS,
   PEER_ID,
+  PEER_LIMIT,
   PEER_WORDS,
   PF_ALLOWAS_SHIFT,
   PF_IBGP,
@@ -52,6 +53,8 @@ export interface PeerInfo {
   rrClient?: boolean;
   /** How often our own AS may appear in paths from this peer. */
   allowasIn?: number;
+  /** max-prefix with action block: paths beyond this many are not admitted (0 or absent: none). */
+  limit?: number;
 }
 
 export interface RibPipelineEvents {
@@ -111,6 +114,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     p[o + PEER_ID] = info.routerId;
     p[o + PEER_ADDR] = info.address;
     p[o + PEER_FLAGS] = (info.ibgp ? PF_IBGP : 0) | (info.rrClient ? PF_RR_CLIENT : 0) | ((info.allowasIn ?? 0) << PF_ALLOWAS_SHIFT);
+    Atomics.store(p, o + PEER_LIMIT, info.limit ?? 0);
   }
 
   private readonly policies = new WeakMap<Policy, PolicyRef>();

@@ -100,7 +100,11 @@ export function markStale(v: RibViews, f: Family, shard: number, peer: number): 
   }
 }
 
-export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number, attr: number): boolean {
+/**
+ * Adds or replaces the path of (peer, pathId); true when something changed. A new path is
+ * added only when `admit()` agrees (a max-prefix block).
+ */
+export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number, attr: number, admit?: () => boolean): boolean {
   const slots = f.slots[shard];
   const paths = v.paths[shard];
   const head = slot * f.words + f.headAt;
@@ -113,6 +117,7 @@ export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, 
       return true;
     }
   }
+  if (admit && !admit()) return false;
   const r = allocPath(v, shard);
   const q = r * PATH_WORDS;
   paths[q + P_PEER] = peer;

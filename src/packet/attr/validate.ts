@@ -123,6 +123,8 @@ export function checkAttribute(s: AttrSpec, flags: number, b: Uint8Array, v: num
   return 0;
 }
 
+const NO_DATA = new Uint8Array(0);
+
 /**
  * The verdict on one UPDATE's attribute block, reusable from message to message. `drop` holds
  * the header offsets of the attributes that are not kept (discarded or repeated), `discarded`
@@ -132,7 +134,7 @@ export class BlockVerdict {
   verdict: OnError | 0 = 0;
   /** For a session reset: the NOTIFICATION's subcode (code 3) and data. */
   subcode = 0;
-  data: Uint8Array = new Uint8Array(0);
+  data: Uint8Array = NO_DATA;
   reason = '';
   readonly discarded: number[] = [];
   readonly drop: number[] = [];
@@ -156,7 +158,7 @@ export class BlockVerdict {
   begin(): void {
     this.verdict = 0;
     this.subcode = 0;
-    this.data = new Uint8Array(0);
+    this.data = NO_DATA;
     this.reason = '';
     this.discarded.length = 0;
     this.drop.length = 0;
@@ -192,7 +194,7 @@ export class BlockVerdict {
     }
   }
 
-  reset(subcode: number, reason: string, data: Uint8Array = new Uint8Array(0)): void {
+  reset(subcode: number, reason: string, data: Uint8Array = NO_DATA): void {
     this.raise(OnError.Reset, reason);
     this.subcode = subcode;
     this.data = data;
