@@ -13,6 +13,7 @@ import { CHANGE_WORDS, sortByAttribute, type BatchResult, type PeerContext } fro
 import { AdjRibOut, GroupedChanges, tableSnapshot, type ExportCache } from './rib/adjRibOut.js';
 import { RibPipeline } from './rib/pipeline.js';
 import { countBatch, newImportStats, ProblemLog, type ImportStats } from './rib/importStats.js';
+import { otcEgress, otcIngress } from './policy/otc.js';
 
 /**
  * Our IPv6 next hop: the configured one, the session's own IPv6 address, or over an IPv4
@@ -186,6 +187,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       import: policy ? 'accept' : 'deny',
       // A policy without rules that accepts changes nothing: no work in the workers for it.
       policy: policy?.rules.length ? this.rib.policyRef(policy) : undefined,
+      otc: s.ebgp ? otcIngress(n.config.role, s.peerAs) : undefined,
     };
     return this.rib.submitUpdates(pr.index, ctx, buffer, descriptors).then((r) => {
       pr.paths += r.pathDelta;
@@ -211,6 +213,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       limit: blockLimit(n.config),
     });
     const local = n.localAddress;
+    const otc = otcEgress(n.config.role);
     pr.adjRibOut = new AdjRibOut(this.rib!.views, {
       peer: pr.index,
       localAs: n.config.localAs ?? this.config.global.asn,
@@ -226,6 +229,8 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       routeServerClient: n.config.routeServerClient,
       exportAllowed: this.policy(n, 'exportPolicy') !== null,
       exportPolicy: this.policy(n, 'exportPolicy') ?? undefined,
+      otcBlock: !!(s.ebgp && otc?.block),
+      addOtc: s.ebgp && otc?.mark ? (n.config.localAs ?? this.config.global.asn) : undefined,
       send: (bytes, count) => n.sendUpdates(bytes, count),
     });
     this.sendTable(pr.adjRibOut, 'initial');

@@ -195,6 +195,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
         await new Promise((r) => setTimeout(r, 20));
         if (held.size === 0) {
           withdrawnSeconds = (held.lastUpdateAt - t1) / 1000;
+          curve.push([Math.round(held.lastUpdateAt - t0), 0]); // the curve ends at the empty table
           break;
         }
         if (held.size !== seen) {

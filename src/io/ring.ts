@@ -10,6 +10,11 @@ const MIN_FREE = MAX_EXTENDED_MESSAGE_LENGTH + 1;
 // (A 64 KiB read parked during a pause fits too: see Connection.parking.)
 
 export const DEFAULT_RING_BYTES = 4 << 20;
+/**
+ * The smallest ring that cannot stall: with no batch held, the partial message moved to the
+ * start plus one read must fit.
+ */
+export const MIN_RING_BYTES = 2 * MIN_FREE;
 
 interface Region {
   start: number;
@@ -31,6 +36,7 @@ export class IngestRing {
   private lap = 0;
 
   constructor(readonly size = DEFAULT_RING_BYTES) {
+    if (!Number.isInteger(size) || size < MIN_RING_BYTES) throw new RangeError(`receive ring of ${size} bytes: at least ${MIN_RING_BYTES} needed`);
     this.sab = new SharedArrayBuffer(size);
     this.bytes = Buffer.from(this.sab);
   }
@@ -53,6 +59,24 @@ export class IngestRing {
   /** The kernel wrote n bytes at the position nextBuffer() gave. */
   commit(n: number): void {
     this.write += n;
+  }
+
+  /** True when `buf` is the space nextBuffer() gives now (a read into it lands in order). */
+  isNext(buf: Uint8Array): boolean {
+    return buf.buffer === this.sab && buf.byteOffset === this.bytes.byteOffset + this.write;
+  }
+
+  /**
+   * Copies bytes read elsewhere (a parked read) to the write position, as many as the space
+   * nextBuffer() gives holds: the count, 0 when the ring is full.
+   */
+  append(src: Uint8Array): number {
+    const space = this.nextBuffer();
+    if (!space) return 0;
+    const n = Math.min(space.length, src.length);
+    space.set(n === src.length ? src : src.subarray(0, n));
+    this.commit(n);
+    return n;
   }
 
   /**

@@ -5,7 +5,7 @@
 import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import type { NeighborConfig } from '../config/schema.js';
-import { IngestRing } from '../io/ring.js';
+import { DEFAULT_RING_BYTES, IngestRing } from '../io/ring.js';
 import { log } from '../log.js';
 import {
   BgpError,
@@ -46,9 +46,12 @@ const STABLE_SESSION_MS = 60_000;
 
 type Direction = 'inbound' | 'outbound';
 
+/** A read Node makes while reading is paused lands here: 64 KiB, its largest read. */
+const PARKING_BYTES = 64 * 1024;
+
 /** One TCP connection of the neighbor, reading into its own shared-memory ring. */
 class Connection {
-  readonly ring = new IngestRing();
+  readonly ring: IngestRing;
   maxLength = MAX_MESSAGE_LENGTH;
   /** The peer's OPEN, once received on this connection. */
   open: OpenMessage | null = null;
@@ -59,30 +62,94 @@ class Connection {
   /** UPDATEs framed but not yet handed to the RIB: (offset, length) pairs and their region. */
   batch: number[] = [];
   region: ReturnType<IngestRing['retain']> | null = null;
-
-  constructor(readonly direction: Direction) {}
+  /**
+   * Bytes read but not yet in the ring, oldest first. They go in before anything read later,
+   * as workers free space (Neighbor.pump); reading stays paused while any wait here.
+   */
+  readonly parked: Buffer[] = [];
 
   /**
    * Where the read after a pause lands: Node asks for the next buffer right after the read
    * that filled the ring, and keeps it until reading resumes. Its bytes are copied into the
    * ring then (once per pause, at most 64 KiB).
    */
-  private readonly parking = Buffer.allocUnsafe(64 * 1024);
+  private readonly parking = Buffer.allocUnsafe(PARKING_BYTES);
 
-  /** Options that make the kernel's copy land in the ring (net.Socket `onread`). */
-  onread(callback: (n: number) => boolean) {
+  constructor(
+    readonly direction: Direction,
+    ringBytes: number,
+  ) {
+    this.ring = new IngestRing(ringBytes);
+  }
+
+  /**
+   * Options that make the kernel's copy land in the ring (net.Socket `onread`). `received`
+   * takes over once the bytes are in order (in the ring or parked); false pauses reading.
+   */
+  onread(received: () => boolean, failed: (err: unknown) => void) {
     return {
-      buffer: () => this.ring.nextBuffer() ?? this.parking,
-      callback: (n: number, buf: Uint8Array) => {
-        if (buf === this.parking) this.ring.nextBuffer()!.set(this.parking.subarray(0, n));
-        return callback(n);
+      buffer: () => {
+        try {
+          return this.nextReadBuffer();
+        } catch (err) {
+          failed(err);
+          return this.spareBuffer();
+        }
+      },
+      callback: (n: number, buf: Uint8Array): boolean => {
+        try {
+          if (this.closed) return true; // read on until the socket goes, and drop it
+          this.land(n, buf);
+          return received();
+        } catch (err) {
+          failed(err);
+          return false;
+        }
       },
     };
+  }
+
+  /** Ring space while reading runs and nothing is parked; otherwise a buffer to park in. */
+  private nextReadBuffer(): Buffer {
+    if (!this.closed && !this.paused && !this.parked.length) {
+      const space = this.ring.nextBuffer();
+      if (space) return space;
+    }
+    return this.spareBuffer();
+  }
+
+  /** The parking buffer, or a new one while the parking buffer still holds parked bytes. */
+  private spareBuffer(): Buffer {
+    const held = this.parked.some((b) => b.buffer === this.parking.buffer);
+    return held ? Buffer.allocUnsafe(PARKING_BYTES) : this.parking;
+  }
+
+  /** n bytes were read into `buf`: in the ring at its write position, or anywhere else (parked). */
+  private land(n: number, buf: Uint8Array): void {
+    if (buf.buffer === this.ring.sab) {
+      // The ring hands out its space only while nothing is parked, so this keeps the order.
+      if (!this.ring.isNext(buf) || this.parked.length) throw new Error('read landed out of order in the receive ring');
+      this.ring.commit(n);
+      return;
+    }
+    this.parked.push(Buffer.from(buf.buffer, buf.byteOffset, n));
+  }
+
+  /** Moves parked bytes into the ring, at most one contiguous space: false when none moved. */
+  unpark(): boolean {
+    const head = this.parked[0];
+    if (!head) return false;
+    const n = this.ring.append(head);
+    if (n === 0) return false;
+    if (n === head.length) this.parked.shift();
+    else this.parked[0] = head.subarray(n);
+    return true;
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    this.parked.length = 0;
     // Let a final NOTIFICATION drain before the FIN; never wait on a peer that stopped reading.
     this.socket.end();
     setTimeout(() => this.socket.destroy(), 1000).unref();
@@ -144,6 +211,13 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
   ingest: UpdateIngest | null = null;
   /** Log one line per message received, for debugging. */
   traceMessages = false;
+  /** Size of each connection's receive ring; applies to connections made after a change. */
+  ringBytes = DEFAULT_RING_BYTES;
+  /**
+   * Unexpected exceptions on this neighbor's events (its bytes, socket, timers, the RIB's
+   * answers), each of which reset the session instead of ending the process.
+   */
+  internalErrors = 0;
 
   private conn: Connection | null = null;
   /** An inbound connection that arrived while `conn` was in OpenSent/OpenConfirm (RFC 4271 §6.8). */
@@ -154,6 +228,8 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
   private failures = 0;
   private idleHoldOverrideMs: number | null = null;
   private pendingNotification: NotificationMessage | null = null;
+  /** An internal error is being handled: one arising meanwhile only closes what is left. */
+  private resetting = false;
   private lastReceivedAt = 0;
   private holdMs = 0;
   private timers: Record<'connectRetry' | 'hold' | 'keepalive' | 'idleHold' | 'sendHold', NodeJS.Timeout | null> = {
@@ -216,16 +292,30 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
    * paused; its handle moves to a socket that reads into the connection's ring.
    */
   incoming(accepted: net.Socket): void {
-    if (!this.enabled || this.state === State.Idle) {
-      accepted.destroy();
-      return;
+    let conn: Connection | null = null;
+    try {
+      if (!this.enabled || this.state === State.Idle) {
+        accepted.destroy();
+        return;
+      }
+      conn = new Connection('inbound', this.ringBytes);
+      const handle = (accepted as unknown as { _handle: unknown })._handle;
+      (accepted as unknown as { _handle: unknown })._handle = null;
+      this.adopt(conn, new net.Socket({ handle, onread: this.onread(conn) } as net.SocketConstructorOpts));
+      conn.socket.setNoDelay(true);
+      conn.socket.resume();
+      this.accept(conn);
+    } catch (err) {
+      if (conn?.socket) this.internalError(conn, err, 'accepting a connection');
+      else {
+        // The connection never came to be: nothing of the session to reset.
+        accepted.destroy();
+        this.noteInternalError(err, 'accepting a connection', 'connection refused');
+      }
     }
-    const conn = new Connection('inbound');
-    const handle = (accepted as unknown as { _handle: unknown })._handle;
-    (accepted as unknown as { _handle: unknown })._handle = null;
-    conn.socket = new net.Socket({ handle, onread: conn.onread((n) => this.onRead(conn, n)) } as net.SocketConstructorOpts);
-    conn.socket.setNoDelay(true);
-    conn.socket.resume();
+  }
+
+  private accept(conn: Connection): void {
     const socket = conn.socket;
     if (this.state === State.Connect || this.state === State.Active) {
       if (this.conn) this.releaseConnection(this.conn);
@@ -246,19 +336,47 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
   }
 
   private connect(): void {
-    const conn = new Connection('outbound');
+    const conn = new Connection('outbound', this.ringBytes);
     const socket = net.connect({
       host: this.config.address,
       port: this.config.port,
       localAddress: this.config.localAddress,
       noDelay: true,
-      onread: conn.onread((n) => this.onRead(conn, n)),
+      onread: this.onread(conn),
     });
-    conn.socket = socket;
+    this.adopt(conn, socket);
     this.attach(conn);
-    socket.once('connect', () => {
-      if (this.conn === conn) this.handle(Event.TcpCrAcked);
-    });
+    socket.once(
+      'connect',
+      this.guard(conn, 'connect', () => {
+        if (this.conn === conn) this.handle(Event.TcpCrAcked);
+      }),
+    );
+  }
+
+  /** The socket's read path: ring, parking and framing, none of it able to throw out. */
+  private onread(conn: Connection) {
+    return conn.onread(
+      () => this.onRead(conn),
+      (err) => this.internalError(conn, err, 'reading'),
+    );
+  }
+
+  /** Gives the connection its socket; socket errors never go unhandled, wired or not. */
+  private adopt(conn: Connection, socket: net.Socket): void {
+    conn.socket = socket;
+    socket.on('error', () => {});
+  }
+
+  /** Wraps a callback of one connection (null: of the session) so a throw resets only it. */
+  private guard<A extends unknown[]>(conn: Connection | null, what: string, fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        this.internalError(conn, err, what);
+      }
+    };
   }
 
   private attach(conn: Connection): void {
@@ -268,24 +386,31 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
 
   private wire(conn: Connection): void {
     const { socket } = conn;
-    socket.on('error', (err) => {
-      if (conn === this.conn && this.state !== State.Connect && this.state !== State.Active) {
-        this.recordError('local', 0, 0, `connection error: ${err.message}`);
-      }
-    });
+    socket.on(
+      'error',
+      this.guard(conn, 'socket error', (err: Error) => {
+        if (conn === this.conn && this.state !== State.Connect && this.state !== State.Active) {
+          this.recordError('local', 0, 0, `connection error: ${err.message}`);
+        }
+      }),
+    );
     socket.on('close', () => {
       conn.closed = true;
       if (conn === this.candidate) this.candidate = null;
       if (conn === this.conn) {
         this.conn = null;
-        this.handle(Event.TcpConnectionFails);
+        // The connection is gone already: what fails now is the session's to reset.
+        this.guard(null, 'connection close', () => this.handle(Event.TcpConnectionFails))();
       }
     });
-    socket.on('drain', () => {
-      if (conn !== this.conn) return;
-      this.clearTimer('sendHold');
-      this.emit('drain');
-    });
+    socket.on(
+      'drain',
+      this.guard(conn, 'socket drain', () => {
+        if (conn !== this.conn) return;
+        this.clearTimer('sendHold');
+        this.emit('drain');
+      }),
+    );
   }
 
   private releaseConnection(conn: Connection): void {
@@ -310,39 +435,67 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
 
   // ---- receiving ---------------------------------------------------------------------------
 
-  /** The kernel wrote n bytes into the ring: frame them in place. False pauses reading. */
-  private onRead(conn: Connection, n: number): boolean {
-    conn.ring.commit(n);
+  /** Bytes arrived (in the ring, or parked when it had no room): frame them. False pauses reading. */
+  private onRead(conn: Connection): boolean {
     try {
-      conn.ring.forEachMessage(conn.maxLength, (off, length, type) => {
-        if (conn.closed) return false;
-        if (conn === this.candidate) return this.onCandidateMessage(conn, type, conn.ring.bytes.subarray(off, off + length));
-        if (type === MessageType.UPDATE && this.ingest && this.state === State.Established) {
-          this.queueUpdate(conn, off, length);
-          return true;
-        }
-        this.submitBatch(conn); // UPDATEs before this message go first
-        return this.onMessage(conn, type, conn.ring.bytes.subarray(off, off + length));
-      });
+      return this.pump(conn);
     } catch (err) {
-      // Whatever goes wrong with one peer's bytes ends that session only, never the process.
-      const e = err instanceof BgpError ? err : new BgpError(ErrorCode.Cease, CeaseSubcode.OutOfResources, undefined, `internal error: ${(err as Error).stack}`);
+      if (!(err instanceof BgpError)) {
+        this.internalError(conn, err, 'framing');
+        return false;
+      }
+      // A bad header from the peer ends that session only.
       if (conn === this.candidate) {
         this.candidate = null;
-        this.notifyAndClose(conn, e);
+        this.notifyAndClose(conn, err);
       } else if (conn === this.conn) {
-        this.pendingNotification = e;
-        this.recordError('local', e.code, e.subcode, e.message);
+        this.pendingNotification = err;
+        this.recordError('local', err.code, err.subcode, err.message);
         this.handle(Event.BgpHeaderErr);
       }
       return false;
     }
-    // Each read's UPDATEs go to the workers at once: waiting to fill larger batches was
-    // measured slower (the workers idle meanwhile).
-    this.submitBatch(conn);
-    if (conn.closed || conn.ring.nextBuffer() !== null) return true;
-    conn.paused = true;
-    return false;
+  }
+
+  /**
+   * Frames what the ring holds and hands its UPDATEs on, then moves parked bytes in, one
+   * contiguous space at a time, framing after each, while the ring has room. True when reading
+   * may go on: nothing is left parked and the ring has space for the next read.
+   */
+  private pump(conn: Connection): boolean {
+    for (;;) {
+      this.frame(conn);
+      // Each read's UPDATEs go to the workers at once: waiting to fill larger batches was
+      // measured slower (the workers idle meanwhile).
+      this.submitBatch(conn);
+      if (conn.closed) return true;
+      if (!conn.unpark()) break;
+    }
+    const more = !conn.parked.length && conn.ring.nextBuffer() !== null;
+    conn.paused = !more;
+    return more;
+  }
+
+  /** Frames the complete messages in the ring; throws a bad header's NOTIFICATION. */
+  private frame(conn: Connection): void {
+    conn.ring.forEachMessage(conn.maxLength, (off, length, type) => {
+      if (conn.closed) return false;
+      if (conn === this.candidate) return this.onCandidateMessage(conn, type, conn.ring.bytes.subarray(off, off + length));
+      if (type === MessageType.UPDATE && this.ingest && this.state === State.Established) {
+        this.queueUpdate(conn, off, length);
+        return true;
+      }
+      this.submitBatch(conn); // UPDATEs before this message go first
+      return this.onMessage(conn, type, conn.ring.bytes.subarray(off, off + length));
+    });
+  }
+
+  /** A batch completed while reading was paused: take in what fits now, and read on if all did. */
+  private resumeReading(conn: Connection): void {
+    if (!conn.paused || conn.closed) return;
+    if (!this.onRead(conn) || conn.closed) return;
+    conn.paused = false;
+    conn.socket.resume();
   }
 
   private queueUpdate(conn: Connection, off: number, length: number): void {
@@ -375,19 +528,33 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
       conn.ring.release(region); // the session went down: its routes are flushed anyway
       return;
     }
-    this.ingest.submit(this, conn.ring.sab, descriptors).then((result) => {
+    let pending: ReturnType<UpdateIngest['submit']>;
+    try {
+      pending = this.ingest.submit(this, conn.ring.sab, descriptors);
+    } catch (err) {
       conn.ring.release(region);
-      if (conn.paused && !conn.closed && conn.ring.nextBuffer() !== null) {
-        conn.paused = false;
-        conn.socket.resume();
-      }
-      if (result.error && conn === this.conn && this.state === State.Established) {
-        const { code, subcode, data, detail } = result.error;
-        this.pendingNotification = new BgpError(code, subcode, Uint8Array.from(data), detail);
-        this.recordError('local', code, subcode, detail);
-        this.handle(Event.UpdateMsgErr);
-      }
-    });
+      throw err;
+    }
+    Promise.resolve(pending).then(
+      (result) => {
+        try {
+          conn.ring.release(region);
+          if (result?.error && conn === this.conn && this.state === State.Established) {
+            const { code, subcode, data, detail } = result.error;
+            this.pendingNotification = new BgpError(code, subcode, Uint8Array.from(data), detail);
+            this.recordError('local', code, subcode, detail);
+            this.handle(Event.UpdateMsgErr);
+          }
+          this.resumeReading(conn);
+        } catch (err) {
+          this.internalError(conn, err, 'batch completion');
+        }
+      },
+      (err: unknown) => {
+        conn.ring.release(region);
+        this.internalError(conn, err, 'batch submission');
+      },
+    );
   }
 
   private count(c: MessageCounters, type: number): void {
@@ -714,7 +881,11 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
     this.clearTimer(name);
     this.timers[name] = setTimeout(() => {
       this.timers[name] = null;
-      fn();
+      try {
+        fn();
+      } catch (err) {
+        this.internalError(null, err, `${name} timer`);
+      }
     }, ms);
   }
 
@@ -782,6 +953,105 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
 
   private recordError(direction: LastError['direction'], code: number, subcode: number, text: string): void {
     this.lastError = { direction, code, subcode, text, at: Date.now() };
+  }
+
+  // ---- internal errors ---------------------------------------------------------------------
+
+  /**
+   * An exception nothing expected, from one of this neighbor's events: never the process's
+   * end. It is counted and logged once, and resets the session it hit with Cease / Out of
+   * Resources (RFC 4486); `conn` null means the session itself (its timers). The back-off
+   * restarts it as after any other error.
+   */
+  private internalError(conn: Connection | null, err: unknown, where: string): void {
+    try {
+      const text = this.noteInternalError(err, where, 'resetting the session');
+      if (this.resetting) {
+        // Resetting threw again: close what is left without the FSM.
+        this.forceDown(conn);
+        return;
+      }
+      this.resetting = true;
+      try {
+        this.reset(conn, text);
+      } catch (again) {
+        log(`${this.name}: reset failed (${(again as Error)?.message ?? String(again)}), closing the connection`);
+        this.forceDown(conn);
+      } finally {
+        this.resetting = false;
+      }
+    } catch {
+      // Nothing more can be done for this neighbor; the process goes on.
+    }
+  }
+
+  /** Counts and logs (one line) an internal error; returns its text for lastError. */
+  private noteInternalError(err: unknown, where: string, consequence: string): string {
+    this.internalErrors++;
+    const e = err as Error | undefined;
+    const frames = typeof e?.stack === 'string' ? e.stack.split('\n').slice(1, 4).map((l) => l.trim()).join(' < ') : '';
+    const text = `internal error in ${where}: ${e?.message ?? String(err)}`;
+    log(`${this.name}: ${text}, ${consequence}${frames ? ` (${frames})` : ''}`);
+    return text;
+  }
+
+  private reset(conn: Connection | null, text: string): void {
+    const n: NotificationMessage = { code: ErrorCode.Cease, subcode: CeaseSubcode.OutOfResources, data: new Uint8Array(0) };
+    if (conn && conn === this.candidate) {
+      this.candidate = null;
+      this.notifyAndClose(conn, n);
+      return;
+    }
+    if (conn && conn !== this.conn) {
+      // A connection the session no longer uses.
+      if (!conn.closed) this.notifyAndClose(conn, n);
+      return;
+    }
+    this.recordError('local', n.code, n.subcode, text);
+    if (this.state !== State.Idle) {
+      this.pendingNotification = n;
+      this.handle(Event.AutomaticStop);
+    }
+    // A transition the exception cut short may have left a connection or no restart behind.
+    if (this.state !== State.Idle) return;
+    const left = this.conn;
+    if (left) {
+      this.conn = null;
+      this.notifyAndClose(left, n);
+    }
+    if (this.enabled && !this.timers.idleHold) this.idleHoldStart();
+  }
+
+  /** The last resort when the FSM itself throws: close the connections, Idle, restart later. */
+  private forceDown(conn: Connection | null): void {
+    const attempt = (fn: () => void) => {
+      try {
+        fn();
+      } catch {
+        // keep going: each step stands alone
+      }
+    };
+    this.pendingNotification = null;
+    if (conn && !conn.closed) attempt(() => conn.socket.destroy());
+    if (conn && conn === this.candidate) {
+      this.candidate = null;
+      return;
+    }
+    if (conn && conn !== this.conn) return;
+    attempt(() => this.stopTimers());
+    const current = this.conn;
+    this.conn = null;
+    if (current) attempt(() => this.releaseConnection(current));
+    if (this.state !== State.Idle) {
+      const from = this.state;
+      this.state = State.Idle;
+      if (from === State.Established) attempt(() => this.ingest?.sessionDown(this, Event.AutomaticStop));
+      this.session = null;
+      attempt(() => this.emit('state', from, State.Idle, Event.AutomaticStop));
+    }
+    attempt(() => {
+      if (this.enabled && !this.timers.idleHold) this.idleHoldStart();
+    });
   }
 
   /** Stops everything without a NOTIFICATION (process exit after stop()). */

@@ -10,6 +10,7 @@ import { C_ATTR, C_KEY, C_LEN, C_PEER, C_PREV_ATTR, C_PREV_PEER, C_REF, CHANGE_W
 import {
   F_NO_ADVERTISE,
   F_NO_EXPORT,
+  F_HAS_OTC,
   F_NO_PEER,
   IPV6,
   M_FLAGS,
@@ -39,6 +40,8 @@ export interface ExportTarget extends ExportRules {
   rrClient: boolean;
   /** RFC 8212: an eBGP peer gets nothing unless an export policy allows it. */
   exportAllowed: boolean;
+  /** RFC 9234 §5: no route carrying OTC goes to this peer (a provider, peer or route server). */
+  otcBlock?: boolean;
   /** Rules that filter or change what this peer is sent (absent: everything, unchanged). */
   exportPolicy?: Policy;
   send(bytes: Uint8Array, messages: number): void;
@@ -173,7 +176,7 @@ export class AdjRibOut {
     readonly target: ExportTarget,
   ) {
     const t = target;
-    this.exportClass = `${t.localAs}/${t.nextHop}/${Buffer.from(t.nextHop6).toString('hex')}/${t.ibgp}/${t.routeServerClient}/${t.asn4}`;
+    this.exportClass = `${t.localAs}/${t.nextHop}/${Buffer.from(t.nextHop6).toString('hex')}/${t.ibgp}/${t.routeServerClient}/${t.asn4}/${t.addOtc}`;
   }
 
   /** Prefixes this peer currently holds from us. */
@@ -189,7 +192,7 @@ export class AdjRibOut {
     if (this.memoTag[k] === attr) return this.memoVal[k] === 1;
     const t = this.target;
     const flags = this.v.attrMeta[attr * META_WORDS + M_FLAGS];
-    const ok = !(flags & F_NO_ADVERTISE) && (t.ibgp || (!(flags & (F_NO_EXPORT | F_NO_PEER)) && t.exportAllowed));
+    const ok = !(flags & F_NO_ADVERTISE) && (t.ibgp || (!(flags & (F_NO_EXPORT | F_NO_PEER)) && t.exportAllowed && !(t.otcBlock && flags & F_HAS_OTC)));
     this.memoTag[k] = attr;
     this.memoVal[k] = ok ? 1 : 0;
     return ok;

@@ -19,6 +19,8 @@ import {
 import { unpack } from 'msgpackr';
 import { OnError } from '../packet/attr/table.js';
 import { checkAttributes, type AttrContext } from '../packet/attr/validate.js';
+import { attrBytes, u32Attribute, withAttribute } from '../packet/attr/walk.js';
+import type { OtcIngress } from '../policy/otc.js';
 import { attributeBytes, internAttributes, lastIntern, NEEDS_CODEC, SESSION_RESET, TREAT_AS_WITHDRAW, verdict } from './attrs.js';
 import { selectBest } from './decision.js';
 import {
@@ -30,6 +32,9 @@ import {
   keyHash,
   P_ATTR,
   P_PEER,
+  F_HAS_OTC,
+  M_FLAGS,
+  META_WORDS,
   PATH_WORDS,
   PEER_LIMIT,
   PEER_PATHS,
@@ -142,6 +147,8 @@ export interface BatchResult extends Record<Count, number> {
   /** A session-level error in this batch: the NOTIFICATION for the peer. Nothing of the batch is applied. */
   error?: { code: number; subcode: number; data: number[]; detail: string };
 }
+
+const be32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 
 /** Problems reported per batch; the counters hold the rest. */
 const MAX_PROBLEMS = 4;
@@ -404,9 +411,51 @@ export class BatchApplier {
       // Before this batch takes its first shard turn: every later batch of the peer sees it.
       Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 1);
     }
+    if (ctx.otc && this.nOps) this.ingressOtc(ctx.otc, ctx.ebgp, result);
     if (ctx.policy && this.nOps) this.importPolicy(ctx.policy, ctx.ebgp, result);
     this.applyOps(seq, peer, result);
     return result;
+  }
+
+  /** Per neighbor AS: attribute sets with OTC added (RFC 9234 §5), and OTC values read. */
+  private readonly otcMarked = new Map<number, Map<number, number>>();
+  private readonly otcValue = new Map<number, number>();
+
+  /**
+   * RFC 9234 §5 ingress: a route leak (OTC from a customer or RS-client, or from a peer with an
+   * OTC other than its AS) is filtered; a route without OTC from a provider, peer or route
+   * server gets OTC = the neighbor's AS.
+   */
+  private ingressOtc(otc: OtcIngress, ebgp: boolean, result: BatchResult): void {
+    const ops = this.ops;
+    const meta = this.v.attrMeta;
+    let marked = this.otcMarked.get(otc.asn);
+    if (!marked) this.otcMarked.set(otc.asn, (marked = new Map()));
+    if (marked.size > 65536) marked.clear();
+    if (this.otcValue.size > 65536) this.otcValue.clear();
+    for (let i = 0; i < this.nOps; i++) {
+      const o = i * OP_WORDS;
+      const attr = ops[o + 7];
+      if (ops[o + 1] & WITHDRAW || attr === 0) continue;
+      if (meta[attr * META_WORDS + M_FLAGS] & F_HAS_OTC) {
+        let value = this.otcValue.get(attr);
+        if (value === undefined) this.otcValue.set(attr, (value = u32Attribute(attributeBytes(this.v, attr), AttrType.OTC)));
+        if (otc.leak === 'any' || (otc.leak === 'not-peer-as' && value !== otc.asn)) {
+          ops[o + 1] |= WITHDRAW; // a leak: as if withdrawn, so an earlier path of it goes too
+          ops[o + 7] = 0;
+          result.filtered++;
+        }
+        continue;
+      }
+      if (!otc.mark) continue;
+      let next = marked.get(attr);
+      if (next === undefined) {
+        const block = withAttribute(attributeBytes(this.v, attr), attrBytes(AttrFlag.Optional | AttrFlag.Transitive, AttrType.OTC, be32(otc.asn)));
+        next = internAttributes(this.v, block, 0, block.length, { asn4: true, ebgp }, ops[o + 1] >>> FAMILY_SHIFT, true);
+        marked.set(attr, next);
+      }
+      ops[o + 7] = next;
+    }
   }
 
   /** Per policy (by its id): attribute-condition results and rewritten attribute sets. */
@@ -691,4 +740,6 @@ export interface PeerContext {
   import?: 'accept' | 'deny';
   /** The import policy's rules; absent: accept everything unchanged. */
   policy?: PolicyRef;
+  /** RFC 9234 §5 on ingress, when the session has a role. */
+  otc?: OtcIngress;
 }

@@ -14,6 +14,7 @@ import {
   F_HAS_LOCAL_PREF,
   F_HAS_MED,
   F_HAS_ORIGINATOR,
+  F_HAS_OTC,
   F_NO_ADVERTISE,
   F_NO_EXPORT,
   F_NO_PEER,
@@ -133,6 +134,9 @@ function decodeDecisionFields(b: Uint8Array, start: number, end: number, localAs
         scratch[M_ORIGINATOR_ID] = u32(b, v);
         flagsOut |= F_HAS_ORIGINATOR;
         if (routerId !== 0 && u32(b, v) === routerId) flagsOut |= F_AS_LOOP; // our own route, reflected back
+        break;
+      case AttrType.OTC:
+        flagsOut |= F_HAS_OTC;
         break;
       case AttrType.CLUSTER_LIST:
         scratch[M_CLUSTER_LEN] = len / 4;

@@ -31,6 +31,8 @@ export const F_AS_LOOP = 1 << 6;
 /** Bits 16-23 of the flags word: how often our own AS appears in AS_PATH (allowas-in). */
 export const OWN_AS_SHIFT = 16;
 export const F_ATOMIC_AGGREGATE = 1 << 7;
+/** The set carries OTC (RFC 9234 §5). */
+export const F_HAS_OTC = 1 << 8;
 
 /**
  * Prefix slots, per address family: the network (1 word for IPv4, 4 for IPv6), length + 1

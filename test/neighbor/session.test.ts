@@ -1,5 +1,5 @@
 // Sessions against a scripted peer: timers, OPEN checks, error NOTIFICATIONs, collisions.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { DEFAULT_RIB, validateNeighbor, type Config } from '../../src/config/schema.js';
 import { State } from '../../src/neighbor/fsm.js';
@@ -19,15 +19,23 @@ import {
   type Capability,
 } from '../../src/packet/index.js';
 import { Speaker } from '../../src/speaker.js';
+import { freePort } from '../helpers/env.js';
 import { captureLog, defaultCaps, listen, RawPeer, sleep, until } from '../helpers/rawPeer.js';
 
 const RS = '127.0.2.1'; // ribstorm
-const PORT = 17901;
+/** ribstorm's listening port, free on RS, found anew for each test. */
+let PORT = 0;
+/** When each scripted peer sent its last message of the OPEN exchange (its KEEPALIVE). */
+const keepaliveSentAt = new WeakMap<RawPeer, number>();
 let logLines: string[] = [];
 const cleanup: Array<() => unknown> = [];
 
 beforeAll(() => {
   logLines = captureLog();
+});
+
+beforeEach(async () => {
+  PORT = await freePort(RS);
 });
 
 afterEach(async () => {
@@ -52,8 +60,9 @@ async function establish(s: Speaker, addr: string, asn: number, hold = 90, caps?
   cleanup.push(() => p.close());
   p.sendOpen(asn, hold, addr, caps ?? defaultCaps(asn));
   await p.waitFor(MessageType.OPEN);
+  keepaliveSentAt.set(p, Date.now());
   p.sendKeepalive();
-  await until(() => s.neighbors.get(addr)!.state === State.Established, 3000, 'Established');
+  await until(() => s.neighbors.get(addr)!.state === State.Established, 10_000, 'Established');
   return p;
 }
 
@@ -69,21 +78,25 @@ describe('session with a scripted peer', () => {
     expect(endOfRibFamily(eor.bytes)).toEqual({ afi: 1, safi: 1 });
     const ticker = setInterval(() => p.sendKeepalive(), 500);
     cleanup.push(() => clearInterval(ticker));
-    const first = await p.waitFor(MessageType.KEEPALIVE, 3000, 2);
-    const fourth = await p.waitFor(MessageType.KEEPALIVE, 5000, 5);
-    const interval = (fourth.at - first.at) / 3;
-    expect(interval).toBeGreaterThan(850);
-    expect(interval).toBeLessThan(1300);
+    // ribstorm's KEEPALIVEs after the one that answered our OPEN: a keepalive time (1 s) apart,
+    // never closer than RFC 4271 §10's 0.75 jitter allows and never a hold time (3 s) apart.
+    await p.waitFor(MessageType.KEEPALIVE, 20_000, 5);
+    const at = p.received.filter((m) => m.type === MessageType.KEEPALIVE).slice(1, 5).map((m) => m.at);
+    for (let i = 1; i < at.length; i++) {
+      expect(at[i] - at[i - 1], `KEEPALIVE ${i} to ${i + 1}`).toBeGreaterThanOrEqual(750);
+      expect(at[i] - at[i - 1], `KEEPALIVE ${i} to ${i + 1}`).toBeLessThan(3000);
+    }
     expect(n.state).toBe(State.Established);
   });
 
   it('sends Hold Timer Expired when the peer goes silent', async () => {
     const s = await speaker([{ address: '127.0.2.3', 'remote-as': 65003, passive: true }]);
     const p = await establish(s, '127.0.2.3', 65003, 3);
-    const t0 = Date.now();
-    const n = await p.notification(6000);
+    const n = await p.notification(20_000);
     expect([n.code, n.subcode]).toEqual([4, 0]);
-    expect(Date.now() - t0).toBeGreaterThan(2000);
+    // Not before the 3 s hold time has run from our last message (the clock's millisecond aside).
+    const notifiedAt = p.received.find((m) => m.type === MessageType.NOTIFICATION)!.at;
+    expect(notifiedAt - keepaliveSentAt.get(p)!).toBeGreaterThanOrEqual(2990);
     await p.waitClosed();
     expect(s.neighbors.get('127.0.2.3')!.lastError!.code).toBe(4);
   });
@@ -184,9 +197,10 @@ describe('session with a scripted peer', () => {
 describe('connection collision (RFC 4271 §6.8)', () => {
   async function collide(peerId: string): Promise<{ outbound: RawPeer; inbound: RawPeer; s: Speaker }> {
     const addr = '127.0.2.20';
-    const l = await listen(addr, PORT);
+    const peerPort = await freePort(addr);
+    const l = await listen(addr, peerPort);
     cleanup.push(() => l.server.close());
-    const s = await speaker([{ address: addr, 'remote-as': 65020, port: PORT }]);
+    const s = await speaker([{ address: addr, 'remote-as': 65020, port: peerPort }]);
     const outbound = await l.next(); // ribstorm connected to us and sent its OPEN
     cleanup.push(() => outbound.close());
     await outbound.waitFor(MessageType.OPEN);
@@ -242,9 +256,10 @@ describe('timers that protect the speaker', () => {
       sock.on('error', () => {});
       sock.once('data', () => sock.end(encodeMessage(MessageType.NOTIFICATION, Uint8Array.of(6, 5))));
     });
-    await new Promise<void>((r) => server.listen(PORT, addr, r));
+    const peerPort = await freePort(addr);
+    await new Promise<void>((r) => server.listen(peerPort, addr, r));
     cleanup.push(() => server.close());
-    await speaker([{ address: addr, 'remote-as': 65031, port: PORT, 'idle-hold-time': 1 }], false);
+    await speaker([{ address: addr, 'remote-as': 65031, port: peerPort, 'idle-hold-time': 1 }], false);
     await until(() => logLines.filter((l) => l.includes(`${addr}`) && l.includes('idle hold')).length >= 3, 12_000, 'three idle holds');
     const holds = logLines.filter((l) => l.includes(`${addr}`) && l.includes('idle hold')).map((l) => l.match(/idle hold ([\d.]+)s/)![1]);
     expect(holds.slice(0, 3)).toEqual(['1', '2', '4']);

@@ -25,6 +25,8 @@ export interface ExportRules {
   asn4: boolean;
   /** LOCAL_PREF for routes without one (default DEFAULT_LOCAL_PREF). */
   localPref?: number;
+  /** RFC 9234 §5: towards a customer, peer or RS-client, OTC = this AS on routes without one. */
+  addOtc?: number;
 }
 
 export function receiverKind(t: ExportRules): Receiver {
@@ -46,6 +48,7 @@ function export4(src: Uint8Array, t: ExportRules): Uint8Array {
   const out = Buffer.allocUnsafe(src.length + 96);
   let o = 0;
   let hasLocalPref = false;
+  let hasOtc = false;
   let mpReach: Uint8Array | null = null;
   const w = walker.reset(src);
   while (w.next()) {
@@ -63,6 +66,7 @@ function export4(src: Uint8Array, t: ExportRules): Uint8Array {
       continue;
     }
     if (type === AttrType.LOCAL_PREF) hasLocalPref = true;
+    if (type === AttrType.OTC) hasOtc = true;
     if (action === OnExport.Rewrite && type === AttrType.AS_PATH) {
       o = prepend(out, o, flags, src, v, len, t.localAs);
       continue;
@@ -82,6 +86,11 @@ function export4(src: Uint8Array, t: ExportRules): Uint8Array {
   if (kind === Receiver.Ibgp && !hasLocalPref) {
     o = writeAttrHeader(out, o, AttrFlag.Transitive, AttrType.LOCAL_PREF, 4);
     out.writeUInt32BE((t.localPref ?? DEFAULT_LOCAL_PREF) >>> 0, o);
+    o += 4;
+  }
+  if (t.addOtc !== undefined && !hasOtc) {
+    o = writeAttrHeader(out, o, AttrFlag.Optional | AttrFlag.Transitive, AttrType.OTC, 4);
+    out.writeUInt32BE(t.addOtc >>> 0, o);
     o += 4;
   }
   if (mpReach) {

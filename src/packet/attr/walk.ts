@@ -96,3 +96,36 @@ export function findAttr(b: Uint8Array, type: number, start = 0, end = b.length)
   while (w.next()) if (w.type === type) return w.at;
   return -1;
 }
+
+/**
+ * `block` with the whole attribute `attr` added: before a trailing MP_REACH_NLRI (the writer
+ * appends NLRI to it), else at the end.
+ */
+export function withAttribute(block: Uint8Array, attr: Uint8Array): Uint8Array {
+  let last = -1;
+  let lastType = -1;
+  const w = new AttrWalker(block);
+  while (w.next()) {
+    last = w.at;
+    lastType = w.type;
+  }
+  const at = lastType === 14 ? last : block.length;
+  const out = new Uint8Array(block.length + attr.length);
+  out.set(block.subarray(0, at));
+  out.set(attr, at);
+  out.set(block.subarray(at), at + attr.length);
+  return out;
+}
+
+/** The 4-octet value of the first attribute of `type` in `block`, or -1. */
+export function u32Attribute(block: Uint8Array, type: number): number {
+  const w = new AttrWalker(block);
+  while (w.next()) {
+    if (w.type === type && w.length === 4) {
+      const b = block;
+      const v = w.value;
+      return ((b[v] << 24) | (b[v + 1] << 16) | (b[v + 2] << 8) | b[v + 3]) >>> 0;
+    }
+  }
+  return -1;
+}
