@@ -1,70 +1,22 @@
 // The attribute rulebook on the live path: every UPDATE is checked before any import policy
 // (RFC 4271 §6.3, RFC 7606), an UPDATE that ends the session changes nothing, discarded
 // attributes are not stored or passed on, and LOCAL_PREF follows RFC 4271 §5.1.5.
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_RIB, validateNeighbor, type Config } from '../../src/config/schema.js';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { State } from '../../src/neighbor/fsm.js';
-import {
-  AsPathSegmentType,
-  AttrFlag,
-  AttrType,
-  decodeUpdate,
-  encodeMessage,
-  encodeUpdate,
-  MessageType,
-  type PathAttribute,
-} from '../../src/packet/index.js';
-import { Speaker } from '../../src/speaker.js';
-import { freePort } from '../helpers/env.js';
-import { captureLog, defaultCaps, RawPeer, until } from '../helpers/rawPeer.js';
+import { AttrType, decodeUpdate, encodeMessage, MessageType } from '../../src/packet/index.js';
+import { announce as announceTo, attrs, O, OPEN_POLICY as open, startLab, T, Table, useCleanup, type Lab } from '../helpers/lab.js';
+import { captureLog, until, type RawPeer } from '../helpers/rawPeer.js';
 
 const RS = '127.0.60.1';
-const T = AttrFlag.Transitive;
-const O = AttrFlag.Optional;
 let logLines: string[] = [];
-const cleanup: Array<() => unknown> = [];
+const add = useCleanup();
 beforeAll(() => {
   logLines = captureLog();
 });
-afterEach(async () => {
-  while (cleanup.length) await cleanup.pop()!();
-});
 
-const open = { 'import-policy': 'accept', 'export-policy': 'accept' };
-
-async function speaker(neighbors: Array<Record<string, unknown>>): Promise<{ s: Speaker; port: number }> {
-  const port = await freePort(RS);
-  const config: Config = {
-    global: { asn: 65000, routerId: '10.0.0.1', listen: [{ address: RS, port }] },
-    rib: { ...DEFAULT_RIB, workers: 2, shards: 8, prefixes: 4096, paths: 65536, attributeSets: 65536 },
-    neighbors: neighbors.map((n, i) => validateNeighbor({ passive: true, ...n }, `n${i}`)),
-  };
-  const s = new Speaker(config);
-  await s.start();
-  cleanup.push(() => s.shutdown('test over', 200));
-  return { s, port };
-}
-
-async function peer({ s, port }: { s: Speaker; port: number }, addr: string, asn: number): Promise<RawPeer> {
-  const p = await RawPeer.connect(RS, port, addr);
-  cleanup.push(() => p.close());
-  p.sendOpen(asn, 90, addr, defaultCaps(asn));
-  await p.waitFor(MessageType.OPEN);
-  p.sendKeepalive();
-  await until(() => s.neighbors.get(addr)!.state === State.Established, 5000, `${addr} Established`);
-  return p;
-}
-
-function attrs(path: number[], extra: PathAttribute[] = []): PathAttribute[] {
-  return [
-    { type: AttrType.ORIGIN, flags: T, origin: 0 },
-    { type: AttrType.AS_PATH, flags: T, segments: path.length ? [{ type: AsPathSegmentType.AS_SEQUENCE, asns: path }] : [] },
-    { type: AttrType.NEXT_HOP, flags: T, nextHop: '198.18.0.9' },
-    ...extra,
-  ];
-}
-
-const announce = (a: PathAttribute[], ...prefixes: string[]) => encodeUpdate({ withdrawn: [], attributes: a, nlri: prefixes.map((prefix) => ({ prefix })) }, { asn4: true });
+const speaker = (neighbors: Array<Record<string, unknown>>) => startLab(add, RS, neighbors);
+const peer = (lab: Lab, addr: string, asn: number) => lab.peer(addr, asn);
+const announce = (a: Parameters<typeof announceTo>[0], ...prefixes: string[]) => announceTo(a, prefixes);
 
 /** UPDATE bodies (after the 19-octet header) that RFC 4271 §6.3 / RFC 7606 answer with a reset. */
 const RESETS: Array<{ what: string; body: () => Uint8Array; code: [number, number] }> = [
@@ -90,17 +42,7 @@ const RESETS: Array<{ what: string; body: () => Uint8Array; code: [number, numbe
   { what: 'an unrecognised well-known attribute', body: () => announce(attrs([65061], [{ type: 99, flags: T, data: Uint8Array.of(1) }]), '10.61.0.0/16').slice(19), code: [3, 2] },
 ];
 
-/** What a receiving peer holds, rebuilt from every UPDATE it was sent. */
-function table(p: RawPeer): Map<string, PathAttribute[]> {
-  const t = new Map<string, PathAttribute[]>();
-  for (const m of p.received) {
-    if (m.type !== MessageType.UPDATE) continue;
-    const u = decodeUpdate(m.bytes, { asn4: true });
-    for (const w of u.withdrawn) t.delete(w.prefix);
-    for (const n of u.nlri) t.set(n.prefix, u.attributes);
-  }
-  return t;
-}
+const table = (p: RawPeer) => new Table(p).sync();
 
 const everAnnounced = (p: RawPeer, prefix: string) =>
   p.received.some((m) => m.type === MessageType.UPDATE && decodeUpdate(m.bytes, { asn4: true }).nlri.some((n) => n.prefix === prefix));
@@ -122,11 +64,11 @@ describe('the attribute rulebook on the live path', () => {
         expect([n.code, n.subcode], c.what).toEqual(c.code);
         await bad.waitClosed();
         // Back from its idle hold time, ready for the next connection.
-        await until(() => sp.s.neighbors.get('127.0.60.2')!.state === State.Active, 10_000, 'the neighbor listening again');
+        await until(() => sp.speaker.neighbors.get('127.0.60.2')!.state === State.Active, 10_000, 'the neighbor listening again');
       }
-      expect(sp.s.neighbors.get('127.0.60.3')!.state).toBe(State.Established);
+      expect(sp.speaker.neighbors.get('127.0.60.3')!.state).toBe(State.Established);
       expect(other.closed).toBe(false);
-      const stats = sp.s.importStats(sp.s.neighbors.get('127.0.60.2')!)!;
+      const stats = sp.speaker.importStats(sp.speaker.neighbors.get('127.0.60.2')!)!;
       expect(Object.values(stats.resets).reduce((a, b) => a + b, 0)).toBe(RESETS.length);
     });
   }
@@ -148,10 +90,10 @@ describe('the attribute rulebook on the live path', () => {
     expect([n.code, n.subcode]).toEqual([3, 10]);
     // The session's routes go: the one it had, and nothing of what came with the error.
     await until(() => !table(sink).has('10.64.1.0/24'), 5000, 'the flushed route withdrawn');
-    await until(() => sp.s.rib!.pending === 0, 5000, 'the pipeline idle');
+    await until(() => sp.speaker.rib!.pending === 0, 5000, 'the pipeline idle');
     expect(everAnnounced(sink, '10.64.2.0/24')).toBe(false);
     expect(everAnnounced(sink, '10.64.4.0/24')).toBe(false);
-    expect(sp.s.receivedPaths(sp.s.neighbors.get('127.0.60.4')!)).toBe(0);
+    expect(sp.speaker.receivedPaths(sp.speaker.neighbors.get('127.0.60.4')!)).toBe(0);
   });
 
   it('discards a 3-octet AGGREGATOR (RFC 7606 §7.7) and passes the route on without it', async () => {
@@ -169,9 +111,9 @@ describe('the attribute rulebook on the live path', () => {
     p.send(encodeMessage(MessageType.UPDATE, body));
     await until(() => table(sink).has('10.65.0.0/16'), 5000, 'the route');
     expect(table(sink).get('10.65.0.0/16')!.some((a) => a.type === AttrType.AGGREGATOR)).toBe(false);
-    const stats = sp.s.importStats(sp.s.neighbors.get('127.0.60.5')!)!;
+    const stats = sp.speaker.importStats(sp.speaker.neighbors.get('127.0.60.5')!)!;
     expect(stats.ipv4Unicast.attributesDiscarded).toBe(1);
-    expect(sp.s.neighbors.get('127.0.60.5')!.state).toBe(State.Established);
+    expect(sp.speaker.neighbors.get('127.0.60.5')!.state).toBe(State.Established);
     expect(logLines.some((l) => l.includes('AGGREGATOR: length 3'))).toBe(true);
   });
 
@@ -186,7 +128,7 @@ describe('the attribute rulebook on the live path', () => {
     await until(() => table(ibgp).has('10.66.0.0/16'), 5000, 'the route at the iBGP peer');
     const lp = table(ibgp).get('10.66.0.0/16')!.find((a) => a.type === AttrType.LOCAL_PREF) as { localPref: number } | undefined;
     expect(lp?.localPref).toBe(100);
-    expect(sp.s.importStats(sp.s.neighbors.get('127.0.60.6')!)!.ipv4Unicast.attributesDiscarded).toBe(1);
+    expect(sp.speaker.importStats(sp.speaker.neighbors.get('127.0.60.6')!)!.ipv4Unicast.attributesDiscarded).toBe(1);
   });
 
   it('counts treat-as-withdraw per family and keeps the session', async () => {
@@ -195,9 +137,9 @@ describe('the attribute rulebook on the live path', () => {
     const bad = attrs([65068]);
     (bad[0] as { origin: number }).origin = 9;
     p.send(announce(bad, '10.68.0.0/16', '10.68.1.0/24'));
-    const n = sp.s.neighbors.get('127.0.60.8')!;
-    await until(() => sp.s.importStats(n)!.ipv4Unicast.treatAsWithdraw === 1, 5000, 'the counter');
-    expect(sp.s.importStats(n)!.ipv4Unicast.prefixesTreatAsWithdraw).toBe(2);
+    const n = sp.speaker.neighbors.get('127.0.60.8')!;
+    await until(() => sp.speaker.importStats(n)!.ipv4Unicast.treatAsWithdraw === 1, 5000, 'the counter');
+    expect(sp.speaker.importStats(n)!.ipv4Unicast.prefixesTreatAsWithdraw).toBe(2);
     expect(n.state).toBe(State.Established);
   });
 });

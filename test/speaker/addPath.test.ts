@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AddPathMode, CapabilityCode, type Capability } from '../../src/packet/index.js';
 import { captureLog, defaultCaps, sleep, until } from '../helpers/rawPeer.js';
-import { announce, attrs, LOCAL_AS, OPEN_POLICY, pathOf, startLab, Table, useCleanup, withdraw } from './harness.js';
+import { announce, attrs, LOCAL_AS, OPEN_POLICY, pathOf, startLab, Table, useCleanup, withdraw } from '../helpers/lab.js';
 
 const RS = '127.0.43.1';
 const SRC = '127.0.43.2'; // AS 65432, sends path identifiers

@@ -7,7 +7,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { State } from '../../src/neighbor/fsm.js';
 import { AS_TRANS, AttrType, CapabilityCode, type Capability, type PathAttribute } from '../../src/packet/index.js';
 import { captureLog, until } from '../helpers/rawPeer.js';
-import { announce, attrs, get, hasAttr, LOCAL_AS, O, OPEN_POLICY, pathOf, startLab, T, Table, useCleanup } from './harness.js';
+import { announce, attrs, get, hasAttr, LOCAL_AS, O, OPEN_POLICY, pathOf, startLab, T, Table, useCleanup } from '../helpers/lab.js';
 
 const RS = '127.0.44.1';
 const OLD = '127.0.44.2'; // 2-octet speaker, AS 65442

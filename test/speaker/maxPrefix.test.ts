@@ -6,7 +6,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { State } from '../../src/neighbor/fsm.js';
 import { MessageType } from '../../src/packet/index.js';
 import { captureLog, defaultCaps, sleep, until } from '../helpers/rawPeer.js';
-import { announce, attrs, OPEN_POLICY, peerListener, startLab, Table, useCleanup, withdraw } from './harness.js';
+import { announce, attrs, OPEN_POLICY, peerListener, startLab, Table, useCleanup, withdraw } from '../helpers/lab.js';
 
 const RS = '127.0.41.1';
 const P = '127.0.41.2'; // the limited neighbor, AS 65412

@@ -10,7 +10,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { State } from '../../src/neighbor/fsm.js';
 import { AttrType, CapabilityCode, capabilitiesOf, decodeOpen, MessageType, Role, type Capability } from '../../src/packet/index.js';
 import { captureLog, defaultCaps, sleep, until } from '../helpers/rawPeer.js';
-import { announce, attrs, get, LOCAL_AS, OPEN_POLICY, otc, startLab, Table, useCleanup } from './harness.js';
+import { announce, attrs, get, LOCAL_AS, OPEN_POLICY, otc, startLab, Table, useCleanup } from '../helpers/lab.js';
 
 const RS = '127.0.42.1';
 const add = useCleanup();

@@ -5,7 +5,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { AttrType, CapabilityCode, encodeUpdate, type PathAttribute } from '../../src/packet/index.js';
 import { captureLog, defaultCaps, until } from '../helpers/rawPeer.js';
-import { announce, attrs, communities, get, LOCAL_AS, med, O, OPEN_POLICY, pathOf, settle, startLab, Table, useCleanup, withdraw } from './harness.js';
+import { announce, attrs, communities, get, LOCAL_AS, med, O, OPEN_POLICY, pathOf, settle, startLab, Table, useCleanup, withdraw } from '../helpers/lab.js';
 
 const RS = '127.0.40.1';
 const A = '127.0.40.2'; // client, AS 65402

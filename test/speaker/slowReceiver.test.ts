@@ -8,7 +8,7 @@ import { AttrType, decodeUpdate, MessageType } from '../../src/packet/index.js';
 import { withdrawalsOf } from '../../src/loadgen/churn.js';
 import { generateTable } from '../../src/tablegen/index.js';
 import { captureLog, until } from '../helpers/rawPeer.js';
-import { announce, attrs, LOCAL_AS, OPEN_POLICY, startLab, Table, useCleanup } from './harness.js';
+import { announce, attrs, LOCAL_AS, OPEN_POLICY, startLab, Table, useCleanup } from '../helpers/lab.js';
 
 const RS = '127.0.45.1';
 const SRC = '127.0.45.2'; // AS 65452

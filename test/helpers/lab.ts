@@ -1,4 +1,4 @@
-// Shared pieces of the speaker behaviour tests: an in-process Speaker on a free port of a
+// Shared pieces of the tests that drive a speaker: an in-process Speaker on a free port of a
 // loopback address, scripted peers that reach Established, UPDATE builders, and the table a
 // receiving peer holds, rebuilt from what it was sent.
 
@@ -19,8 +19,8 @@ import {
   type Prefix,
 } from '../../src/packet/index.js';
 import { Speaker } from '../../src/speaker.js';
-import { freePort } from '../helpers/env.js';
-import { defaultCaps, RawPeer, sleep, until } from '../helpers/rawPeer.js';
+import { freePort } from './env.js';
+import { defaultCaps, RawPeer, sleep, until } from './rawPeer.js';
 
 export const T = AttrFlag.Transitive;
 export const O = AttrFlag.Optional;
