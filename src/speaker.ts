@@ -105,6 +105,7 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       sizing: ribConfig,
     });
     this.rib?.on('changes', (result) => this.distribute(result));
+    this.rib?.on('listenerError', (e) => log(`internal error handing on best-path changes: ${(e as Error)?.stack ?? String(e)}`));
     for (const n of config.neighbors) {
       const localAddress = n.localAddress ?? defaultLocalAddress(config, n.address);
       const neighbor = new Neighbor({ ...n, localAddress }, local);
@@ -312,12 +313,16 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       if (!out || n.state !== State.Established) continue;
       // Held back while an advertisement interval runs or the peer is not reading fast enough;
       // once something is held, later changes queue behind it to keep their order.
-      if (out.deferred.size || pr.mraiTimer || n.outputBacklog > OUTPUT_BACKLOG_BYTES) {
-        out.deferred.add(result.changes);
-        this.scheduleFlush(n, pr);
-      } else {
-        out.apply(g, cache);
-        if (n.config.advertisementInterval > 0) this.startMrai(n, pr);
+      try {
+        if (out.deferred.size || pr.mraiTimer || n.outputBacklog > OUTPUT_BACKLOG_BYTES) {
+          out.deferred.add(result.changes);
+          this.scheduleFlush(n, pr);
+        } else {
+          out.apply(g, cache);
+          if (n.config.advertisementInterval > 0) this.startMrai(n, pr);
+        }
+      } catch (e) {
+        n.reportInternalError(e, 'advertising'); // this peer's session only
       }
     }
   }
@@ -348,9 +353,13 @@ export class Speaker extends EventEmitter implements UpdateIngest {
       this.scheduleFlush(n, pr);
       return;
     }
-    const changes = sortByAttribute(out.deferred.take());
-    out.apply(new GroupedChanges().group(changes), new Map());
-    if (n.config.advertisementInterval > 0) this.startMrai(n, pr);
+    try {
+      const changes = sortByAttribute(out.deferred.take());
+      out.apply(new GroupedChanges().group(changes), new Map());
+      if (n.config.advertisementInterval > 0) this.startMrai(n, pr);
+    } catch (e) {
+      n.reportInternalError(e, 'advertising held changes');
+    }
   }
 
   /** What a neighbor's UPDATEs came to: RFC 7606 outcomes and filtered announcements. */

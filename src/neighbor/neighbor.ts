@@ -963,6 +963,11 @@ export class Neighbor extends EventEmitter<NeighborEvents> {
    * Resources (RFC 4486); `conn` null means the session itself (its timers). The back-off
    * restarts it as after any other error.
    */
+  /** An unexpected error in work done for this session elsewhere (the RIB, the Adj-RIB-Out): it alone is reset. */
+  reportInternalError(err: unknown, where: string): void {
+    this.internalError(this.conn, err, where);
+  }
+
   private internalError(conn: Connection | null, err: unknown, where: string): void {
     try {
       const text = this.noteInternalError(err, where, 'resetting the session');

@@ -60,6 +60,8 @@ export interface PeerInfo {
 export interface RibPipelineEvents {
   /** Best-path changes of one batch, in batch order. */
   changes: [result: BatchResult, peer: number];
+  /** A 'changes' listener threw. */
+  listenerError: [error: unknown];
 }
 
 export class RibPipeline extends EventEmitter<RibPipelineEvents> {
@@ -190,7 +192,12 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     while (this.done.has(this.nextToEmit)) {
       const d = this.done.get(this.nextToEmit)!;
       this.done.delete(this.nextToEmit++);
-      this.emit('changes', d.result, d.peer);
+      try {
+        this.emit('changes', d.result, d.peer);
+      } catch (e) {
+        // A listener's failure must not stop the batches after this one from being handed on.
+        this.emit('listenerError', e);
+      }
     }
     resolve(result);
   }
