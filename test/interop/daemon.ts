@@ -67,6 +67,11 @@ export interface Daemon {
   start(): Promise<void>;
   /** The session as the daemon's own CLI reports it. */
   session(): Promise<SessionView>;
+  /**
+   * How many KEEPALIVEs the daemon has received from the neighbor, by its own counter or log.
+   * Only differences between calls mean anything (some drivers count from their first call).
+   */
+  keepalivesReceived(): Promise<number>;
   /** Makes the daemon send Cease / Administrative Shutdown carrying `text` to the neighbor. */
   shutdownPeer(text: string): Promise<void>;
   /** SIGSTOP / SIGCONT the daemon's whole process group (for hold-timer tests). */
@@ -86,5 +91,12 @@ export function capabilityNameByCode(code: number): CapabilityName {
   return name.startsWith('unknown-') ? `capability-${code}` : name;
 }
 
-/** Whether the daemon's binaries are installed on this machine. */
-export type Availability = () => boolean;
+/**
+ * Why the daemon cannot run on this machine (its binaries are missing, or it needs privileges
+ * the test run lacks), or null when it can. Drivers export it as `unavailable()`, and
+ * `available()` as its negation.
+ */
+export type Unavailable = () => string | null;
+
+/** The reason for a daemon whose binaries are missing. */
+export const notInstalled = (pkg: string): string => `not installed (apt-get install ${pkg})`;

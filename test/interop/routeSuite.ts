@@ -3,16 +3,17 @@
 // BGP daemons as route originators and receivers for either family, ribstorm in-process with a
 // small RIB, and the helpers that read its RIB and wait for the daemons.
 
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DEFAULT_RIB, validateNeighbor, type Config, type RibConfig } from '../../src/config/schema.js';
+import { DEFAULT_RIB, validateNeighbor, type Config, type ListenAddress, type RibConfig } from '../../src/config/schema.js';
 import { State } from '../../src/neighbor/fsm.js';
 import { decodeUpdate, encodeMessage, MessageType, type PathAttribute } from '../../src/packet/index.js';
 import { attributeBytes } from '../../src/rib/attrs.js';
 import { lookup, type PathView } from '../../src/rib/query.js';
 import { Speaker } from '../../src/speaker.js';
+import { freePort, reportSkipped } from '../helpers/env.js';
 import { sleep, until } from '../helpers/rawPeer.js';
 import type { Daemon, DaemonOptions } from './daemon.js';
 import * as bird from './daemons/bird.js';
@@ -42,6 +43,8 @@ export interface RouteSpec {
 /** One daemon instance peered with ribstorm (over IPv4), with what the tests need from it. */
 export interface Instance {
   daemon: Daemon;
+  /** The port it listens on (at its own address), found free before it started. */
+  port: number;
   /** The next hop it puts on the routes it originates (IPv4: 198.18.0.0/15, IPv6: 2001:db8::/32). */
   nextHop: string;
   announce(): Promise<void>;
@@ -52,8 +55,8 @@ export interface Instance {
 
 export interface Kind {
   name: string;
-  pkg: string;
-  available(): boolean;
+  /** Why it cannot run here (not installed, needs root), or null. */
+  unavailable(): string | null;
   /** Creates (not starts) an instance that will originate `routes` (of `family`) once told to announce. */
   create(opts: DaemonOptions, routes: RouteSpec[], family: Family): Instance;
   /** What the daemon's CLI shows as MED for a route that has none (null: it tells them apart). */
@@ -74,8 +77,7 @@ export interface Kind {
 
 export const birdKind: Kind = {
   name: 'BIRD 2',
-  pkg: 'bird2',
-  available: bird.available,
+  unavailable: bird.unavailable,
   localPrefShownForEbgp: 100,
   create(opts, routes, family) {
     const attrs = (r: RouteSpec) => {
@@ -100,6 +102,7 @@ export const birdKind: Kind = {
     const d = bird.create(opts, family === 'ipv4' ? { extraConfig, ipv4Export: exportFilter } : { extraConfig, ipv6Export: exportFilter });
     return {
       daemon: d,
+      port: opts.port,
       nextHop: bird.nextHops(opts.address)[family],
       announce: async () => void (await d.birdc('enable', protocol)),
       withdraw: async () => void (await d.birdc('disable', protocol)),
@@ -110,8 +113,7 @@ export const birdKind: Kind = {
 
 const gobgpKind: Kind = {
   name: 'GoBGP',
-  pkg: 'gobgpd',
-  available: gobgp.available,
+  unavailable: gobgp.unavailable,
   // GoBGP 3.10 treats an UPDATE whose NEXT_HOP is a loopback address as a withdrawal ("invalid
   // nexthop address"; later GoBGP allows it when both session ends are loopback). ribstorm's eBGP
   // IPv4 next hop is its own session address, 127.0.4.x in routes.test.ts, so GoBGP cannot be
@@ -124,6 +126,7 @@ const gobgpKind: Kind = {
     const nextHop = gobgp.nextHops(opts.address)[family];
     return {
       daemon: d,
+      port: opts.port,
       nextHop,
       async announce() {
         for (const r of routes) {
@@ -147,8 +150,7 @@ const gobgpKind: Kind = {
 
 const frrKind: Kind = {
   name: 'FRR bgpd',
-  pkg: 'frr',
-  available: frr.available,
+  unavailable: frr.unavailable,
   // A `network` route takes its MED from the IGP metric: 0 without zebra.
   medSentWhenUnset: 0,
   create(opts, routes, family) {
@@ -158,6 +160,7 @@ const frrKind: Kind = {
     const routeMap = (n: number) => `ANNOUNCE${family === 'ipv4' ? '' : '6'}-${n}`;
     return {
       daemon: d,
+      port: opts.port,
       // The driver's outbound route-map (next-hop-v6 for IPv6) sets it on everything FRR sends.
       nextHop: frr.nextHops(opts.address)[family],
       async announce() {
@@ -184,8 +187,7 @@ const frrKind: Kind = {
 
 const openbgpdKind: Kind = {
   name: 'OpenBGPD',
-  pkg: 'openbgpd',
-  available: openbgpd.available,
+  unavailable: openbgpd.unavailable,
   medShownWhenAbsent: 0,
   localPrefShownForEbgp: 100,
   create(opts, routes, family) {
@@ -193,6 +195,7 @@ const openbgpdKind: Kind = {
     const nextHop = openbgpd.nextHops(opts.address)[family];
     return {
       daemon: d,
+      port: opts.port,
       nextHop,
       async announce() {
         for (const r of routes) {
@@ -216,14 +219,14 @@ const openbgpdKind: Kind = {
 
 const exabgpKind: Kind = {
   name: 'ExaBGP',
-  pkg: 'exabgp',
-  available: exabgp.available,
+  unavailable: exabgp.unavailable,
   create(opts, routes, family) {
     const d = exabgp.create(opts);
     const nextHop = exabgp.nextHops(opts.address)[family];
     const list = (name: string, items: string[]) => (items.length ? [name, '[', ...items, ']'] : []);
     return {
       daemon: d,
+      port: opts.port,
       nextHop,
       async announce() {
         for (const r of routes) {
@@ -255,6 +258,8 @@ export const SMALL_RIB: RibConfig = { ...DEFAULT_RIB, workers: 1, shards: 8, pre
 export interface NeighborSpec {
   address: string;
   asn: number;
+  /** The neighbor's port, where ribstorm connects to it (an Instance's `port`); unused for a passive neighbor. */
+  port?: number;
   extra?: Record<string, unknown>;
 }
 
@@ -275,30 +280,36 @@ export class RouteSuite {
   readonly asn: number;
   readonly routerId: string;
   readonly daemonIdPrefix: string;
-  /** The daemons not installed here (reported on stderr once the suite is set up). */
+  /** The daemons that cannot run here (reported on stderr once the suite is set up). */
   readonly skipped: Kind[];
 
   constructor(opts: RouteSuiteOptions) {
     ({ name: this.name, family: this.family, asn: this.asn, routerId: this.routerId, daemonIdPrefix: this.daemonIdPrefix } = opts);
-    this.skipped = KINDS.filter((k) => !k.available());
-    if (this.skipped.length) {
-      const line = `\n*** ${this.name}: SKIPPED ${this.skipped.map((k) => `${k.name} (apt-get install ${k.pkg})`).join(', ')}: not installed ***\n`;
-      process.stderr.write(line);
+    this.skipped = KINDS.filter((k) => k.unavailable() !== null);
+    reportSkipped(this.name, this.skipped.map((k) => `${k.name}: ${k.unavailable()}`));
+  }
+
+  /** Skips the running test, with the reason, unless every one of `kinds` can run here. */
+  skipUnlessRunnable(ctx: TestContext, ...kinds: Kind[]): void {
+    for (const k of kinds) {
+      const why = k.unavailable();
+      if (why !== null) ctx.skip(`${k.name}: ${why}`);
     }
   }
 
-  /** A ribstorm Speaker (not started) listening on `address`, accepting and exporting everything. */
-  createSpeaker(address: string, neighbors: NeighborSpec[], opts: { asn?: number; rib?: RibConfig } = {}): Speaker {
+  /** A ribstorm Speaker (not started) listening on `address`:`port`, accepting and exporting everything. */
+  createSpeaker(address: string, port: number, neighbors: NeighborSpec[], opts: { asn?: number; rib?: RibConfig } = {}): Speaker {
     // IPv6 routes go over the IPv4 sessions: both families on every one.
     const families = this.family === 'ipv6' ? { families: ['ipv4-unicast', 'ipv6-unicast'] } : {};
     const config: Config = {
-      global: { asn: opts.asn ?? this.asn, routerId: this.routerId, listen: [{ address, port: 179 }] },
+      global: { asn: opts.asn ?? this.asn, routerId: this.routerId, listen: [{ address, port }] },
       rib: opts.rib ?? SMALL_RIB,
       neighbors: neighbors.map((n) =>
         validateNeighbor(
           {
             address: n.address,
             'remote-as': n.asn,
+            ...(n.port !== undefined ? { port: n.port } : {}),
             'connect-retry': 2,
             'idle-hold-time': 1,
             'hold-time': HOLD_TIME,
@@ -314,26 +325,29 @@ export class RouteSuite {
     return new Speaker(config);
   }
 
-  /** An instance of `kind` (not started) on `address`, peered with ribstorm at `ribstorm`. */
-  createInstance(
+  /**
+   * An instance of `kind` (not started) on `address` and a port free there, peered with
+   * ribstorm at `ribstorm` (its address and listening port).
+   */
+  async createInstance(
     kind: Kind,
     address: string,
     asn: number,
-    ribstorm: string,
+    ribstorm: ListenAddress,
     routes: RouteSpec[],
     opts: { ribstormAs?: number; connects?: boolean } = {},
-  ): Instance {
+  ): Promise<Instance> {
     const last = address.split('.')[3];
     return kind.create(
       {
         runDir: mkdtempSync(join(tmpdir(), `ribstorm-${this.name}-${last}-`)),
         address,
-        port: 179,
+        port: await freePort(address),
         asn,
         routerId: `${this.daemonIdPrefix}.${last}`,
         // By default the daemon waits and ribstorm connects (at once, rather than after the
         // daemon's own retry timer).
-        peer: { address: ribstorm, port: 179, asn: opts.ribstormAs ?? this.asn, passive: !opts.connects, holdTime: HOLD_TIME },
+        peer: { address: ribstorm.address, port: ribstorm.port, asn: opts.ribstormAs ?? this.asn, passive: !opts.connects, holdTime: HOLD_TIME },
       },
       routes,
       this.family,
@@ -344,8 +358,8 @@ export class RouteSuite {
   describeSummary(): void {
     const skipped = this.skipped;
     describe(`${this.name} suites`, () => {
-      it(`ran ${KINDS.length - skipped.length} of ${KINDS.length} daemons${skipped.length ? `; SKIPPED: ${skipped.map((k) => k.name).join(', ')}` : ''}`, () => {
-        // Fails only when RIBSTORM_REQUIRE_INTEROP=1 (set by .ci/run) and a daemon is missing.
+      it(`ran ${KINDS.length - skipped.length} of ${KINDS.length} daemons${skipped.length ? `; SKIPPED: ${skipped.map((k) => `${k.name} (${k.unavailable()})`).join(', ')}` : ''}`, () => {
+        // Fails only when RIBSTORM_REQUIRE_INTEROP=1 (set by .ci/run) and a daemon cannot run.
         if (process.env.RIBSTORM_REQUIRE_INTEROP === '1') expect(skipped.map((k) => k.name)).toEqual([]);
       });
     });

@@ -1,11 +1,12 @@
-// The MRT reader against real collector files (figures from /work/shared/data/mrt/README.md
-// and stats.json) and against hand-built records for the forms the real files lack
+// The MRT reader against real collector files (figures from data/mrt/README.md and stats.json in
+// the shared data folder, see test/helpers/env.ts; a test whose file is not there skips, saying
+// so) and against hand-built records for the forms the real files lack
 // (BGP4MP_ET, ADD-PATH, AS4_PATH merging, truncation mid-record).
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, type TestContext } from 'vitest';
 import {
   AsPathSegmentType,
   AttrFlag,
@@ -23,10 +24,21 @@ import {
 } from '../../src/packet/index.js';
 import { readRibDump, readUpdates, type MrtUpdate, type MrtUpdatesSummary } from '../../src/tablegen/mrt.js';
 import type { EncodedTable } from '../../src/tablegen/table.js';
+import { reportSkipped, sharedFile } from '../helpers/env.js';
 
-const DATA = process.env.RIBSTORM_MRT_DATA ?? '/work/shared/data/mrt';
-const rib = (f: string) => join(DATA, 'rib', f);
-const updatesFile = (f: string) => join(DATA, 'updates', f);
+/**
+ * A real file under the shared data folder's data/mrt/; without it the running test skips with
+ * the reason, and a line on stderr says so.
+ */
+function dataFile(ctx: TestContext, rel: string): string {
+  const file = sharedFile(`data/mrt/${rel}`);
+  if (file) return file;
+  const why = `data/mrt/${rel} not found (set RIBSTORM_SHARED to the folder holding data/, or put it beside the repository as ../shared)`;
+  reportSkipped('mrt', [`${ctx.task.name}: ${why}`]);
+  ctx.skip(why);
+}
+const rib = (ctx: TestContext, f: string) => dataFile(ctx, `rib/${f}`);
+const updatesFile = (ctx: TestContext, f: string) => dataFile(ctx, `updates/${f}`);
 const tmp = mkdtempSync(join(tmpdir(), 'ribstorm-mrt-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -71,9 +83,9 @@ async function drain(path: string): Promise<{ items: MrtUpdate[]; summary: MrtUp
   }
 }
 
-describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
-  it('TABLE_DUMP_V2 from BIRD (NL-IX): 21 peers, one with 23 routes, bad flags repaired', async () => {
-    const r = await readRibDump(rib('185.186.nlix.mrt'));
+describe('MRT RIB dumps (real files)', () => {
+  it('TABLE_DUMP_V2 from BIRD (NL-IX): 21 peers, one with 23 routes, bad flags repaired', async (ctx) => {
+    const r = await readRibDump(rib(ctx, '185.186.nlix.mrt'));
     expect(r.records).toBe(24); // {'13/1': 1, '13/2': 23}
     expect(r.truncated).toBe(false);
     expect(r.peers.length).toBe(21);
@@ -86,8 +98,8 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     expect(ds.every((d) => attr(d, AttrType.LARGE_COMMUNITY)!.flags === (AttrFlag.Optional | AttrFlag.Transitive))).toBe(true);
   });
 
-  it('TABLE_DUMP v1 from OpenBGPD (NAMEX): 94 peers, 3426 routes, 937 attribute sets, AS4_PATH merged', async () => {
-    const r = await readRibDump(rib('namex-bgpd-rib-inet.mrt'));
+  it('TABLE_DUMP v1 from OpenBGPD (NAMEX): 94 peers, 3426 routes, 937 attribute sets, AS4_PATH merged', async (ctx) => {
+    const r = await readRibDump(rib(ctx, 'namex-bgpd-rib-inet.mrt'));
     expect([r.records, r.ribEntries, r.skippedEntries, r.truncated]).toEqual([3426, 3426, 0, false]);
     expect(r.peers.length).toBe(94);
     expect(r.peers.every((p) => p.table.ipv4Prefixes > 0 && p.table.ipv6Prefixes === 0)).toBe(true);
@@ -107,8 +119,8 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     expect(paths.some((p) => p.includes(23456))).toBe(false);
   });
 
-  it('replaces next hops and prepends the session AS when asked', async () => {
-    const r = await readRibDump(rib('namex-bgpd-rib-inet.mrt'), { nextHop: '198.18.0.1', prependAs: 65000, peers: [0, 1, 2] });
+  it('replaces next hops and prepends the session AS when asked', async (ctx) => {
+    const r = await readRibDump(rib(ctx, 'namex-bgpd-rib-inet.mrt'), { nextHop: '198.18.0.1', prependAs: 65000, peers: [0, 1, 2] });
     expect(r.peers.map((p) => p.index)).toEqual([0, 1, 2]);
     for (const p of r.peers) {
       for (const d of expectSound(p.table)) {
@@ -121,8 +133,8 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     }
   });
 
-  it('TABLE_DUMP v1 IPv6 (NAMEX): 57 peers, 432 routes, 241 sets, MP_REACH rebuilt', async () => {
-    const r = await readRibDump(rib('namex-bgpd-rib-inet6.mrt'), { nextHop6: '2001:db8::1' });
+  it('TABLE_DUMP v1 IPv6 (NAMEX): 57 peers, 432 routes, 241 sets, MP_REACH rebuilt', async (ctx) => {
+    const r = await readRibDump(rib(ctx, 'namex-bgpd-rib-inet6.mrt'), { nextHop6: '2001:db8::1' });
     expect([r.records, r.ribEntries, r.skippedEntries]).toEqual([432, 432, 0]);
     expect(r.peers.length).toBe(57);
     expect(r.peers.reduce((s, p) => s + p.table.ipv6Prefixes, 0)).toBe(432);
@@ -134,8 +146,8 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     }
   });
 
-  it('TABLE_DUMP v1, gzip (RIS 2002): the AS1853 full table, 112986 prefixes in 20013 sets', async () => {
-    const r = await readRibDump(rib('bview.20020722.2337.gz'));
+  it('TABLE_DUMP v1, gzip (RIS 2002): the AS1853 full table, 112986 prefixes in 20013 sets', async (ctx) => {
+    const r = await readRibDump(rib(ctx, 'bview.20020722.2337.gz'));
     expect([r.records, r.ribEntries, r.truncated]).toEqual([115521, 115521, false]);
     expect(r.peers.length).toBe(36);
     const full = r.peers.find((p) => p.address === '193.203.0.1')!;
@@ -150,8 +162,8 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     expect(hops / 112986).toBeCloseTo(4.387, 3);
   });
 
-  it('a record over 64 KiB (RIS 2018): 23 peers with the one IPv6 prefix, MP_REACH cut to its next hop', async () => {
-    const r = await readRibDump(rib('bview.64k_stream_overflow.gz'));
+  it('a record over 64 KiB (RIS 2018): 23 peers with the one IPv6 prefix, MP_REACH cut to its next hop', async (ctx) => {
+    const r = await readRibDump(rib(ctx, 'bview.64k_stream_overflow.gz'));
     expect([r.records, r.ribEntries, r.skippedEntries]).toEqual([2, 23, 0]);
     expect(r.peers.length).toBe(54);
     const used = r.peers.filter((p) => p.table.ipv6Prefixes > 0);
@@ -159,8 +171,8 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     for (const p of used) expectSound(p.table);
   });
 
-  it('TABLE_DUMP_V2, bzip2 (RouteViews jinx 2014): 14 peers, 503590 routes, the AS30844 view', async () => {
-    const r = await readRibDump(rib('routeviews.route-views.jinx.ribs.1401487200.bz2'));
+  it('TABLE_DUMP_V2, bzip2 (RouteViews jinx 2014): 14 peers, 503590 routes, the AS30844 view', async (ctx) => {
+    const r = await readRibDump(rib(ctx, 'routeviews.route-views.jinx.ribs.1401487200.bz2'));
     expect([r.records, r.ribEntries, r.skippedEntries, r.truncated]).toEqual([497408, 503590, 0, false]);
     const counts = r.peers.map((p) => p.table.ipv4Prefixes + p.table.ipv6Prefixes).sort((a, b) => b - a);
     expect(counts).toEqual([497321, 2262, 1783, 1375, 664, 70, 61, 21, 15, 5, 5, 4, 3, 1]);
@@ -177,8 +189,8 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     for (const q of r.peers.filter((p) => p.index !== 5)) expectSound(q.table);
   });
 
-  it('truncated bzip2 (first MiB of a larger file) ends cleanly with truncated=true', async () => {
-    const v1 = await readRibDump(rib('rib.20080501.0644_firstMB.bz2'));
+  it('truncated bzip2 (first MiB of a larger file) ends cleanly with truncated=true', async (ctx) => {
+    const v1 = await readRibDump(rib(ctx, 'rib.20080501.0644_firstMB.bz2'));
     expect(v1.truncated).toBe(true);
     expect(v1.truncatedDetail).toMatch(/ends unexpectedly/);
     // README: 139291 records decode before the cut. bzcat withholds its last partial 5000-octet
@@ -186,7 +198,7 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     expect(v1.records).toBeGreaterThan(139291 - 100);
     expect(v1.records).toBeLessThanOrEqual(139291);
     expect(v1.peers.length).toBe(44);
-    const v2 = await readRibDump(rib('rib.20140523.0600_firstMB.bz2'), { peers: [0, 1, 2, 3] });
+    const v2 = await readRibDump(rib(ctx, 'rib.20140523.0600_firstMB.bz2'), { peers: [0, 1, 2, 3] });
     expect(v2.truncated).toBe(true);
     expect(v2.records).toBeGreaterThan(9073 - 20);
     expect(v2.records).toBeLessThanOrEqual(9073);
@@ -194,8 +206,8 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
     for (const p of v2.peers) expectSound(p.table);
   });
 
-  it('a file cut mid-record, plain or gzip, is read up to the cut', async () => {
-    const whole = readFileSync(rib('namex-bgpd-rib-inet.mrt'));
+  it('a file cut mid-record, plain or gzip, is read up to the cut', async (ctx) => {
+    const whole = readFileSync(rib(ctx, 'namex-bgpd-rib-inet.mrt'));
     const cut = join(tmp, 'cut.mrt');
     writeFileSync(cut, whole.subarray(0, 100_000));
     let whole100k = 0;
@@ -216,7 +228,7 @@ describe.skipIf(!existsSync(DATA))('MRT RIB dumps (real files)', () => {
   });
 });
 
-describe.skipIf(!existsSync(DATA))('MRT BGP4MP traces (real files)', () => {
+describe('MRT BGP4MP traces (real files)', () => {
   async function announced(path: string) {
     const { items, summary } = await drain(path);
     let a4 = 0;
@@ -239,8 +251,8 @@ describe.skipIf(!existsSync(DATA))('MRT BGP4MP traces (real files)', () => {
     return { items, summary, counts: [a4, a6, w4, w6] };
   }
 
-  it('MESSAGE_AS4 gzip (RIS rrc06 2014): 1530 UPDATEs, 4 state changes skipped', async () => {
-    const { items, summary, counts } = await announced(updatesFile('ris.rrc06.updates.1401488100.gz'));
+  it('MESSAGE_AS4 gzip (RIS rrc06 2014): 1530 UPDATEs, 4 state changes skipped', async (ctx) => {
+    const { items, summary, counts } = await announced(updatesFile(ctx, 'ris.rrc06.updates.1401488100.gz'));
     expect(items.length).toBe(1530);
     expect(counts).toEqual([3665, 96, 68, 0]);
     expect(summary).toMatchObject({ records: 1561, updates: 1530, stateChanges: 4, truncated: false });
@@ -250,25 +262,25 @@ describe.skipIf(!existsSync(DATA))('MRT BGP4MP traces (real files)', () => {
     expect(items.every((u, i) => i === 0 || u.time >= items[i - 1].time)).toBe(true);
   });
 
-  it('bzip2 (RouteViews jinx 2014) and plain (route-views2 2013) traces', async () => {
-    const jinx = await announced(updatesFile('routeviews.route-views.jinx.updates.1401493500.bz2'));
+  it('bzip2 (RouteViews jinx 2014) and plain (route-views2 2013) traces', async (ctx) => {
+    const jinx = await announced(updatesFile(ctx, 'routeviews.route-views.jinx.updates.1401493500.bz2'));
     expect(jinx.items.length).toBe(644);
     expect(jinx.counts).toEqual([1236, 2, 114, 2]);
-    const rv2 = await announced(updatesFile('routeviews2.updates.20130101.0013.mrt'));
+    const rv2 = await announced(updatesFile(ctx, 'routeviews2.updates.20130101.0013.mrt'));
     expect(rv2.items.length).toBe(18088);
     expect(rv2.counts).toEqual([42997, 0, 4465, 0]);
   });
 
-  it('2-octet MESSAGE records (route-views.linx 2007)', async () => {
-    const { items, counts } = await announced(updatesFile('updates.20070211.0141.gz'));
+  it('2-octet MESSAGE records (route-views.linx 2007)', async (ctx) => {
+    const { items, counts } = await announced(updatesFile(ctx, 'updates.20070211.0141.gz'));
     expect(items.length).toBe(23394);
     expect(items.every((u) => !u.asn4)).toBe(true);
     expect(counts).toEqual([46909, 4420, 1978, 350]);
   });
 
-  it('stops the decompressor when the reader stops early', async () => {
+  it('stops the decompressor when the reader stops early', async (ctx) => {
     let n = 0;
-    for await (const u of readUpdates(updatesFile('routeviews2.updates.20131201.0000.bz2'))) {
+    for await (const u of readUpdates(updatesFile(ctx, 'routeviews2.updates.20131201.0000.bz2'))) {
       expect(u.message[18]).toBe(MessageType.UPDATE);
       if (++n === 10) break;
     }
@@ -373,26 +385,32 @@ describe('MRT forms absent from the real files', () => {
     expect(r.peers[1].table.endOfRib.length).toBe(23 + 29);
   });
 
-  it('TABLE_DUMP v1 AS4_PATH: merged behind AS_TRANS, ignored after a 2-octet AGGREGATOR of another AS', async () => {
+  it('TABLE_DUMP v1 AS4_PATH: merged behind AS_TRANS; ignored when an AGGREGATOR of another AS comes with AS4_AGGREGATOR (RFC 6793 §4.2.3), not when it comes alone', async () => {
     const as2 = (asns: number[]) => ({ type: AttrType.AS_PATH, flags: T, segments: [{ type: AsPathSegmentType.AS_SEQUENCE, asns }] }) as PathAttribute;
     const as4path = { type: AttrType.AS4_PATH, flags: O | T, segments: [{ type: AsPathSegmentType.AS_SEQUENCE, asns: [4200000001] }] } as PathAttribute;
     const base = [{ type: AttrType.ORIGIN, flags: T, origin: 0 } as PathAttribute, as2([64501, 23456]), { type: AttrType.NEXT_HOP, flags: T, nextHop: '192.0.2.1' } as PathAttribute];
     const merged = attrs([...base, { type: AttrType.AGGREGATOR, flags: O | T, asn: 23456, address: '192.0.2.7' }, as4path, { type: AttrType.AS4_AGGREGATOR, flags: O | T, asn: 4200000001, address: '192.0.2.7' }], false);
-    const vetoed = attrs([...base, { type: AttrType.AGGREGATOR, flags: O | T, asn: 64502, address: '192.0.2.8' }, as4path], false);
+    const vetoed = attrs([...base, { type: AttrType.AGGREGATOR, flags: O | T, asn: 64502, address: '192.0.2.8' }, as4path, { type: AttrType.AS4_AGGREGATOR, flags: O | T, asn: 4200000002, address: '192.0.2.8' }], false);
+    const aggregatorAlone = attrs([...base, { type: AttrType.AGGREGATOR, flags: O | T, asn: 64503, address: '192.0.2.9' }, as4path], false);
     const v1 = (prefix: string, len: number, at: Buffer) =>
       mrtRecord(1, 12, 1, Buffer.concat([u16(0), u16(0), ip4(prefix), Buffer.from([len, 1]), u32(0), ip4('192.0.2.1'), u16(64501), u16(at.length), at]));
     const file = join(tmp, 'v1as4.mrt');
-    writeFileSync(file, Buffer.concat([v1('203.0.113.0', 24, merged), v1('198.51.100.0', 24, vetoed)]));
+    writeFileSync(file, Buffer.concat([v1('203.0.113.0', 24, merged), v1('198.51.100.0', 24, vetoed), v1('198.51.101.0', 24, aggregatorAlone)]));
     const r = await readRibDump(file);
     expect(r.peers.length).toBe(1);
     const ds = expectSound(r.peers[0].table);
-    expect(ds.length).toBe(2);
+    expect(ds.length).toBe(3);
     const path = (d: DecodedUpdate) => attr(d, AttrType.AS_PATH)!.segments.flatMap((s) => s.asns);
     expect(path(ds[0])).toEqual([64501, 4200000001]);
     expect(attr(ds[0], AttrType.AGGREGATOR)).toMatchObject({ asn: 4200000001, address: '192.0.2.7' });
     expect(attr(ds[0], AttrType.AS4_PATH)).toBeUndefined();
+    // Both aggregator attributes, the 2-octet one without AS_TRANS: AS4_PATH and AS4_AGGREGATOR ignored.
     expect(path(ds[1])).toEqual([64501, 23456]);
     expect(attr(ds[1], AttrType.AGGREGATOR)).toMatchObject({ asn: 64502, address: '192.0.2.8' });
+    // AGGREGATOR alone: §4.2.3's rule needs both, so AS4_PATH is merged as usual.
+    expect(path(ds[2])).toEqual([64501, 4200000001]);
+    expect(attr(ds[2], AttrType.AGGREGATOR)).toMatchObject({ asn: 64503, address: '192.0.2.9' });
+    expect(ds.map((d) => attr(d, AttrType.AS4_AGGREGATOR))).toEqual([undefined, undefined, undefined]);
   });
 
   it('says what to install when bzcat is missing', async () => {

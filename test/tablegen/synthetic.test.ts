@@ -1,5 +1,5 @@
 // The synthetic table: reproducible, valid on the wire, and shaped like the real one
-// (figures from /work/shared/data/mrt/stats.json, copied here as the spec).
+// (figures from the shared data folder's data/mrt/stats.json, copied here as the spec).
 import { describe, expect, it } from 'vitest';
 import {
   AttrType,
@@ -217,10 +217,8 @@ describe('synthetic table', () => {
     expect(generateTable({ ...base, variant: 1 }).updates.equals(generateTable({ ...base, variant: 1 }).updates)).toBe(true);
   });
 
-  it('generates the default full table (1.04M + 225k prefixes) in well under 3 s', () => {
-    const t0 = performance.now();
+  it('generates the default full table (1.04M + 225k prefixes)', () => {
     const full = generateTable({ senderAs: 64500 });
-    const ms = performance.now() - t0;
     expect([full.ipv4Prefixes, full.ipv6Prefixes]).toEqual([1_040_000, 225_000]);
     let count = 0;
     let max = 0;
@@ -234,7 +232,5 @@ describe('synthetic table', () => {
     const perSet = 1_265_000 / full.attributeSets;
     expect(perSet).toBeGreaterThan(3);
     expect(perSet).toBeLessThan(6);
-    // ~0.7 s on the 2-core dev machine; generous for a loaded CI runner.
-    expect(ms).toBeLessThan(3000);
   });
 });

@@ -1,12 +1,14 @@
 // Interop driver for BIRD 2.0.12 (`bird` + `birdc`): one BGP protocol, IPv4 + IPv6 unicast
 // over an IPv4 session, no kernel protocol (nothing touches the host's routing table).
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { notInstalled, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
 import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
   GroupDriver,
   hasBinary,
+  isListening,
+  logTail,
   runCli,
   runCliOk,
   startDetached,
@@ -49,10 +51,23 @@ export interface BirdDaemon extends Daemon {
    * (master4) by default, IPv6 (master6) with 'ipv6'.
    */
   receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
+  /** The same routes with every BGP attribute as BIRD prints it, by name (`originator_id`, `cluster_list`...). */
+  receivedAttributes(family?: 'ipv4' | 'ipv6'): Promise<BirdRouteAttributes[]>;
+}
+
+/** One route of `show route all` with its `BGP.name: value` lines, values as printed. */
+export interface BirdRouteAttributes {
+  prefix: string;
+  attributes: Record<string, string>;
+}
+
+/** BIRD runs unprivileged too (it only binds the given, possibly unprivileged, port). */
+export function unavailable(): string | null {
+  return hasBinary(BIRD) && hasBinary(BIRDC) ? null : notInstalled('bird2');
 }
 
 export function available(): boolean {
-  return hasBinary(BIRD) && hasBinary(BIRDC);
+  return unavailable() === null;
 }
 
 export function create(opts: DaemonOptions, extras: BirdExtras = {}): BirdDaemon {
@@ -136,19 +151,53 @@ class Bird extends GroupDriver implements BirdDaemon {
       logFile: this.logFile,
     });
     // The control socket answers only after the config is loaded and the protocols started.
-    await waitForDaemon(this.proc, this.logFile, 'bird control socket', async () => {
+    // BIRD keeps running when the BGP protocol cannot bind its address and port: the protocol
+    // goes down ("Cannot open listening socket"), which fails the start here.
+    const { address, port } = this.opts;
+    await waitForDaemon(this.proc, this.logFile, `bird control socket and listener on ${address}:${port}`, async () => {
       const r = await runCli(BIRDC, ['-s', this.socket, 'show', 'status'], 2_000);
-      return r.code === 0 && /Daemon is up and running/.test(r.stdout);
+      return r.code === 0 && /Daemon is up and running/.test(r.stdout) && isListening(address, port);
     });
+    const state = new RegExp(`^${PROTOCOL}\\s+BGP\\s+\\S+\\s+(\\S+)`, 'm').exec(await this.birdc('show', 'protocols', PROTOCOL))?.[1];
+    if (state !== 'start' && state !== 'up') {
+      throw new Error(`bird: protocol ${PROTOCOL} is ${state ?? 'missing'} after start\n--- ${this.logFile} ---\n${logTail(this.logFile)}`);
+    }
   }
 
   birdc(...args: string[]): Promise<string> {
     return runCliOk(BIRDC, ['-s', this.socket, ...args]);
   }
 
+  private packetLogFrom: number | null = null;
+
+  /**
+   * BIRD keeps no message counters: the first call turns on packet tracing for the protocol
+   * (one "peer: Got KEEPALIVE" log line per KEEPALIVE), later calls count those lines since then.
+   */
+  async keepalivesReceived(): Promise<number> {
+    if (this.packetLogFrom === null) {
+      this.packetLogFrom = this.readLog().length;
+      await this.birdc('debug', PROTOCOL, '{', 'states,', 'events,', 'packets', '}');
+    }
+    return this.readLog().slice(this.packetLogFrom).split(`${PROTOCOL}: Got KEEPALIVE`).length - 1;
+  }
+
+  private readLog(): string {
+    try {
+      return readFileSync(this.logFile, 'utf8');
+    } catch {
+      return '';
+    }
+  }
+
   async receivedRoutes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<RouteView[]> {
     const table = family === 'ipv6' ? 'master6' : 'master4';
     return parseShowRouteAll(await this.birdc('show', 'route', 'all', 'table', table, 'protocol', PROTOCOL));
+  }
+
+  async receivedAttributes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<BirdRouteAttributes[]> {
+    const table = family === 'ipv6' ? 'master6' : 'master4';
+    return parseRouteAttributes(await this.birdc('show', 'route', 'all', 'table', table, 'protocol', PROTOCOL));
   }
 
   async session(): Promise<SessionView> {
@@ -301,4 +350,24 @@ export function parseShowRouteAll(out: string): RouteView[] {
     }
   }
   return routes.map(normaliseRoute);
+}
+
+/** `birdc show route all` as routes with their BGP attribute lines, unparsed (see parseShowRouteAll). */
+export function parseRouteAttributes(out: string): BirdRouteAttributes[] {
+  const routes: BirdRouteAttributes[] = [];
+  let prefix = '';
+  let cur: BirdRouteAttributes | null = null;
+  for (const line of out.split('\n')) {
+    const head = /^(\d+\.\d+\.\d+\.\d+\/\d+|[0-9a-f]*:[0-9a-f:.]*\/\d+)\s+\S+\s+\[/i.exec(line);
+    const again = /^\s+(?:unicast|unreachable|blackhole|prohibited)\s+\[/.test(line);
+    if (head || (again && prefix)) {
+      if (head) prefix = head[1];
+      cur = { prefix, attributes: {} };
+      routes.push(cur);
+      continue;
+    }
+    const attr = /^\s+BGP\.(\w+):\s*(.*)$/.exec(line);
+    if (cur && attr) cur.attributes[attr[1]] = attr[2].trim();
+  }
+  return routes;
 }

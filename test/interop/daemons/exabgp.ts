@@ -28,8 +28,8 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, rmS
 import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { StringDecoder } from 'node:string_decoder';
-import { capabilityNameByCode, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
-import { hasBinary, runCli, signalGroup, startDetached, stopGroup, waitFor, type Started } from './proc.js';
+import { capabilityNameByCode, notInstalled, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
+import { hasBinary, isListening, runCli, signalGroup, startDetached, stopGroup, waitFor, type Started } from './proc.js';
 import { extendedCommunityFromValue, normaliseRoute, type RouteView } from '../routeView.js';
 
 export interface ExabgpExtras {
@@ -45,7 +45,7 @@ export interface ExabgpExtras {
 export interface ExabgpDaemon extends Daemon {
   readonly name: 'exabgp';
   /** ms-epoch times (ExaBGP's clock) of every KEEPALIVE received from the neighbor. */
-  keepalivesReceived(): Promise<number[]>;
+  keepaliveTimes(): Promise<number[]>;
   /**
    * The lines ExaBGP's API wrote, one JSON object each, verbatim: its whole view of the session,
    * UPDATEs included. Not always strict JSON (down reasons may hold raw control bytes).
@@ -57,8 +57,13 @@ export interface ExabgpDaemon extends Daemon {
   receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
 }
 
+/** ExaBGP runs unprivileged too (as root it switches to exabgp.daemon.user, set to ourselves). */
+export function unavailable(): string | null {
+  return hasBinary('exabgp') && hasBinary('mkfifo') ? null : notInstalled('exabgp');
+}
+
 export function available(): boolean {
-  return hasBinary('exabgp') && hasBinary('mkfifo');
+  return unavailable() === null;
 }
 
 /** Next hops for routes announced through command() (the other drivers' convention: not 127/8). */
@@ -197,14 +202,15 @@ ${routes.length ? `  static {\n${routes.map((r) => `    ${r.replace(/;\s*$/, '')
       try {
         // The helper creates the events file once ExaBGP has loaded the config and forked it,
         // which happens after it bound its listening socket.
+        // (A condition that is true once ExaBGP has exited ends the wait at once; checked below.)
         await waitFor(
           'exabgp to load its config and start its API helper',
-          () => {
-            if (p.hasExited()) throw new Error('exabgp exited');
-            return existsSync(eventsFile) && /loaded new configuration successfully/.test(readLog().slice(logStart));
-          },
+          () => p.hasExited() || (existsSync(eventsFile) && /loaded new configuration successfully/.test(readLog().slice(logStart))),
           15_000,
         );
+        // It listens on exabgp.tcp.bind / exabgp.tcp.port for every neighbor, passive or not.
+        await waitFor(`exabgp listening on ${opts.address}:${opts.port}`, () => p.hasExited() || isListening(opts.address, opts.port), 10_000);
+        if (p.hasExited()) throw new Error('exabgp exited while starting');
       } catch (err) {
         await stopGroup(p).catch(() => undefined);
         proc = undefined;
@@ -290,9 +296,14 @@ ${routes.length ? `  static {\n${routes.map((r) => `    ${r.replace(/;\s*$/, '')
       return routesFromEvents(text, family);
     },
 
-    async keepalivesReceived(): Promise<number[]> {
+    async keepaliveTimes(): Promise<number[]> {
       log.poll();
       return [...log.state.keepalives];
+    },
+
+    async keepalivesReceived(): Promise<number> {
+      log.poll();
+      return log.state.keepalives.length;
     },
   };
 

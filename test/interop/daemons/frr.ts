@@ -1,7 +1,7 @@
 // Interop driver for FRR 8.4: bgpd alone (no zebra, no watchfrr), queried through vtysh.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { notInstalled, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
 import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
   type CliResult,
@@ -17,8 +17,13 @@ import {
 
 const BGPD = '/usr/lib/frr/bgpd';
 
+/** bgpd runs unprivileged too with -S on an unprivileged port (it only warns about its crash-log directory). */
+export function unavailable(): string | null {
+  return hasBinary(BGPD) && hasBinary('vtysh') ? null : notInstalled('frr');
+}
+
 export function available(): boolean {
-  return hasBinary(BGPD) && hasBinary('vtysh');
+  return unavailable() === null;
 }
 
 export interface FrrDaemon extends Daemon {
@@ -176,6 +181,12 @@ class Frr extends GroupDriver implements FrrDaemon {
     };
   }
 
+  async keepalivesReceived(): Promise<number> {
+    const peerAddr = this.opts.peer.address;
+    const all = JSON.parse(await this.vtysh([`show bgp neighbors ${peerAddr} json`])) as Record<string, FrrNeighbor>;
+    return all[peerAddr]?.messageStats?.keepalivesRecv ?? 0;
+  }
+
   async shutdownPeer(text: string): Promise<void> {
     const up = async () => (await this.session()).established;
     await waitFor('frr session Established before shutdown', up, 5_000, 200);
@@ -198,6 +209,7 @@ class Frr extends GroupDriver implements FrrDaemon {
 
 interface FrrNeighbor {
   bgpState?: string;
+  messageStats?: { keepalivesRecv?: number };
   bgpTimerHoldTimeMsecs?: number;
   neighborCapabilities?: Record<string, unknown>;
   lastResetDueTo?: string;

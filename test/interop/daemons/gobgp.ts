@@ -1,7 +1,8 @@
 // Interop driver for GoBGP 3.10 (`gobgpd` + `gobgp` CLI over its gRPC API).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { capabilityNameByCode, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
+import { freePort } from '../../helpers/env.js';
+import { capabilityNameByCode, notInstalled, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
 import { extendedCommunityFromValue, normaliseRoute, type RouteView } from '../routeView.js';
 import {
   GroupDriver,
@@ -15,11 +16,12 @@ import {
   waitForDaemon,
 } from './proc.js';
 
-// Every instance has its own 127.0.0.x, so the API port can be the same for all of them.
-const API_PORT = 50051;
+export function unavailable(): string | null {
+  return hasBinary('gobgpd') && hasBinary('gobgp') ? null : notInstalled('gobgpd');
+}
 
 export function available(): boolean {
-  return hasBinary('gobgpd') && hasBinary('gobgp');
+  return unavailable() === null;
 }
 
 export interface GoBgpDaemon extends Daemon {
@@ -28,6 +30,14 @@ export interface GoBgpDaemon extends Daemon {
   cli(args: string[], timeoutMs?: number): Promise<string>;
   /** Routes received from the neighbor (its Adj-RIB-In, before import policy), IPv4 unless 'ipv6'. */
   receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
+  /** The same paths with their attributes as GoBGP's JSON gives them, keyed by attribute type code. */
+  receivedAttributes(family?: 'ipv4' | 'ipv6'): Promise<GoBgpPathAttributes[]>;
+}
+
+/** One path of `gobgp -j ... adj-in`: its prefix and its attributes by type code, as GoBGP's JSON has them. */
+export interface GoBgpPathAttributes {
+  prefix: string;
+  attributes: Map<number, Record<string, unknown>>;
 }
 
 export function create(opts: DaemonOptions): GoBgpDaemon {
@@ -102,6 +112,8 @@ class GoBgp extends GroupDriver implements GoBgpDaemon {
   protected readonly label = 'gobgpd';
   readonly name = 'gobgp' as const;
   private readonly logFile: string;
+  /** The gRPC API's port on the instance's address, found free when it starts. */
+  private apiPort = 0;
 
   constructor(private readonly opts: DaemonOptions) {
     super();
@@ -111,7 +123,8 @@ class GoBgp extends GroupDriver implements GoBgpDaemon {
 
   /** Runs the `gobgp` CLI against this instance's API. */
   cli(args: string[], timeoutMs = 10_000): Promise<string> {
-    return runCliOk('gobgp', ['-u', this.opts.address, '-p', String(API_PORT), ...args], timeoutMs);
+    if (!this.apiPort) throw new Error('gobgpd: not started');
+    return runCliOk('gobgp', ['-u', this.opts.address, '-p', String(this.apiPort), ...args], timeoutMs);
   }
 
   async start(): Promise<void> {
@@ -119,13 +132,14 @@ class GoBgp extends GroupDriver implements GoBgpDaemon {
     mkdirSync(runDir, { recursive: true });
     const conf = join(runDir, 'gobgpd.toml');
     writeFileSync(conf, configToml(this.opts));
+    this.apiPort = await freePort(address);
     const proc = startDetached(
       'gobgpd',
-      ['-f', conf, '--api-hosts', `${address}:${API_PORT}`, '--pprof-disable', '--log-level', 'info'],
+      ['-f', conf, '--api-hosts', `${address}:${this.apiPort}`, '--pprof-disable', '--log-level', 'info'],
       { cwd: runDir, logFile: this.logFile },
     );
     this.proc = proc;
-    const probe = ['-u', address, '-p', String(API_PORT), 'global'];
+    const probe = ['-u', address, '-p', String(this.apiPort), 'global'];
     try {
       await waitForDaemon(
         proc,
@@ -143,6 +157,11 @@ class GoBgp extends GroupDriver implements GoBgpDaemon {
   async receivedRoutes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<RouteView[]> {
     const out = await this.cli(['-j', 'neighbor', this.opts.peer.address, 'adj-in', '-a', family]);
     return parseRibJson(out.trim() || '{}');
+  }
+
+  async receivedAttributes(family: 'ipv4' | 'ipv6' = 'ipv4'): Promise<GoBgpPathAttributes[]> {
+    const out = await this.cli(['-j', 'neighbor', this.opts.peer.address, 'adj-in', '-a', family]);
+    return parseRibAttributes(out.trim() || '{}');
   }
 
   async session(): Promise<SessionView> {
@@ -163,6 +182,12 @@ class GoBgp extends GroupDriver implements GoBgpDaemon {
       holdTime: established ? (p.timers?.state?.negotiated_hold_time ?? null) : null,
       lastError: lastErrorFromLog(this.readLog(), this.opts.peer.address),
     };
+  }
+
+  async keepalivesReceived(): Promise<number> {
+    const peers = JSON.parse(await this.cli(['neighbor', '-j'])) as GoBgpPeer[];
+    const p = peers.find((x) => (x.conf?.neighbor_address ?? x.state?.neighbor_address) === this.opts.peer.address);
+    return Number(p?.state?.messages?.received?.keepalive ?? 0);
   }
 
   async shutdownPeer(text: string): Promise<void> {
@@ -198,6 +223,8 @@ interface GoBgpPeer {
     session_state?: number | string;
     local_cap?: GoBgpCap[];
     remote_cap?: GoBgpCap[];
+    /** Message counters (uint64, which the JSON may carry as strings). */
+    messages?: { received?: { keepalive?: number | string } };
   };
   timers?: { state?: { negotiated_hold_time?: number } };
 }
@@ -435,4 +462,14 @@ export function parseRibJson(json: string): RouteView[] {
     }
   }
   return routes;
+}
+
+/** `gobgp -j global rib` / `neighbor ADDR adj-in`: every path with its attributes by type code. */
+export function parseRibAttributes(json: string): GoBgpPathAttributes[] {
+  const table = JSON.parse(json) as Record<string, Array<{ nlri?: { prefix?: string }; attrs?: Array<Record<string, unknown> & { type: number }> }>>;
+  const out: GoBgpPathAttributes[] = [];
+  for (const [prefix, paths] of Object.entries(table)) {
+    for (const p of paths) out.push({ prefix: p.nlri?.prefix ?? prefix, attributes: new Map((p.attrs ?? []).map((a) => [a.type, a])) });
+  }
+  return out;
 }

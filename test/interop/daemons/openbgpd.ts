@@ -2,7 +2,7 @@
 // unicast over an IPv4 session, `fib-update no` so the host's routing table stays untouched.
 import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CapabilityName, Daemon, DaemonOptions, SessionView } from '../daemon.js';
+import { notInstalled, type CapabilityName, type Daemon, type DaemonOptions, type SessionView } from '../daemon.js';
 import { normaliseRoute, type RouteView } from '../routeView.js';
 import {
   GroupDriver,
@@ -44,8 +44,19 @@ export interface OpenBgpdDaemon extends Daemon {
   receivedRoutes(family?: 'ipv4' | 'ipv6'): Promise<RouteView[]>;
 }
 
+/**
+ * bgpd exits at once with "need root privileges" when not started as root (its session engine
+ * and RDE chroot to /run/openbgpd and switch to the _openbgpd user), whatever port it is given:
+ * without root it cannot run at all.
+ */
+export function unavailable(): string | null {
+  if (!hasBinary(BGPD) || !hasBinary(BGPCTL)) return notInstalled('openbgpd');
+  if (process.getuid?.() !== 0) return 'needs root (bgpd refuses to start without root privileges: it chroots to /run/openbgpd)';
+  return null;
+}
+
 export function available(): boolean {
-  return hasBinary(BGPD) && hasBinary(BGPCTL);
+  return unavailable() === null;
 }
 
 export function create(opts: DaemonOptions, extras: OpenBgpdExtras = {}): OpenBgpdDaemon {
@@ -155,6 +166,12 @@ class OpenBgpd extends GroupDriver implements OpenBgpdDaemon {
     return parseShowNeighborJson(await this.bgpctl('-j', 'show', 'neighbor', this.opts.peer.address));
   }
 
+  async keepalivesReceived(): Promise<number> {
+    const json = await this.bgpctl('-j', 'show', 'neighbor', this.opts.peer.address);
+    const n = (JSON.parse(json) as { neighbors?: BgpctlNeighbor[] }).neighbors?.[0];
+    return n?.stats?.message?.received?.keepalives ?? 0;
+  }
+
   async shutdownPeer(text: string): Promise<void> {
     // The neighbor stays down (config "down") until enablePeer().
     const out = await this.bgpctl('neighbor', this.opts.peer.address, 'down', text);
@@ -222,6 +239,7 @@ function normaliseCapabilities(caps: Record<string, unknown> | undefined): Capab
 
 interface BgpctlNeighbor {
   state?: string;
+  stats?: { message?: { received?: { keepalives?: number } } };
   config?: { down?: boolean };
   my_shutdown_reason?: string;
   last_shutdown_reason?: string;
