@@ -1,4 +1,4 @@
-// Shape of the real table, copied from /work/shared/data/mrt/stats.json (see its README).
+// Shape of the real table, copied from shared/data/mrt/stats.json beside the repository (see its README).
 // Full-table shape (prefix lengths, AS_PATH lengths, ORIGIN, aggregation) comes from the
 // single-peer 2014 jinx view (AS30844, 497,321 prefixes), the only full modern-era RIB there;
 // attribute richness (communities, large communities, MED, IPv6 lengths) from the 2014
