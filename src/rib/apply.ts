@@ -106,14 +106,21 @@ export function unpackResult(a: Uint32Array): BatchResult {
  */
 export function sortByAttribute(c: Uint32Array, lead = 0): Uint32Array {
   const n = c.length / CHANGE_WORDS;
-  const keys = new Float64Array(n);
-  for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + C_ATTR] * 4294967296 + i;
-  keys.sort();
   const out = new Uint32Array(lead + c.length);
-  for (let j = 0; j < n; j++) {
-    const i = keys[j] % 4294967296;
-    out.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), lead + j * CHANGE_WORDS);
+  const put = (i: number, j: number) => out.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), lead + j * CHANGE_WORDS);
+  // One float sort on attribute id * 2^bits + position: exact while the key fits in 53 bits
+  // (32-bit ids, up to 2^21 records); larger sets take a stable comparison sort.
+  const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  if (bits <= 21) {
+    const scale = 2 ** bits;
+    const keys = new Float64Array(n);
+    for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + C_ATTR] * scale + i;
+    keys.sort();
+    for (let j = 0; j < n; j++) put(keys[j] % scale, j);
+    return out;
   }
+  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => c[a * CHANGE_WORDS + C_ATTR] - c[b * CHANGE_WORDS + C_ATTR] || a - b);
+  order.forEach((i, j) => put(i, j));
   return out;
 }
 
