@@ -48,8 +48,9 @@ export interface ExportTarget extends ExportRules {
 }
 
 /**
- * A batch of best-path changes as runs of one attribute set each (the workers sort them by
- * attribute id): group g is changes [starts[g], starts[g + 1]), all with attribute attrs[g].
+ * A batch of best-path changes as runs of one attribute set and one family each (the workers
+ * sort them by attribute id): group g is changes [starts[g], starts[g + 1]), all with attribute
+ * attrs[g] and of the family of its first change.
  */
 export class GroupedChanges {
   attrs = new Int32Array(1024);
@@ -63,9 +64,13 @@ export class GroupedChanges {
     const n = changes.length / CHANGE_WORDS;
     let groups = 0;
     let prev = -1;
+    let prevFamily = -1;
     for (let i = 0; i < n; i++) {
       const a = changes[i * CHANGE_WORDS + C_ATTR];
-      if (a === prev) continue;
+      // A set belongs to one family; withdrawals (attribute 0) of both are split by family.
+      const family = changes[i * CHANGE_WORDS + C_LEN] >>> 8;
+      if (a === prev && family === prevFamily) continue;
+      prevFamily = family;
       if (groups + 1 >= this.attrs.length) {
         const g = new Int32Array(this.attrs.length * 2);
         g.set(this.attrs);
