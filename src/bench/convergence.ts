@@ -6,7 +6,7 @@ import type { EncodedTable } from '../tablegen/index.js';
 import { withdrawalsOf } from '../loadgen/churn.js';
 import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
-import { createTarget, type Target, type TargetKind } from './targets.js';
+import { createTarget, type Target, type TargetKind, type TargetLoad } from './targets.js';
 
 /** Where the peers and the target are: the bench's own loopback plan, or the user's. */
 export interface Layout {
@@ -15,10 +15,19 @@ export interface Layout {
   sender: (i: number) => { address: string; asn: number };
 }
 
+/**
+ * Sending peers at most: their addresses, 127.0.5.10 to .19 and then from .28 on (past the
+ * extra sinks' .21 to .27), stay within 127.0.5.0/24.
+ */
+export const MAX_SENDERS = 236;
+
+/** Receiving peers at most: the first sink, then 127.0.5.21 to .27. */
+export const MAX_SINKS = 8;
+
 export const BENCH_LAYOUT: Layout = {
   target: { address: '127.0.5.1', port: 1790, asn: 65000 },
   sink: { address: '127.0.5.2', asn: 65001 },
-  sender: (i) => ({ address: `127.0.5.${10 + i}`, asn: 65010 + i }),
+  sender: (i) => ({ address: `127.0.5.${i < 10 ? 10 + i : 18 + i}`, asn: 65010 + i }),
 };
 
 /** Several sinks seen as one: complete when the emptiest is, quiet when all are. */
@@ -92,6 +101,21 @@ export interface ConvergenceResult {
   replay?: { messages: number; seconds: number; sinkUpdates: number; settleSeconds: number };
 }
 
+/**
+ * What a run puts into the target at most: every sender's paths, the distinct prefixes, the
+ * attribute sets (a replayed trace may bring a new one with each UPDATE).
+ */
+function runLoad(o: ConvergenceOptions): TargetLoad {
+  const trace = typeof o.churn === 'object' ? o.churn.trace.messages.length : 0;
+  const sum = (f: (t: EncodedTable) => number) => o.tables.reduce((s, t) => s + f(t), 0);
+  return {
+    prefixes: o.expected + trace,
+    prefixes6: sum((t) => t.ipv6Prefixes),
+    paths: sum((t) => t.ipv4Prefixes + t.ipv6Prefixes) + trace,
+    attributeSets: sum((t) => t.attributeSets) + trace,
+  };
+}
+
 export async function runConvergence(o: ConvergenceOptions): Promise<ConvergenceResult> {
   const layout = o.layout ?? BENCH_LAYOUT;
   const { address, port } = layout.target;
@@ -103,6 +127,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     routerId: '10.255.255.1',
     peers: [...Array.from({ length: o.sinks ?? 1 }, (_, i) => sinkAt(layout, i)), ...peers],
     workers: o.workers,
+    load: runLoad(o),
   });
   const open: LoadPeer[] = [];
   try {

@@ -8,6 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DEFAULT_SIZING } from '../rib/memory.js';
 
 export interface TargetPeer {
   address: string;
@@ -23,6 +24,19 @@ export interface TargetOptions {
   peers: TargetPeer[];
   /** ribstorm only: RIB worker threads. */
   workers?: number;
+  /** ribstorm only: what the run loads, to size its RIB from (absent: the defaults). */
+  load?: TargetLoad;
+}
+
+/** What a run puts into a target at most. */
+export interface TargetLoad {
+  /** Distinct IPv4 / IPv6 prefixes. */
+  prefixes: number;
+  prefixes6: number;
+  /** Paths over all sending peers. */
+  paths: number;
+  /** Distinct attribute sets over all sending peers. */
+  attributeSets: number;
 }
 
 export interface Target {
@@ -212,8 +226,42 @@ abstract class ChildTarget implements Target {
   }
 }
 
+/**
+ * The `[rib]` table for a run: the defaults, raised to what the run loads with a quarter to
+ * spare. Tables are reserved address space, committed as they fill.
+ */
+export function ribstormRib(load: TargetLoad | undefined, workers?: number): Record<string, number> {
+  const room = (n: number, min: number) => Math.max(min, Math.ceil(n * 1.25));
+  const d = DEFAULT_SIZING;
+  return {
+    ...(workers ? { workers } : {}),
+    prefixes: room(load?.prefixes ?? 0, d.prefixes),
+    prefixes6: room(load?.prefixes6 ?? 0, d.prefixes6),
+    paths: room(load?.paths ?? 0, d.paths),
+    'attribute-sets': room(load?.attributeSets ?? 0, d.attributeSets),
+  };
+}
+
+/** ribstorm's config file for a run: passive towards every peer, RIB sized for the load. */
+export function ribstormConfig(o: TargetOptions): string {
+  const rib = ribstormRib(o.load, o.workers);
+  return [
+    '[global]',
+    `asn = ${o.asn}`,
+    `router-id = "${o.routerId}"`,
+    `listen-addresses = ["${o.address}"]`,
+    `listen-port = ${o.port}`,
+    '',
+    '[rib]',
+    ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
+    ...o.peers.flatMap((p) => ['', '[[neighbors]]', `address = "${p.address}"`, `remote-as = ${p.asn}`, 'passive = true', 'import-policy = "accept"', 'export-policy = "accept"']),
+    '',
+  ].join('\n');
+}
+
 class RibstormTarget extends ChildTarget {
   readonly name = 'ribstorm';
+  private dir: string | null = null;
 
   constructor(private readonly o: TargetOptions) {
     super();
@@ -223,11 +271,18 @@ class RibstormTarget extends ChildTarget {
     const bin = fileURLToPath(new URL('../../../bin/ribstorm.js', import.meta.url));
     // RIBSTORM_NODE_ARGS passes flags to the target's node, e.g. "--cpu-prof" to profile it.
     const nodeArgs = (process.env.RIBSTORM_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const args = [...nodeArgs, bin, 'run', '--as', String(this.o.asn), '--router-id', this.o.routerId, '--listen', `${this.o.address}:${this.o.port}`];
-    if (this.o.workers) args.push('--workers', String(this.o.workers));
-    for (const p of this.o.peers) args.push('--peer', `${p.address}:${p.asn},passive,import-policy=accept,export-policy=accept`);
-    this.launch(process.execPath, args);
+    // A config file: the RIB's sizing has no flags.
+    this.dir = mkdtempSync(join(tmpdir(), 'ribstorm-bench-ribstorm-'));
+    const file = join(this.dir, 'ribstorm.toml');
+    writeFileSync(file, ribstormConfig(this.o));
+    this.launch(process.execPath, [...nodeArgs, bin, 'run', '--config', file]);
     return this.until(() => /ribstorm AS\d+ router-id/.test(this.log));
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
   }
 }
 

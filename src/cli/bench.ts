@@ -7,7 +7,7 @@ import { ConfigError } from '../config/schema.js';
 import { runConvergence, type ConvergenceOptions, type ConvergenceResult } from '../bench/convergence.js';
 import { loadTrace } from '../loadgen/replay.js';
 import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../bench/targets.js';
-import { BENCH_LAYOUT } from '../bench/convergence.js';
+import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS } from '../bench/convergence.js';
 import { convergenceSvg } from '../bench/chart.js';
 import { loadTables } from '../bench/tables.js';
 import { measureLoadGenerator } from '../loadgen/direct.js';
@@ -23,7 +23,8 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   into a sink) is measured first and reported beside the targets. After convergence, --churn
   withdraw-all withdraws every table, --churn flap withdraws and announces it again (a flap
   storm of the whole table); --replay plays a real update trace's busiest peer from the first
-  sender at X times its pace. --peers 1,2 runs each count and prints one table.`;
+  sender at X times its pace. --peers 1,2 runs each count and prints one table. Up to
+  ${MAX_SENDERS} peers and ${MAX_SINKS} sinks; ribstorm's RIB is sized for the run (peers x prefixes).`;
 
 function bar(held: number, total: number, ms: number): string {
   const width = 30;
@@ -47,8 +48,8 @@ export async function bench(argv: string[]): Promise<number> {
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   // One or more peer counts ("1,2"): each a round of every target, all in one table.
-  const peerCounts = String(flags.peers ?? '2').split(',').map((p) => intFlag(p, 'peers', 1, 8, 2));
-  const sinks = intFlag(flags.sinks as string | undefined, 'sinks', 1, 8, 1);
+  const peerCounts = String(flags.peers ?? '2').split(',').map((p) => intFlag(p, 'peers', 1, MAX_SENDERS, 2));
+  const sinks = intFlag(flags.sinks as string | undefined, 'sinks', 1, MAX_SINKS, 1);
   const prefixes = intFlag(flags.prefixes as string | undefined, 'prefixes', 1000, 2_000_000, 1_000_000);
   if (flags.churn !== undefined && flags.churn !== 'withdraw-all' && flags.churn !== 'flap') throw new ConfigError('--churn', 'withdraw-all or flap', flags.churn);
   if (flags.churn && flags.replay) throw new ConfigError('--replay', 'no --churn beside it (one churn phase a run)');

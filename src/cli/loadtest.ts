@@ -3,7 +3,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { ConfigError, parseHostPort } from '../config/schema.js';
-import { BENCH_LAYOUT, runConvergence, sinkAt, type Layout } from '../bench/convergence.js';
+import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS, runConvergence, sinkAt, type Layout } from '../bench/convergence.js';
 import { convergenceSvg } from '../bench/chart.js';
 import { ExternalTarget } from '../bench/external.js';
 import { loadTables } from '../bench/tables.js';
@@ -11,8 +11,9 @@ import { intFlag, parseFlags } from './flags.js';
 
 export const LOADTEST_USAGE = `usage: ribstorm loadtest --target ADDR[:PORT] --target-as N [--peers N] [--sinks N] [--prefixes N] [--mrt FILE]
                         [--target-pid PID] [--json FILE] [--chart FILE.svg]
-  Full-table blast at a running router: senders from 127.0.5.10, .11, ... (AS 65010, 65011, ...),
-  sinks from 127.0.5.2, .21, .22, ... (AS 65001), all connecting to the target (default port 179).
+  Full-table blast at a running router: senders from 127.0.5.10, .11, ... .19, then .28, .29, ...
+  (AS 65010, 65011, ...; up to ${MAX_SENDERS}), sinks from 127.0.5.2, .21, .22, ... (AS 65001; up to
+  ${MAX_SINKS}), all connecting to the target (default port 179).
   --mrt uses the largest IPv4 views of a real RIB dump instead of synthetic tables.
   --target-pid adds the target's peak RSS and CPU when it runs on this machine.`;
 
@@ -33,10 +34,10 @@ export async function loadtest(argv: string[]): Promise<number> {
   const target = parseHostPort(flags.target as string, '--target', 179);
   const targetAs = intFlag(flags['target-as'], 'target-as', 1, 0xffffffff, 0);
   if (!targetAs) throw new ConfigError('--target-as', "the router's AS number");
-  const peers = intFlag(flags.peers, 'peers', 1, 8, 2);
+  const peers = intFlag(flags.peers, 'peers', 1, MAX_SENDERS, 2);
   const prefixes = intFlag(flags.prefixes, 'prefixes', 1000, 2_000_000, 1_000_000);
   const pid = intFlag(flags['target-pid'], 'target-pid', 1, 1 << 30, 0);
-  const sinks = intFlag(flags.sinks, 'sinks', 1, 8, 1);
+  const sinks = intFlag(flags.sinks, 'sinks', 1, MAX_SINKS, 1);
   const layout: Layout = { ...BENCH_LAYOUT, target: { address: target.address, port: target.port, asn: targetAs } };
 
   const set = await loadTables({ peers, prefixes, mrt: flags.mrt as string | undefined, firstAs: 65010, targetAs });

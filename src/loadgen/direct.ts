@@ -23,7 +23,8 @@ export async function measureLoadGenerator(tables: EncodedTable[], address = '12
   const senders: LoadPeer[] = [];
   try {
     for (let i = 0; i < tables.length; i++) {
-      const local = `127.0.5.${30 + i}`;
+      // Past 200 senders the addresses repeat: each connection still has a port of its own.
+      const local = `127.0.5.${30 + (i % 200)}`;
       senders.push(await LoadPeer.open({ host: address, port, localAddress: local, asn: 65030 + i, routerId: local }));
     }
     while (accepted.length < senders.length) await new Promise((r) => setTimeout(r, 5));
