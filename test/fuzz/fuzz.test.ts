@@ -15,6 +15,7 @@ const FIXTURES = path.join(path.dirname(fileURLToPath(import.meta.url)), 'fixtur
 describe('differential UPDATE fuzzing (reference / codec / live RIB path)', () => {
   it('2,000 cases from seed 1 show no disagreement', async () => {
     const seeds = await traceSeeds(200);
+    if (seeds.length === 0) console.log('*** fuzz: no update traces in ../shared/data/mrt/updates (set RIBSTORM_SHARED): synthetic seeds only ***');
     const rng = new Rng(7);
     for (let i = 0; i < 200; i++) seeds.push(syntheticSeed(rng));
     const r = runCampaign({ n: 2000, seed: 1, seeds, perKind: 1 });
