@@ -26,7 +26,7 @@
 // A receiver that cannot run here (not installed, or it needs root) makes its tests skip with the
 // reason, and a line on stderr says so; one that fails to start fails them.
 
-import { afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
+import { describe, expect, it, type TestContext } from 'vitest';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,11 +42,11 @@ import {
 } from '../../src/packet/index.js';
 import { Speaker } from '../../src/speaker.js';
 import { freePort, reportSkipped } from '../helpers/env.js';
-import { captureLog, defaultCaps, RawPeer } from '../helpers/rawPeer.js';
+import { defaultCaps, RawPeer } from '../helpers/rawPeer.js';
 import type { Daemon, DaemonOptions } from './daemon.js';
 import * as bird from './daemons/bird.js';
 import * as gobgp from './daemons/gobgp.js';
-import { established, eventually, runCleanup, SMALL_RIB, writeRibstormLog } from './routeSuite.js';
+import { established, eventually, routeTestHooks, SMALL_RIB } from './routeSuite.js';
 
 const RIBSTORM_AS = 65120;
 const RIBSTORM_ID = '10.255.12.1';
@@ -348,20 +348,7 @@ const CASES: Case[] = [ebgpToIbgp, toEbgp, reflection, routeServer];
 // ---------------------------------------------------------------------------------------------
 // Running a case.
 
-let logLines: string[] = [];
-const speakers: Speaker[] = [];
-const cleanup: Array<() => unknown> = [];
-beforeAll(() => {
-  logLines = captureLog();
-});
-beforeEach(() => {
-  logLines.length = 0;
-});
-afterEach(async (ctx) => {
-  if (ctx.task.result?.state === 'fail') writeRibstormLog(ctx.task.name, logLines.slice(-40), speakers);
-  speakers.length = 0;
-  await runCleanup(cleanup);
-});
+const { speakers, cleanup } = routeTestHooks();
 
 const segments = (asPath: number[]) => (asPath.length ? [{ type: AsPathSegmentType.AS_SEQUENCE, asns: asPath }] : []);
 

@@ -3,7 +3,7 @@
 // BGP daemons as route originators and receivers for either family, ribstorm in-process with a
 // small RIB, and the helpers that read its RIB and wait for the daemons.
 
-import { describe, expect, it, type TestContext } from 'vitest';
+import { afterEach, beforeAll, beforeEach, describe, expect, it, type TestContext } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +14,7 @@ import { attributeBytes } from '../../src/rib/attrs.js';
 import { lookup, type PathView } from '../../src/rib/query.js';
 import { Speaker } from '../../src/speaker.js';
 import { freePort, reportSkipped } from '../helpers/env.js';
-import { sleep, until } from '../helpers/rawPeer.js';
+import { captureLog, sleep, until } from '../helpers/rawPeer.js';
 import type { Daemon, DaemonOptions } from './daemon.js';
 import * as bird from './daemons/bird.js';
 import * as exabgp from './daemons/exabgp.js';
@@ -367,6 +367,28 @@ export class RouteSuite {
 }
 
 /** Runs and empties `cleanup`, last in first out, past any that fail. */
+/**
+ * The hooks of a file of in-process route tests: ribstorm's log captured (its last lines
+ * written out for a failed test, with the speakers' state), and `cleanup` run after each test.
+ */
+export function routeTestHooks(): { speakers: Speaker[]; cleanup: Array<() => unknown> } {
+  let logLines: string[] = [];
+  const speakers: Speaker[] = [];
+  const cleanup: Array<() => unknown> = [];
+  beforeAll(() => {
+    logLines = captureLog();
+  });
+  beforeEach(() => {
+    logLines.length = 0;
+  });
+  afterEach(async (ctx) => {
+    if (ctx.task.result?.state === 'fail') writeRibstormLog(ctx.task.name, logLines.slice(-40), speakers);
+    speakers.length = 0;
+    await runCleanup(cleanup);
+  });
+  return { speakers, cleanup };
+}
+
 export async function runCleanup(cleanup: Array<() => unknown>): Promise<void> {
   while (cleanup.length) {
     try {

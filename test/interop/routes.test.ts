@@ -17,7 +17,7 @@
 // A test whose daemon cannot run here (not installed, or it needs root) skips with the reason,
 // and a line on stderr says so; a daemon that fails to start fails its tests.
 
-import { afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import net from 'node:net';
 import { DEFAULT_RIB, type ListenAddress, type RibConfig } from '../../src/config/schema.js';
 import {
@@ -39,7 +39,7 @@ import { Speaker } from '../../src/speaker.js';
 import { readRibDump } from '../../src/tablegen/index.js';
 import { Framer } from '../helpers/framer.js';
 import { freePort, reportSkipped, sharedFile } from '../helpers/env.js';
-import { captureLog, sleep, until } from '../helpers/rawPeer.js';
+import { sleep, until } from '../helpers/rawPeer.js';
 import * as bird from './daemons/bird.js';
 import {
   bestViews,
@@ -51,8 +51,7 @@ import {
   KINDS,
   ribRoute,
   RouteSuite,
-  runCleanup,
-  writeRibstormLog,
+  routeTestHooks,
   type Instance,
   type NeighborSpec,
   type RouteSpec,
@@ -67,21 +66,7 @@ const suite = new RouteSuite({ name: 'routes', family: 'ipv4', asn: RIBSTORM_AS,
 // ---------------------------------------------------------------------------------------------
 // ribstorm in-process, and reading its RIB.
 
-let logLines: string[] = [];
-const speakers: Speaker[] = [];
-const cleanup: Array<() => unknown> = [];
-beforeAll(() => {
-  logLines = captureLog();
-});
-beforeEach(() => {
-  logLines.length = 0;
-});
-afterEach(async (ctx) => {
-  // ribstorm's own account of what happened, for a failed test.
-  if (ctx.task.result?.state === 'fail') writeRibstormLog(ctx.task.name, logLines.slice(-40), speakers);
-  speakers.length = 0;
-  await runCleanup(cleanup);
-});
+const { speakers, cleanup } = routeTestHooks();
 
 /** A free port for ribstorm on `address`, for the daemons to be told before it starts. */
 async function ribstormAt(address: string): Promise<ListenAddress> {
