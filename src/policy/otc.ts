@@ -2,7 +2,8 @@
 // in and go out. `role` is ours on the session; the neighbor is its counterpart (we are its
 // provider: it is our customer).
 
-import type { RoleName } from '../config/schema.js';
+/** Our role on a session, as configured (RFC 9234 §4.1 names). */
+type RoleName = 'provider' | 'customer' | 'peer' | 'rs-server' | 'rs-client';
 
 /** RFC 9234 §5 ingress for one neighbor. */
 export interface OtcIngress {
