@@ -6,6 +6,9 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_SIZING, type RibSizing } from '../rib/memory.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
+import { ConfigError, Fields, type Obj } from './fields.js';
+
+export { ConfigError } from './fields.js';
 
 export type FamilyName = 'ipv4-unicast' | 'ipv6-unicast';
 export const FAMILIES: readonly FamilyName[] = ['ipv4-unicast', 'ipv6-unicast'];
@@ -113,120 +116,6 @@ function validateRib(obj: unknown): RibConfig {
   };
   f.done();
   return rib;
-}
-
-/** A configuration problem: one line naming the field and what was expected. */
-export class ConfigError extends Error {
-  constructor(
-    readonly field: string,
-    readonly expected: string,
-    got?: unknown,
-  ) {
-    super(`${field}: expected ${expected}${got === undefined ? '' : `, got ${show(got)}`}`);
-  }
-
-  /** A field, flag or command that does not exist. */
-  static unknown(field: string, known?: string): ConfigError {
-    const e = new ConfigError(field, '');
-    e.message = `${field}: unknown${known ? `; expected one of ${known}` : ''}`;
-    return e;
-  }
-}
-
-function show(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v) || (v && typeof v === 'object')) return JSON.stringify(v);
-  return String(v);
-}
-
-type Obj = Record<string, unknown>;
-
-/** Reads one table's fields, refusing any key it was not asked about. */
-class Fields {
-  private readonly used = new Set<string>();
-  constructor(
-    private readonly obj: Obj,
-    private readonly path: string,
-  ) {}
-
-  name(key: string): string {
-    return this.path ? `${this.path}.${key}` : key;
-  }
-
-  has(key: string): boolean {
-    return this.obj[key] !== undefined;
-  }
-
-  raw(key: string): unknown {
-    this.used.add(key);
-    return this.obj[key];
-  }
-
-  int(key: string, min: number, max: number, dflt?: number, expected?: string): number {
-    const v = this.raw(key);
-    if (v === undefined) {
-      if (dflt === undefined) throw new ConfigError(this.name(key), expected ?? `an integer from ${min} to ${max}`);
-      return dflt;
-    }
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      throw new ConfigError(this.name(key), expected ?? `an integer from ${min} to ${max}`, v);
-    }
-    return v;
-  }
-
-  optInt(key: string, min: number, max: number, expected?: string): number | undefined {
-    return this.has(key) ? this.int(key, min, max, undefined, expected) : (this.raw(key), undefined);
-  }
-
-  bool(key: string, dflt: boolean): boolean {
-    const v = this.raw(key);
-    if (v === undefined) return dflt;
-    if (typeof v !== 'boolean') throw new ConfigError(this.name(key), 'true or false', v);
-    return v;
-  }
-
-  str(key: string, dflt?: string): string {
-    const v = this.raw(key);
-    if (v === undefined) {
-      if (dflt === undefined) throw new ConfigError(this.name(key), 'a string');
-      return dflt;
-    }
-    if (typeof v !== 'string') throw new ConfigError(this.name(key), 'a string', v);
-    return v;
-  }
-
-  ip(key: string, required: boolean): string | undefined {
-    const v = this.raw(key);
-    if (v === undefined) {
-      if (required) throw new ConfigError(this.name(key), 'an IPv4 or IPv6 address');
-      return undefined;
-    }
-    if (typeof v !== 'string' || isIP(v) === 0) throw new ConfigError(this.name(key), 'an IPv4 or IPv6 address', v);
-    return v;
-  }
-
-  oneOf<T extends string>(key: string, options: readonly T[], dflt?: T): T {
-    const v = this.raw(key);
-    if (v === undefined && dflt !== undefined) return dflt;
-    if (typeof v !== 'string' || !options.includes(v as T)) {
-      throw new ConfigError(this.name(key), `one of ${options.join(', ')}`, v);
-    }
-    return v as T;
-  }
-
-  table(key: string): Fields | undefined {
-    const v = this.raw(key);
-    if (v === undefined) return undefined;
-    if (!v || typeof v !== 'object' || Array.isArray(v)) throw new ConfigError(this.name(key), 'a table', v);
-    return new Fields(v as Obj, this.name(key));
-  }
-
-  /** Call once every field was read: any key left over is a mistake, not an option. */
-  done(): void {
-    for (const key of Object.keys(this.obj)) {
-      if (!this.used.has(key)) throw ConfigError.unknown(this.name(key));
-    }
-  }
 }
 
 const ASN_MAX = 0xffffffff;
