@@ -1,7 +1,7 @@
 // Shared by the benchmarks: tables placed in shared memory and cut into batches the way the
 // receive ring hands them to the RIB.
 
-import type { EncodedTable } from '../src/tablegen/index.js';
+import type { EncodedTable } from '../src/harness/tablegen/index.js';
 
 export interface SharedTable {
   buffer: SharedArrayBuffer;

@@ -4,7 +4,7 @@
 
 import { RibPipeline } from '../src/rib/pipeline.js';
 import { countPaths } from '../src/rib/query.js';
-import { generateTable } from '../src/tablegen/index.js';
+import { generateTable } from '../src/harness/tablegen/index.js';
 import { fmt, shareTable } from './common.js';
 
 const prefixes = Number(process.argv[2] ?? 1_000_000);

@@ -6,7 +6,7 @@ import { Bench } from 'tinybench';
 import { decodeUpdate } from '../src/packet/index.js';
 import { BatchApplier } from '../src/rib/apply.js';
 import { allocateRib, RibViews } from '../src/rib/memory.js';
-import { generateTable } from '../src/tablegen/index.js';
+import { generateTable } from '../src/harness/tablegen/index.js';
 import { fmt, shareTable } from './common.js';
 
 const PREFIXES = 100_000;

@@ -3,8 +3,8 @@
 // Generates the default synthetic table (1.04M IPv4 + 225k IPv6) three times, then reads any
 // MRT RIB dumps given.
 
-import { readRibDump } from '../src/tablegen/mrt.js';
-import { generateTable } from '../src/tablegen/synthetic.js';
+import { readRibDump } from '../src/harness/tablegen/mrt.js';
+import { generateTable } from '../src/harness/tablegen/synthetic.js';
 
 for (let run = 1; run <= 3; run++) {
   const t0 = performance.now();

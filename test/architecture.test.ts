@@ -41,14 +41,17 @@ function sources(dir: string): string[] {
   });
 }
 
-/** Every relative import and re-export of every file (type-only ones too), as file paths. */
-function graph(): Map<string, string[]> {
+/**
+ * Every relative import and re-export of every file, as file paths: all of them, or (`loads`)
+ * only those that load a module at run time (`import type` loads nothing).
+ */
+function graph(loads = false): Map<string, string[]> {
   const g = new Map<string, string[]>();
   for (const f of sources(SRC)) {
     const text = readFileSync(f, 'utf8');
-    const deps = [...text.matchAll(/^\s*(?:import|export)\b[^;]*?from\s+'(\.[^']+)'/gm)].map((m) =>
-      path.resolve(path.dirname(f), m[1].replace(/\.js$/, '.ts')),
-    );
+    const deps = [...text.matchAll(/^\s*(?:import|export)\b(\s+type\b)?[^;]*?from\s+'(\.[^']+)'/gm)]
+      .filter((m) => !loads || !m[1])
+      .map((m) => path.resolve(path.dirname(f), m[2].replace(/\.js$/, '.ts')));
     g.set(f, deps);
   }
   return g;
@@ -91,7 +94,9 @@ describe('import directions in src/', () => {
     expect(wrong).toEqual([]);
   });
 
-  it('no module imports itself through others (no cycles)', () => {
+  it('no module loads itself through others (no cycles)', () => {
+    // Type-only imports load nothing; a class may name the type of the one that extends it.
+    const g = graph(true);
     // Tarjan's strongly connected components over the module graph.
     let next = 0;
     const index = new Map<string, number>();

@@ -4,13 +4,13 @@
 
 import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
-import { runConvergence, type ConvergenceOptions, type ConvergenceResult } from '../bench/convergence.js';
-import { loadTrace } from '../loadgen/replay.js';
-import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../bench/targets.js';
-import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS } from '../bench/convergence.js';
-import { convergenceSvg } from '../bench/chart.js';
-import { loadTables } from '../bench/tables.js';
-import { measureLoadGenerator } from '../loadgen/direct.js';
+import { runConvergence, type ConvergenceOptions, type ConvergenceResult } from '../harness/bench/convergence.js';
+import { loadTrace } from '../harness/loadgen/replay.js';
+import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../harness/bench/targets.js';
+import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS } from '../harness/bench/convergence.js';
+import { convergenceSvg } from '../harness/bench/chart.js';
+import { loadTables } from '../harness/bench/tables.js';
+import { measureLoadGenerator } from '../harness/loadgen/direct.js';
 import { intFlag, parseFlags } from './flags.js';
 
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]

@@ -3,10 +3,10 @@
 
 import { writeFileSync } from 'node:fs';
 import { ConfigError, parseHostPort } from '../config/schema.js';
-import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS, runConvergence, sinkAt, type Layout } from '../bench/convergence.js';
-import { convergenceSvg } from '../bench/chart.js';
-import { ExternalTarget } from '../bench/external.js';
-import { loadTables } from '../bench/tables.js';
+import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS, runConvergence, sinkAt, type Layout } from '../harness/bench/convergence.js';
+import { convergenceSvg } from '../harness/bench/chart.js';
+import { ExternalTarget } from '../harness/bench/external.js';
+import { loadTables } from '../harness/bench/tables.js';
 import { intFlag, parseFlags } from './flags.js';
 
 export const LOADTEST_USAGE = `usage: ribstorm loadtest --target ADDR[:PORT] --target-as N [--peers N] [--sinks N] [--prefixes N] [--mrt FILE]

@@ -2,7 +2,7 @@
 // measurements at small sizes on this machine.
 
 import { ConfigError } from '../config/schema.js';
-import { plan, probe } from '../bench/plan.js';
+import { plan, probe } from '../harness/bench/plan.js';
 import { intFlag, parseFlags } from './flags.js';
 
 export const PLAN_USAGE = `usage: ribstorm plan [--peers N] [--table full|N] [--workers N]

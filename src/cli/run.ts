@@ -3,7 +3,7 @@
 import { loadConfigFile, ConfigError, type Config } from '../config/schema.js';
 import { configFromFlags } from '../config/flags.js';
 import { log } from '../log.js';
-import { Speaker } from '../speaker.js';
+import { Speaker } from '../speaker/speaker.js';
 import { parseFlags } from './flags.js';
 
 export const RUN_USAGE = `usage: ribstorm run --config FILE

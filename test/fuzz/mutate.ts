@@ -5,7 +5,7 @@
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { encodeUpdate, type PathAttribute, type Prefix } from '../../src/packet/index.js';
-import { readUpdates } from '../../src/tablegen/mrt.js';
+import { readUpdates } from '../../src/harness/tablegen/mrt.js';
 import { sharedFile } from '../helpers/env.js';
 import type { RefContext } from './reference.js';
 

@@ -10,7 +10,7 @@ import { DEFAULT_RIB, validateNeighbor, type Config } from '../../src/config/sch
 import { State } from '../../src/neighbor/fsm.js';
 import type { Neighbor } from '../../src/neighbor/neighbor.js';
 import { AsPathSegmentType, AttrFlag, AttrType, decodeNotification, encodeUpdate, MessageType, type PathAttribute } from '../../src/packet/index.js';
-import { Speaker } from '../../src/speaker.js';
+import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort } from '../helpers/env.js';
 import { captureLog, defaultCaps, RawPeer, sleep, until } from '../helpers/rawPeer.js';
 import { Rng, syntheticSeed, traceSeeds, type Seed } from './mutate.js';

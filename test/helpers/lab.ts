@@ -18,7 +18,7 @@ import {
   type PathAttribute,
   type Prefix,
 } from '../../src/packet/index.js';
-import { Speaker } from '../../src/speaker.js';
+import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort } from './env.js';
 import { defaultCaps, RawPeer, sleep, until } from './rawPeer.js';
 

@@ -40,7 +40,7 @@ import {
   MessageType,
   type PathAttribute,
 } from '../../src/packet/index.js';
-import { Speaker } from '../../src/speaker.js';
+import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort, reportSkipped } from '../helpers/env.js';
 import { defaultCaps, RawPeer } from '../helpers/rawPeer.js';
 import type { Daemon, DaemonOptions } from './daemon.js';

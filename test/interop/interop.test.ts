@@ -14,7 +14,7 @@ import { DEFAULT_RIB, validateNeighbor } from '../../src/config/schema.js';
 import { State } from '../../src/neighbor/fsm.js';
 import { localCapabilities } from '../../src/neighbor/negotiate.js';
 import { capabilityName } from '../../src/packet/index.js';
-import { Speaker } from '../../src/speaker.js';
+import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort, reportSkipped } from '../helpers/env.js';
 import { captureLog, sleep, until } from '../helpers/rawPeer.js';
 import type { Daemon, DaemonOptions, SessionView } from './daemon.js';

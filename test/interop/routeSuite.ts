@@ -12,7 +12,7 @@ import { State } from '../../src/neighbor/fsm.js';
 import { decodeUpdate, encodeMessage, MessageType, type PathAttribute } from '../../src/packet/index.js';
 import { attributeBytes } from '../../src/rib/attrs.js';
 import { lookup, type PathView } from '../../src/rib/query.js';
-import { Speaker } from '../../src/speaker.js';
+import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort, reportSkipped } from '../helpers/env.js';
 import { captureLog, sleep, until } from '../helpers/rawPeer.js';
 import type { Daemon, DaemonOptions } from './daemon.js';

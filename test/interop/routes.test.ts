@@ -35,8 +35,8 @@ import {
   type PathAttribute,
 } from '../../src/packet/index.js';
 import { countPaths, locRib } from '../../src/rib/query.js';
-import { Speaker } from '../../src/speaker.js';
-import { readRibDump } from '../../src/tablegen/index.js';
+import { Speaker } from '../../src/speaker/speaker.js';
+import { readRibDump } from '../../src/harness/tablegen/index.js';
 import { Framer } from '../helpers/framer.js';
 import { freePort, reportSkipped, sharedFile } from '../helpers/env.js';
 import { sleep, until } from '../helpers/rawPeer.js';

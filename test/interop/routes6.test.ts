@@ -22,7 +22,7 @@
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import { AttrType, type PathAttribute } from '../../src/packet/index.js';
 import { countPaths, locRib } from '../../src/rib/query.js';
-import type { Speaker } from '../../src/speaker.js';
+import type { Speaker } from '../../src/speaker/speaker.js';
 import { freePort } from '../helpers/env.js';
 import { captureLog } from '../helpers/rawPeer.js';
 import {

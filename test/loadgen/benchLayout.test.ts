@@ -3,8 +3,8 @@
 import { describe, expect, it } from 'vitest';
 import { parse } from 'smol-toml';
 import { validateConfig } from '../../src/config/schema.js';
-import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS, sinkAt } from '../../src/bench/convergence.js';
-import { ribstormConfig } from '../../src/bench/targets.js';
+import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS, sinkAt } from '../../src/harness/bench/convergence.js';
+import { ribstormConfig } from '../../src/harness/bench/targets.js';
 import { DEFAULT_SIZING } from '../../src/rib/memory.js';
 
 const L = BENCH_LAYOUT;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PrefixSet } from '../../src/loadgen/peer.js';
+import { PrefixSet } from '../../src/harness/loadgen/peer.js';
 import { encodeUpdate } from '../../src/packet/index.js';
 
 const upd = (nlri: string[], withdrawn: string[] = []) =>
@@ -30,8 +30,8 @@ describe('the sink\'s prefix set', () => {
 
 describe('withdrawal streams', () => {
   it('withdraw every prefix a table announces, in UPDATEs that fit', async () => {
-    const { withdrawalsOf } = await import('../../src/loadgen/churn.js');
-    const { generateTable } = await import('../../src/tablegen/index.js');
+    const { withdrawalsOf } = await import('../../src/harness/loadgen/churn.js');
+    const { generateTable } = await import('../../src/harness/tablegen/index.js');
     const t = generateTable({ seed: 2, ipv4Prefixes: 20_000, ipv6Prefixes: 0, senderAs: 65010 });
     const s = new PrefixSet();
     for (let o = 0; o < t.updates.length; o += t.updates.readUInt16BE(o + 16)) s.apply(t.updates, o, t.updates.readUInt16BE(o + 16));

@@ -18,7 +18,7 @@ import {
   endOfRibFamily,
   type Capability,
 } from '../../src/packet/index.js';
-import { Speaker } from '../../src/speaker.js';
+import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort } from '../helpers/env.js';
 import { captureLog, defaultCaps, listen, RawPeer, sleep, until } from '../helpers/rawPeer.js';
 

@@ -18,7 +18,7 @@ import {
   type Capability,
   type PathAttribute,
 } from '../../src/packet/index.js';
-import { Speaker } from '../../src/speaker.js';
+import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort } from '../helpers/env.js';
 import { captureLog, defaultCaps, RawPeer, sleep, until } from '../helpers/rawPeer.js';
 

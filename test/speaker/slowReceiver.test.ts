@@ -5,8 +5,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { State } from '../../src/neighbor/fsm.js';
 import { AttrType, decodeUpdate, MessageType } from '../../src/packet/index.js';
-import { withdrawalsOf } from '../../src/loadgen/churn.js';
-import { generateTable } from '../../src/tablegen/index.js';
+import { withdrawalsOf } from '../../src/harness/loadgen/churn.js';
+import { generateTable } from '../../src/harness/tablegen/index.js';
 import { captureLog, until } from '../helpers/rawPeer.js';
 import { announce, attrs, LOCAL_AS, OPEN_POLICY, startLab, Table, useCleanup } from '../helpers/lab.js';
 

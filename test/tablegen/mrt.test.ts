@@ -22,8 +22,8 @@ import {
   type PathAttribute,
   type UnknownAttribute,
 } from '../../src/packet/index.js';
-import { readRibDump, readUpdates, type MrtUpdate, type MrtUpdatesSummary } from '../../src/tablegen/mrt.js';
-import type { EncodedTable } from '../../src/tablegen/table.js';
+import { readRibDump, readUpdates, type MrtUpdate, type MrtUpdatesSummary } from '../../src/harness/tablegen/mrt.js';
+import type { EncodedTable } from '../../src/harness/tablegen/table.js';
 import { reportSkipped, sharedFile } from '../helpers/env.js';
 
 /**

@@ -11,7 +11,7 @@ import {
   type PathAttribute,
   type UnknownAttribute,
 } from '../../src/packet/index.js';
-import { expectedPrefixes, generateTable, type EncodedTable, type SyntheticOptions } from '../../src/tablegen/synthetic.js';
+import { expectedPrefixes, generateTable, type EncodedTable, type SyntheticOptions } from '../../src/harness/tablegen/synthetic.js';
 
 const base: SyntheticOptions = { senderAs: 64500, ipv4Prefixes: 50_000, ipv6Prefixes: 10_000 };
 

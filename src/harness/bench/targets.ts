@@ -8,7 +8,7 @@ import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { DEFAULT_SIZING } from '../rib/memory.js';
+import { DEFAULT_SIZING } from '../../rib/memory.js';
 
 export interface TargetPeer {
   address: string;
@@ -268,7 +268,7 @@ class RibstormTarget extends ChildTarget {
   }
 
   start(): Promise<void> {
-    const bin = fileURLToPath(new URL('../../../bin/ribstorm.js', import.meta.url));
+    const bin = fileURLToPath(new URL('../../../../bin/ribstorm.js', import.meta.url));
     // RIBSTORM_NODE_ARGS passes flags to the target's node, e.g. "--cpu-prof" to profile it.
     const nodeArgs = (process.env.RIBSTORM_NODE_ARGS ?? '').split(' ').filter(Boolean);
     // A config file: the RIB's sizing has no flags.

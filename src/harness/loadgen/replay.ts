@@ -10,7 +10,7 @@ import {
   mergeAs4,
   type AsPathAttribute,
   type PathAttribute,
-} from '../packet/index.js';
+} from '../../packet/index.js';
 import { readUpdates } from '../tablegen/index.js';
 
 export interface Trace {

@@ -1,7 +1,7 @@
 // What a table source hands to the sender: pre-encoded UPDATEs and the End-of-RIB after them.
 
-import { Afi, Safi } from '../packet/constants.js';
-import { encodeEndOfRib } from '../packet/update.js';
+import { Afi, Safi } from '../../packet/constants.js';
+import { encodeEndOfRib } from '../../packet/update.js';
 
 export interface EncodedTable {
   /** All UPDATE messages, headers included, concatenated, ready to write to a socket (no End-of-RIB). */

@@ -5,8 +5,8 @@
 // their RFC 8050 ADDPATH forms (§4.3), BGP4MP and BGP4MP_ET MESSAGE, MESSAGE_AS4 and their
 // ADDPATH forms (§4.4). Multicast, RIB_GENERIC and other record types are counted, not used.
 
-import { ipv4FromBytes, ipv4ToNumber, ipv6FromBytes, ipv6ToBytes } from '../packet/address.js';
-import { HEADER_LENGTH, MessageType } from '../packet/constants.js';
+import { ipv4FromBytes, ipv4ToNumber, ipv6FromBytes, ipv6ToBytes } from '../../packet/address.js';
+import { HEADER_LENGTH, MessageType } from '../../packet/constants.js';
 import { BlockInterner } from './intern.js';
 import { Bgp4mpSubtype, MrtFramer, MrtType, TableDumpV2Subtype, type RecordHandler } from './mrtFramer.js';
 import { PeerRoutes } from './peerRib.js';

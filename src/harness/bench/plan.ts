@@ -4,8 +4,8 @@
 import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { RibPipeline } from '../rib/pipeline.js';
-import { countPaths } from '../rib/query.js';
+import { RibPipeline } from '../../rib/pipeline.js';
+import { countPaths } from '../../rib/query.js';
 import { generateTable } from '../tablegen/index.js';
 
 export interface Probe {
@@ -54,7 +54,7 @@ export async function probe(peers: number, prefixes: number, workers: number): P
 }
 
 function runProbe(peers: number, prefixes: number, workers: number): Promise<Probe> {
-  const bin = fileURLToPath(new URL('../../../bin/ribstorm.js', import.meta.url));
+  const bin = fileURLToPath(new URL('../../../../bin/ribstorm.js', import.meta.url));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--expose-gc', bin, 'plan', '--probe', `${peers}x${prefixes}`, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';

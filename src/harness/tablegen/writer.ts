@@ -5,7 +5,7 @@
 // MP_REACH_NLRI head (RFC 4760 §3) and prefixes are appended to it: it is the last attribute,
 // so its NLRI and the message's end coincide, and only three lengths need patching per message.
 
-import { HEADER_LENGTH, MAX_EXTENDED_MESSAGE_LENGTH, MessageType } from '../packet/constants.js';
+import { HEADER_LENGTH, MAX_EXTENDED_MESSAGE_LENGTH, MessageType } from '../../packet/constants.js';
 
 /** Header, Withdrawn Routes Length and Total Path Attribute Length. */
 const FIXED = HEADER_LENGTH + 4;

@@ -4,8 +4,8 @@
 // Callers add attributes in type-code order; MP_REACH_NLRI, when present, goes last so the
 // packer can append NLRI to it.
 
-import { AsPathSegmentType, AttrFlag, AttrType } from '../packet/constants.js';
-import { writeAttrHeader } from '../packet/attr/walk.js';
+import { AsPathSegmentType, AttrFlag, AttrType } from '../../packet/constants.js';
+import { writeAttrHeader } from '../../packet/attr/walk.js';
 
 const WELL_KNOWN = AttrFlag.Transitive;
 const OPTIONAL_TRANSITIVE = AttrFlag.Optional | AttrFlag.Transitive;

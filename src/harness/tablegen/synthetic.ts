@@ -7,8 +7,8 @@
 // - the transit part of the AS_PATH, its length, prepending, MED and communities are the
 //   sending peer's view: drawn per (seed, variant, set), so best-path selection must choose.
 
-import { ipv4ToNumber, ipv6ToBytes } from '../packet/address.js';
-import { Afi, Safi } from '../packet/constants.js';
+import { ipv4ToNumber, ipv6ToBytes } from '../../packet/address.js';
+import { Afi, Safi } from '../../packet/constants.js';
 import { MID_TIER_COUNT, poolAsn, TIER1, twoOctetAsn, UPSTREAM_COUNT } from './asns.js';
 import { AttrBlockWriter } from './attrs.js';
 import {

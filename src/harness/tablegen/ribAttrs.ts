@@ -9,9 +9,9 @@
 // - Everything else copied as received, in received order, with the RFC's flag bits on known
 //   attributes; unknown attributes not marked optional are dropped.
 
-import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType } from '../packet/constants.js';
-import { defaultFlags, isKnownAttribute } from '../packet/attributes.js';
-import { AttrWalker } from '../packet/attr/walk.js';
+import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType } from '../../packet/constants.js';
+import { defaultFlags, isKnownAttribute } from '../../packet/attributes.js';
+import { AttrWalker } from '../../packet/attr/walk.js';
 import { AttrBlockWriter } from './attrs.js';
 
 export interface ReplayRewrite {

@@ -1,7 +1,7 @@
 // Seeded, order-independent randomness: every draw is a pure function of (seed, stream, index),
 // so a table is reproducible byte for byte and variants can share what they must share.
 
-import { fmix32 } from '../util/hash.js';
+import { fmix32 } from '../../util/hash.js';
 
 export { fmix32 };
 

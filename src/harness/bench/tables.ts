@@ -2,9 +2,9 @@
 // paths differ) or the peers of a real MRT RIB dump, and how many distinct prefixes a complete
 // sink must then hold.
 
-import { ConfigError } from '../config/schema.js';
-import { AttrType } from '../packet/constants.js';
-import { AttrWalker } from '../packet/attr/walk.js';
+import { ConfigError } from '../../config/schema.js';
+import { AttrType } from '../../packet/constants.js';
+import { AttrWalker } from '../../packet/attr/walk.js';
 import { PrefixSet } from '../loadgen/peer.js';
 import { generateTable, readRibDump, type EncodedTable } from '../tablegen/index.js';
 

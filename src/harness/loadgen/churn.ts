@@ -1,7 +1,7 @@
 // Churn for a load test: the withdrawal of a whole table, pre-encoded like the table itself
 // (withdrawn-routes fields packed into as few UPDATEs as fit).
 
-import { MAX_MESSAGE_LENGTH } from '../packet/index.js';
+import { MAX_MESSAGE_LENGTH } from '../../packet/index.js';
 
 /** Every IPv4 prefix announced in `updates` (concatenated UPDATEs), withdrawn. */
 export function withdrawalsOf(updates: Buffer, maxLength = MAX_MESSAGE_LENGTH): Buffer {

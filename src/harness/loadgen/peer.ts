@@ -15,7 +15,7 @@ import {
   KEEPALIVE,
   MessageType,
   type Capability,
-} from '../packet/index.js';
+} from '../../packet/index.js';
 
 export interface LoadPeerOptions {
   host: string;

@@ -1,0 +1,117 @@
+// Best-path changes as the advertisement side reads them: grouped by attribute set for one
+// export pass shared by every peer, the whole table as changes (initial send, ROUTE-REFRESH),
+// and changes held back for one peer, collapsed to one per prefix.
+
+import { C_ATTR, C_LEN, C_PEER, C_REF, CHANGE_WORDS } from '../rib/apply.js';
+import { P_ATTR, P_PEER, PATH_WORDS, type RibViews } from '../rib/memory.js';
+
+/**
+ * A batch of best-path changes as runs of one attribute set and one family each (the workers
+ * sort them by attribute id): group g is changes [starts[g], starts[g + 1]), all with attribute
+ * attrs[g] and of the family of its first change.
+ */
+export class GroupedChanges {
+  attrs = new Int32Array(1024);
+  starts = new Int32Array(1025);
+  groups = 0;
+
+  constructor(public changes: Uint32Array = new Uint32Array(0)) {}
+
+  group(changes: Uint32Array): this {
+    this.changes = changes;
+    const n = changes.length / CHANGE_WORDS;
+    let groups = 0;
+    let prev = -1;
+    let prevFamily = -1;
+    for (let i = 0; i < n; i++) {
+      const a = changes[i * CHANGE_WORDS + C_ATTR];
+      // A set belongs to one family; withdrawals (attribute 0) of both are split by family.
+      const family = changes[i * CHANGE_WORDS + C_LEN] >>> 8;
+      if (a === prev && family === prevFamily) continue;
+      prevFamily = family;
+      if (groups + 1 >= this.attrs.length) {
+        const g = new Int32Array(this.attrs.length * 2);
+        g.set(this.attrs);
+        this.attrs = g;
+        const s = new Int32Array(this.attrs.length + 1);
+        s.set(this.starts);
+        this.starts = s;
+      }
+      this.attrs[groups] = a;
+      this.starts[groups++] = i;
+      prev = a;
+    }
+    this.starts[groups] = n;
+    this.groups = groups;
+    return this;
+  }
+}
+
+/**
+ * Every prefix with a best path (of one family, or both), as change records with nothing
+ * before them: the table a new session is sent, or a ROUTE-REFRESH answered. Read from the
+ * shared RIB while workers write to it: a prefix changing meanwhile is sent again when its
+ * change arrives, so the peer ends up right.
+ */
+export function tableSnapshot(v: RibViews, family?: number): Uint32Array {
+  const out: number[] = [];
+  for (const f of v.families) {
+    if (family !== undefined && f.id !== family) continue;
+    for (let s = 0; s < f.slots.length; s++) {
+      const slots = f.slots[s];
+      const paths = v.paths[s];
+      for (let i = 0; i <= f.mask; i++) {
+        const at = i * f.words;
+        const best = slots[at + f.bestAt];
+        if (!best) continue;
+        out.push(((slots[at + f.lenAt] & 0x7fffffff) - 1) | (f.id << 8));
+        for (let w = 0; w < 4; w++) out.push(w < f.keyWords ? slots[at + w] : 0);
+        out.push(paths[best * PATH_WORDS + P_ATTR], paths[best * PATH_WORDS + P_PEER] & 0xffff, (s << 22) | i, 0, 0);
+      }
+    }
+  }
+  return Uint32Array.from(out);
+}
+
+/**
+ * Changes held back for one peer (MRAI, or a socket that is not draining), collapsed to one
+ * per prefix: the best path before the first and after the last, which is all the peer needs.
+ */
+export class DeferredChanges {
+  private parts: Uint32Array[] = [];
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(c: Uint32Array): void {
+    if (c.length === 0) return;
+    this.parts.push(c);
+    this.count += c.length / CHANGE_WORDS;
+  }
+
+  take(): Uint32Array {
+    const at = new Map<number, number>();
+    const out = new Uint32Array(this.count * CHANGE_WORDS);
+    let n = 0;
+    for (const c of this.parts) {
+      for (let i = 0; i < c.length; i += CHANGE_WORDS) {
+        const key = c[i + C_REF] * 2 + (c[i + C_LEN] >>> 8);
+        const j = at.get(key);
+        if (j === undefined) {
+          at.set(key, n);
+          out.set(c.subarray(i, i + CHANGE_WORDS), n * CHANGE_WORDS);
+          n++;
+        } else {
+          // Keep the first change's previous path; take the newest best path.
+          out[j * CHANGE_WORDS + C_ATTR] = c[i + C_ATTR];
+          out[j * CHANGE_WORDS + C_PEER] = c[i + C_PEER];
+        }
+      }
+    }
+    this.parts = [];
+    this.count = 0;
+    return out.subarray(0, n * CHANGE_WORDS);
+  }
+}

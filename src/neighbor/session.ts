@@ -1,0 +1,194 @@
+// The state one session keeps, whatever it is doing: identity, counters, its connections (the
+// current one and a colliding candidate, RFC 4271 §6.8), its timers, and its output: every
+// message it sends goes through write() here, where it is counted and the Send Hold Timer
+// (RFC 9687) watches the socket. The FSM (neighbor.ts) and the receive path (receive.ts) build
+// on it.
+
+import { EventEmitter } from 'node:events';
+import type { NeighborConfig } from '../config/schema.js';
+import { DEFAULT_RING_BYTES } from '../io/ring.js';
+import { log } from '../log.js';
+import { cease, CeaseSubcode, describeNotification, encodeNotification, encodeOpen, MessageType, type NotificationMessage, type OpenMessage } from '../packet/index.js';
+import type { Connection } from './connection.js';
+import { Event, State } from './fsm.js';
+import { localOpen, type LocalIdentity, type NegotiatedSession } from './negotiate.js';
+import { Timers, type TimerName } from './timers.js';
+import { count, zeroCounters, type EventData, type LastError, type NeighborEvents, type UpdateIngest } from './types.js';
+
+export abstract class Session extends EventEmitter<NeighborEvents> {
+  state: State = State.Idle;
+
+  /** The session is Established (RFC 4271 §8): routes may be exchanged. */
+  get established(): boolean {
+    return this.state === State.Established;
+  }
+  session: NegotiatedSession | null = null;
+  lastError: LastError | null = null;
+  readonly received = zeroCounters();
+  readonly sent = zeroCounters();
+  /** Established transitions (flaps). */
+  establishedCount = 0;
+  establishedAt = 0;
+  connectRetryCounter = 0;
+  /** The RIB; without one, UPDATEs are counted and dropped. */
+  ingest: UpdateIngest | null = null;
+  /** Log one line per message received, for debugging. */
+  traceMessages = false;
+  /** Size of each connection's receive ring; applies to connections made after a change. */
+  ringBytes = DEFAULT_RING_BYTES;
+  /**
+   * Unexpected exceptions on this neighbor's events (its bytes, socket, timers, the RIB's
+   * answers), each of which reset the session instead of ending the process.
+   */
+  internalErrors = 0;
+
+  protected conn: Connection | null = null;
+  /** An inbound connection that arrived while `conn` was in OpenSent/OpenConfirm (RFC 4271 §6.8). */
+  protected candidate: Connection | null = null;
+  protected readonly ourOpen: OpenMessage;
+  protected readonly ourOpenBytes: Uint8Array;
+  protected enabled = false;
+  /** An internal error is being handled: one arising meanwhile only closes what is left. */
+  protected resetting = false;
+  protected readonly timers: Timers;
+
+  constructor(
+    readonly config: NeighborConfig,
+    readonly local: LocalIdentity,
+  ) {
+    super();
+    this.ourOpen = localOpen(local, config);
+    this.ourOpenBytes = encodeOpen(this.ourOpen);
+    this.timers = new Timers(config, {
+      expired: (event) => this.handle(event),
+      failed: (err, where) => this.internalError(null, err, where),
+      readingPaused: () => this.readingPaused,
+    });
+  }
+
+  get name(): string {
+    const d = this.config.description ? ` (${this.config.description})` : '';
+    return `neighbor ${this.config.address} AS${this.config.remoteAs}${d}`;
+  }
+
+  /** Our address on the current connection (next hop self), as the peer sees it. */
+  get localAddress(): string | undefined {
+    return this.conn?.localAddress;
+  }
+
+  /** Bytes written but not yet taken by the kernel. */
+  get outputBacklog(): number {
+    return this.conn?.backlog ?? 0;
+  }
+
+  /** True while our own reading is stopped (ring full): the peer is not to blame for silence. */
+  get readingPaused(): boolean {
+    return this.conn?.paused ?? false;
+  }
+
+  /** Runs one FSM event with what it brings (neighbor.ts). */
+  protected abstract handle(event: Event, data?: EventData): void;
+  /** Resets the session (or only `conn`, when not current) after an unexpected exception. */
+  protected abstract internalError(conn: Connection | null, err: unknown, where: string): void;
+
+  /** Starts one of the session's timers; a throw in `fn` resets the session. */
+  protected setTimer(name: TimerName, ms: number, fn: () => void): void {
+    this.timers.set(name, ms, fn);
+  }
+
+  /** Wraps a callback of one connection (null: of the session) so a throw resets only it. */
+  protected guard<A extends unknown[]>(conn: Connection | null, what: string, fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (err) {
+        this.internalError(conn, err, what);
+      }
+    };
+  }
+
+  // ---- connections -------------------------------------------------------------------------
+
+  protected attach(conn: Connection): void {
+    this.conn = conn;
+    this.wire(conn);
+  }
+
+  protected wire(conn: Connection): void {
+    conn.listen({
+      error: this.guard(conn, 'socket error', (err: Error) => {
+        if (conn === this.conn && this.state !== State.Connect && this.state !== State.Active) {
+          this.recordError('local', 0, 0, `connection error: ${err.message}`);
+        }
+      }),
+      close: () => {
+        if (conn === this.candidate) this.candidate = null;
+        if (conn === this.conn) {
+          this.conn = null;
+          // The connection is gone already: what fails now is the session's to reset.
+          this.guard(null, 'connection close', () => this.handle(Event.TcpConnectionFails))();
+        }
+      },
+      drain: this.guard(conn, 'socket drain', () => {
+        if (conn !== this.conn) return;
+        this.timers.clear('sendHold');
+        this.emit('drain');
+      }),
+    });
+  }
+
+  protected releaseConnection(conn: Connection): void {
+    if (this.conn === conn) this.conn = null;
+    conn.socket.removeAllListeners('close');
+    conn.close();
+  }
+
+  protected notifyAndClose(conn: Connection, n: NotificationMessage): void {
+    this.write(conn, MessageType.NOTIFICATION, encodeNotification(n));
+    this.noteNotification('sent', n);
+    conn.socket.removeAllListeners('close');
+    conn.close();
+  }
+
+  protected dropCandidate(subcode: CeaseSubcode, text?: string): void {
+    if (!this.candidate) return;
+    const c = this.candidate;
+    this.candidate = null;
+    this.notifyAndClose(c, cease(subcode, text));
+  }
+
+  // ---- sending -----------------------------------------------------------------------------
+
+  protected send(type: MessageType, bytes: Uint8Array): boolean {
+    if (!this.conn || this.conn.closed) return false;
+    return this.write(this.conn, type, bytes);
+  }
+
+  protected write(conn: Connection, type: MessageType, bytes: Uint8Array): boolean {
+    if (!conn.writable) return false;
+    const flushed = conn.write(bytes);
+    if (conn === this.conn) {
+      count(this.sent, type);
+      this.emit('message', 'out', type, Date.now());
+      if (!flushed) this.timers.sendHoldStart(this.session?.holdTime ?? 0, () => this.conn !== null && this.conn.backlog > 0);
+    }
+    return flushed;
+  }
+
+  protected sendNotification(n: NotificationMessage): void {
+    if (!this.conn) return;
+    this.write(this.conn, MessageType.NOTIFICATION, encodeNotification(n));
+    this.noteNotification('sent', n);
+  }
+
+  protected noteNotification(direction: 'sent' | 'received', n: NotificationMessage): void {
+    const text = describeNotification(n);
+    log(`${this.name}: NOTIFICATION ${direction}: ${text}`);
+    this.recordError(direction, n.code, n.subcode, text);
+    this.emit('notification', direction, n);
+  }
+
+  protected recordError(direction: LastError['direction'], code: number, subcode: number, text: string): void {
+    this.lastError = { direction, code, subcode, text, at: Date.now() };
+  }
+}

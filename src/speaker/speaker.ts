@@ -1,0 +1,151 @@
+// The BGP speaker: configuration wired into neighbors, the RIB pipeline and the advertisement;
+// listening sockets; orderly shutdown.
+//
+// Data walks one way: neighbor → Ingest (./ingest.ts) → RibPipeline → best-path changes →
+// Advertiser (../advertise/) → neighbor.sendUpdates. Per-neighbor RIB state (import stats,
+// max-prefix, graceful-restart stale paths) is in ./peerState.ts.
+
+import { EventEmitter } from 'node:events';
+import net, { isIP } from 'node:net';
+import { DEFAULT_RIB, type Config, type RibConfig } from '../config/schema.js';
+import { log } from '../log.js';
+import { ipv4ToNumber } from '../packet/index.js';
+import { Neighbor } from '../neighbor/neighbor.js';
+import { State } from '../neighbor/fsm.js';
+import { RibPipeline } from '../rib/pipeline.js';
+import type { ImportStats } from '../rib/importStats.js';
+import { Advertiser } from '../advertise/schedule.js';
+import { Ingest } from './ingest.js';
+import { blockLimit, PeerState } from './peerState.js';
+
+/** "::ffff:127.0.0.3" and "127.0.0.3" are the same peer. */
+export function canonicalAddress(addr: string | undefined): string {
+  if (!addr) return '';
+  return addr.startsWith('::ffff:') && addr.includes('.') ? addr.slice(7) : addr;
+}
+
+/**
+ * Without a local-address, connect from the one specific listen address of the peer's family:
+ * on loopback the kernel would otherwise pick 127.0.0.1, an address the peer does not expect.
+ */
+function defaultLocalAddress(config: Config, peer: string): string | undefined {
+  const family = isIP(peer);
+  const mine = config.global.listen
+    .map((l) => l.address)
+    .filter((a) => isIP(a) === family && a !== '0.0.0.0' && a !== '::');
+  return mine.length === 1 ? mine[0] : undefined;
+}
+
+export interface SpeakerOptions {
+  /** false: no RIB, UPDATEs are framed and counted only (session tests). */
+  rib?: boolean;
+}
+
+export class Speaker extends EventEmitter {
+  readonly neighbors = new Map<string, Neighbor>();
+  readonly rib: RibPipeline | null;
+  private readonly peers = new Map<Neighbor, PeerState>();
+  private readonly advertiser: Advertiser | null = null;
+  private readonly servers: net.Server[] = [];
+
+  constructor(
+    readonly config: Config,
+    opts: SpeakerOptions = {},
+  ) {
+    super();
+    const local = { asn: config.global.asn, routerId: config.global.routerId };
+    const ribConfig: RibConfig = config.rib ?? DEFAULT_RIB;
+    const rib = (this.rib = opts.rib === false ? null : new RibPipeline({
+      localAs: config.global.asn,
+      routerId: ipv4ToNumber(config.global.routerId),
+      workers: ribConfig.workers,
+      alwaysCompareMed: ribConfig.alwaysCompareMed,
+      sizing: ribConfig,
+    }));
+    let ingest: Ingest | null = null;
+    if (rib) {
+      const advertiser = (this.advertiser = new Advertiser(rib));
+      ingest = new Ingest(config, rib, this.peers, advertiser);
+      rib.on('changes', (result) => advertiser.distribute(result));
+      rib.on('listenerError', (e) => log(`internal error handing on best-path changes: ${(e as Error)?.stack ?? String(e)}`));
+    }
+    for (const n of config.neighbors) {
+      const localAddress = n.localAddress ?? defaultLocalAddress(config, n.address);
+      const neighbor = new Neighbor({ ...n, localAddress }, local);
+      this.neighbors.set(n.address, neighbor);
+      if (rib && ingest && this.advertiser) {
+        neighbor.ingest = ingest;
+        const index = rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? config.global.asn), limit: blockLimit(n) });
+        this.peers.set(neighbor, new PeerState(neighbor, rib, index));
+        this.advertiser.add(neighbor);
+      }
+    }
+  }
+
+  /** Listens on every configured address, then starts every neighbor. */
+  async start(): Promise<void> {
+    for (const { address, port } of this.config.global.listen) {
+      // Accepted sockets stay paused until the neighbor moves them onto its receive ring.
+      const server = net.createServer({ noDelay: true, pauseOnConnect: true }, (socket) => this.accept(socket));
+      await new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen({ host: address, port }, () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }).catch((e: NodeJS.ErrnoException) => {
+        throw new Error(`cannot listen on ${address} port ${port}: ${e.code ?? e.message}`);
+      });
+      server.on('error', (e) => log(`listener ${address}:${port}: ${e.message}`));
+      this.servers.push(server);
+      log(`listening on ${address} port ${port}`);
+    }
+    for (const n of this.neighbors.values()) n.start();
+  }
+
+  private accept(socket: net.Socket): void {
+    socket.on('error', () => {});
+    const from = canonicalAddress(socket.remoteAddress);
+    const n = this.neighbors.get(from);
+    if (!n) {
+      log(`connection from ${from} refused: not a configured neighbor`);
+      socket.destroy();
+      return;
+    }
+    n.incoming(socket);
+  }
+
+  /** What a neighbor's UPDATEs came to: RFC 7606 outcomes and filtered announcements. */
+  importStats(n: Neighbor): ImportStats | undefined {
+    return this.peers.get(n)?.stats;
+  }
+
+  /** Adj-RIB-In paths held for a neighbor. */
+  receivedPaths(n: Neighbor): number {
+    return this.peers.get(n)?.paths ?? 0;
+  }
+
+  /** Prefixes a neighbor currently holds from us. */
+  advertisedPrefixes(n: Neighbor): number {
+    return this.advertiser?.advertised(n) ?? 0;
+  }
+
+  /**
+   * Cease / Administrative Shutdown with `text` to every peer (RFC 8203/9003), then closes
+   * the listeners and the RIB. Resolves once every session has gone or after `graceMs`.
+   */
+  async shutdown(text: string, graceMs = 2000): Promise<void> {
+    for (const s of this.servers) s.close();
+    for (const p of this.peers.values()) p.stop();
+    this.advertiser?.stop();
+    for (const n of this.neighbors.values()) n.stop(text);
+    const deadline = Date.now() + graceMs;
+    // Give the NOTIFICATIONs a moment on the wire before the sockets go.
+    await new Promise((r) => setTimeout(r, 100));
+    while (Date.now() < deadline && [...this.neighbors.values()].some((n) => n.state !== State.Idle)) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    for (const n of this.neighbors.values()) n.destroy();
+    await this.rib?.close();
+  }
+}
