@@ -7,6 +7,7 @@ import { attrBytes } from './attr/walk.js';
 import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType } from './constants.js';
 import { BgpError, ErrorCode, UpdateSubcode } from './errors.js';
 import { decodeNlri, encodeNlri } from './nlri.js';
+import { concat } from './open.js';
 
 export interface AsPathSegment {
   type: AsPathSegmentType;
@@ -205,14 +206,7 @@ function decodeMpReach(flags: number, v: Uint8Array, ctx: CodecContext): PathAtt
 }
 
 function nextHopBytes(afi: number, hops: string[]): Uint8Array {
-  const parts = hops.map((h) => (h.includes(':') ? ipv6ToBytes(h) : afi === 1 ? ipv4ToBytes(h) : ipv6ToBytes(h)));
-  const out = new Uint8Array(parts.reduce((s, p) => s + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
+  return concat(hops.map((h) => (h.includes(':') ? ipv6ToBytes(h) : afi === 1 ? ipv4ToBytes(h) : ipv6ToBytes(h))));
 }
 
 function be32(n: number): Uint8Array {
