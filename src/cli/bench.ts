@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { runConvergence, type ConvergenceOptions, type ConvergenceResult } from '../harness/bench/convergence.js';
 import { loadTrace } from '../harness/loadgen/replay.js';
-import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../harness/bench/targets.js';
+import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../harness/bench/targets/index.js';
 import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS } from '../harness/bench/convergence.js';
 import { convergenceSvg } from '../harness/bench/chart.js';
 import { loadTables } from '../harness/bench/tables.js';

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { parse } from 'smol-toml';
 import { validateConfig } from '../../src/config/schema.js';
 import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS, sinkAt } from '../../src/harness/bench/convergence.js';
-import { ribstormConfig } from '../../src/harness/bench/targets.js';
+import { ribstormConfig } from '../../src/harness/bench/targets/index.js';
 import { DEFAULT_SIZING } from '../../src/rib/memory.js';
 
 const L = BENCH_LAYOUT;

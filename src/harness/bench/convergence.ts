@@ -6,7 +6,7 @@ import type { EncodedTable } from '../tablegen/index.js';
 import { withdrawalsOf } from '../loadgen/churn.js';
 import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
-import { createTarget, type Target, type TargetKind, type TargetLoad } from './targets.js';
+import { createTarget, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
 
 /** Where the peers and the target are: the bench's own loopback plan, or the user's. */
 export interface Layout {

@@ -1,7 +1,7 @@
 // A router the user runs (loadtest): nothing to start or stop; peak RSS and CPU from /proc
 // when its pid is given and it runs on this machine.
 
-import { procCpu, procStatus, type Target } from './targets.js';
+import { procCpu, procStatus, type Target } from './targets/index.js';
 
 export class ExternalTarget implements Target {
   constructor(

@@ -1,0 +1,70 @@
+// ribstorm itself as a target: `ribstorm run` as a child process, from a config file that is
+// passive towards every peer and sizes the RIB for the run's load.
+
+import { rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { DEFAULT_SIZING } from '../../../rib/memory.js';
+import { ChildTarget } from './child.js';
+import { runDir } from './proc.js';
+import type { TargetLoad, TargetOptions } from './types.js';
+
+/**
+ * The `[rib]` table for a run: the defaults, raised to what the run loads with a quarter to
+ * spare. Tables are reserved address space, committed as they fill.
+ */
+export function ribstormRib(load: TargetLoad | undefined, workers?: number): Record<string, number> {
+  const room = (n: number, min: number) => Math.max(min, Math.ceil(n * 1.25));
+  const d = DEFAULT_SIZING;
+  return {
+    ...(workers ? { workers } : {}),
+    prefixes: room(load?.prefixes ?? 0, d.prefixes),
+    prefixes6: room(load?.prefixes6 ?? 0, d.prefixes6),
+    paths: room(load?.paths ?? 0, d.paths),
+    'attribute-sets': room(load?.attributeSets ?? 0, d.attributeSets),
+  };
+}
+
+/** ribstorm's config file for a run: passive towards every peer, RIB sized for the load. */
+export function ribstormConfig(o: TargetOptions): string {
+  const rib = ribstormRib(o.load, o.workers);
+  return [
+    '[global]',
+    `asn = ${o.asn}`,
+    `router-id = "${o.routerId}"`,
+    `listen-addresses = ["${o.address}"]`,
+    `listen-port = ${o.port}`,
+    '',
+    '[rib]',
+    ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
+    ...o.peers.flatMap((p) => ['', '[[neighbors]]', `address = "${p.address}"`, `remote-as = ${p.asn}`, 'passive = true', 'import-policy = "accept"', 'export-policy = "accept"']),
+    '',
+  ].join('\n');
+}
+
+export class RibstormTarget extends ChildTarget {
+  readonly name = 'ribstorm';
+  private dir: string | null = null;
+
+  constructor(private readonly o: TargetOptions) {
+    super();
+  }
+
+  start(): Promise<void> {
+    const bin = fileURLToPath(new URL('../../../../../bin/ribstorm.js', import.meta.url));
+    // RIBSTORM_NODE_ARGS passes flags to the target's node, e.g. "--cpu-prof" to profile it.
+    const nodeArgs = (process.env.RIBSTORM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    // A config file: the RIB's sizing has no flags.
+    this.dir = runDir('ribstorm');
+    const file = join(this.dir, 'ribstorm.toml');
+    writeFileSync(file, ribstormConfig(this.o));
+    this.launch(process.execPath, [...nodeArgs, bin, 'run', '--config', file]);
+    return this.until(() => /ribstorm AS\d+ router-id/.test(this.log));
+  }
+
+  override async stop(): Promise<void> {
+    await super.stop();
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+    this.dir = null;
+  }
+}

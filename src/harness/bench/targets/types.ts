@@ -1,0 +1,45 @@
+// What a bench target is: the router under test, the options it starts from and the load it is
+// sized for.
+
+export interface TargetPeer {
+  address: string;
+  asn: number;
+}
+
+export interface TargetOptions {
+  address: string;
+  port: number;
+  asn: number;
+  routerId: string;
+  /** Every peer connects to the target; the target is passive towards all. */
+  peers: TargetPeer[];
+  /** ribstorm only: RIB worker threads. */
+  workers?: number;
+  /** ribstorm only: what the run loads, to size its RIB from (absent: the defaults). */
+  load?: TargetLoad;
+}
+
+/** What a run puts into a target at most. */
+export interface TargetLoad {
+  /** Distinct IPv4 / IPv6 prefixes. */
+  prefixes: number;
+  prefixes6: number;
+  /** Paths over all sending peers. */
+  paths: number;
+  /** Distinct attribute sets over all sending peers. */
+  attributeSets: number;
+}
+
+export interface Target {
+  readonly name: string;
+  readonly pid: number;
+  start(): Promise<void>;
+  /** Peak resident set (VmHWM) in bytes. */
+  peakRss(): number;
+  /** User + system CPU seconds used so far. */
+  cpuSeconds(): number;
+  stop(): Promise<void>;
+}
+
+export const TARGET_KINDS = ['ribstorm', 'bird', 'gobgp', 'frr', 'openbgpd'] as const;
+export type TargetKind = (typeof TARGET_KINDS)[number];
