@@ -3,7 +3,7 @@
 import { ipv4FromBytes, ipv4ToBytes, ipv6FromBytes, ipv6ToBytes, type Prefix } from './address.js';
 import { attrSpec, isKnownAttribute, OnError } from './attr/table.js';
 import { checkAttribute, lastReason, prefixFamily, type AttrContext } from './attr/validate.js';
-import { attrBytes } from './attr/walk.js';
+import { attrBytes, be32, u32 } from './attr/walk.js';
 import { AS_TRANS, AsPathSegmentType, AttrFlag, AttrType } from './constants.js';
 import { BgpError, ErrorCode, UpdateSubcode } from './errors.js';
 import { decodeNlri, encodeNlri } from './nlri.js';
@@ -68,10 +68,6 @@ export class AttributeError extends Error {
   ) {
     super(reason);
   }
-}
-
-function u32(b: Uint8Array, o: number): number {
-  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 }
 
 /** Segments of a value checkAttribute() found well-formed. */
@@ -207,12 +203,6 @@ function decodeMpReach(flags: number, v: Uint8Array, ctx: CodecContext): PathAtt
 
 function nextHopBytes(afi: number, hops: string[]): Uint8Array {
   return concat(hops.map((h) => (h.includes(':') ? ipv6ToBytes(h) : afi === 1 ? ipv4ToBytes(h) : ipv6ToBytes(h))));
-}
-
-function be32(n: number): Uint8Array {
-  const out = new Uint8Array(4);
-  new DataView(out.buffer).setUint32(0, n >>> 0);
-  return out;
 }
 
 /** Encodes one attribute's value (without its header). */

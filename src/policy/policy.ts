@@ -3,7 +3,7 @@
 // block the RIB stores, so a policy runs in the RIB workers without decoding to objects.
 
 import { parsePrefix } from '../packet/index.js';
-import { AttrWalker, attrBytes } from '../packet/attr/walk.js';
+import { AttrWalker, attrBytes, be32, u32 } from '../packet/attr/walk.js';
 
 export interface PolicyRule {
   /** Prefixes that match: the prefix itself, or (with `le`) any longer one inside it. */
@@ -77,8 +77,6 @@ function forEachAttr(b: Uint8Array, fn: (type: number, flags: number, v: number,
   while (w.next()) fn(w.type, w.flags, w.value, w.length, w.whole());
 }
 
-const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-
 /** Whether the attribute-based conditions of `rule` hold for block `b` (4-octet AS_PATH). */
 export function attributesMatch(rule: PolicyRule, b: Uint8Array): boolean {
   let ok = true;
@@ -143,8 +141,6 @@ export function dependsOnPrefix(p: Policy): boolean {
 // ---- changing a raw attribute block ---------------------------------------------------------
 
 const attr = attrBytes;
-
-const be32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 
 /**
  * Applies a rule's set actions to block `b`: LOCAL_PREF and MED replaced or added, communities

@@ -6,7 +6,7 @@
 import { AsPathSegmentType, AttrType, WellKnownCommunity } from '../packet/index.js';
 import { OnError } from '../packet/attr/table.js';
 import { BlockVerdict, checkAttributes, withoutDropped, type AttrContext } from '../packet/attr/validate.js';
-import { AttrWalker } from '../packet/attr/walk.js';
+import { AttrWalker, u32 } from '../packet/attr/walk.js';
 import { fmix32 } from '../util/hash.js';
 import {
   F_AS_LOOP,
@@ -67,8 +67,6 @@ export function hashBytes(b: Uint8Array, start: number, end: number, seed: numbe
   h ^= Math.imul(((Math.imul(k, 0xcc9e2d51) << 15) | (Math.imul(k, 0xcc9e2d51) >>> 17)), 0x1b873593);
   return fmix32(h);
 }
-
-const u32 = (b: Uint8Array, o: number) => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
 
 /** Scratch for the decision fields of a block being interned. */
 const scratch = new Uint32Array(META_WORDS);

@@ -4,7 +4,7 @@
 
 import { unpack } from 'msgpackr';
 import { AttrFlag, AttrType } from '../packet/index.js';
-import { attrBytes, u32Attribute, withAttribute } from '../packet/attr/walk.js';
+import { attrBytes, be32, u32Attribute, withAttribute } from '../packet/attr/walk.js';
 import type { OtcIngress } from '../policy/otc.js';
 import { applyActions, attributesMatch, prefixMatches, type Policy } from '../policy/policy.js';
 import { attributeBytes, internAttributes } from './attrs.js';
@@ -12,8 +12,6 @@ import { F_HAS_OTC, M_FLAGS, META_WORDS, type RibViews } from './memory.js';
 import { FAMILY_SHIFT, OP_WORDS, Ops, WITHDRAW } from './ops.js';
 import type { PolicyRef } from './parse.js';
 import type { BatchResult } from './result.js';
-
-const be32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 
 export class ImportRules {
   constructor(

@@ -31,14 +31,14 @@ export function newImportStats(): ImportStats {
 
 /** Adds one batch's counts. */
 export function countBatch(s: ImportStats, r: BatchResult): void {
-  s.ipv4Unicast.treatAsWithdraw += r.tawUpdates4 ?? 0;
-  s.ipv6Unicast.treatAsWithdraw += r.tawUpdates6 ?? 0;
-  s.ipv4Unicast.prefixesTreatAsWithdraw += r.treatedAsWithdraw ?? 0;
-  s.ipv6Unicast.prefixesTreatAsWithdraw += r.tawPrefixes6 ?? 0;
-  s.ipv4Unicast.attributesDiscarded += r.discarded4 ?? 0;
-  s.ipv6Unicast.attributesDiscarded += r.discarded6 ?? 0;
+  s.ipv4Unicast.treatAsWithdraw += r.tawUpdates4;
+  s.ipv6Unicast.treatAsWithdraw += r.tawUpdates6;
+  s.ipv4Unicast.prefixesTreatAsWithdraw += r.treatedAsWithdraw;
+  s.ipv6Unicast.prefixesTreatAsWithdraw += r.tawPrefixes6;
+  s.ipv4Unicast.attributesDiscarded += r.discarded4;
+  s.ipv6Unicast.attributesDiscarded += r.discarded6;
   // Filtered announcements are not split by family in a batch: IPv4 unless IPv6 only.
-  s.ipv4Unicast.filtered += r.filtered ?? 0;
+  s.ipv4Unicast.filtered += r.filtered;
   if (r.error && r.error.code === 3) {
     const k = `${r.error.code}/${r.error.subcode}`;
     s.resets[k] = (s.resets[k] ?? 0) + 1;
@@ -64,7 +64,7 @@ export class ProblemLog {
       this.write(`${name}: UPDATE error, session reset: ${errorName(r.error.code, r.error.subcode)}: ${r.error.detail}`);
       return;
     }
-    if (!r.problems?.length) return;
+    if (!r.problems.length) return;
     if (now - this.last < this.intervalMs) {
       this.held += r.problems.length;
       return;

@@ -11,6 +11,7 @@ import {
   encodeAttribute,
   mergeAs4,
   parsePrefix,
+  PrefixWalker,
   UpdateSubcode,
   type PathAttribute,
   type Prefix,
@@ -28,6 +29,7 @@ const MAX_PROBLEMS = 4;
 
 export class UpdateParser {
   private readonly key = new Uint32Array(4);
+  private readonly walker = new PrefixWalker();
 
   constructor(
     private readonly v: RibViews,
@@ -37,31 +39,23 @@ export class UpdateParser {
   /**
    * IPv4 prefixes in b[start, end), as operations (RFC 4271 §4.3; RFC 7911 when addPath).
    * A prefix longer than 32 bits or running past the field ends the session (RFC 7606 §5.3),
-   * checked exactly as the codec's decodeNlri checks it.
+   * found by the codec's own prefix walker.
    */
   private prefixes(b: Uint8Array, start: number, end: number, addPath: boolean, attr: number, withdraw: boolean): number {
     const mask = this.v.shardMask;
-    let p = start;
+    const w = this.walker.reset(b, start, end, 1, addPath);
     let n = 0;
-    while (p < end) {
-      let pathId = 0;
-      if (addPath) {
-        if (p + 4 > end) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, 'truncated path identifier');
-        pathId = ((b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]) >>> 0;
-        p += 4;
-      }
-      if (p >= end) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, 'truncated prefix');
-      const len = b[p++];
-      if (len > 32) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, `prefix length ${len}`);
+    while (w.next()) {
+      const len = w.length;
+      const p = w.at;
       const bytes = (len + 7) >> 3;
-      if (p + bytes > end) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, 'prefix overruns its field');
       let addr = 0;
       for (let i = 0; i < 4; i++) addr = (addr << 8) | (i < bytes ? b[p + i] : 0);
-      p += bytes;
       addr = len === 0 ? 0 : (addr & (0xffffffff << (32 - len))) >>> 0;
-      this.ops.push(prefixHash(addr, len) & mask, withdraw ? len | WITHDRAW : len, addr, 0, 0, 0, pathId, attr);
+      this.ops.push(prefixHash(addr, len) & mask, withdraw ? len | WITHDRAW : len, addr, 0, 0, 0, addPath ? w.pathId : 0, attr);
       n++;
     }
+    if (w.error) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, w.error);
     return n;
   }
 
@@ -84,9 +78,17 @@ export class UpdateParser {
     }
   }
 
+  /** The attribute context of the peer whose batch is being parsed, made once per batch. */
   private attrContext(peer: PeerContext): AttrContext {
-    return { asn4: true, ebgp: peer.ebgp, addPath: { ipv4: peer.addPath, ipv6: peer.addPath6 } };
+    if (peer !== this.contextOf) {
+      this.contextOf = peer;
+      this.context = { asn4: peer.asn4, ebgp: peer.ebgp, addPath: { ipv4: peer.addPath, ipv6: peer.addPath6 } };
+    }
+    return this.context;
   }
+
+  private contextOf: PeerContext | null = null;
+  private context: AttrContext = { asn4: true };
 
   private problem(result: BatchResult, text: string): void {
     if (result.problems.length < MAX_PROBLEMS) result.problems.push(text);
@@ -186,7 +188,7 @@ export class UpdateParser {
    */
   private fromCodec(b: Uint8Array, off: number, len: number, peer: PeerContext, result: BatchResult): void {
     const msg = b.subarray(off, off + len);
-    const u = decodeUpdate(msg, { asn4: peer.asn4, ebgp: peer.ebgp, addPath: { ipv4: peer.addPath, ipv6: peer.addPath6 } });
+    const u = decodeUpdate(msg, this.attrContext(peer));
     const unreach = u.attributes.find((a) => a.type === AttrType.MP_UNREACH_NLRI) as { afi: number; safi: number; withdrawn: Prefix[] } | undefined;
     const reach = u.attributes.find((a) => a.type === AttrType.MP_REACH_NLRI) as { afi: number; safi: number; nextHops: string[]; nlri: Prefix[] } | undefined;
     const unicast = (m?: { afi: number; safi: number }) => !!m && (m.afi === 1 || m.afi === 2) && m.safi === 1;

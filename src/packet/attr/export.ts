@@ -6,7 +6,7 @@ import { encodeAttribute, type PathAttribute } from '../attributes.js';
 import { AttrFlag, AttrType, MessageType } from '../constants.js';
 import { encodeMessage } from '../header.js';
 import { ATTRIBUTES, OnExport, Receiver, unknownExport } from './table.js';
-import { AttrWalker, attrBytes, writeAttrHeader } from './walk.js';
+import { AttrWalker, attrBytes, be32, writeAttrHeader } from './walk.js';
 
 /** RFC 4271 §5.1.5: the LOCAL_PREF a route gets towards iBGP when it has none of its own. */
 export const DEFAULT_LOCAL_PREF = 100;
@@ -142,8 +142,6 @@ function toTwoOctetAs(block: Uint8Array): Uint8Array {
   const rest = attrs.filter((a) => a.type !== AttrType.MP_REACH_NLRI);
   return Buffer.concat([...rest, ...extra, ...mp].map((a) => encodeAttribute(a, { asn4: false })));
 }
-
-const be32 = (n: number) => Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
 
 /**
  * Route reflection (RFC 4456 §8): ORIGINATOR_ID set to the route's iBGP source unless it has

@@ -4,6 +4,7 @@
 
 import { AttrFlag, AttrType } from '../constants.js';
 import { UpdateSubcode } from '../errors.js';
+import { PrefixWalker } from '../nlri.js';
 import { ATTRIBUTES, OnError, type AttrSpec } from './table.js';
 import { AttrWalker } from './walk.js';
 
@@ -32,22 +33,14 @@ export function prefixFamily(afi: number, safi: number): boolean {
   return (afi === 1 || afi === 2) && (safi === 1 || safi === 2);
 }
 
-/**
- * The number of prefixes in b[start, end) of a family (RFC 4271 §4.3, RFC 4760 §5, RFC 7911
- * §3), or -1 when one is longer than the family allows or runs past the field (RFC 7606 §5.3).
- */
+const prefixes = new PrefixWalker();
+
+/** The prefixes in b[start, end) of a family, counted; -1 when one is malformed (RFC 7606 §5.3). */
 export function countPrefixes(b: Uint8Array, start: number, end: number, afi: number, addPath: boolean): number {
-  const max = afi === 1 ? 32 : 128;
   let n = 0;
-  for (let p = start; p < end; n++) {
-    if (addPath) p += 4;
-    if (p >= end) return -1;
-    const len = b[p++];
-    if (len > max) return -1;
-    p += (len + 7) >> 3;
-    if (p > end) return -1;
-  }
-  return n;
+  prefixes.reset(b, start, end, afi, addPath);
+  while (prefixes.next()) n++;
+  return prefixes.error ? -1 : n;
 }
 
 /** RFC 7606 §7.2: segment types 1..4, no empty segment, no segment past the value. */
@@ -85,11 +78,14 @@ function mpPrefixes(type: number, b: Uint8Array, v: number, len: number, ctx: At
     if (!ok) return bad(OnError.Reset, UpdateSubcode.OptionalAttributeError, `next hop length ${nhLen} for AFI ${afi}`), -1;
     nlri = v + 4 + nhLen + 1;
   }
-  if (!known) return nlri < v + len ? 1 : 0;
-  const n = countPrefixes(b, nlri, v + len, afi, !!(afi === 1 ? ctx.addPath?.ipv4 : ctx.addPath?.ipv6));
+  const n = known ? countPrefixes(b, nlri, v + len, afi, !!(afi === 1 ? ctx.addPath?.ipv4 : ctx.addPath?.ipv6)) : nlri < v + len ? 1 : 0;
   if (n < 0) return bad(OnError.Reset, UpdateSubcode.OptionalAttributeError, `${unreach ? 'MP_UNREACH_NLRI' : 'MP_REACH_NLRI'}: malformed prefix`), -1;
+  lastMpPrefixes = n;
   return n;
 }
+
+/** The prefixes the last MP_REACH_NLRI / MP_UNREACH_NLRI checkAttribute() passed carries. */
+let lastMpPrefixes = 0;
 
 /**
  * One known attribute against its rules: 0 when it may be used, else what RFC 7606 does with
@@ -260,7 +256,7 @@ export function checkAttributes(b: Uint8Array, start: number, end: number, ctx: 
     if (type === AttrType.MP_REACH_NLRI) {
       out.mpReach = value;
       out.mpReachLength = length;
-      out.mpReachPrefixes = mpPrefixes(type, b, value, length, ctx);
+      out.mpReachPrefixes = lastMpPrefixes; // counted by checkAttribute()
     } else if (type === AttrType.MP_UNREACH_NLRI) {
       out.mpUnreach = value;
       out.mpUnreachLength = length;

@@ -65,6 +65,16 @@ export class AttrWalker {
   }
 }
 
+/** The unsigned 32-bit number at b[o] (network order): most attribute values are one or a list. */
+export function u32(b: Uint8Array, o: number): number {
+  return ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
+}
+
+/** `n` as 4 octets in network order. */
+export function be32(n: number): Uint8Array {
+  return Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff);
+}
+
 /**
  * Writes an attribute header at b[o] for a value of `length` octets: the Extended Length bit
  * only when the value needs it. Returns the offset of the value.
@@ -121,11 +131,7 @@ export function withAttribute(block: Uint8Array, attr: Uint8Array): Uint8Array {
 export function u32Attribute(block: Uint8Array, type: number): number {
   const w = new AttrWalker(block);
   while (w.next()) {
-    if (w.type === type && w.length === 4) {
-      const b = block;
-      const v = w.value;
-      return ((b[v] << 24) | (b[v + 1] << 16) | (b[v + 2] << 8) | b[v + 3]) >>> 0;
-    }
+    if (w.type === type && w.length === 4) return u32(block, w.value);
   }
   return -1;
 }
