@@ -18,7 +18,7 @@ function room(file: string): string {
 
 /** The harness: benchmarks, load and table generators. The product never imports it. */
 const HARNESS = new Set(['harness', 'bench', 'loadgen', 'tablegen']);
-const PRODUCT_ROOMS = ['util', 'log', 'packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'speaker'];
+const PRODUCT_ROOMS = ['util', 'log', 'packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'speaker', 'api'];
 
 /** What each room of the product may import besides itself. */
 const MAY_IMPORT: Record<string, string[]> = {
@@ -32,6 +32,8 @@ const MAY_IMPORT: Record<string, string[]> = {
   neighbor: ['packet', 'io', 'config', 'log', 'util'],
   advertise: ['packet', 'rib', 'policy', 'log', 'util'],
   speaker: ['packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'log', 'util'],
+  // The management plane reads the speaker and the shared RIB; only cli/ starts it.
+  api: ['packet', 'config', 'rib', 'neighbor', 'speaker', 'log', 'util'],
 };
 
 function sources(dir: string): string[] {

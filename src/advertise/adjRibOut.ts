@@ -54,6 +54,7 @@ export type ExportCache = Map<string, Map<number, Uint8Array>>;
 
 export class AdjRibOut {
   private sentPrefixes = 0;
+  private sentPrefixes6 = 0;
   private readonly exportClass: string;
   /** Scratch for one group's announcements and the batch's withdrawals (IPv4: 2 words a prefix, IPv6: 5). */
   private ann = new Uint32Array(5120);
@@ -74,6 +75,11 @@ export class AdjRibOut {
   /** Prefixes this peer currently holds from us. */
   get advertised(): number {
     return this.sentPrefixes;
+  }
+
+  /** The IPv6 share of `advertised`. */
+  get advertised6(): number {
+    return this.sentPrefixes6;
   }
 
   /** Attribute-based export rules: well-known communities and the RFC 8212 default. */
@@ -186,6 +192,7 @@ export class AdjRibOut {
         if (want === had) continue;
         if (want === 0) {
           this.sentPrefixes--;
+          if (v6) this.sentPrefixes6--;
           if (v6) {
             for (let w = 0; w < 4; w++) this.wd6[nWd6++] = c[i + C_KEY + w];
             this.wd6[nWd6++] = c[i + C_LEN] & 0xff;
@@ -195,7 +202,10 @@ export class AdjRibOut {
           }
           continue;
         }
-        if (had === 0 && mode !== 'resend') this.sentPrefixes++;
+        if (had === 0 && mode !== 'resend') {
+          this.sentPrefixes++;
+          if (v6) this.sentPrefixes6++;
+        }
         if (v6) for (let w = 0; w < 4; w++) ann[nAnn++] = c[i + C_KEY + w];
         else ann[nAnn++] = c[i + C_KEY];
         ann[nAnn++] = c[i + C_LEN] & 0xff;

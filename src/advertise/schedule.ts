@@ -83,6 +83,11 @@ export class Advertiser {
     return this.peers.get(n)?.out?.advertised ?? 0;
   }
 
+  /** The IPv6 share of `advertised(n)`. */
+  advertised6(n: OutputPeer): number {
+    return this.peers.get(n)?.out?.advertised6 ?? 0;
+  }
+
   /** Stops every advertisement interval (shutdown). */
   stop(): void {
     for (const p of this.peers.values()) if (p.mraiTimer) clearTimeout(p.mraiTimer);

@@ -3,6 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { bench, BENCH_USAGE } from './bench.js';
+import { client, CLIENT_USAGE } from './client.js';
 import { loadtest, LOADTEST_USAGE } from './loadtest.js';
 import { planCommand, PLAN_USAGE } from './plan.js';
 import { run, RUN_USAGE } from './run.js';
@@ -14,6 +15,8 @@ commands:
   bench     full-table convergence through ribstorm (and BIRD), side by side
   loadtest  the load generator against a router you run
   plan      RAM and time for N full feeds, projected from measurements here
+  neighbors, neighbor, rib, watch
+            ask a running speaker through its management API
   version   print the version
 
 ${RUN_USAGE}
@@ -22,13 +25,16 @@ ${BENCH_USAGE}
 
 ${LOADTEST_USAGE}
 
-${PLAN_USAGE}`;
+${PLAN_USAGE}
+
+${CLIENT_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      process.stdout.write((cmd === 'run' ? RUN_USAGE : cmd === 'bench' ? BENCH_USAGE : cmd === 'loadtest' ? LOADTEST_USAGE : cmd === 'plan' ? PLAN_USAGE : USAGE) + '\n');
+      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE };
+      process.stdout.write((usage[cmd] ?? USAGE) + '\n');
       return 0;
     }
     switch (cmd) {
@@ -40,6 +46,11 @@ export async function main(argv: string[]): Promise<number> {
         return await loadtest(rest);
       case 'plan':
         return await planCommand(rest);
+      case 'neighbors':
+      case 'neighbor':
+      case 'rib':
+      case 'watch':
+        return await client(cmd, rest);
       case 'version': {
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
         process.stdout.write(`ribstorm ${pkg.version}\n`);
@@ -52,7 +63,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, neighbors, neighbor, rib, watch, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -60,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // A run that could not be carried out (a target that never answered...): one line, exit 1.
-    if (cmd === 'bench' || cmd === 'loadtest' || cmd === 'plan') {
+    if (cmd && ['bench', 'loadtest', 'plan', 'neighbors', 'neighbor', 'rib', 'watch'].includes(cmd)) {
       process.stderr.write(`ribstorm ${cmd}: ${(e as Error).message}\n`);
       return 1;
     }

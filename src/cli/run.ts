@@ -1,6 +1,7 @@
 // `ribstorm run`: the foreground daemon.
 
-import { loadConfigFile, ConfigError, type Config } from '../config/schema.js';
+import { ApiServer } from '../api/server.js';
+import { DEFAULT_API, loadConfigFile, ConfigError, parseApiListen, type ApiConfig, type Config } from '../config/schema.js';
 import { configFromFlags } from '../config/flags.js';
 import { log } from '../log.js';
 import { Speaker } from '../speaker/speaker.js';
@@ -9,6 +10,7 @@ import { parseFlags } from './flags.js';
 export const RUN_USAGE = `usage: ribstorm run --config FILE
        ribstorm run --as ASN --router-id ID [--listen ADDR[:PORT]]... --peer ADDR:AS[,field=value...]...
 options: --workers N               RIB worker threads (default: one per core)
+         --api ADDR:PORT|off       the management API (default 127.0.0.1:8179; [api] listen)
          --shutdown-message TEXT   sent to every peer on SIGINT/SIGTERM (RFC 9003)
          --trace                   log every message received`;
 
@@ -21,6 +23,7 @@ export async function run(argv: string[]): Promise<number> {
     peer: { value: true, repeat: true },
     workers: { value: true },
     'shutdown-message': { value: true },
+    api: { value: true },
     trace: { value: false },
   });
   if (rest.length) throw new ConfigError(rest[0], 'a flag (see ribstorm run --help)');
@@ -32,12 +35,19 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     config = configFromFlags(flags as Record<string, never>);
   }
+  const apiConfig: ApiConfig = { ...(config.api ?? DEFAULT_API) };
+  if (flags.api !== undefined) Object.assign(apiConfig, { listen: parseApiListen(flags.api as string, '--api'), explicit: true });
+  apiConfig.token ??= process.env.RIBSTORM_API_TOKEN || undefined;
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
+  // Before the neighbors start: the management plane sees every transition.
+  const api = apiConfig.listen ? new ApiServer(speaker) : null;
   try {
     await speaker.start();
+    if (api && apiConfig.listen) await listenApi(api, apiConfig);
   } catch (e) {
     process.stderr.write(`ribstorm: ${(e as Error).message}\n`);
+    await speaker.shutdown('ribstorm failed to start', 0);
     return 1;
   }
   log(`ribstorm AS${config.global.asn} router-id ${config.global.routerId}, ${config.neighbors.length} neighbor(s)`);
@@ -51,9 +61,24 @@ export async function run(argv: string[]): Promise<number> {
       }
       stopping = true;
       log(`${sig}: sending Cease / Administrative Shutdown to every peer`);
-      speaker.shutdown(text).then(() => resolve(0));
+      Promise.all([speaker.shutdown(text), api?.close()]).then(() => resolve(0));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
+}
+
+/**
+ * The management API where configured. On the default address a port in use only costs the
+ * API (logged); an address the operator chose must work.
+ */
+async function listenApi(api: ApiServer, c: ApiConfig): Promise<void> {
+  const { address, port } = c.listen!;
+  try {
+    const bound = await api.listen(address, port);
+    log(`management API on http://${address.includes(':') ? `[${address}]` : address}:${bound} (${api.serverName})`);
+  } catch (e) {
+    if (c.explicit) throw new Error(`management API: cannot listen on ${address} port ${port}: ${(e as Error).message}`);
+    log(`management API not started: cannot listen on ${address} port ${port} (in use?); set --api ADDR:PORT or [api] listen`);
+  }
 }

@@ -89,10 +89,46 @@ export interface RibConfig extends RibSizing {
   alwaysCompareMed: boolean;
 }
 
+/** The `[api]` table: the management plane's address and its write token. */
+export interface ApiConfig {
+  /** null: off. */
+  listen: ListenAddress | null;
+  /** True when the address was chosen, not defaulted: failing to listen there is fatal. */
+  explicit: boolean;
+  /** Writes need it (RIBSTORM_API_TOKEN sets it too); without one they are refused. */
+  token?: string;
+}
+
+export const DEFAULT_API_LISTEN: ListenAddress = { address: '127.0.0.1', port: 8179 };
+export const DEFAULT_API: ApiConfig = { listen: DEFAULT_API_LISTEN, explicit: false };
+
 export interface Config {
   global: GlobalConfig;
   rib: RibConfig;
+  /** Absent: DEFAULT_API. */
+  api?: ApiConfig;
   neighbors: NeighborConfig[];
+}
+
+/** "ADDR:PORT" (port 8179 when left out) or "off". */
+export function parseApiListen(text: string, field: string): ListenAddress | null {
+  return text === 'off' ? null : parseHostPort(text, field, DEFAULT_API_LISTEN.port);
+}
+
+function validateApi(obj: unknown): ApiConfig {
+  if (obj === undefined) return { ...DEFAULT_API };
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError('api', 'an [api] table', obj);
+  const f = new Fields(obj as Obj, 'api');
+  const listen = f.raw('listen');
+  if (listen !== undefined && typeof listen !== 'string') throw new ConfigError('api.listen', '"ADDRESS:PORT" or "off"', listen);
+  const token = f.raw('token');
+  if (token !== undefined && (typeof token !== 'string' || token.length < 8)) throw new ConfigError('api.token', 'a string of at least 8 characters');
+  f.done();
+  return {
+    listen: listen === undefined ? DEFAULT_API_LISTEN : parseApiListen(listen, 'api.listen'),
+    explicit: listen !== undefined,
+    ...(token ? { token } : {}),
+  };
 }
 
 export const DEFAULT_RIB: RibConfig = { ...DEFAULT_SIZING, alwaysCompareMed: false };
@@ -293,6 +329,7 @@ export function validateConfig(doc: unknown): Config {
   const top = new Fields(doc as Obj, '');
   const global = validateGlobal(top.raw('global'));
   const rib = validateRib(top.raw('rib'));
+  const api = validateApi(top.raw('api'));
   const list = top.raw('neighbors') ?? [];
   if (!Array.isArray(list)) throw new ConfigError('neighbors', 'a list of [[neighbors]] tables', list);
   const neighbors = list.map((n, i) => {
@@ -301,7 +338,7 @@ export function validateConfig(doc: unknown): Config {
   });
   checkDistinctNeighbors(neighbors, 'neighbors');
   top.done();
-  return { global, rib, neighbors };
+  return { global, rib, api, neighbors };
 }
 
 export function loadConfigFile(path: string): Config {

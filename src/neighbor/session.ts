@@ -81,6 +81,20 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
     return this.conn?.backlog ?? 0;
   }
 
+  /** False once the operator (or a max-prefix `disable`) stopped it: FRR's "Idle (Admin)". */
+  get adminUp(): boolean {
+    return this.enabled;
+  }
+
+  /** The OPEN we send, and the one the peer sent on the current connection. */
+  get localOpen(): OpenMessage {
+    return this.ourOpen;
+  }
+
+  get peerOpen(): OpenMessage | null {
+    return this.conn?.open ?? null;
+  }
+
   /** True while our own reading is stopped (ring full): the peer is not to blame for silence. */
   get readingPaused(): boolean {
     return this.conn?.paused ?? false;

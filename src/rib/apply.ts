@@ -12,6 +12,7 @@ import {
   H_PATHS,
   H_SEQ,
   HEADER_WORDS,
+  IPV6,
   P_ATTR,
   P_PEER,
   PATH_WORDS,
@@ -43,6 +44,7 @@ export class BatchApplier {
   private touchedBest = new Uint32Array(4096 * 2);
   private nTouched = 0;
   private pathDelta = 0;
+  private pathDelta6 = 0;
 
   constructor(private readonly v: RibViews) {
     this.counts = new Int32Array(v.buffers.sizing.shards + 1);
@@ -85,13 +87,16 @@ export class BatchApplier {
     this.visitShards(seq, result, (s) => {
       // Every batch before this one has passed shard 0: the peer's next session starts clean.
       if (s === 0) Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 0);
-      const before = this.v.headers[s * HEADER_WORDS + H_PATHS];
       for (const f of this.v.families) {
+        const before = this.v.headers[s * HEADER_WORDS + H_PATHS];
         if (how === 'mark') markStale(this.v, f, s, peer);
         else removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot), how === 'stale');
+        // The shard is ours for this turn: what its path count lost were this peer's paths.
+        const lost = before - this.v.headers[s * HEADER_WORDS + H_PATHS];
+        Atomics.sub(this.v.peers, peer * PEER_WORDS + PEER_PATHS, lost);
+        result.pathDelta -= lost;
+        if (f.id === IPV6) result.pathDelta6 -= lost;
       }
-      // The shard is ours for this turn: what its path count lost were this peer's paths.
-      Atomics.sub(this.v.peers, peer * PEER_WORDS + PEER_PATHS, before - this.v.headers[s * HEADER_WORDS + H_PATHS]);
     });
     result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
     return result;
@@ -113,6 +118,7 @@ export class BatchApplier {
     }
     this.beginChanges();
     this.pathDelta = 0;
+    this.pathDelta6 = 0;
     this.limitPeer = peer;
     this.limited = Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_LIMIT) !== 0;
     this.refused = 0;
@@ -124,6 +130,7 @@ export class BatchApplier {
       for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
     });
     result.pathDelta = this.pathDelta;
+    result.pathDelta6 = this.pathDelta6;
     result.filtered += this.refused;
     result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
   }
@@ -165,6 +172,7 @@ export class BatchApplier {
     if (lenFlags & WITHDRAW) {
       if (removePath(v, f, s, slot, peer, ops[o + 6])) {
         this.pathDelta--;
+        if (f.id === IPV6) this.pathDelta6--;
         Atomics.sub(v.peers, count, 1);
       }
     } else {
@@ -173,6 +181,7 @@ export class BatchApplier {
       upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7], this.limited ? this.admit : undefined);
       if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) {
         this.pathDelta++;
+        if (f.id === IPV6) this.pathDelta6++;
         if (!this.limited) Atomics.add(v.peers, count, 1);
       }
     }

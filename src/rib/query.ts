@@ -5,7 +5,7 @@
 import { formatPrefix, parsePrefix } from '../packet/index.js';
 import { attributeBytes } from './attrs.js';
 import { Reason } from './decision.js';
-import { IPV6, P_ATTR, P_NEXT, P_PATH_ID, P_PEER, PATH_WORDS, type Family, type RibViews } from './memory.js';
+import { IPV6, STALE, P_ATTR, P_NEXT, P_PATH_ID, P_PEER, PATH_WORDS, type Family, type RibViews } from './memory.js';
 import { findSlot, shardOf, TOUCHED } from './shard.js';
 
 export interface PathView {
@@ -15,6 +15,8 @@ export interface PathView {
   best: boolean;
   /** Why it lost, when it did (decision.ts Reason). */
   reason: Reason;
+  /** Kept from a restarting peer's previous session (RFC 4724). */
+  stale: boolean;
 }
 
 /** Calls fn for every prefix, of both families, that has at least one path. */
@@ -53,20 +55,32 @@ export function pathsAt(v: RibViews, f: Family, shard: number, slot: number): Pa
   const out: PathView[] = [];
   for (let r = slots[slot * f.words + f.headAt]; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
     const q = r * PATH_WORDS;
-    out.push({ peer: paths[q + P_PEER] & 0xffff, pathId: paths[q + P_PATH_ID], attr: paths[q + P_ATTR], best: r === best, reason: (paths[q + P_PEER] >>> 16) & 0xff });
+    const w = paths[q + P_PEER];
+    out.push({ peer: w & 0xffff, pathId: paths[q + P_PATH_ID], attr: paths[q + P_ATTR], best: r === best, reason: (w >>> 16) & 0xff, stale: (w & STALE) !== 0 });
   }
   return out;
+}
+
+/** The network of a prefix as the slots hold it (4 words; IPv4 uses the first). */
+export function prefixKey(bytes: Uint8Array, keyWords: number): Uint32Array {
+  const key = new Uint32Array(4);
+  for (let w = 0; w < keyWords; w++) key[w] = ((bytes[w * 4] << 24) | (bytes[w * 4 + 1] << 16) | (bytes[w * 4 + 2] << 8) | bytes[w * 4 + 3]) >>> 0;
+  return key;
+}
+
+/** The shard and slot of a prefix, or null when the RIB never held it. */
+export function locate(v: RibViews, f: Family, key: Uint32Array, length: number): { shard: number; slot: number } | null {
+  const shard = shardOf(v, f, key, length);
+  const slot = findSlot(f, shard, key, length);
+  return slot < 0 ? null : { shard, slot };
 }
 
 /** Every path of one prefix ("192.0.2.0/24" or "2001:db8::/32"). */
 export function lookup(v: RibViews, prefix: string): PathView[] {
   const { afi, bytes, length } = parsePrefix(prefix);
   const f = v.families[afi === 2 ? 1 : 0];
-  const key = new Uint32Array(4);
-  for (let w = 0; w < f.keyWords; w++) key[w] = ((bytes[w * 4] << 24) | (bytes[w * 4 + 1] << 16) | (bytes[w * 4 + 2] << 8) | bytes[w * 4 + 3]) >>> 0;
-  const shard = shardOf(v, f, key, length);
-  const slot = findSlot(f, shard, key, length);
-  return slot < 0 ? [] : pathsAt(v, f, shard, slot);
+  const at = locate(v, f, prefixKey(bytes, f.keyWords), length);
+  return at ? pathsAt(v, f, at.shard, at.slot) : [];
 }
 
 export interface LocRibEntry {

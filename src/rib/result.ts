@@ -28,6 +28,7 @@ const COUNTS = [
   'tawPrefixes6',
   'discarded4',
   'discarded6',
+  'pathDelta6',
 ] as const;
 type Count = (typeof COUNTS)[number];
 const RESULT_HEADER = COUNTS.length;
@@ -50,7 +51,7 @@ export function packResult(r: BatchResult): Uint32Array {
 
 export function unpackResult(a: Uint32Array): BatchResult {
   const r = emptyResult();
-  COUNTS.forEach((k, i) => (r[k] = k === 'pathDelta' ? a[i] | 0 : a[i]));
+  COUNTS.forEach((k, i) => (r[k] = k === 'pathDelta' || k === 'pathDelta6' ? a[i] | 0 : a[i]));
   r.changes = a.subarray(RESULT_HEADER);
   return r;
 }
@@ -92,6 +93,8 @@ export interface BatchResult extends Record<Count, number> {
   treatedAsWithdraw: number;
   /** Paths this peer gained (negative: lost) in its Adj-RIB-In. */
   pathDelta: number;
+  /** The IPv6 share of pathDelta. */
+  pathDelta6: number;
   /** Announcements the import policy (or RFC 8212, or a max-prefix block) kept out. */
   filtered: number;
   /** RFC 7606 outcomes per family: UPDATEs treated as withdraw, attributes discarded. */

@@ -24,6 +24,8 @@ export class Ingest implements UpdateIngest {
     private readonly rib: RibPipeline,
     private readonly peers: ReadonlyMap<Neighbor, PeerState>,
     private readonly advertiser: Advertiser,
+    /** Each batch applied: its neighbor, result and seconds from submission to result. */
+    private readonly applied: (n: Neighbor, r: BatchResult, seconds: number) => void = () => {},
   ) {}
 
   /**
@@ -62,8 +64,10 @@ export class Ingest implements UpdateIngest {
       // RFC 9234 §5: ingress OTC rules on eBGP.
       otc: s.ebgp ? otcIngress(n.config.role, s.peerAs) : undefined,
     };
+    const t0 = performance.now();
     return this.rib.submitUpdates(state.index, ctx, buffer, descriptors).then((r) => {
       state.counted(r);
+      this.applied(n, r, (performance.now() - t0) / 1000);
       return r;
     });
   }

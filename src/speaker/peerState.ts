@@ -24,8 +24,9 @@ export class PeerState {
   /** RFC 7606 outcomes and filtered announcements, per family. */
   readonly stats: ImportStats = newImportStats();
   private readonly problems = new ProblemLog(log);
-  /** Paths in this peer's Adj-RIB-In. */
-  paths = 0;
+  /** Paths in this peer's Adj-RIB-In, IPv4 and IPv6. */
+  paths4 = 0;
+  paths6 = 0;
   private maxPrefixWarned = false;
   /** max-prefix reached (and logged) since the session came up. */
   private maxPrefixReached = false;
@@ -44,10 +45,21 @@ export class PeerState {
 
   /** One batch of this neighbor's UPDATEs applied in the RIB. */
   counted(r: BatchResult): void {
-    this.paths += r.pathDelta;
+    this.moved(r);
     countBatch(this.stats, r);
     this.problems.report(this.n.name, r);
     if (!r.error) this.checkMaxPrefix();
+  }
+
+  /** Paths in this peer's Adj-RIB-In. */
+  get paths(): number {
+    return this.paths4 + this.paths6;
+  }
+
+  /** What a batch or a flush added to (or removed from) the Adj-RIB-In. */
+  private moved(r: BatchResult): void {
+    this.paths4 += r.pathDelta - r.pathDelta6;
+    this.paths6 += r.pathDelta6;
   }
 
   /** The session is Established: the RIB learns what was negotiated. */
@@ -82,8 +94,7 @@ export class PeerState {
       return;
     }
     this.endStale();
-    this.paths = 0;
-    void this.rib.flushPeer(this.index);
+    void this.rib.flushPeer(this.index).then((r) => this.moved(r));
   }
 
   /** Stops the stale timer (shutdown). */
@@ -107,7 +118,7 @@ export class PeerState {
 
   private sweep(): void {
     this.endStale();
-    void this.rib.sweepStale(this.index);
+    void this.rib.sweepStale(this.index).then((r) => this.moved(r));
   }
 
   /** End-of-RIB from a restarted peer, for every family it had: its stale paths go. */

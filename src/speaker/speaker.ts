@@ -14,6 +14,7 @@ import { Neighbor } from '../neighbor/neighbor.js';
 import { State } from '../neighbor/fsm.js';
 import { RibPipeline } from '../rib/pipeline.js';
 import type { ImportStats } from '../rib/importStats.js';
+import type { BatchResult } from '../rib/apply.js';
 import { Advertiser } from '../advertise/schedule.js';
 import { Ingest } from './ingest.js';
 import { blockLimit, PeerState } from './peerState.js';
@@ -36,12 +37,23 @@ function defaultLocalAddress(config: Config, peer: string): string | undefined {
   return mine.length === 1 ? mine[0] : undefined;
 }
 
+export interface RouteCounts {
+  received: { ipv4: number; ipv6: number };
+  advertised: { ipv4: number; ipv6: number };
+  stats: ImportStats;
+}
+
 export interface SpeakerOptions {
   /** false: no RIB, UPDATEs are framed and counted only (session tests). */
   rib?: boolean;
 }
 
-export class Speaker extends EventEmitter {
+export interface SpeakerEvents {
+  /** A batch of a neighbor's UPDATEs applied in the RIB, `seconds` after submission. */
+  batch: [n: Neighbor, result: BatchResult, seconds: number];
+}
+
+export class Speaker extends EventEmitter<SpeakerEvents> {
   readonly neighbors = new Map<string, Neighbor>();
   readonly rib: RibPipeline | null;
   private readonly peers = new Map<Neighbor, PeerState>();
@@ -65,7 +77,7 @@ export class Speaker extends EventEmitter {
     let ingest: Ingest | null = null;
     if (rib) {
       const advertiser = (this.advertiser = new Advertiser(rib));
-      ingest = new Ingest(config, rib, this.peers, advertiser);
+      ingest = new Ingest(config, rib, this.peers, advertiser, (n, r, seconds) => this.emit('batch', n, r, seconds));
       rib.on('changes', (result) => advertiser.distribute(result));
       rib.on('listenerError', (e) => log(`internal error handing on best-path changes: ${(e as Error)?.stack ?? String(e)}`));
     }
@@ -118,6 +130,25 @@ export class Speaker extends EventEmitter {
   /** What a neighbor's UPDATEs came to: RFC 7606 outcomes and filtered announcements. */
   importStats(n: Neighbor): ImportStats | undefined {
     return this.peers.get(n)?.stats;
+  }
+
+  /** A neighbor's routes per family: held from it, advertised to it, and its import counters. */
+  routeCounts(n: Neighbor): RouteCounts | undefined {
+    const p = this.peers.get(n);
+    if (!p) return undefined;
+    const out4 = this.advertiser?.advertised(n) ?? 0;
+    const out6 = this.advertiser?.advertised6(n) ?? 0;
+    return { received: { ipv4: p.paths4, ipv6: p.paths6 }, advertised: { ipv4: out4 - out6, ipv6: out6 }, stats: p.stats };
+  }
+
+  /** The neighbor's peer index in the RIB (what stored paths carry), and back. */
+  peerIndex(n: Neighbor): number | undefined {
+    return this.peers.get(n)?.index;
+  }
+
+  neighborAt(index: number): Neighbor | undefined {
+    for (const [n, p] of this.peers) if (p.index === index) return n;
+    return undefined;
   }
 
   /** Adj-RIB-In paths held for a neighbor. */

@@ -1,0 +1,180 @@
+// GET /metrics: Prometheus text with the names in use (ecosystem §2.4: GoBGP's `bgp_` namespace,
+// FRR's per-family prefix counts). Gauges are read at scrape time from the neighbors and the
+// RIB: nothing is counted on the ingest path except one histogram observation per batch.
+// Series grow with peers and families, never with prefixes.
+
+import client from 'prom-client';
+import { State } from '../neighbor/fsm.js';
+import type { Neighbor } from '../neighbor/neighbor.js';
+import type { Speaker } from '../speaker/speaker.js';
+import type { NeighborView } from './neighborView.js';
+import type { RibSummary } from './ribView.js';
+
+/** BGP4-MIB bgpPeerState: idle(1) … established(6). */
+const STATE_CODE: Record<State, number> = {
+  [State.Idle]: 1,
+  [State.Connect]: 2,
+  [State.Active]: 3,
+  [State.OpenSent]: 4,
+  [State.OpenConfirm]: 5,
+  [State.Established]: 6,
+};
+
+const MESSAGE_TYPES = ['open', 'update', 'notification', 'keepalive', 'refresh'] as const;
+const FAMILIES = [
+  ['ipv4', 'ipv4Unicast'],
+  ['ipv6', 'ipv6Unicast'],
+] as const;
+
+export class Metrics {
+  readonly registry = new client.Registry();
+
+  constructor(speaker: Speaker, neighbors: NeighborView, rib: () => RibSummary | null) {
+    const r = this.registry;
+    client.collectDefaultMetrics({ register: r });
+    const peerLabels = ['peer', 'peer_as'];
+    const each = (fn: (labels: { peer: string; peer_as: string }, n: Neighbor) => void) => {
+      for (const [peer, n] of speaker.neighbors) fn({ peer, peer_as: String(n.config.remoteAs) }, n);
+    };
+    new client.Gauge({
+      name: 'bgp_peer_state',
+      help: 'BGP FSM state (BGP4-MIB bgpPeerState: 1 idle, 2 connect, 3 active, 4 opensent, 5 openconfirm, 6 established)',
+      labelNames: peerLabels,
+      registers: [r],
+      collect() {
+        this.reset();
+        each((l, n) => this.set(l, STATE_CODE[n.state]));
+      },
+    });
+    new client.Gauge({
+      name: 'bgp_peer_admin_state',
+      help: '1 when the neighbor is administratively up',
+      labelNames: peerLabels,
+      registers: [r],
+      collect() {
+        this.reset();
+        each((l, n) => this.set(l, n.adminUp ? 1 : 0));
+      },
+    });
+    new client.Gauge({
+      name: 'bgp_peer_uptime_seconds',
+      help: 'Seconds since the session was established (0 when down)',
+      labelNames: peerLabels,
+      registers: [r],
+      collect() {
+        this.reset();
+        const now = Date.now();
+        each((l, n) => this.set(l, n.state === State.Established ? (now - neighbors.log(n).since) / 1000 : 0));
+      },
+    });
+    new client.Counter({
+      name: 'bgp_peer_flaps_total',
+      help: 'Established sessions that went down',
+      labelNames: peerLabels,
+      registers: [r],
+      collect() {
+        this.reset();
+        each((l, n) => this.inc(l, neighbors.log(n).connectionsDropped));
+      },
+    });
+    new client.Gauge({
+      name: 'bgp_peer_out_queue',
+      help: 'Bytes queued for the peer and not yet taken by the socket',
+      labelNames: peerLabels,
+      registers: [r],
+      collect() {
+        this.reset();
+        each((l, n) => this.set(l, n.outputBacklog));
+      },
+    });
+    for (const dir of ['received', 'sent'] as const) {
+      new client.Counter({
+        name: `bgp_${dir}_messages_total`,
+        help: `BGP messages ${dir}, by type`,
+        labelNames: [...peerLabels, 'type'],
+        registers: [r],
+        collect() {
+          this.reset();
+          each((l, n) => {
+            for (const t of MESSAGE_TYPES) this.inc({ ...l, type: t }, n[dir][t]);
+          });
+        },
+      });
+    }
+    const routes = (name: string, help: string, pick: (p: ReturnType<NeighborView['peer']>, f: 'ipv4Unicast' | 'ipv6Unicast') => number) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: [...peerLabels, 'family'],
+        registers: [r],
+        collect() {
+          this.reset();
+          each((l, n) => {
+            const p = neighbors.peer(n);
+            for (const [family, key] of FAMILIES) this.set({ ...l, family }, pick(p, key));
+          });
+        },
+      });
+    routes('bgp_routes_received', 'Paths held from the peer (Adj-RIB-In after import policy)', (p, f) => p[f].pfxRcd);
+    routes('bgp_routes_accepted', 'Paths accepted from the peer', (p, f) => p[f].pfxAccepted);
+    routes('bgp_routes_filtered', 'Announcements kept out by import policy, RFC 8212 or a max-prefix block', (p, f) => p[f].pfxFiltered);
+    routes('bgp_routes_advertised', 'Prefixes the peer holds from us', (p, f) => p[f].pfxSnt);
+    new client.Gauge({
+      name: 'bgp_eor_received_timestamp_seconds',
+      help: 'When the End-of-RIB of the current session arrived, per family',
+      labelNames: [...peerLabels, 'family'],
+      registers: [r],
+      collect() {
+        this.reset();
+        each((l, n) => {
+          for (const [family, at] of Object.entries(neighbors.log(n).endOfRib)) this.set({ ...l, family: family.replace('-unicast', '') }, at / 1000);
+        });
+      },
+    });
+    const ribGauge = (name: string, help: string, pick: (s: RibSummary, f: 'ipv4Unicast' | 'ipv6Unicast') => number) =>
+      new client.Gauge({
+        name,
+        help,
+        labelNames: ['family'],
+        registers: [r],
+        collect() {
+          this.reset();
+          const s = rib();
+          if (s) for (const [family, key] of FAMILIES) this.set({ family }, pick(s, key));
+        },
+      });
+    ribGauge('bgp_rib_prefixes', 'Prefixes with at least one path', (s, f) => s[f].prefixes);
+    ribGauge('bgp_rib_paths', 'Paths held', (s, f) => s[f].paths);
+    new client.Gauge({
+      name: 'bgp_rib_memory_bytes',
+      help: "Bytes of the RIB's shared tables in use",
+      registers: [r],
+      collect() {
+        this.set(rib()?.ribMemory ?? 0);
+      },
+    });
+    new client.Gauge({
+      name: 'ribstorm_rib_batches_pending',
+      help: 'UPDATE batches submitted to the RIB workers and not yet applied',
+      registers: [r],
+      collect() {
+        this.set(speaker.rib?.pending ?? 0);
+      },
+    });
+    const processing = new client.Histogram({
+      name: 'bgp_update_processing_seconds',
+      help: 'Time from handing a batch of UPDATEs to the RIB workers to its result',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [r],
+    });
+    speaker.on('batch', (_n, _r, seconds) => processing.observe(seconds));
+  }
+
+  async text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,172 @@
+// Neighbors as operators read them: FRR's `show bgp summary json` field names (ecosystem §1.3)
+// for the summary, and one peer in detail with its capabilities, timers, recent FSM
+// transitions and messages by type.
+
+import { State } from '../neighbor/fsm.js';
+import type { Neighbor } from '../neighbor/neighbor.js';
+import type { FamilyImportStats } from '../rib/importStats.js';
+import type { Speaker } from '../speaker/speaker.js';
+import { NeighborLog } from './neighborLog.js';
+import type { RibSummary } from './ribView.js';
+
+export interface FamilyPrefixes {
+  /** Paths held from the peer (its Adj-RIB-In after import policy). */
+  pfxRcd: number;
+  pfxAccepted: number;
+  /** Announcements the import policy, RFC 8212 or a max-prefix block kept out, since start. */
+  pfxFiltered: number;
+  /** Prefixes the peer holds from us. */
+  pfxSnt: number;
+}
+
+export interface PeerSummary extends FamilyPrefixes {
+  remoteAs: number;
+  localAs: number;
+  description?: string;
+  state: State;
+  adminState: 'up' | 'down';
+  /** FRR's peerState: OK, Admin, Passive (waiting for the peer), Idle. */
+  peerState: 'OK' | 'Admin' | 'Passive' | 'Idle';
+  peerUptime: string;
+  peerUptimeMsec: number;
+  peerUptimeEstablishedEpoch?: number;
+  msgRcvd: number;
+  msgSent: number;
+  /** Bytes queued for the socket and not yet written. */
+  outq: number;
+  ipv4Unicast: FamilyPrefixes;
+  ipv6Unicast: FamilyPrefixes;
+  connectionsEstablished: number;
+  connectionsDropped: number;
+  lastResetDueTo?: string;
+  /** "code/subcode" of the last NOTIFICATION sent or received. */
+  lastResetCode?: string;
+  /** Negotiated, seconds. */
+  holdTime?: number;
+  keepalive?: number;
+  capabilities: { local: string[]; remote: string[] };
+  /** RFC 7606 outcomes per family and resets by code/subcode. */
+  rfc7606: { ipv4Unicast: Rfc7606Counts; ipv6Unicast: Rfc7606Counts; resets: Record<string, number> };
+}
+
+export type Rfc7606Counts = Omit<FamilyImportStats, 'filtered'>;
+
+export function uptimeText(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  const d = Math.floor(s / 86400);
+  const hms = [Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60, s % 60].map((x) => String(x).padStart(2, '0')).join(':');
+  return d ? `${d}d${hms}` : hms;
+}
+
+export class NeighborView {
+  private readonly logs = new Map<Neighbor, NeighborLog>();
+
+  /** Attach before the speaker starts, so that no transition is missed. */
+  constructor(private readonly speaker: Speaker) {
+    for (const n of speaker.neighbors.values()) this.logs.set(n, new NeighborLog(n));
+  }
+
+  log(n: Neighbor): NeighborLog {
+    return this.logs.get(n)!;
+  }
+
+  peer(n: Neighbor, now = Date.now()): PeerSummary {
+    const c = n.config;
+    const log = this.log(n);
+    const up = n.state === State.Established;
+    const counts = this.speaker.routeCounts(n);
+    const fam = (k: 'ipv4' | 'ipv6', key: 'ipv4Unicast' | 'ipv6Unicast'): FamilyPrefixes => {
+      const held = counts?.received[k] ?? 0;
+      return { pfxRcd: held, pfxAccepted: held, pfxFiltered: counts?.stats[key].filtered ?? 0, pfxSnt: counts?.advertised[k] ?? 0 };
+    };
+    const v4 = fam('ipv4', 'ipv4Unicast');
+    const v6 = fam('ipv6', 'ipv6Unicast');
+    const s = n.session;
+    const err = n.lastError;
+    const rfc7606 = (f: FamilyImportStats): Rfc7606Counts => ({ treatAsWithdraw: f.treatAsWithdraw, prefixesTreatAsWithdraw: f.prefixesTreatAsWithdraw, attributesDiscarded: f.attributesDiscarded });
+    const out: PeerSummary = {
+      remoteAs: c.remoteAs,
+      localAs: c.localAs ?? this.speaker.config.global.asn,
+      ...(c.description ? { description: c.description } : {}),
+      state: n.state,
+      adminState: n.adminUp ? 'up' : 'down',
+      peerState: !n.adminUp ? 'Admin' : up ? 'OK' : c.passive ? 'Passive' : 'Idle',
+      peerUptime: uptimeText(now - log.since),
+      peerUptimeMsec: now - log.since,
+      msgRcvd: n.received.total,
+      msgSent: n.sent.total,
+      outq: n.outputBacklog,
+      pfxRcd: v4.pfxRcd + v6.pfxRcd,
+      pfxAccepted: v4.pfxAccepted + v6.pfxAccepted,
+      pfxFiltered: v4.pfxFiltered + v6.pfxFiltered,
+      pfxSnt: v4.pfxSnt + v6.pfxSnt,
+      ipv4Unicast: v4,
+      ipv6Unicast: v6,
+      connectionsEstablished: log.connectionsEstablished,
+      connectionsDropped: log.connectionsDropped,
+      capabilities: { local: s?.localCapabilities ?? [], remote: s?.remoteCapabilities ?? [] },
+      rfc7606: {
+        ipv4Unicast: rfc7606(counts?.stats.ipv4Unicast ?? zero()),
+        ipv6Unicast: rfc7606(counts?.stats.ipv6Unicast ?? zero()),
+        resets: { ...(counts?.stats.resets ?? {}) },
+      },
+    };
+    if (up) out.peerUptimeEstablishedEpoch = Math.floor(log.since / 1000);
+    if (err) {
+      out.lastResetDueTo = `${err.direction === 'local' ? '' : `NOTIFICATION ${err.direction}: `}${err.text}`;
+      out.lastResetCode = `${err.code}/${err.subcode}`;
+    }
+    if (s) {
+      out.holdTime = s.holdTime;
+      out.keepalive = s.keepalive;
+    }
+    return out;
+  }
+
+  /** GET /neighbors: FRR's summary with every peer by address. */
+  summary(rib: RibSummary | null): Record<string, unknown> {
+    const peers: Record<string, PeerSummary> = {};
+    const now = Date.now();
+    let failed = 0;
+    for (const [address, n] of this.speaker.neighbors) {
+      peers[address] = this.peer(n, now);
+      if (n.state !== State.Established) failed++;
+    }
+    const g = this.speaker.config.global;
+    return {
+      routerId: g.routerId,
+      as: g.asn,
+      ribCount: rib ? rib.ipv4Unicast.prefixes + rib.ipv6Unicast.prefixes : 0,
+      ribMemory: rib?.ribMemory ?? 0,
+      peerCount: this.speaker.neighbors.size,
+      failedPeers: failed,
+      totalPeers: this.speaker.neighbors.size,
+      peers,
+    };
+  }
+
+  /** GET /neighbors/{address}: the summary's fields and the session's detail. */
+  detail(n: Neighbor): Record<string, unknown> {
+    const c = n.config;
+    const log = this.log(n);
+    const s = n.session;
+    return {
+      address: c.address,
+      ...this.peer(n),
+      localAddress: n.localAddress ?? c.localAddress,
+      port: c.port,
+      passive: c.passive,
+      configuredHoldTime: c.holdTime,
+      remoteRouterId: s?.peerId,
+      families: s?.families ?? c.families,
+      addPath: s ? { receive: s.addPathReceive, send: s.addPathSend } : undefined,
+      gracefulRestart: s?.peerGracefulRestart ?? undefined,
+      role: c.role,
+      messages: { received: { ...n.received }, sent: { ...n.sent } },
+      endOfRib: Object.fromEntries(Object.entries(log.endOfRib).map(([f, at]) => [f, new Date(at).toISOString()])),
+      transitions: log.transitions.map((t) => ({ at: new Date(t.at).toISOString(), from: t.from, to: t.to, event: t.event })),
+    };
+  }
+}
+
+const zero = (): FamilyImportStats => ({ treatAsWithdraw: 0, prefixesTreatAsWithdraw: 0, attributesDiscarded: 0, filtered: 0 });

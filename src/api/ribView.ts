@@ -1,0 +1,281 @@
+// The RIB as the management plane shows it, read straight from shared memory beside the
+// workers: route lookups (exact, longest match, more specifics) with every path and the
+// decision step that beat each loser, the whole table streamed in chunks with backpressure,
+// and the summary per family.
+
+import { isIP } from 'node:net';
+import { parsePrefix } from '../packet/index.js';
+import { attributeBytes } from '../rib/attrs.js';
+import { REASON_NAMES } from '../rib/decision.js';
+import { HEADER_WORDS, H_PATH_TOP, H_PREFIXES, IPV6, META_WORDS, P_NEXT, PATH_WORDS, type Family, type RibViews } from '../rib/memory.js';
+import { locate, pathsAt, prefixAt, prefixKey, type PathView } from '../rib/query.js';
+import { TOUCHED } from '../rib/shard.js';
+import type { Speaker } from '../speaker/speaker.js';
+import { AttributeCache, type PathAttributesView } from './routeRow.js';
+import { ApiError, type ChunkSink } from './transport.js';
+
+export type Match = 'exact' | 'longest' | 'longer';
+export type FamilyName = 'ipv4' | 'ipv6';
+
+export interface RouteRow extends Omit<PathAttributesView, 'path'> {
+  prefix: string;
+  /** RFC 7911 path identifier (0 without ADD-PATH). */
+  pathId: number;
+  path: string;
+  best: boolean;
+  /** Why the decision process did not choose it (absent on the best path). */
+  reason?: string;
+  /** RFC 4724: kept from a restarting peer's previous session. */
+  stale: boolean;
+  fromPeer: string;
+  peerAs: number;
+}
+
+export interface PrefixRoutes {
+  prefix: string;
+  paths: RouteRow[];
+}
+
+/** Rows of one `longer` lookup at most; the answer says when it stopped there. */
+const MAX_LONGER = 10_000;
+/** Slots visited between two looks at the client's buffer when streaming the table. */
+const SLOTS_PER_CHUNK = 4096;
+
+const FAMILY_INDEX: Record<FamilyName, number> = { ipv4: 0, ipv6: 1 };
+
+export function parseFamily(text: string | null): FamilyName | undefined {
+  if (text === null || text === '') return undefined;
+  const t = text.toLowerCase().replace(/[-_/]unicast$/, '');
+  if (t === 'ipv4' || t === 'ipv6') return t;
+  throw new ApiError(400, 'family', `expected ipv4 or ipv6, got ${JSON.stringify(text)}`);
+}
+
+export class RibView {
+  private readonly attrs: AttributeCache;
+  private readonly v: RibViews;
+
+  constructor(private readonly speaker: Speaker) {
+    if (!speaker.rib) throw new Error('the speaker runs without a RIB');
+    this.v = speaker.rib.views;
+    this.attrs = new AttributeCache(this.v);
+  }
+
+  /** Peer index -> [address, AS], fresh per request (neighbors do not change while it runs). */
+  peerNames(): Map<number, [string, number]> {
+    const m = new Map<number, [string, number]>();
+    for (const n of this.speaker.neighbors.values()) {
+      const i = this.speaker.peerIndex(n);
+      if (i !== undefined) m.set(i, [n.config.address, n.session?.peerAs ?? n.config.remoteAs]);
+    }
+    return m;
+  }
+
+  private row(prefix: string, p: PathView, names: Map<number, [string, number]>): RouteRow {
+    const a = this.attrs.get(p.attr);
+    const [fromPeer, peerAs] = names.get(p.peer) ?? ['', 0];
+    const r: RouteRow = { prefix, pathId: p.pathId, ...a, best: p.best, stale: p.stale, fromPeer, peerAs };
+    if (!p.best) r.reason = REASON_NAMES[p.reason] ?? `step ${p.reason}`;
+    return r;
+  }
+
+  private rowsAt(f: Family, shard: number, slot: number, names: Map<number, [string, number]>, peer?: number): RouteRow[] {
+    const prefix = prefixAt(f, shard, slot);
+    return pathsAt(this.v, f, shard, slot)
+      .filter((p) => peer === undefined || p.peer === peer)
+      .map((p) => this.row(prefix, p, names));
+  }
+
+  /** The bytes of an interned attribute set (a view into shared memory). */
+  attributeBlock(id: number): Uint8Array {
+    return attributeBytes(this.v, id);
+  }
+
+  /** Resolves `peer=ADDR` to its RIB index. */
+  peerFilter(address: string | null): number | undefined {
+    if (address === null || address === '') return undefined;
+    const n = this.speaker.neighbors.get(address);
+    const i = n && this.speaker.peerIndex(n);
+    if (i === undefined) throw new ApiError(404, 'peer', `no neighbor ${JSON.stringify(address)}`);
+    return i;
+  }
+
+  /** Every path of the prefixes matching `prefix` (a bare address means its host prefix). */
+  lookup(prefix: string, match: Match, peer?: number): { routes: PrefixRoutes[]; truncated: boolean } {
+    let parsed: ReturnType<typeof parsePrefix>;
+    try {
+      parsed = parsePrefix(isIP(prefix) ? `${prefix}/${isIP(prefix) === 6 ? 128 : 32}` : prefix);
+    } catch (e) {
+      throw new ApiError(400, 'prefix', `not a prefix: ${JSON.stringify(prefix)} (${(e as Error).message})`);
+    }
+    const f = this.v.families[parsed.afi === 2 ? 1 : 0];
+    const names = this.peerNames();
+    const key = prefixKey(parsed.bytes, f.keyWords);
+    const routes: PrefixRoutes[] = [];
+    const add = (shard: number, slot: number) => {
+      const paths = this.rowsAt(f, shard, slot, names, peer);
+      if (paths.length) routes.push({ prefix: paths[0].prefix, paths });
+      return paths.length > 0;
+    };
+    if (match === 'exact') {
+      const at = locate(this.v, f, key, parsed.length);
+      if (at) add(at.shard, at.slot);
+      return { routes, truncated: false };
+    }
+    if (match === 'longest') {
+      for (let len = parsed.length; len >= 0; len--) {
+        const at = locate(this.v, f, masked(key, len), len);
+        if (at && add(at.shard, at.slot)) break;
+      }
+      return { routes, truncated: false };
+    }
+    let truncated = false;
+    scanFamily(f, (shard, slot, slots, o) => {
+      const len = (slots[o + f.lenAt] & ~TOUCHED) - 1;
+      if (len < parsed.length || !covers(key, parsed.length, slots, o)) return true;
+      add(shard, slot);
+      if (routes.length >= MAX_LONGER) truncated = true;
+      return !truncated;
+    });
+    routes.sort((a, b) => a.prefix.localeCompare(b.prefix, 'en', { numeric: true }));
+    return { routes, truncated };
+  }
+
+  /**
+   * Visits every prefix of `families` with its paths (from `peer` only, when given), in chunks
+   * of slots; after each chunk that visited something, `pause` decides when to go on (false:
+   * stop). Readers beside the writers: see query.ts.
+   */
+  async walk(families: Family[], peer: number | undefined, visit: (prefix: string, paths: PathView[]) => void, pause: () => Promise<boolean>): Promise<void> {
+    for (const f of families) {
+      const n = f.mask + 1;
+      for (let s = 0; s < f.slots.length; s++) {
+        for (let start = 0; start < n; start += SLOTS_PER_CHUNK) {
+          const slots = f.slots[s];
+          let visited = false;
+          for (let i = start; i < Math.min(n, start + SLOTS_PER_CHUNK); i++) {
+            const o = i * f.words;
+            if ((slots[o + f.lenAt] & ~TOUCHED) === 0 || slots[o + f.headAt] === 0) continue;
+            const paths = pathsAt(this.v, f, s, i).filter((p) => peer === undefined || p.peer === peer);
+            if (paths.length === 0) continue;
+            visit(prefixAt(f, s, i), paths);
+            visited = true;
+          }
+          if (visited && !(await pause())) return;
+        }
+      }
+    }
+  }
+
+  /**
+   * The table as NDJSON, one path per line, from shared memory in chunks: after each chunk it
+   * waits for the client to take what was queued. Never more than a chunk in memory.
+   */
+  async streamTable(sink: ChunkSink, families: Family[], peer?: number): Promise<void> {
+    const names = this.peerNames();
+    let lines: string[] = [];
+    await this.walk(
+      families,
+      peer,
+      (prefix, paths) => {
+        for (const p of paths) lines.push(JSON.stringify(this.row(prefix, p, names)));
+      },
+      async () => {
+        const ok = sink.write(lines.join('\n') + '\n');
+        lines = [];
+        if (!ok) await sink.writable();
+        else await new Promise((r) => setImmediate(r)); // let the sessions run between chunks
+        return !sink.closed;
+      },
+    );
+  }
+
+  familiesOf(name: FamilyName | undefined): Family[] {
+    return name ? [this.v.families[FAMILY_INDEX[name]]] : [...this.v.families];
+  }
+
+  /** Prefixes with a path, paths, attribute sets and bytes in use, per family. */
+  summary(): RibSummary {
+    const v = this.v;
+    const out = {} as RibSummary;
+    let pathRecords = 0;
+    for (let s = 0; s < v.paths.length; s++) pathRecords += v.headers[s * HEADER_WORDS + H_PATH_TOP];
+    for (const f of v.families) {
+      let prefixes = 0;
+      let paths = 0;
+      let best = 0;
+      let slotsUsed = 0;
+      for (let s = 0; s < f.slots.length; s++) {
+        slotsUsed += v.headers[s * HEADER_WORDS + H_PREFIXES + f.id * 3];
+        const slots = f.slots[s];
+        const recs = v.paths[s];
+        for (let i = 0; i <= f.mask; i++) {
+          const o = i * f.words;
+          if ((slots[o + f.lenAt] & ~TOUCHED) === 0 || slots[o + f.headAt] === 0) continue;
+          prefixes++;
+          if (slots[o + f.bestAt] !== 0) best++;
+          for (let r = slots[o + f.headAt]; r !== 0; r = recs[r * PATH_WORDS + P_NEXT]) paths++;
+        }
+      }
+      out[f.id === IPV6 ? 'ipv6Unicast' : 'ipv4Unicast'] = { prefixes, bestPaths: best, paths, slotBytes: slotsUsed * f.words * 4 };
+    }
+    const attributeSets = Math.max(0, Atomics.load(v.attrCounters, 0) - 1);
+    const attributeBytes = Atomics.load(v.attrCounters, 1);
+    out.attributeSets = attributeSets;
+    out.attributeBytes = attributeBytes + attributeSets * META_WORDS * 4;
+    out.pathBytes = pathRecords * PATH_WORDS * 4;
+    out.ribMemory = out.ipv4Unicast.slotBytes + out.ipv6Unicast.slotBytes + out.attributeBytes + out.pathBytes;
+    return out;
+  }
+}
+
+export interface FamilySummary {
+  /** Prefixes with at least one path. */
+  prefixes: number;
+  /** Prefixes with a usable best path (the Loc-RIB). */
+  bestPaths: number;
+  paths: number;
+  /** Bytes of prefix slots in use. */
+  slotBytes: number;
+}
+
+export interface RibSummary {
+  ipv4Unicast: FamilySummary;
+  ipv6Unicast: FamilySummary;
+  attributeSets: number;
+  /** Attribute bytes plus their index entries. */
+  attributeBytes: number;
+  pathBytes: number;
+  /** Bytes of the shared tables in use (FRR's ribMemory). */
+  ribMemory: number;
+}
+
+/** Calls visit for every slot holding a prefix with paths, until it returns false. */
+function scanFamily(f: Family, visit: (shard: number, slot: number, slots: Uint32Array, o: number) => boolean): void {
+  for (let s = 0; s < f.slots.length; s++) {
+    const slots = f.slots[s];
+    for (let i = 0; i <= f.mask; i++) {
+      const o = i * f.words;
+      if ((slots[o + f.lenAt] & ~TOUCHED) === 0 || slots[o + f.headAt] === 0) continue;
+      if (!visit(s, i, slots, o)) return;
+    }
+  }
+}
+
+function masked(key: Uint32Array, len: number): Uint32Array {
+  const k = new Uint32Array(4);
+  for (let w = 0; w < 4; w++) {
+    const bits = Math.max(0, Math.min(32, len - w * 32));
+    k[w] = bits === 0 ? 0 : bits === 32 ? key[w] : (key[w] & (~0 << (32 - bits))) >>> 0;
+  }
+  return k;
+}
+
+/** Whether the slot's network lies within key/len. */
+function covers(key: Uint32Array, len: number, slots: Uint32Array, o: number): boolean {
+  for (let w = 0; w * 32 < len; w++) {
+    const bits = Math.min(32, len - w * 32);
+    const m = bits === 32 ? 0xffffffff : (~0 << (32 - bits)) >>> 0;
+    if (((slots[o + w] & m) >>> 0) !== ((key[w] & m) >>> 0)) return false;
+  }
+  return true;
+}

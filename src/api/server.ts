@@ -1,0 +1,158 @@
+// The management plane: one HTTP/WebSocket server (uWebSockets.js, or node:http and `ws` when
+// the native module cannot load or RIBSTORM_NATIVE=0) serving the routes below from the
+// speaker's state and the shared RIB, without slowing the pipeline.
+//
+//   GET /neighbors              FRR `show bgp summary json` shape
+//   GET /neighbors/{address}    one peer in detail
+//   GET /rib?prefix=P&match=exact|longest|longer&family=ipv4|ipv6&peer=ADDR&format=json|ndjson
+//   GET /rib?family=…&peer=…    the whole table, NDJSON, streamed from shared memory
+//   GET /rib/summary            prefixes, paths, attribute sets, bytes per family
+//   GET /metrics                Prometheus text
+//   WS  /stream                 RIS Live subscribe / ris_message (./stream.ts)
+
+import { log } from '../log.js';
+import type { Speaker } from '../speaker/speaker.js';
+import { Metrics } from './metrics.js';
+import { NeighborView } from './neighborView.js';
+import { nodeTransport } from './nodeHttp.js';
+import { parseFamily, RibView, type Match, type RibSummary } from './ribView.js';
+import { ApiError, json, type ApiRequest, type Routed, type Transport, type TransportOptions } from './transport.js';
+import { loadUws, uwsTransport } from './uws.js';
+
+export interface ApiOptions {
+  /** Force node:http and `ws` (also RIBSTORM_NATIVE=0). */
+  native?: boolean;
+}
+
+/** How long a RIB summary (a scan of the tables) serves /neighbors and /metrics. */
+const SUMMARY_TTL_MS = 1000;
+
+export class ApiServer {
+  readonly neighbors: NeighborView;
+  readonly rib: RibView | null;
+  readonly metrics: Metrics;
+  readonly stream: { handler: TransportOptions['socket']; close(): void } | null = null;
+  private transport: Transport | null = null;
+  private summaryAt = 0;
+  private summaryCache: RibSummary | null = null;
+
+  /** Construct before `speaker.start()`: the neighbor log must see every transition. */
+  constructor(
+    private readonly speaker: Speaker,
+    private readonly opts: ApiOptions = {},
+  ) {
+    this.neighbors = new NeighborView(speaker);
+    this.rib = speaker.rib ? new RibView(speaker) : null;
+    this.metrics = new Metrics(speaker, this.neighbors, () => this.ribSummary(true));
+  }
+
+  /** Which server runs: uWebSockets.js unless told otherwise or it cannot load. */
+  get serverName(): Transport['name'] | null {
+    return this.transport?.name ?? null;
+  }
+
+  /** Listens; resolves with the port bound. */
+  async listen(host: string, port: number): Promise<number> {
+    const options: TransportOptions = {
+      http: (req) => this.route(req),
+      socketPath: '/stream',
+      socket: this.stream?.handler ?? refuseSockets,
+    };
+    const native = this.opts.native ?? process.env.RIBSTORM_NATIVE !== '0';
+    const uws = native ? loadUws() : null;
+    if (uws instanceof Error) log(`management API: uWebSockets.js cannot load here (${uws.message.split('\n')[0]}); serving with node:http and ws`);
+    this.transport = uws && !(uws instanceof Error) ? uwsTransport(uws, options) : nodeTransport(options);
+    return this.transport.listen(host, port);
+  }
+
+  async close(): Promise<void> {
+    this.stream?.close();
+    await this.transport?.close();
+    this.transport = null;
+  }
+
+  ribSummary(fresh = false): RibSummary | null {
+    if (!this.rib) return null;
+    const now = Date.now();
+    if (fresh || !this.summaryCache || now - this.summaryAt > SUMMARY_TTL_MS) {
+      this.summaryCache = this.rib.summary();
+      this.summaryAt = now;
+    }
+    return this.summaryCache;
+  }
+
+  private async route(req: ApiRequest): Promise<Routed> {
+    try {
+      return await this.dispatch(req);
+    } catch (e) {
+      if (e instanceof ApiError) return e.reply();
+      log(`management API: ${req.method} ${req.path}: ${(e as Error)?.stack ?? String(e)}`);
+      return json(500, { error: `internal error: ${(e as Error)?.message ?? String(e)}` });
+    }
+  }
+
+  private async dispatch(req: ApiRequest): Promise<Routed> {
+    const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+    const get = (allowed: string[]) => {
+      if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, 'method', `${path} takes GET, not ${req.method}`);
+      for (const k of req.query.keys()) if (!allowed.includes(k)) throw new ApiError(400, k, `unknown parameter (expected ${allowed.join(', ') || 'none'})`);
+    };
+    if (path === '/neighbors') {
+      get([]);
+      return json(200, this.neighbors.summary(this.ribSummary()));
+    }
+    if (path.startsWith('/neighbors/')) {
+      get([]);
+      const address = decodeURIComponent(path.slice('/neighbors/'.length));
+      const n = this.speaker.neighbors.get(address);
+      if (!n) throw new ApiError(404, 'address', `no neighbor ${JSON.stringify(address)}`);
+      return json(200, this.neighbors.detail(n));
+    }
+    if (path === '/rib') {
+      get(['prefix', 'match', 'family', 'peer', 'format']);
+      return this.ribQuery(req.query);
+    }
+    if (path === '/rib/summary') {
+      get([]);
+      const s = this.ribSummary(true);
+      if (!s) throw new ApiError(404, 'rib', 'this speaker runs without a RIB');
+      return json(200, s);
+    }
+    if (path === '/metrics') {
+      get([]);
+      return { status: 200, contentType: this.metrics.contentType, body: await this.metrics.text() };
+    }
+    throw new ApiError(404, 'path', `no such resource ${JSON.stringify(req.path)} (try /neighbors, /rib, /rib/summary, /metrics, /stream)`);
+  }
+
+  private ribQuery(q: URLSearchParams): Routed {
+    const rib = this.rib;
+    if (!rib) throw new ApiError(404, 'rib', 'this speaker runs without a RIB');
+    const format = q.get('format') ?? (q.has('prefix') ? 'json' : 'ndjson');
+    if (format !== 'json' && format !== 'ndjson') throw new ApiError(400, 'format', `expected json or ndjson, got ${JSON.stringify(format)}`);
+    const match = q.get('match') ?? 'exact';
+    if (match !== 'exact' && match !== 'longest' && match !== 'longer') throw new ApiError(400, 'match', `expected exact, longest or longer, got ${JSON.stringify(match)}`);
+    const family = parseFamily(q.get('family'));
+    const peer = rib.peerFilter(q.get('peer'));
+    const prefix = q.get('prefix');
+    if (prefix === null || prefix === '') {
+      if (q.has('match')) throw new ApiError(400, 'match', 'needs a prefix');
+      if (format !== 'ndjson') throw new ApiError(400, 'format', 'the whole table comes as ndjson only (add prefix= for one lookup)');
+      const families = rib.familiesOf(family);
+      return { status: 200, contentType: 'application/x-ndjson', stream: (sink) => rib.streamTable(sink, families, peer) };
+    }
+    const r = rib.lookup(prefix, match as Match, peer);
+    if (family && r.routes.some((x) => x.prefix.includes(':') !== (family === 'ipv6'))) throw new ApiError(400, 'family', `${prefix} is not ${family}`);
+    if (format === 'ndjson') {
+      const lines = r.routes.flatMap((x) => x.paths.map((p) => JSON.stringify(p) + '\n'));
+      return { status: 200, contentType: 'application/x-ndjson', body: lines.join('') };
+    }
+    return json(200, { prefix, match, routes: r.routes, ...(r.truncated ? { truncated: true } : {}) });
+  }
+}
+
+const refuseSockets = {
+  open: (p: { close(code: number, reason: string): void }) => p.close(1011, 'no RIB: nothing to stream'),
+  message: () => {},
+  close: () => {},
+};

@@ -1,0 +1,215 @@
+// The management plane on uWebSockets.js: every HTTP request through one catch-all route to
+// the transport-free handler, the stream on one WebSocket route.
+
+import { STATUS_CODES } from 'node:http';
+import { createRequire } from 'node:module';
+import type * as Uws from 'uWebSockets.js';
+import {
+  MAX_BODY_BYTES,
+  MAX_SOCKET_MESSAGE,
+  SOCKET_BUFFER_BYTES,
+  json,
+  tooLarge,
+  type ApiRequest,
+  type ChunkSink,
+  type Routed,
+  type SocketPeer,
+  type Transport,
+  type TransportOptions,
+} from './transport.js';
+
+/** The native module, or the reason it cannot load on this machine. */
+export function loadUws(): typeof Uws | Error {
+  try {
+    return createRequire(import.meta.url)('uWebSockets.js') as typeof Uws;
+  } catch (e) {
+    return e as Error;
+  }
+}
+
+const statusLine = (status: number) => `${status} ${STATUS_CODES[status] ?? ''}`;
+
+class UwsSink implements ChunkSink {
+  closed = false;
+  private waiting: (() => void) | null = null;
+
+  constructor(private readonly res: Uws.HttpResponse) {}
+
+  write(chunk: string): boolean {
+    if (this.closed) return false;
+    let ok = false;
+    this.res.cork(() => (ok = this.res.write(chunk)));
+    return ok;
+  }
+
+  writable(): Promise<void> {
+    if (this.closed) return Promise.resolve();
+    return new Promise((resolve) => {
+      this.waiting = resolve;
+      this.res.onWritable(() => {
+        this.wake();
+        return true;
+      });
+    });
+  }
+
+  end(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.cork(() => this.res.end());
+  }
+
+  aborted(): void {
+    this.closed = true;
+    this.wake();
+  }
+
+  private wake(): void {
+    const w = this.waiting;
+    this.waiting = null;
+    w?.();
+  }
+}
+
+class UwsPeer implements SocketPeer {
+  closed = false;
+  private waiting: (() => void)[] = [];
+
+  constructor(private readonly ws: Uws.WebSocket<{ peer?: UwsPeer }>) {}
+
+  send(data: string | Uint8Array): boolean {
+    if (this.closed) return false;
+    return this.ws.send(data, typeof data !== 'string') !== 2;
+  }
+
+  get buffered(): number {
+    return this.closed ? 0 : this.ws.getBufferedAmount();
+  }
+
+  drained(): Promise<void> {
+    if (this.closed || this.buffered < SOCKET_BUFFER_BYTES / 2) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push(resolve));
+  }
+
+  drain(): void {
+    if (this.buffered >= SOCKET_BUFFER_BYTES / 2) return;
+    for (const w of this.waiting.splice(0)) w();
+  }
+
+  close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.ws.end(code, reason);
+  }
+
+  gone(): void {
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) w();
+  }
+}
+
+export function uwsTransport(uws: typeof Uws, opts: TransportOptions): Transport {
+  const app = uws.App();
+  let listenSocket: Uws.us_listen_socket | null = null;
+
+  app.ws<{ peer?: UwsPeer }>(opts.socketPath, {
+    maxPayloadLength: MAX_SOCKET_MESSAGE,
+    // The stream bounds each client itself; uWS must not drop silently before it does.
+    maxBackpressure: SOCKET_BUFFER_BYTES * 2,
+    closeOnBackpressureLimit: 0,
+    idleTimeout: 120,
+    sendPingsAutomatically: true,
+    open: (ws) => {
+      const peer = new UwsPeer(ws);
+      ws.getUserData().peer = peer;
+      opts.socket.open(peer);
+    },
+    message: (ws, message, isBinary) => opts.socket.message(ws.getUserData().peer!, Buffer.from(message.slice(0)), isBinary),
+    drain: (ws) => ws.getUserData().peer!.drain(),
+    close: (ws) => {
+      const peer = ws.getUserData().peer!;
+      peer.gone();
+      opts.socket.close(peer);
+    },
+  });
+
+  app.any('/*', (res, req) => {
+    const headers = new Map<string, string>();
+    req.forEach((k, v) => headers.set(k, v));
+    const request: ApiRequest = {
+      method: req.getCaseSensitiveMethod ? req.getCaseSensitiveMethod() : req.getMethod().toUpperCase(),
+      path: req.getUrl(),
+      query: new URLSearchParams(req.getQuery() ?? ''),
+      header: (name) => headers.get(name),
+      body: Buffer.alloc(0),
+    };
+    let sink: UwsSink | null = null;
+    let aborted = false;
+    res.onAborted(() => {
+      aborted = true;
+      sink?.aborted();
+    });
+    const respond = (r: Routed) => {
+      if (aborted) return;
+      if ('stream' in r) {
+        sink = new UwsSink(res);
+        const s = sink;
+        res.cork(() => res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType));
+        r.stream(s).then(
+          () => s.end(),
+          () => s.end(),
+        );
+        return;
+      }
+      res.cork(() => res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType).end(r.body));
+    };
+    const dispatch = () => {
+      let out: Routed | Promise<Routed>;
+      try {
+        out = opts.http(request);
+      } catch (e) {
+        out = json(500, { error: (e as Error).message });
+      }
+      Promise.resolve(out).then(respond, (e: Error) => respond(json(500, { error: e.message })));
+    };
+    if (request.method === 'GET' || request.method === 'HEAD') {
+      dispatch();
+      return;
+    }
+    const chunks: Buffer[] = [];
+    let size = 0;
+    res.onData((chunk, isLast) => {
+      if (size < 0) return;
+      size += chunk.byteLength;
+      if (size > MAX_BODY_BYTES) {
+        size = -1;
+        respond(tooLarge());
+        return;
+      }
+      chunks.push(Buffer.from(chunk.slice(0)));
+      if (isLast) {
+        request.body = Buffer.concat(chunks);
+        dispatch();
+      }
+    });
+  });
+
+  return {
+    name: 'uWebSockets.js',
+    listen: (host, port) =>
+      new Promise((resolve, reject) => {
+        app.listen(host, port, (s) => {
+          if (!s) {
+            reject(new Error(`cannot listen on ${host} port ${port}`));
+            return;
+          }
+          listenSocket = s;
+          resolve(uws.us_socket_local_port(s as unknown as Uws.us_socket));
+        });
+      }),
+    close: async () => {
+      if (listenSocket) uws.us_listen_socket_close(listenSocket);
+      listenSocket = null;
+      (app as unknown as { close?: () => void }).close?.();
+    },
+  };
+}
