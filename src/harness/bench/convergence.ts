@@ -6,10 +6,12 @@ import type { EncodedTable } from '../tablegen/index.js';
 import { withdrawalsOf } from '../loadgen/churn.js';
 import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
+import { freePort } from '../daemons/proc.js';
 import { createTarget, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
 
 /** Where the peers and the target are: the bench's own loopback plan, or the user's. */
 export interface Layout {
+  /** `port` 0: a port found free on `address` when the run starts. */
   target: { address: string; port: number; asn: number };
   sink: { address: string; asn: number };
   sender: (i: number) => { address: string; asn: number };
@@ -25,7 +27,7 @@ export const MAX_SENDERS = 236;
 export const MAX_SINKS = 8;
 
 export const BENCH_LAYOUT: Layout = {
-  target: { address: '127.0.5.1', port: 1790, asn: 65000 },
+  target: { address: '127.0.5.1', port: 0, asn: 65000 },
   sink: { address: '127.0.5.2', asn: 65001 },
   sender: (i) => ({ address: `127.0.5.${i < 10 ? 10 + i : 18 + i}`, asn: 65010 + i }),
 };
@@ -118,7 +120,8 @@ function runLoad(o: ConvergenceOptions): TargetLoad {
 
 export async function runConvergence(o: ConvergenceOptions): Promise<ConvergenceResult> {
   const layout = o.layout ?? BENCH_LAYOUT;
-  const { address, port } = layout.target;
+  const { address } = layout.target;
+  const port = layout.target.port || (await freePort(address));
   const peers = o.tables.map((_, i) => layout.sender(i));
   const target = typeof o.target !== 'string' ? o.target : createTarget(o.target, {
     address,
