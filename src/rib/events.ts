@@ -155,7 +155,7 @@ function announce(list: UpdateAnnouncement[], nextHop: string, prefixes: Prefix[
   }
 }
 
-/** The event's field for one path attribute (those RIS Live and the brief name; others none). */
+/** The event's field for one path attribute (attributes UpdateEvent has no field for: none). */
 function setField(e: UpdateEvent, a: Known): void {
   switch (a.type) {
     case AttrType.ORIGIN:
