@@ -17,6 +17,7 @@ import { Metrics } from './metrics.js';
 import { NeighborView } from './neighborView.js';
 import { nodeTransport } from './nodeHttp.js';
 import { parseFamily, RibView, type Match, type RibSummary } from './ribView.js';
+import { RouteStream } from './stream.js';
 import { ApiError, json, type ApiRequest, type Routed, type Transport, type TransportOptions } from './transport.js';
 import { loadUws, uwsTransport } from './uws.js';
 import { Writes } from './writes.js';
@@ -36,7 +37,7 @@ export class ApiServer {
   readonly rib: RibView | null;
   readonly metrics: Metrics;
   private readonly writes: Writes;
-  readonly stream: { handler: TransportOptions['socket']; close(): void } | null = null;
+  readonly stream: RouteStream | null;
   private transport: Transport | null = null;
   private summaryAt = 0;
   private summaryCache: RibSummary | null = null;
@@ -49,6 +50,7 @@ export class ApiServer {
     this.neighbors = new NeighborView(speaker);
     this.rib = speaker.rib ? new RibView(speaker) : null;
     this.writes = new Writes(speaker, opts.token);
+    this.stream = this.rib ? new RouteStream(speaker, this.rib) : null;
     this.metrics = new Metrics(speaker, this.neighbors, () => this.ribSummary(true));
   }
 

@@ -6,6 +6,7 @@ import { pack } from 'msgpackr';
 import {
   AsPathSegmentType,
   AttrType,
+  decodeAttribute,
   decodeUpdate,
   endOfRibFamily,
   mergeAs4,
@@ -14,6 +15,7 @@ import {
   type Prefix,
   type UnknownAttribute,
 } from '../packet/index.js';
+import { AttrWalker } from '../packet/attr/walk.js';
 
 /** The attributes the codec decodes into fields (narrowed by `type`). */
 type Known = Exclude<PathAttribute, UnknownAttribute>;
@@ -195,4 +197,28 @@ function setField(e: UpdateEvent, a: Known): void {
       e.otc = a.otc;
       break;
   }
+}
+
+/**
+ * A path the RIB holds, as an UPDATE event announcing its one prefix (a stream's snapshot):
+ * from its stored attribute set (4-octet AS numbers; an IPv6 next hop in an MP_REACH_NLRI
+ * without NLRI).
+ */
+export function storedPathEvent(block: Uint8Array, prefix: string, pathId: number, timestamp: number): UpdateEvent {
+  const event: UpdateEvent = { timestamp };
+  let nextHop = '';
+  const w = new AttrWalker(block);
+  while (w.next()) {
+    let a: Known;
+    try {
+      a = decodeAttribute(w.type, w.flags, block.subarray(w.value, w.value + w.length), { asn4: true }) as Known;
+    } catch {
+      continue; // stored sets passed the checks already
+    }
+    setField(event, a);
+    if (a.type === AttrType.NEXT_HOP) nextHop = a.nextHop;
+    else if (a.type === AttrType.MP_REACH_NLRI) nextHop = a.nextHops.join(',');
+  }
+  event.announcements = [pathId ? { next_hop: nextHop, prefixes: [prefix], path_id: [pathId] } : { next_hop: nextHop, prefixes: [prefix] }];
+  return event;
 }
