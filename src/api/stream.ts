@@ -12,7 +12,7 @@ import { pack } from 'msgpackr';
 import { capabilitiesOf, capabilityName, type OpenMessage } from '../packet/index.js';
 import { State } from '../neighbor/fsm.js';
 import type { Neighbor } from '../neighbor/neighbor.js';
-import { storedPathEvent, type UpdateEvent, type UpdateEventMode } from '../rib/events.js';
+import { storedPathEvent, type UpdateEventBatch, type UpdateEventMode } from '../rib/events.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { FilterError, matches, parseSubscription, rowMatches, type RisData, type Subscription } from './risFilter.js';
 import type { RibView } from './ribView.js';
@@ -32,26 +32,57 @@ interface Client {
   heldBytes: number;
 }
 
-/** One message's encodings, made once for every client that takes it. */
-class Encoded {
-  private json?: string;
-  private jsonRaw?: string;
+/**
+ * One message for every client that takes it: the envelope's fields as text, the body as JSON
+ * text (the workers' own for an UPDATE), joined without parsing; parsed only for a filter that
+ * looks inside, or for a msgpack client. `raw`, when present, is the body's last field.
+ */
+class Outgoing {
+  private parsed?: RisData;
+  private full?: string;
+  private plain?: string;
+  private rawAt?: number;
   private mp?: Uint8Array;
   private mpRaw?: Uint8Array;
 
-  constructor(readonly data: RisData & { raw?: string }) {}
+  constructor(
+    /** The envelope's fields, for the filters that read only those. */
+    readonly head: RisData,
+    private readonly body: string,
+  ) {}
+
+  /** Where the body's `raw` field starts (-1: none). Raw is hex: no quote inside it. */
+  private get raw(): number {
+    if (this.rawAt === undefined) {
+      const q = this.body.lastIndexOf('"', this.body.length - 3);
+      this.rawAt = this.body.endsWith('"}') && this.body.startsWith(',"raw":"', q - 7) ? q - 7 : -1;
+    }
+    return this.rawAt;
+  }
+
+  data(): RisData {
+    return (this.parsed ??= { ...this.head, ...(JSON.parse(this.body) as object) } as RisData);
+  }
 
   for(c: Client, raw: boolean): string | Uint8Array {
-    const withRaw = raw && this.data.raw !== undefined;
-    const d = withRaw || this.data.raw === undefined ? this.data : { ...this.data, raw: undefined };
     if (c.msgpack) {
-      if (withRaw) return (this.mpRaw ??= new Uint8Array(pack({ type: 'ris_message', data: d })));
-      return (this.mp ??= new Uint8Array(pack({ type: 'ris_message', data: d })));
+      const d = this.data();
+      if (raw || d.raw === undefined) return (this.mpRaw ??= new Uint8Array(pack({ type: 'ris_message', data: d })));
+      return (this.mp ??= new Uint8Array(pack({ type: 'ris_message', data: { ...d, raw: undefined } })));
     }
-    if (withRaw) return (this.jsonRaw ??= JSON.stringify({ type: 'ris_message', data: d }));
-    return (this.json ??= JSON.stringify({ type: 'ris_message', data: d }));
+    if (raw || this.raw < 0) return (this.full ??= `${this.headText()},${this.body.slice(1)}}`);
+    return (this.plain ??= `${this.headText()},${this.body.slice(1, this.raw)}}}`);
+  }
+
+  private headText(): string {
+    const h = this.head;
+    // Addresses, AS numbers and ids need no escaping; the host name is quoted by JSON.stringify.
+    return `{"type":"ris_message","data":{"peer":"${h.peer}","peer_asn":"${h.peer_asn}","id":"${h.id}","host":${JSON.stringify(h.host)},"type":"${h.type}"`;
   }
 }
+
+/** Whether a subscription reads more than the envelope (then the body is parsed). */
+const looksInside = (s: Subscription) => s.prefixes !== undefined || s.path !== undefined || s.require !== undefined;
 
 export class RouteStream {
   readonly host = hostname();
@@ -113,42 +144,45 @@ export class RouteStream {
     });
   }
 
-  private envelope(n: Neighbor, type: RisData['type'], timestamp: number, fields: object): RisData {
+  private envelope(n: Neighbor, type: RisData['type']): RisData {
     return {
-      timestamp,
       peer: n.config.address,
       peer_asn: String(n.session?.peerAs ?? n.config.remoteAs),
-      id: `${timestamp.toFixed(2)}-${this.host}-${(this.counter++).toString(16)}`,
+      id: `${this.host}-${(this.counter++).toString(16)}`,
       host: this.host,
       type,
-      ...fields,
     } as RisData;
   }
 
   private publish(n: Neighbor, type: RisData['type'], fields: object): void {
     if (this.clients.size === 0) return;
-    this.deliver(new Encoded(this.envelope(n, type, Date.now() / 1000, fields)));
+    this.deliver([new Outgoing(this.envelope(n, type), JSON.stringify({ timestamp: Date.now() / 1000, ...fields }))]);
   }
 
   /** A batch's UPDATEs, decoded by the workers, after the batch was applied. */
-  private updates(index: number, events: UpdateEvent[]): void {
+  private updates(index: number, batch: UpdateEventBatch): void {
     if (this.clients.size === 0) return;
     const n = this.speaker.neighborAt(index);
     if (!n) return;
-    for (const e of events) this.deliver(new Encoded(this.envelope(n, 'UPDATE', e.timestamp, e)));
+    this.deliver(batch.json.map((body) => new Outgoing(this.envelope(n, 'UPDATE'), body)));
   }
 
-  private deliver(m: Encoded): void {
-    for (const c of this.clients.values()) {
-      let raw = false;
-      let hit = false;
-      for (const s of c.subs) {
-        if (matches(s, m.data)) {
-          hit = true;
-          raw ||= s.includeRaw;
+  /** Each client gets the messages its subscriptions match, corked into as few writes as can be. */
+  private deliver(out: Outgoing[]): void {
+    for (const c of [...this.clients.values()]) {
+      c.peer.cork(() => {
+        for (const m of out) {
+          let raw = false;
+          let hit = false;
+          for (const s of c.subs) {
+            if (matches(s, looksInside(s) ? m.data() : m.head)) {
+              hit = true;
+              raw ||= s.includeRaw;
+            }
+          }
+          if (hit && this.clients.has(c.peer)) this.send(c, m.for(c, raw));
         }
-      }
-      if (hit) this.send(c, m.for(c, raw));
+      });
     }
   }
 

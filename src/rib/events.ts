@@ -1,8 +1,7 @@
 // Received UPDATEs as events in RIPE RIS Live's shape, for whoever watches the feed. Made in
 // the workers, from the codec's decoding, only for batches submitted while someone watches;
-// a batch's events travel back as one msgpack buffer, transferred with its result.
+// a batch's events travel back as JSON texts, one per line, in one buffer transferred with its result.
 
-import { pack } from 'msgpackr';
 import {
   AsPathSegmentType,
   AttrType,
@@ -80,13 +79,14 @@ export interface UpdateWatch {
 }
 
 const ORIGINS = ['IGP', 'EGP', 'INCOMPLETE'] as const;
+const UTF8 = new TextEncoder();
 
 /**
  * The events of the first `count` UPDATEs at `descriptors` (offset, length pairs) in `bytes`
- * (those the batch received: BatchApplier.received), packed with msgpack into a buffer of
+ * (those the batch received: BatchApplier.received), as JSON texts, one per line, in a buffer of
  * their own (transferable), or undefined when there are none. End-of-RIB markers make no event.
  */
-export function packUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): Uint8Array | undefined {
+export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): Uint8Array | undefined {
   const events: UpdateEvent[] = [];
   for (let i = 0; i < count * 2; i += 2) {
     const msg = bytes.subarray(descriptors[i], descriptors[i] + descriptors[i + 1]);
@@ -103,8 +103,35 @@ export function packUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, co
     events.push(event);
   }
   if (events.length === 0) return undefined;
-  // pack() returns a view of msgpackr's reused buffer: copy it into one of its own to transfer.
-  return new Uint8Array(pack(events));
+  // One JSON text per line: the stream sends them on as they are, parsing only for filters.
+  // TextEncoder gives an array of its own (Buffer.from may hand out a slice of its pool).
+  return UTF8.encode(events.map((e) => JSON.stringify(e)).join('\n'));
+}
+
+/**
+ * A batch's events as they travel: one JSON text per UPDATE (a RIS Live `data` object without
+ * the envelope's fields, `raw` last), parsed only when asked for.
+ */
+export class UpdateEventBatch {
+  readonly json: string[];
+  private parsed: Array<UpdateEvent | undefined>;
+
+  constructor(bytes: Uint8Array) {
+    this.json = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8').split('\n');
+    this.parsed = new Array(this.json.length);
+  }
+
+  get length(): number {
+    return this.json.length;
+  }
+
+  event(i: number): UpdateEvent {
+    return (this.parsed[i] ??= JSON.parse(this.json[i]) as UpdateEvent);
+  }
+
+  all(): UpdateEvent[] {
+    return this.json.map((_, i) => this.event(i));
+  }
 }
 
 /** One UPDATE (header included) as an event; throws BgpError as decodeUpdate does. */

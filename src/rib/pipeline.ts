@@ -4,7 +4,7 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { Piscina } from 'piscina';
-import { pack, unpack } from 'msgpackr';
+import { pack } from 'msgpackr';
 import type { Policy } from '../policy/policy.js';
 import { emptyResult, unpackResult, type BatchResult, type PeerContext, type PolicyRef } from './apply.js';
 import {
@@ -24,7 +24,7 @@ import {
   type RibBuffers,
   type RibSizing,
 } from './memory.js';
-import type { UpdateEvent, UpdateEventMode, UpdateWatch } from './events.js';
+import { UpdateEventBatch, type UpdateEventMode, type UpdateWatch } from './events.js';
 import type { RibTask, RibTaskOutput } from './worker.js';
 
 /**
@@ -65,7 +65,7 @@ export interface RibPipelineEvents {
    * The UPDATEs of one batch as received (events.ts), while watchUpdates() asks for them:
    * right after the batch's 'changes', so the RIB already holds what they brought.
    */
-  updates: [peer: number, events: UpdateEvent[]];
+  updates: [peer: number, events: UpdateEventBatch];
   /** A 'changes' or 'updates' listener threw. */
   listenerError: [error: unknown];
 }
@@ -224,7 +224,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       }
       if (d.events !== undefined && this.listenerCount('updates') > 0) {
         try {
-          this.emit('updates', d.peer, unpack(d.events) as UpdateEvent[]);
+          this.emit('updates', d.peer, new UpdateEventBatch(d.events));
         } catch (e) {
           this.emit('listenerError', e);
         }

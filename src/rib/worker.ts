@@ -4,7 +4,7 @@
 import { workerData } from 'node:worker_threads';
 import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
 import { BatchApplier, packResult, sortByAttribute, type BatchResult, type PeerContext } from './apply.js';
-import { packUpdateEvents, type UpdateWatch } from './events.js';
+import { encodeUpdateEvents, type UpdateWatch } from './events.js';
 import { RibViews, type RibBuffers } from './memory.js';
 import { codecContext } from './parse.js';
 
@@ -21,7 +21,7 @@ export type RibTask =
     }
   | { kind: 'flush'; seq: number; peer: number; how: 'all' | 'stale' | 'mark' };
 
-/** A batch's result with its UPDATE events (msgpack, events.ts), both transferred. */
+/** A batch's result with its UPDATE events (JSON lines, events.ts), both transferred. */
 export interface RibTaskOutput {
   result: BatchResult | Uint32Array;
   events: Uint8Array;
@@ -46,7 +46,7 @@ export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskO
       rings.set(task.buffer, bytes);
     }
     result = applier.applyUpdates(task.seq, task.peer, task.ctx, bytes, task.descriptors);
-    if (task.watch !== undefined) events = packUpdateEvents(bytes, task.descriptors, applier.received, codecContext(task.ctx), task.watch);
+    if (task.watch !== undefined) events = encodeUpdateEvents(bytes, task.descriptors, applier.received, codecContext(task.ctx), task.watch);
   }
   // Sorting by attribute here costs the workers, not the main thread that packs the UPDATEs.
   if (result.error || result.problems.length) {

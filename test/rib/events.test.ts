@@ -13,7 +13,7 @@ import {
   type Prefix,
 } from '../../src/packet/index.js';
 import type { PeerContext } from '../../src/rib/apply.js';
-import type { UpdateEvent } from '../../src/rib/events.js';
+import type { UpdateEvent, UpdateEventBatch } from '../../src/rib/events.js';
 import { RibPipeline } from '../../src/rib/pipeline.js';
 import { lookup } from '../../src/rib/query.js';
 
@@ -67,7 +67,7 @@ function submit(peer: number, ctx: PeerContext, msgs: Uint8Array[]) {
 /** Every 'updates' event emitted while fn runs, with its peer, and the results. */
 async function watch(fn: () => Promise<unknown>): Promise<Array<{ peer: number; events: UpdateEvent[] }>> {
   const got: Array<{ peer: number; events: UpdateEvent[] }> = [];
-  const on = (peer: number, events: UpdateEvent[]) => got.push({ peer, events });
+  const on = (peer: number, batch: UpdateEventBatch) => got.push({ peer, events: batch.all() });
   rib.on('updates', on);
   try {
     await fn();
@@ -288,8 +288,8 @@ describe('UPDATE events', () => {
   it("events in submission order, each batch's right after its 'changes', the RIB already holding them", async () => {
     const log: string[] = [];
     const onChanges = (_: unknown, peer: number) => log.push(`changes ${peer}`);
-    const onUpdates = (peer: number, events: UpdateEvent[]) => {
-      for (const e of events) {
+    const onUpdates = (peer: number, batch: UpdateEventBatch) => {
+      for (const e of batch.all()) {
         const prefix = e.announcements![0].prefixes[0];
         const held = lookup(rib.views, prefix).some((x) => x.peer === peer);
         log.push(`updates ${peer} ${prefix} ${held ? 'held' : 'missing'}`);

@@ -25,7 +25,7 @@ export function ribstormRib(load: TargetLoad | undefined, workers?: number): Rec
   };
 }
 
-/** ribstorm's config file for a run: passive towards every peer, RIB sized for the load. */
+/** ribstorm's config file for a run: passive towards every peer, RIB sized for the load, the API off unless asked for. */
 export function ribstormConfig(o: TargetOptions): string {
   const rib = ribstormRib(o.load, o.workers);
   return [
@@ -34,6 +34,9 @@ export function ribstormConfig(o: TargetOptions): string {
     `router-id = "${o.routerId}"`,
     `listen-addresses = ["${o.address}"]`,
     `listen-port = ${o.port}`,
+    '',
+    '[api]',
+    `listen = "${o.api ? `${o.api.address}:${o.api.port}` : 'off'}"`,
     '',
     '[rib]',
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),

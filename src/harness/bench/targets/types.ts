@@ -10,6 +10,8 @@ export interface TargetOptions extends PassivePeers {
   workers?: number;
   /** ribstorm only: what the run loads, to size its RIB from (absent: the defaults). */
   load?: TargetLoad;
+  /** ribstorm only: where its management API listens (absent: off). */
+  api?: { address: string; port: number };
 }
 
 /** What a run puts into a target at most. */
