@@ -27,6 +27,8 @@ export interface ApiOptions {
   native?: boolean;
   /** Writes need it; without one they are refused. */
   token?: string;
+  /** What one stream client may have queued before it is cut off (default 16 MiB). */
+  streamBufferBytes?: number;
 }
 
 /** How long a RIB summary (a scan of the tables) serves /neighbors and /metrics. */
@@ -50,7 +52,7 @@ export class ApiServer {
     this.neighbors = new NeighborView(speaker);
     this.rib = speaker.rib ? new RibView(speaker) : null;
     this.writes = new Writes(speaker, opts.token);
-    this.stream = this.rib ? new RouteStream(speaker, this.rib) : null;
+    this.stream = this.rib ? new RouteStream(speaker, this.rib, opts.streamBufferBytes) : null;
     this.metrics = new Metrics(speaker, this.neighbors, () => this.ribSummary(true));
   }
 

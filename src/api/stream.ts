@@ -111,6 +111,8 @@ export class RouteStream {
   constructor(
     private readonly speaker: Speaker,
     private readonly rib: RibView,
+    /** What one client may have queued before it is cut off. */
+    private readonly bufferBytes = SOCKET_BUFFER_BYTES,
   ) {
     speaker.rib!.on('updates', (index, events) => this.updates(index, events));
     for (const n of speaker.neighbors.values()) this.watchNeighbor(n);
@@ -192,11 +194,11 @@ export class RouteStream {
     if (c.held) {
       c.held.push(data);
       c.heldBytes += size;
-      if (c.heldBytes > SOCKET_BUFFER_BYTES) this.tooSlow(c, 'live updates arrived faster than the snapshot was taken');
+      if (c.heldBytes > this.bufferBytes) this.tooSlow(c, 'live updates arrived faster than the snapshot was taken');
       return;
     }
-    if (c.peer.buffered + size > SOCKET_BUFFER_BYTES) {
-      this.tooSlow(c, `client too slow: more than ${SOCKET_BUFFER_BYTES} bytes queued`);
+    if (c.peer.buffered + size > this.bufferBytes) {
+      this.tooSlow(c, `client too slow: more than ${this.bufferBytes} bytes queued`);
       return;
     }
     c.peer.send(data);

@@ -58,12 +58,12 @@ class Watcher {
   }
 }
 
-async function lab(native: boolean) {
+async function lab(native: boolean, streamBufferBytes?: number) {
   const l = await startLab(add, HOST, [
     { address: A, 'remote-as': 65202, ...OPEN_POLICY },
     { address: B, 'remote-as': 65203, ...OPEN_POLICY },
   ]);
-  const api = new ApiServer(l.speaker, { native });
+  const api = new ApiServer(l.speaker, { native, streamBufferBytes });
   const port = await api.listen('127.0.0.1', 0);
   add(() => api.close());
   const watcher = () => new Watcher(`ws://127.0.0.1:${port}/stream`).open();
@@ -177,6 +177,28 @@ for (const native of [true, false]) {
       // Live afterwards.
       a.send(announce(attrs([65202, 11]), ['10.64.10.0/24']));
       await until(() => w.announced().includes('10.64.10.0/24'));
+    });
+
+    it('cuts off a client that cannot keep up with one ris_error; the others go on', async () => {
+      const { l, api, watcher, held } = await lab(native, 256 << 10);
+      const slow = await watcher();
+      await slow.subscribe({ includeRaw: true });
+      const fast = await watcher();
+      await fast.subscribe({ prefix: '10.66.0.0/16' });
+      // The slow client stops reading: the kernel's buffers fill, then the server's.
+      (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const a = await l.peer(A, 65202);
+      const prefixes = Array.from({ length: 200 }, (_, i) => `10.67.${i}.0/24`);
+      for (let i = 0; i < 1500; i++) a.send(announce(attrs([65202, i % 50]), prefixes));
+      a.send(announce(attrs([65202]), ['10.66.1.0/24']));
+      await held(A, 201);
+      await until(() => fast.announced().includes('10.66.1.0/24'), 20000, 'the fast client served');
+      await until(() => api.stream!.clientCount === 1, 20000, 'the slow client cut off');
+      expect(api.stream!.dropped).toBe(1);
+      (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      await until(() => slow.msgs.some((m) => m.type === 'ris_error'), 20000, 'the ris_error');
+      expect(slow.msgs.find((m) => m.type === 'ris_error')!.data.message).toMatch(/too slow/);
+      await until(() => slow.ws.readyState === WebSocket.CLOSED, 5000, 'the slow socket closed');
     });
 
     it('msgpack frames on request', async () => {
