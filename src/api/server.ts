@@ -9,9 +9,11 @@
 //   GET /rib/summary            prefixes, paths, attribute sets, bytes per family
 //   GET /metrics                Prometheus text
 //   WS  /stream                 RIS Live subscribe / ris_message (./stream.ts)
+//   GET /, /ui/*                the status page (./dashboard.ts)
 
 import { log } from '../log.js';
 import type { Speaker } from '../speaker/speaker.js';
+import { Dashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { NeighborView } from './neighborView.js';
 import { nodeTransport } from './nodeHttp.js';
@@ -31,6 +33,7 @@ export class ApiServer {
   readonly neighbors: NeighborView;
   readonly rib: RibView | null;
   readonly metrics: Metrics;
+  private readonly dashboard = new Dashboard();
   readonly stream: { handler: TransportOptions['socket']; close(): void } | null = null;
   private transport: Transport | null = null;
   private summaryAt = 0;
@@ -122,7 +125,11 @@ export class ApiServer {
       get([]);
       return { status: 200, contentType: this.metrics.contentType, body: await this.metrics.text() };
     }
-    throw new ApiError(404, 'path', `no such resource ${JSON.stringify(req.path)} (try /neighbors, /rib, /rib/summary, /metrics, /stream)`);
+    if (Dashboard.owns(path)) {
+      get([]);
+      return this.dashboard.serve(path);
+    }
+    throw new ApiError(404, 'path', `no such resource ${JSON.stringify(req.path)} (try /, /neighbors, /rib, /rib/summary, /metrics, /stream)`);
   }
 
   private ribQuery(q: URLSearchParams): Routed {
