@@ -28,7 +28,9 @@ let browser: Browser | null = null;
 
 beforeAll(async () => {
   captureLog();
-  if (!noBrowser) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox'] });
+  // No background connections: this machine's network is closed (playwright passes most of these too).
+  const quiet = ['--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic', '--disable-gpu'];
+  if (!noBrowser) browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', ...quiet] });
 });
 afterAll(async () => {
   await browser?.close();
@@ -51,12 +53,15 @@ async function lab(native: boolean) {
   return { l, api, base: `http://127.0.0.1:${port}`, received: () => l.speaker.receivedPaths(l.speaker.neighbors.get(A)!) };
 }
 
-/** A page on `base`, with the errors the page throws collected. */
+/** A page on `base`; what it throws, and any request it makes elsewhere (a CDN), are errors. */
 async function open(b: Browser, base: string): Promise<{ page: Page; errors: string[] }> {
   const page = await b.newPage({ viewport: { width: 1600, height: 1000 } });
   add(() => page.close());
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('request', (r) => {
+    if (new URL(r.url()).host !== new URL(base).host) errors.push(`request to ${r.url()}`);
+  });
   await page.goto(`${base}/`);
   return { page, errors };
 }
