@@ -1,5 +1,5 @@
 // The status page: `GET /` and `GET /ui/*`, plain files from ./dashboard/ (HTML, one JS
-// module, CSS) and uPlot's build from node_modules, each read once and kept. Only the names
+// module, CSS, an icon) and uPlot's build from node_modules, each read once and kept. Only the names
 // below are served: nothing of the request reaches the file system.
 
 import { existsSync, readFileSync } from 'node:fs';
@@ -10,6 +10,7 @@ import { ApiError, type Reply } from './transport.js';
 const HTML = 'text/html; charset=utf-8';
 const JS = 'text/javascript; charset=utf-8';
 const CSS = 'text/css; charset=utf-8';
+const SVG = 'image/svg+xml';
 
 /** Request path -> [where the file is, content type]. */
 type Files = Record<string, [file: string, contentType: string]>;
@@ -32,6 +33,7 @@ function files(): Files {
     '/': [`${dir}index.html`, HTML],
     '/ui/app.js': [`${dir}app.js`, JS],
     '/ui/style.css': [`${dir}style.css`, CSS],
+    '/ui/favicon.svg': [`${dir}favicon.svg`, SVG],
     '/ui/uplot.min.js': [resolve('uplot/dist/uPlot.iife.min.js'), JS],
     '/ui/uplot.min.css': [resolve('uplot/dist/uPlot.min.css'), CSS],
   };

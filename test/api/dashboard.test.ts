@@ -53,12 +53,15 @@ async function lab(native: boolean) {
   return { l, api, base: `http://127.0.0.1:${port}`, received: () => l.speaker.receivedPaths(l.speaker.neighbors.get(A)!) };
 }
 
-/** A page on `base`; what it throws, and any request it makes elsewhere (a CDN), are errors. */
+/** A page on `base`; what it throws, a 4xx/5xx, and any request elsewhere (a CDN) are errors. */
 async function open(b: Browser, base: string): Promise<{ page: Page; errors: string[] }> {
   const page = await b.newPage({ viewport: { width: 1600, height: 1000 } });
   add(() => page.close());
   const errors: string[] = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  page.on('response', (r) => {
+    if (r.status() >= 400) errors.push(`${r.status()} for ${r.url()}`);
+  });
   page.on('request', (r) => {
     if (new URL(r.url()).host !== new URL(base).host) errors.push(`request to ${r.url()}`);
   });
@@ -85,6 +88,7 @@ for (const native of [true, false]) {
       expect(uplot).toMatchObject({ status: 200, type: expect.stringContaining('text/javascript') });
       expect(uplot.text).toContain('uPlot');
       expect((await get('/ui/uplot.min.css')).type).toContain('text/css');
+      expect((await get('/ui/favicon.svg')).type).toBe('image/svg+xml');
       for (const path of ['/ui/nope.js', '/ui/../package.json', '/ui/%2e%2e/server.ts']) {
         const r = await get(path);
         expect([path, r.status]).toEqual([path, 404]);
@@ -128,12 +132,12 @@ for (const native of [true, false]) {
       expect(cells.slice(0, 10)).toEqual(['10.64.2.0/24', '*>', '0', `${A} (AS65102)`, '198.18.0.9', '65102 3356', 'IGP', '7', '', '65102:42']);
       expect(await page.locator('#lk-status').textContent()).toBe('1 prefix, 1 path');
       // uPlot drew its charts (served from node_modules, no network).
-      expect(await page.evaluate('typeof window.uPlot')).toBe('function');
+      expect(await page.evaluate(() => typeof (globalThis as { uPlot?: unknown }).uPlot)).toBe('function');
       expect(await page.locator('.uplot canvas').count()).toBeGreaterThanOrEqual(4);
       // The convergence panel: time to End-of-RIB, memory, and rates once three polls drew a line.
       await page.locator(`#cv-table tr[data-peer="${A}"] .c-eor`, { hasText: /\d+(\.\d+)? m?s$/ }).waitFor();
       await page.locator('#cv-rss', { hasText: /iB$/ }).waitFor();
-      await page.waitForFunction('Number(document.getElementById("cv-rate-chart").dataset.points) >= 2', undefined, { timeout: 10_000 });
+      await page.locator('#cv-rate-chart[data-points]:not([data-points="1"])').waitFor({ timeout: 10_000 });
 
       const shot = join(SHOTS, `dashboard-${native ? 'uws' : 'node'}.png`);
       await page.screenshot({ path: shot, fullPage: true });
@@ -142,11 +146,12 @@ for (const native of [true, false]) {
       expect(png.subarray(0, 8)).toEqual(Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]));
       process.stderr.write(`dashboard screenshot: ${shot}\n`);
 
+      expect(errors).toEqual([]);
+
       // A bad prefix: the API's one-line error in the page.
       await page.fill('#lk-prefix', '10.0.0.0/33');
       await page.click('#lk-form button[type=submit]');
       await page.locator('#lk-status', { hasText: /^prefix: / }).waitFor();
-      expect(errors).toEqual([]);
     });
 
     it('tails an UPDATE from /stream as the peer announces it', async (ctx) => {
