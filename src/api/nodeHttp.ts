@@ -72,6 +72,10 @@ class NodePeer implements SocketPeer {
   close(code: number, reason: string): void {
     if (!this.closed) this.ws.close(code, reason);
   }
+
+  cork(fn: () => void): void {
+    fn(); // `ws` writes each message at once; node's socket coalesces what is queued meanwhile
+  }
 }
 
 export function nodeTransport(opts: TransportOptions): Transport {

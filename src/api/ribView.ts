@@ -67,6 +67,7 @@ export class RibView {
       const i = this.speaker.peerIndex(n);
       if (i !== undefined) m.set(i, [n.config.address, n.session?.peerAs ?? n.config.remoteAs]);
     }
+    if (this.speaker.local) m.set(this.speaker.local.index, ['local', this.speaker.config.global.asn]);
     return m;
   }
 
@@ -93,6 +94,7 @@ export class RibView {
   /** Resolves `peer=ADDR` to its RIB index. */
   peerFilter(address: string | null): number | undefined {
     if (address === null || address === '') return undefined;
+    if (address === 'local' && this.speaker.local) return this.speaker.local.index;
     const n = this.speaker.neighbors.get(address);
     const i = n && this.speaker.peerIndex(n);
     if (i === undefined) throw new ApiError(404, 'peer', `no neighbor ${JSON.stringify(address)}`);

@@ -8,6 +8,7 @@
 //   GET /rib?family=…&peer=…    the whole table, NDJSON, streamed from shared memory
 //   GET /rib/summary            prefixes, paths, attribute sets, bytes per family
 //   GET /metrics                Prometheus text
+//   POST /routes, /routes/withdraw, /neighbors/{address}/{action}: writes (./writes.ts)
 //   WS  /stream                 RIS Live subscribe / ris_message (./stream.ts)
 //   GET /, /ui/*                the status page (./dashboard.ts)
 
@@ -18,12 +19,18 @@ import { Metrics } from './metrics.js';
 import { NeighborView } from './neighborView.js';
 import { nodeTransport } from './nodeHttp.js';
 import { parseFamily, RibView, type Match, type RibSummary } from './ribView.js';
+import { RouteStream } from './stream.js';
 import { ApiError, json, type ApiRequest, type Routed, type Transport, type TransportOptions } from './transport.js';
 import { loadUws, uwsTransport } from './uws.js';
+import { Writes } from './writes.js';
 
 export interface ApiOptions {
   /** Force node:http and `ws` (also RIBSTORM_NATIVE=0). */
   native?: boolean;
+  /** Writes need it; without one they are refused. */
+  token?: string;
+  /** What one stream client may have queued before it is cut off (default 16 MiB). */
+  streamBufferBytes?: number;
 }
 
 /** How long a RIB summary (a scan of the tables) serves /neighbors and /metrics. */
@@ -33,8 +40,9 @@ export class ApiServer {
   readonly neighbors: NeighborView;
   readonly rib: RibView | null;
   readonly metrics: Metrics;
+  private readonly writes: Writes;
   private readonly dashboard = new Dashboard();
-  readonly stream: { handler: TransportOptions['socket']; close(): void } | null = null;
+  readonly stream: RouteStream | null;
   private transport: Transport | null = null;
   private summaryAt = 0;
   private summaryCache: RibSummary | null = null;
@@ -46,6 +54,8 @@ export class ApiServer {
   ) {
     this.neighbors = new NeighborView(speaker);
     this.rib = speaker.rib ? new RibView(speaker) : null;
+    this.writes = new Writes(speaker, opts.token);
+    this.stream = this.rib ? new RouteStream(speaker, this.rib, opts.streamBufferBytes) : null;
     this.metrics = new Metrics(speaker, this.neighbors, () => this.ribSummary(true));
   }
 
@@ -96,6 +106,7 @@ export class ApiServer {
 
   private async dispatch(req: ApiRequest): Promise<Routed> {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
+    if (Writes.owns(req, path)) return this.writes.handle(req, path);
     const get = (allowed: string[]) => {
       if (req.method !== 'GET' && req.method !== 'HEAD') throw new ApiError(405, 'method', `${path} takes GET, not ${req.method}`);
       for (const k of req.query.keys()) if (!allowed.includes(k)) throw new ApiError(400, k, `unknown parameter (expected ${allowed.join(', ') || 'none'})`);

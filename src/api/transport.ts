@@ -50,6 +50,8 @@ export interface SocketPeer {
   drained(): Promise<void>;
   close(code: number, reason: string): void;
   readonly closed: boolean;
+  /** Runs fn with the socket corked: what it sends leaves in as few writes as possible. */
+  cork(fn: () => void): void;
 }
 
 export interface SocketHandler {

@@ -101,6 +101,11 @@ class UwsPeer implements SocketPeer {
     this.ws.end(code, reason);
   }
 
+  cork(fn: () => void): void {
+    if (this.closed) fn();
+    else this.ws.cork(fn);
+  }
+
   gone(): void {
     this.closed = true;
     for (const w of this.waiting.splice(0)) w();

@@ -14,7 +14,7 @@ import { measureLoadGenerator } from '../harness/loadgen/direct.js';
 import { intFlag, parseFlags } from './flags.js';
 
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
-                     [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--json FILE] [--chart FILE.svg]
+                     [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--api-clients] [--json FILE] [--chart FILE.svg]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
@@ -23,7 +23,9 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   into a sink) is measured first and reported beside the targets. After convergence, --churn
   withdraw-all withdraws every table, --churn flap withdraws and announces it again (a flap
   storm of the whole table); --replay plays a real update trace's busiest peer from the first
-  sender at X times its pace. --peers 1,2 runs each count and prints one table. Up to
+  sender at X times its pace. --api-clients runs ribstorm a second time with its management
+  API on, one client asking /neighbors and /rib in a loop and one taking the whole /stream, and
+  reports what they got. --peers 1,2 runs each count and prints one table. Up to
   ${MAX_SENDERS} peers and ${MAX_SINKS} sinks; ribstorm's RIB is sized for the run (peers x prefixes).`;
 
 function bar(held: number, total: number, ms: number): string {
@@ -45,6 +47,7 @@ export async function bench(argv: string[]): Promise<number> {
     replay: { value: true },
     speed: { value: true },
     sinks: { value: true },
+    'api-clients': { value: false },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   // One or more peer counts ("1,2"): each a round of every target, all in one table.
@@ -85,7 +88,9 @@ export async function bench(argv: string[]): Promise<number> {
     // The ceiling of every figure below: the load generator with nothing in between.
     const direct = await measureLoadGenerator(tables);
     const round: ConvergenceResult[] = [];
-    for (const target of targets) {
+    // With --api-clients, ribstorm runs twice, right after each other: alone, then watched.
+    const runs = targets.flatMap((t) => (t === 'ribstorm' && flags['api-clients'] ? [{ target: t, api: false }, { target: t, api: true }] : [{ target: t, api: false }]));
+    for (const { target, api } of runs) {
       const tty = process.stderr.isTTY;
       let lastPrint = 0;
       const r = await runConvergence({
@@ -95,6 +100,7 @@ export async function bench(argv: string[]): Promise<number> {
         workers: target === 'ribstorm' ? workers : undefined,
         churn,
         sinks,
+        apiClients: api,
         onProgress: (held, ms) => {
           if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, expected, ms)}`);
           else if (ms - lastPrint > 2000) {
@@ -104,6 +110,7 @@ export async function bench(argv: string[]): Promise<number> {
         },
       });
       if (tty) process.stderr.write('\n');
+      if (api) r.target = 'ribstorm + API clients';
       round.push(r);
       series.push({ name: `${r.target}, ${r.peers} peer(s): ${r.seconds === null ? r.verdict : `${r.seconds.toFixed(2)} s`}`, points: r.curve });
     }
@@ -114,6 +121,14 @@ export async function bench(argv: string[]): Promise<number> {
           (churn === 'withdraw-all' ? ` ${r.withdrawnSeconds == null ? 'not emptied' : `${r.withdrawnSeconds.toFixed(2)} s`} |` : '') +
           (churn === 'flap' ? ` ${r.reconvergedSeconds == null ? 'not re-converged' : `${r.reconvergedSeconds.toFixed(2)} s`} |` : '') +
           (r.replay ? ` ${r.replay.messages} UPDATEs in ${r.replay.seconds.toFixed(1)} s, ${r.replay.sinkUpdates} at the sink, settled ${r.replay.settleSeconds.toFixed(2)} s after |` : ''),
+      );
+    }
+    for (const r of round) {
+      if (!r.api) continue;
+      const a = r.api;
+      const announced = peerCount * prefixes;
+      lines.push(
+        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'} |`,
       );
     }
     const best = Math.max(0, ...round.map((r) => r.pathsPerSecond ?? 0));

@@ -10,6 +10,10 @@ export const CLIENT_USAGE = `usage: ribstorm neighbors [-j] [--api ADDR:PORT]
        ribstorm neighbor ADDRESS [-j] [--api ADDR:PORT]
        ribstorm rib PREFIX [--match exact|longest|longer] [--peer ADDR] [-j] [--api ADDR:PORT]
        ribstorm watch [--peer ADDR] [--prefix P] [--path ASNS] [--type T] [--snapshot] [-j] [--api ADDR:PORT]
+       ribstorm announce PREFIX... [--next-hop ADDR] [--as-path "ASN ASN"] [--origin igp|egp|incomplete]
+                [--med N] [--local-pref N] [--community C]... [--large-community C]... [--token T]
+       ribstorm withdraw PREFIX... [--token T]
+(writes need the API's token: --token or RIBSTORM_API_TOKEN)
 (the API of a running \`ribstorm run\`, by default at ${DEFAULT_API_LISTEN.address}:${DEFAULT_API_LISTEN.port})`;
 
 type Out = (line: string) => void;
@@ -19,10 +23,13 @@ function base(flag: unknown): string {
   return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
 
-async function getJson(api: string, path: string): Promise<unknown> {
+async function getJson(api: string, path: string, post?: { body: unknown; token?: string }): Promise<unknown> {
   let res: Response;
   try {
-    res = await fetch(`http://${api}${path}`);
+    res = await fetch(
+      `http://${api}${path}`,
+      post && { method: 'POST', body: JSON.stringify(post.body), headers: { 'content-type': 'application/json', ...(post.token ? { authorization: `Bearer ${post.token}` } : {}) } },
+    );
   } catch (e) {
     throw new Error(`cannot reach the API at ${api} (${((e as Error).cause as Error)?.message ?? (e as Error).message}); is \`ribstorm run\` running there? (--api ADDR:PORT)`);
   }
@@ -114,6 +121,14 @@ export async function client(cmd: string, argv: string[], out: Out = (l) => proc
     path: { value: true },
     type: { value: true },
     snapshot: { value: false },
+    'next-hop': { value: true },
+    'as-path': { value: true },
+    origin: { value: true },
+    med: { value: true },
+    'local-pref': { value: true },
+    community: { value: true, repeat: true },
+    'large-community': { value: true, repeat: true },
+    token: { value: true },
   });
   const api = base(flags.api);
   const asJson = flags.json === true;
@@ -152,9 +167,37 @@ export async function client(cmd: string, argv: string[], out: Out = (l) => proc
     case 'watch':
       only(['peer', 'prefix', 'path', 'type', 'snapshot']);
       return watch(api, flags, asJson, out);
+    case 'announce':
+    case 'withdraw': {
+      only(cmd === 'announce' ? ['next-hop', 'as-path', 'origin', 'med', 'local-pref', 'community', 'large-community', 'token'] : ['token']);
+      if (rest.length === 0) throw new ConfigError('PREFIX', 'at least one prefix');
+      const token = (flags.token as string | undefined) ?? process.env.RIBSTORM_API_TOKEN;
+      const r = await getJson(api, cmd === 'announce' ? '/routes' : '/routes/withdraw', { body: cmd === 'announce' ? { routes: rest.map((p) => routeOf(p, flags)) } : { prefixes: rest }, token });
+      if (asJson) print(r);
+      else out(cmd === 'announce' ? `announced ${(r as { announced: number }).announced}` : `withdrew ${(r as { withdrawn: number }).withdrawn}`);
+      return 0;
+    }
     default:
       throw new ConfigError(cmd, 'a client command');
   }
+}
+
+/** One route of `ribstorm announce`, in the API's field names (checked there). */
+function routeOf(prefix: string, f: Record<string, unknown>): Record<string, unknown> {
+  const r: Record<string, unknown> = { prefix };
+  const num = (k: string) => {
+    const v = f[k] as string;
+    if (!/^\d+$/.test(v)) throw new ConfigError(`--${k}`, 'a number', v);
+    return Number(v);
+  };
+  if (f['next-hop']) r['next-hop'] = f['next-hop'];
+  if (f['as-path'] !== undefined) r['as-path'] = String(f['as-path']).trim().split(/[\s,]+/).filter(Boolean).map((a) => (/^\d+$/.test(a) ? Number(a) : a));
+  if (f.origin) r.origin = f.origin;
+  if (f.med !== undefined) r.med = num('med');
+  if (f['local-pref'] !== undefined) r['local-pref'] = num('local-pref');
+  if (f.community) r.communities = f.community;
+  if (f['large-community']) r['large-communities'] = f['large-community'];
+  return r;
 }
 
 /** The stream, one line per event until interrupted (or the server closes). */

@@ -15,8 +15,8 @@ commands:
   bench     full-table convergence through ribstorm (and BIRD), side by side
   loadtest  the load generator against a router you run
   plan      RAM and time for N full feeds, projected from measurements here
-  neighbors, neighbor, rib, watch
-            ask a running speaker through its management API
+  neighbors, neighbor, rib, watch, announce, withdraw
+            ask (or change) a running speaker through its management API
   version   print the version
 
 ${RUN_USAGE}
@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE };
+      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE };
       process.stdout.write((usage[cmd] ?? USAGE) + '\n');
       return 0;
     }
@@ -50,6 +50,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'neighbor':
       case 'rib':
       case 'watch':
+      case 'announce':
+      case 'withdraw':
         return await client(cmd, rest);
       case 'version': {
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
@@ -63,7 +65,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, neighbors, neighbor, rib, watch, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, neighbors, neighbor, rib, watch, announce, withdraw, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -71,7 +73,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // A run that could not be carried out (a target that never answered...): one line, exit 1.
-    if (cmd && ['bench', 'loadtest', 'plan', 'neighbors', 'neighbor', 'rib', 'watch'].includes(cmd)) {
+    if (cmd && ['bench', 'loadtest', 'plan', 'neighbors', 'neighbor', 'rib', 'watch', 'announce', 'withdraw'].includes(cmd)) {
       process.stderr.write(`ribstorm ${cmd}: ${(e as Error).message}\n`);
       return 1;
     }

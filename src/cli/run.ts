@@ -41,7 +41,7 @@ export async function run(argv: string[]): Promise<number> {
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
   // Before the neighbors start: the management plane sees every transition.
-  const api = apiConfig.listen ? new ApiServer(speaker) : null;
+  const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token }) : null;
   try {
     await speaker.start();
     if (api && apiConfig.listen) await listenApi(api, apiConfig);

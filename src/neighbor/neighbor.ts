@@ -44,6 +44,13 @@ export class Neighbor extends Receiver {
     this.dropCandidate(CeaseSubcode.AdministrativeShutdown, text);
   }
 
+  /** Cease / Administrative Reset (RFC 4486), then starts again: FRR's `clear bgp ADDRESS`. */
+  clear(text?: string): void {
+    this.handle(Event.ManualStop, { notification: cease(CeaseSubcode.AdministrativeReset, text) });
+    this.dropCandidate(CeaseSubcode.AdministrativeReset, text);
+    this.start();
+  }
+
   /**
    * AutomaticStop with a Cease subcode (e.g. maximum prefixes reached). `restartAfter`:
    * seconds until the session may come back, or null to stay down until started again.

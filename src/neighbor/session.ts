@@ -8,8 +8,20 @@ import { EventEmitter } from 'node:events';
 import type { NeighborConfig } from '../config/schema.js';
 import { DEFAULT_RING_BYTES } from '../io/ring.js';
 import { log } from '../log.js';
-import { cease, CeaseSubcode, describeNotification, encodeNotification, encodeOpen, MessageType, type NotificationMessage, type OpenMessage } from '../packet/index.js';
+import {
+  cease,
+  CeaseSubcode,
+  describeNotification,
+  encodeNotification,
+  encodeOpen,
+  encodeRouteRefresh,
+  MessageType,
+  RouteRefreshSubtype,
+  type NotificationMessage,
+  type OpenMessage,
+} from '../packet/index.js';
 import type { Connection } from './connection.js';
+import type { Neighbor } from './neighbor.js';
 import { Event, State } from './fsm.js';
 import { localOpen, type LocalIdentity, type NegotiatedSession } from './negotiate.js';
 import { Timers, type TimerName } from './timers.js';
@@ -93,6 +105,24 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
 
   get peerOpen(): OpenMessage | null {
     return this.conn?.open ?? null;
+  }
+
+  /**
+   * Soft reset in (RFC 2918): asks the peer for its table of `family` again. False when the
+   * session is not up or the peer did not announce route refresh.
+   */
+  requestRefresh(family: string): boolean {
+    const s = this.session;
+    if (this.state !== State.Established || !s?.routeRefresh || !s.families.includes(family)) return false;
+    const [afi, safi] = family === 'ipv6-unicast' ? [2, 1] : [1, 1];
+    return this.send(MessageType.ROUTE_REFRESH, encodeRouteRefresh({ afi, safi, subtype: RouteRefreshSubtype.Normal }));
+  }
+
+  /** Soft reset out: the whole Adj-RIB-Out of `family` again. False when the session is not up. */
+  resendTable(family: string): boolean {
+    if (this.state !== State.Established || !this.session?.families.includes(family)) return false;
+    this.ingest?.resend(this as unknown as Neighbor, family); // the only concrete session
+    return true;
   }
 
   /** True while our own reading is stopped (ring full): the peer is not to blame for silence. */

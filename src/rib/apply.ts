@@ -61,8 +61,9 @@ export class BatchApplier {
   applyUpdates(seq: number, peer: number, ctx: PeerContext, buf: Uint8Array, descriptors: Uint32Array): BatchResult {
     const result = emptyResult();
     this.ops.n = 0;
+    let i = 0;
     try {
-      for (let i = 0; i < descriptors.length; i += 2) this.parser.parse(buf, descriptors[i], descriptors[i + 1], ctx, result);
+      for (; i < descriptors.length; i += 2) this.parser.parse(buf, descriptors[i], descriptors[i + 1], ctx, result);
     } catch (e) {
       const err = e instanceof BgpError ? e : new BgpError(6, 8, undefined, String((e as Error)?.stack ?? e));
       result.error = { code: err.code, subcode: err.subcode, data: [...err.data], detail: err.message };
@@ -70,11 +71,18 @@ export class BatchApplier {
       // Before this batch takes its first shard turn: every later batch of the peer sees it.
       Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 1);
     }
+    this.received = i >> 1;
     if (ctx.otc && this.ops.n) this.rules.otc(ctx.otc, ctx.ebgp, result);
     if (ctx.policy && this.ops.n) this.rules.policy(ctx.policy, ctx.ebgp, result);
     this.applyOps(seq, peer, result);
     return result;
   }
+
+  /**
+   * How many UPDATEs of the last batch applyUpdates() ran count as received: those before the
+   * one that ended the session, or none when an earlier batch of the peer had ended it.
+   */
+  received = 0;
 
   /**
    * Removes every path of a peer whose session went down, or with `how` 'stale' only those
@@ -124,8 +132,12 @@ export class BatchApplier {
     this.refused = 0;
     let apply = this.ops.n > 0;
     this.visitShards(seq, result, (s) => {
-      // A batch of this peer found an error before us: its session is ending (see PEER_RESET).
-      if (s === 0 && apply && Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_RESET) !== 0) apply = false;
+      // A batch of this peer found an error before us: its session is ending (see PEER_RESET),
+      // and nothing of this batch counts, not even what nothing would be applied for.
+      if (s === 0 && !result.error && Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_RESET) !== 0) {
+        apply = false;
+        this.received = 0;
+      }
       if (!apply) return;
       for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
     });

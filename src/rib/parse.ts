@@ -82,7 +82,7 @@ export class UpdateParser {
   private attrContext(peer: PeerContext): AttrContext {
     if (peer !== this.contextOf) {
       this.contextOf = peer;
-      this.context = { asn4: peer.asn4, ebgp: peer.ebgp, addPath: { ipv4: peer.addPath, ipv6: peer.addPath6 } };
+      this.context = codecContext(peer);
     }
     return this.context;
   }
@@ -236,6 +236,11 @@ export class UpdateParser {
       result.announced += reach!.nlri.length;
     }
   }
+}
+
+/** The codec's view of a session (4-octet AS numbers, eBGP, ADD-PATH receive per family). */
+export function codecContext(peer: PeerContext): AttrContext {
+  return { asn4: peer.asn4, ebgp: peer.ebgp, addPath: { ipv4: peer.addPath, ipv6: peer.addPath6 } };
 }
 
 /** An import policy as the workers get it: msgpack bytes in shared memory, decoded once per id. */

@@ -24,7 +24,8 @@ import {
   type RibBuffers,
   type RibSizing,
 } from './memory.js';
-import type { RibTask } from './worker.js';
+import { UpdateEventBatch, type UpdateEventMode, type UpdateWatch } from './events.js';
+import type { RibTask, RibTaskOutput } from './worker.js';
 
 /**
  * Worker threads load compiled JavaScript. Run from the TypeScript sources (the tests), this
@@ -60,7 +61,12 @@ export interface PeerInfo {
 export interface RibPipelineEvents {
   /** Best-path changes of one batch, in batch order. */
   changes: [result: BatchResult, peer: number];
-  /** A 'changes' listener threw. */
+  /**
+   * The UPDATEs of one batch as received (events.ts), while watchUpdates() asks for them:
+   * right after the batch's 'changes', so the RIB already holds what they brought.
+   */
+  updates: [peer: number, events: UpdateEventBatch];
+  /** A 'changes' or 'updates' listener threw. */
   listenerError: [error: unknown];
 }
 
@@ -71,7 +77,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   readonly workers: number;
   private seq = 0;
   private nextToEmit = 0;
-  private readonly done = new Map<number, { result: BatchResult; peer: number }>();
+  private readonly done = new Map<number, { result: BatchResult; peer: number; events?: Uint8Array }>();
   private inFlight = 0;
   private running = 0;
   private readonly queue: Array<{ task: RibTask; peer: number; resolve: (r: BatchResult) => void }> = [];
@@ -137,9 +143,23 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     return ref;
   }
 
+  /** Whether batches carry UPDATE events back, and with the raw message (see watchUpdates). */
+  private watch: UpdateEventMode = 'off';
+
+  /**
+   * Asks the workers for an 'updates' event per batch submitted from now on ('decoded' or
+   * 'raw'), or for none ('off', the default: no decoding at all). Batches already submitted
+   * keep the mode they were submitted with.
+   */
+  watchUpdates(mode: UpdateEventMode): void {
+    this.watch = mode;
+  }
+
   /** Applies the UPDATEs at `descriptors` (offset, length pairs) in `buffer` for `peer`. */
   submitUpdates(peer: number, ctx: PeerContext, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<BatchResult> {
-    return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors }, peer);
+    if (this.watch === 'off') return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors }, peer);
+    const watch: UpdateWatch = { raw: this.watch === 'raw', time: Date.now() / 1000 };
+    return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors, watch }, peer);
   }
 
   /** Removes all of a peer's paths, after every batch submitted before. */
@@ -175,20 +195,24 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       const { task, peer, resolve } = this.queue.shift()!;
       this.running++;
       this.pool.run(task).then(
-        (r) => this.finish(task.seq, peer, r instanceof Uint32Array ? unpackResult(r) : (r as BatchResult), resolve),
+        (r: BatchResult | Uint32Array | RibTaskOutput) => {
+          if (r instanceof Uint32Array) this.finish(task.seq, peer, unpackResult(r), resolve);
+          else if ('events' in r) this.finish(task.seq, peer, r.result instanceof Uint32Array ? unpackResult(r.result) : r.result, resolve, r.events);
+          else this.finish(task.seq, peer, r, resolve);
+        },
         // A worker failure must not stall later batches or lose the error.
         (e) => this.finish(task.seq, peer, { ...emptyResult(), error: { code: 6, subcode: 8, data: [], detail: String(e) } }, resolve),
       );
     }
   }
 
-  private finish(seq: number, peer: number, result: BatchResult, resolve: (r: BatchResult) => void): void {
+  private finish(seq: number, peer: number, result: BatchResult, resolve: (r: BatchResult) => void, events?: Uint8Array): void {
     this.running--;
     this.inFlight--;
     // The next batch goes to the free worker before this one's changes are exported, so the
     // workers are not idle while the main thread packs UPDATEs.
     this.pump();
-    this.done.set(seq, { result, peer });
+    this.done.set(seq, { result, peer, events });
     while (this.done.has(this.nextToEmit)) {
       const d = this.done.get(this.nextToEmit)!;
       this.done.delete(this.nextToEmit++);
@@ -197,6 +221,13 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       } catch (e) {
         // A listener's failure must not stop the batches after this one from being handed on.
         this.emit('listenerError', e);
+      }
+      if (d.events !== undefined && this.listenerCount('updates') > 0) {
+        try {
+          this.emit('updates', d.peer, new UpdateEventBatch(d.events));
+        } catch (e) {
+          this.emit('listenerError', e);
+        }
       }
     }
     resolve(result);

@@ -2,13 +2,30 @@
 // the batches it is given.
 
 import { workerData } from 'node:worker_threads';
-import { Piscina } from 'piscina';
+import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
 import { BatchApplier, packResult, sortByAttribute, type BatchResult, type PeerContext } from './apply.js';
+import { encodeUpdateEvents, type UpdateWatch } from './events.js';
 import { RibViews, type RibBuffers } from './memory.js';
+import { codecContext } from './parse.js';
 
 export type RibTask =
-  | { kind: 'updates'; seq: number; peer: number; ctx: PeerContext; buffer: SharedArrayBuffer; descriptors: Uint32Array }
+  | {
+      kind: 'updates';
+      seq: number;
+      peer: number;
+      ctx: PeerContext;
+      buffer: SharedArrayBuffer;
+      descriptors: Uint32Array;
+      /** Someone watches received UPDATEs (events.ts): absent when nobody does. */
+      watch?: UpdateWatch;
+    }
   | { kind: 'flush'; seq: number; peer: number; how: 'all' | 'stale' | 'mark' };
+
+/** A batch's result with its UPDATE events (JSON lines, events.ts), both transferred. */
+export interface RibTaskOutput {
+  result: BatchResult | Uint32Array;
+  events: Uint8Array;
+}
 
 const views = new RibViews((workerData as { rib: RibBuffers }).rib);
 const applier = new BatchApplier(views);
@@ -16,10 +33,11 @@ const rings = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
 /**
  * Results travel back as one transferred Uint32Array (no copy), or as an object when there is
- * an error or a problem to log.
+ * an error or a problem to log; with the batch's UPDATE events when it was watched and has any.
  */
-export default function run(task: RibTask): BatchResult | Uint32Array {
+export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskOutput {
   let result: BatchResult;
+  let events: Uint8Array | undefined;
   if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer, task.how);
   else {
     let bytes = rings.get(task.buffer);
@@ -28,8 +46,20 @@ export default function run(task: RibTask): BatchResult | Uint32Array {
       rings.set(task.buffer, bytes);
     }
     result = applier.applyUpdates(task.seq, task.peer, task.ctx, bytes, task.descriptors);
+    if (task.watch !== undefined) events = encodeUpdateEvents(bytes, task.descriptors, applier.received, codecContext(task.ctx), task.watch);
   }
   // Sorting by attribute here costs the workers, not the main thread that packs the UPDATEs.
-  if (result.error || result.problems.length) return { ...result, changes: sortByAttribute(result.changes) };
-  return Piscina.move(packResult(result)) as unknown as Uint32Array;
+  if (result.error || result.problems.length) {
+    const r = { ...result, changes: sortByAttribute(result.changes) };
+    return events ? withEvents(r, events) : r;
+  }
+  const packed = packResult(result);
+  return events ? withEvents(packed, events) : (Piscina.move(packed) as unknown as Uint32Array);
+}
+
+/** The result and the events in one message, their buffers transferred, not copied. */
+function withEvents(result: BatchResult | Uint32Array, events: Uint8Array): RibTaskOutput {
+  const value: RibTaskOutput = { result, events };
+  const transfer = result instanceof Uint32Array ? [result.buffer, events.buffer] : [events.buffer];
+  return Piscina.move({ [transferableSymbol]: transfer, [valueSymbol]: value }) as unknown as RibTaskOutput;
 }

@@ -17,6 +17,7 @@ import type { ImportStats } from '../rib/importStats.js';
 import type { BatchResult } from '../rib/apply.js';
 import { Advertiser } from '../advertise/schedule.js';
 import { Ingest } from './ingest.js';
+import { LocalRoutes } from './localRoutes.js';
 import { blockLimit, PeerState } from './peerState.js';
 
 /** "::ffff:127.0.0.3" and "127.0.0.3" are the same peer. */
@@ -58,6 +59,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   readonly rib: RibPipeline | null;
   private readonly peers = new Map<Neighbor, PeerState>();
   private readonly advertiser: Advertiser | null = null;
+  /** Routes the operator originates (the API): the RIB's local peer. */
+  readonly local: LocalRoutes | null = null;
   private readonly servers: net.Server[] = [];
 
   constructor(
@@ -91,6 +94,11 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
         this.peers.set(neighbor, new PeerState(neighbor, rib, index));
         this.advertiser.add(neighbor);
       }
+    }
+    if (rib) {
+      // Local routes come from a peer of our own AS that is not iBGP: every peer may be sent them.
+      const routerId = ipv4ToNumber(config.global.routerId);
+      this.local = new LocalRoutes(rib, rib.addPeer({ asn: config.global.asn, routerId, address: routerId, ibgp: false }));
     }
   }
 

@@ -2,21 +2,11 @@
 // address, and the shared data folder beside the repository.
 
 import { existsSync } from 'node:fs';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import path from 'node:path';
 
-/** A port the kernel reports free on `host` now (bound to port 0, then released). */
-export function freePort(host = '127.0.0.1'): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer();
-    s.once('error', reject);
-    s.listen({ host, port: 0 }, () => {
-      const { port } = s.address() as net.AddressInfo;
-      s.close(() => resolve(port));
-    });
-  });
-}
+/** A port the kernel reports free on a host now: the daemon drivers' own. */
+export { freePort } from '../../src/harness/daemons/proc.js';
 
 const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 

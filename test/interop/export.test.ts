@@ -43,9 +43,9 @@ import {
 import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort, reportSkipped } from '../helpers/env.js';
 import { defaultCaps, RawPeer } from '../helpers/rawPeer.js';
-import type { Daemon, DaemonOptions } from './daemon.js';
-import * as bird from './daemons/bird.js';
-import * as gobgp from './daemons/gobgp.js';
+import type { Daemon, DaemonOptions } from '../../src/harness/daemons/daemon.js';
+import * as bird from '../../src/harness/daemons/bird.js';
+import * as gobgp from '../../src/harness/daemons/gobgp.js';
 import { established, eventually, routeTestHooks, SMALL_RIB } from './routeSuite.js';
 
 const RIBSTORM_AS = 65120;

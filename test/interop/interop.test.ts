@@ -17,12 +17,12 @@ import { capabilityName } from '../../src/packet/index.js';
 import { Speaker } from '../../src/speaker/speaker.js';
 import { freePort, reportSkipped } from '../helpers/env.js';
 import { captureLog, sleep, until } from '../helpers/rawPeer.js';
-import type { Daemon, DaemonOptions, SessionView } from './daemon.js';
-import * as bird from './daemons/bird.js';
-import * as exabgp from './daemons/exabgp.js';
-import * as frr from './daemons/frr.js';
-import * as gobgp from './daemons/gobgp.js';
-import * as openbgpd from './daemons/openbgpd.js';
+import type { Daemon, DaemonOptions, SessionView } from '../../src/harness/daemons/daemon.js';
+import * as bird from '../../src/harness/daemons/bird.js';
+import * as exabgp from '../../src/harness/daemons/exabgp.js';
+import * as frr from '../../src/harness/daemons/frr.js';
+import * as gobgp from '../../src/harness/daemons/gobgp.js';
+import * as openbgpd from '../../src/harness/daemons/openbgpd.js';
 
 interface Driver {
   unavailable(): string | null;

@@ -40,7 +40,7 @@ import { readRibDump } from '../../src/harness/tablegen/index.js';
 import { Framer } from '../helpers/framer.js';
 import { freePort, reportSkipped, sharedFile } from '../helpers/env.js';
 import { sleep, until } from '../helpers/rawPeer.js';
-import * as bird from './daemons/bird.js';
+import * as bird from '../../src/harness/daemons/bird.js';
 import {
   bestViews,
   birdKind,
@@ -56,7 +56,7 @@ import {
   type NeighborSpec,
   type RouteSpec,
 } from './routeSuite.js';
-import { extendedCommunityFromBytes, normaliseRoute, type RouteView } from './routeView.js';
+import { extendedCommunityFromBytes, normaliseRoute, type RouteView } from '../../src/harness/daemons/routeView.js';
 
 const RIBSTORM_AS = 65040;
 const RIBSTORM_ID = '10.255.4.1';

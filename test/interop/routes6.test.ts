@@ -38,7 +38,7 @@ import {
   type Instance,
   type RouteSpec,
 } from './routeSuite.js';
-import { normaliseRoute, type RouteView } from './routeView.js';
+import { normaliseRoute, type RouteView } from '../../src/harness/daemons/routeView.js';
 
 const RIBSTORM_AS = 65070;
 const RIBSTORM_ID = '10.255.7.1';

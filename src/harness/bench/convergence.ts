@@ -6,10 +6,14 @@ import type { EncodedTable } from '../tablegen/index.js';
 import { withdrawalsOf } from '../loadgen/churn.js';
 import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
+import { freePort } from '../daemons/proc.js';
+import { decodeUpdate } from '../../packet/index.js';
+import { startApiLoad, type ApiLoadReport } from './apiLoad.js';
 import { createTarget, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
 
 /** Where the peers and the target are: the bench's own loopback plan, or the user's. */
 export interface Layout {
+  /** `port` 0: a port found free on `address` when the run starts. */
   target: { address: string; port: number; asn: number };
   sink: { address: string; asn: number };
   sender: (i: number) => { address: string; asn: number };
@@ -25,7 +29,7 @@ export const MAX_SENDERS = 236;
 export const MAX_SINKS = 8;
 
 export const BENCH_LAYOUT: Layout = {
-  target: { address: '127.0.5.1', port: 1790, asn: 65000 },
+  target: { address: '127.0.5.1', port: 0, asn: 65000 },
   sink: { address: '127.0.5.2', asn: 65001 },
   sender: (i) => ({ address: `127.0.5.${i < 10 ? 10 + i : 18 + i}`, asn: 65010 + i }),
 };
@@ -70,6 +74,8 @@ export interface ConvergenceOptions {
    */
   churn?: 'withdraw-all' | 'flap' | { trace: Trace; speed: number };
   onProgress?: (held: number, elapsedMs: number) => void;
+  /** ribstorm only: its API on, one client querying it in a loop and one taking the whole stream. */
+  apiClients?: boolean;
 }
 
 export interface ConvergenceResult {
@@ -99,6 +105,8 @@ export interface ConvergenceResult {
   unexpected: number;
   /** With a trace: how long the replay took, and how long the sink took to settle after it. */
   replay?: { messages: number; seconds: number; sinkUpdates: number; settleSeconds: number };
+  /** With apiClients: what the API's clients got during the run. */
+  api?: ApiLoadReport;
 }
 
 /**
@@ -116,10 +124,19 @@ function runLoad(o: ConvergenceOptions): TargetLoad {
   };
 }
 
+/** A few addresses inside the table's first prefixes, for the API client's longest-match lookups. */
+function sampleLookups(t: EncodedTable | undefined): string[] {
+  if (!t || t.updates.length < 19) return [];
+  const first = decodeUpdate(t.updates.subarray(0, t.updates.readUInt16BE(16)), { asn4: true });
+  return first.nlri.slice(0, 64).map((p) => p.prefix.replace(/\/\d+$/, ''));
+}
+
 export async function runConvergence(o: ConvergenceOptions): Promise<ConvergenceResult> {
   const layout = o.layout ?? BENCH_LAYOUT;
-  const { address, port } = layout.target;
+  const { address } = layout.target;
+  const port = layout.target.port || (await freePort(address));
   const peers = o.tables.map((_, i) => layout.sender(i));
+  const api = o.apiClients && o.target === 'ribstorm' ? { address: '127.0.0.1', port: await freePort('127.0.0.1') } : undefined;
   const target = typeof o.target !== 'string' ? o.target : createTarget(o.target, {
     address,
     port,
@@ -128,6 +145,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     peers: [...Array.from({ length: o.sinks ?? 1 }, (_, i) => sinkAt(layout, i)), ...peers],
     workers: o.workers,
     load: runLoad(o),
+    api,
   });
   const open: LoadPeer[] = [];
   try {
@@ -142,6 +160,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     }
     const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
+    const clients = api ? await startApiLoad(`${api.address}:${api.port}`, sampleLookups(o.tables[0])) : null;
     const cpu0 = target.cpuSeconds();
     const t0 = performance.now();
     const curve: Array<[number, number]> = [[0, 0]];
@@ -176,6 +195,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       }
     }
     await Promise.race([Promise.all(writes), new Promise((r) => setTimeout(r, 1000))]);
+    const apiReport = await clients?.stop(o.tables.reduce((n, t) => n + t.ipv4Prefixes + t.ipv6Prefixes, 0));
     const seconds = doneAt === null ? null : (doneAt - t0) / 1000;
     const paths = o.tables.length * o.expected;
     const settledSeconds = (held.lastUpdateAt - t0) / 1000;
@@ -269,6 +289,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       replay,
       lost,
       unexpected,
+      ...(apiReport ? { api: apiReport } : {}),
     };
   } finally {
     for (const p of open) p.close();

@@ -1,7 +1,8 @@
 // A router the user runs (loadtest): nothing to start or stop; peak RSS and CPU from /proc
 // when its pid is given and it runs on this machine.
 
-import { procCpu, procStatus, type Target } from './targets/index.js';
+import { procCpu, procStatus } from '../daemons/procfs.js';
+import type { Target } from './targets/index.js';
 
 export class ExternalTarget implements Target {
   constructor(

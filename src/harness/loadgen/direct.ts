@@ -12,7 +12,8 @@ export interface DirectResult {
   announced: number;
 }
 
-export async function measureLoadGenerator(tables: EncodedTable[], address = '127.0.5.3', port = 1791): Promise<DirectResult> {
+/** `port` 0: one the kernel picks free on `address`. */
+export async function measureLoadGenerator(tables: EncodedTable[], address = '127.0.5.3', port = 0): Promise<DirectResult> {
   const held = new PrefixSet();
   const expected = tables.reduce((s, t) => s + t.ipv4Prefixes, 0);
   const accepted: LoadPeer[] = [];
@@ -20,12 +21,13 @@ export async function measureLoadGenerator(tables: EncodedTable[], address = '12
     void LoadPeer.accept(socket, { asn: 65002, routerId: address }).then((p) => accepted.push(p));
   });
   await new Promise<void>((r) => server.listen(port, address, r));
+  const listening = (server.address() as net.AddressInfo).port;
   const senders: LoadPeer[] = [];
   try {
     for (let i = 0; i < tables.length; i++) {
       // Past 200 senders the addresses repeat: each connection still has a port of its own.
       const local = `127.0.5.${30 + (i % 200)}`;
-      senders.push(await LoadPeer.open({ host: address, port, localAddress: local, asn: 65030 + i, routerId: local }));
+      senders.push(await LoadPeer.open({ host: address, port: listening, localAddress: local, asn: 65030 + i, routerId: local }));
     }
     while (accepted.length < senders.length) await new Promise((r) => setTimeout(r, 5));
     for (const p of accepted) p.onUpdate = (b, off, len) => held.apply(b, off, len);

@@ -1,54 +1,37 @@
-// The routers a convergence run measures: ribstorm itself (`ribstorm run` as a child process)
-// or BIRD, GoBGP, FRR's bgpd or OpenBGPD from their Debian packages, each started with a
-// generated config on loopback in its own process group (and run directory), stopped by pid or
-// process group, and read for peak RSS and CPU time from /proc.
+// The routers a convergence run measures: ribstorm itself (`ribstorm run` as a child process,
+// ribstorm.ts) or BIRD, GoBGP, FRR's bgpd or OpenBGPD from their Debian packages, each started
+// by its driver in daemons/ in the shape of N passive IPv4 peers, on loopback in its own
+// process group and run directory (process.ts).
 
-import { BirdTarget, birdAvailable } from './bird.js';
-import { FrrTarget, frrAvailable } from './frr.js';
-import { GoBgpTarget, gobgpAvailable } from './gobgp.js';
-import { OpenBgpdTarget, openbgpdAvailable } from './openbgpd.js';
-import { RibstormTarget } from './ribstorm.js';
+import * as bird from '../../daemons/bird.js';
+import type { PassiveDriver } from '../../daemons/daemon.js';
+import * as frr from '../../daemons/frr.js';
+import * as gobgp from '../../daemons/gobgp.js';
+import * as openbgpd from '../../daemons/openbgpd.js';
+import { ProcessTarget } from './process.js';
+import { startRibstorm } from './ribstorm.js';
 import type { Target, TargetKind, TargetOptions } from './types.js';
 
 export { TARGET_KINDS, type Target, type TargetKind, type TargetLoad, type TargetOptions, type TargetPeer } from './types.js';
-export { procCpu, procStatus } from './proc.js';
 export { ribstormConfig, ribstormRib } from './ribstorm.js';
+
+const DRIVERS: Record<Exclude<TargetKind, 'ribstorm'>, PassiveDriver> = { bird, gobgp, frr, openbgpd };
 
 /** The Debian package that provides a target (null: built in). */
 export const TARGET_PACKAGES: Record<TargetKind, string | null> = {
   ribstorm: null,
-  bird: 'bird2',
-  gobgp: 'gobgpd',
-  frr: 'frr',
-  openbgpd: 'openbgpd',
+  bird: bird.PACKAGE,
+  gobgp: gobgp.PACKAGE,
+  frr: frr.PACKAGE,
+  openbgpd: openbgpd.PACKAGE,
 };
 
 export function targetAvailable(kind: TargetKind): boolean {
-  switch (kind) {
-    case 'ribstorm':
-      return true;
-    case 'bird':
-      return birdAvailable();
-    case 'gobgp':
-      return gobgpAvailable();
-    case 'frr':
-      return frrAvailable();
-    case 'openbgpd':
-      return openbgpdAvailable();
-  }
+  return kind === 'ribstorm' || DRIVERS[kind].available();
 }
 
 export function createTarget(kind: TargetKind, o: TargetOptions): Target {
-  switch (kind) {
-    case 'ribstorm':
-      return new RibstormTarget(o);
-    case 'bird':
-      return new BirdTarget(o);
-    case 'gobgp':
-      return new GoBgpTarget(o);
-    case 'frr':
-      return new FrrTarget(o);
-    case 'openbgpd':
-      return new OpenBgpdTarget(o);
-  }
+  if (kind === 'ribstorm') return new ProcessTarget(kind, (dir) => startRibstorm(dir, o));
+  const driver = DRIVERS[kind];
+  return new ProcessTarget(kind, (dir) => driver.startPassive(dir, o));
 }

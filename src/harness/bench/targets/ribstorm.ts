@@ -1,12 +1,12 @@
-// ribstorm itself as a target: `ribstorm run` as a child process, from a config file that is
-// passive towards every peer and sizes the RIB for the run's load.
+// ribstorm itself as a target: `ribstorm run` as a child process on the daemon drivers' process
+// layer, from a config file that is passive towards every peer and sizes the RIB for the run's
+// load.
 
-import { rmSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SIZING } from '../../../rib/memory.js';
-import { ChildTarget } from './child.js';
-import { runDir } from './proc.js';
+import { DaemonProcess } from '../../daemons/proc.js';
 import type { TargetLoad, TargetOptions } from './types.js';
 
 /**
@@ -25,7 +25,7 @@ export function ribstormRib(load: TargetLoad | undefined, workers?: number): Rec
   };
 }
 
-/** ribstorm's config file for a run: passive towards every peer, RIB sized for the load. */
+/** ribstorm's config file for a run: passive towards every peer, RIB sized for the load, the API off unless asked for. */
 export function ribstormConfig(o: TargetOptions): string {
   const rib = ribstormRib(o.load, o.workers);
   return [
@@ -35,6 +35,9 @@ export function ribstormConfig(o: TargetOptions): string {
     `listen-addresses = ["${o.address}"]`,
     `listen-port = ${o.port}`,
     '',
+    '[api]',
+    `listen = "${o.api ? `${o.api.address}:${o.api.port}` : 'off'}"`,
+    '',
     '[rib]',
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
     ...o.peers.flatMap((p) => ['', '[[neighbors]]', `address = "${p.address}"`, `remote-as = ${p.asn}`, 'passive = true', 'import-policy = "accept"', 'export-policy = "accept"']),
@@ -42,29 +45,18 @@ export function ribstormConfig(o: TargetOptions): string {
   ].join('\n');
 }
 
-export class RibstormTarget extends ChildTarget {
-  readonly name = 'ribstorm';
-  private dir: string | null = null;
-
-  constructor(private readonly o: TargetOptions) {
-    super();
-  }
-
-  start(): Promise<void> {
-    const bin = fileURLToPath(new URL('../../../../../bin/ribstorm.js', import.meta.url));
-    // RIBSTORM_NODE_ARGS passes flags to the target's node, e.g. "--cpu-prof" to profile it.
-    const nodeArgs = (process.env.RIBSTORM_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    // A config file: the RIB's sizing has no flags.
-    this.dir = runDir('ribstorm');
-    const file = join(this.dir, 'ribstorm.toml');
-    writeFileSync(file, ribstormConfig(this.o));
-    this.launch(process.execPath, [...nodeArgs, bin, 'run', '--config', file]);
-    return this.until(() => /ribstorm AS\d+ router-id/.test(this.log));
-  }
-
-  override async stop(): Promise<void> {
-    await super.stop();
-    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
-    this.dir = null;
-  }
+/** `ribstorm run` in `runDir` from a config file (the RIB's sizing has no flags); resolves once it listens. */
+export async function startRibstorm(runDir: string, o: TargetOptions): Promise<DaemonProcess> {
+  const bin = fileURLToPath(new URL('../../../../../bin/ribstorm.js', import.meta.url));
+  // RIBSTORM_NODE_ARGS passes flags to the target's node, e.g. "--cpu-prof" to profile it.
+  const nodeArgs = (process.env.RIBSTORM_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const file = join(runDir, 'ribstorm.toml');
+  writeFileSync(file, ribstormConfig(o));
+  const p = new DaemonProcess('ribstorm', { runDir, address: o.address, port: o.port }, join(runDir, 'ribstorm.log'));
+  await p.launch(process.execPath, [...nodeArgs, bin, 'run', '--config', file], {
+    what: `ribstorm listening on ${o.address}:${o.port}`,
+    until: () => /ribstorm AS\d+ router-id/.test(p.readLog()),
+    timeoutMs: 20_000,
+  });
+  return p;
 }

@@ -1,22 +1,17 @@
 // What a bench target is: the router under test, the options it starts from and the load it is
-// sized for.
+// sized for. The shape is the daemon drivers' "N passive IPv4 peers" (daemons/daemon.ts).
 
-export interface TargetPeer {
-  address: string;
-  asn: number;
-}
+import type { PassivePeer, PassivePeers } from '../../daemons/daemon.js';
 
-export interface TargetOptions {
-  address: string;
-  port: number;
-  asn: number;
-  routerId: string;
-  /** Every peer connects to the target; the target is passive towards all. */
-  peers: TargetPeer[];
+export type TargetPeer = PassivePeer;
+
+export interface TargetOptions extends PassivePeers {
   /** ribstorm only: RIB worker threads. */
   workers?: number;
   /** ribstorm only: what the run loads, to size its RIB from (absent: the defaults). */
   load?: TargetLoad;
+  /** ribstorm only: where its management API listens (absent: off). */
+  api?: { address: string; port: number };
 }
 
 /** What a run puts into a target at most. */

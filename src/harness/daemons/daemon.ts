@@ -1,9 +1,13 @@
-import { CapabilityCode, capabilityName } from '../../src/packet/index.js';
+// What the daemon drivers (bird.ts, gobgp.ts, frr.ts, openbgpd.ts, exabgp.ts) have in common:
+// the two shapes they start a daemon in and the contract each shape fulfils.
+// - One neighbor (the interop tests): a loopback address of its own, a config with IPv4 + IPv6
+//   unicast towards exactly one peer, and questions about that session through the daemon's
+//   own CLI (`Daemon`, created by each driver's `create()`).
+// - N passive IPv4 peers (the bench): the daemon as the router under test, passive towards
+//   every load peer (`PassivePeers`, started by each driver's `startPassive()`).
 
-// The contract every interop daemon driver (BIRD, GoBGP, FRR, OpenBGPD, ExaBGP) fulfils.
-// A driver starts one instance of a real BGP daemon on a loopback address with a generated
-// config, in its own run directory and process group, peered with exactly one neighbor,
-// and answers questions about that session through the daemon's own CLI.
+import { CapabilityCode, capabilityName } from '../../packet/index.js';
+import type { DaemonProcess } from './proc.js';
 
 export interface DaemonPeer {
   /** The neighbor's address (ribstorm, or another daemon in a driver's self-test). */
@@ -59,6 +63,7 @@ export interface SessionView {
   lastError: string;
 }
 
+/** A daemon with one neighbor, as the interop tests drive it. */
 export interface Daemon {
   readonly name: 'bird' | 'gobgp' | 'frr' | 'openbgpd' | 'exabgp';
   /** Pid of the process the driver started (the leader of its process group). */
@@ -81,6 +86,34 @@ export interface Daemon {
   stop(): Promise<void>;
 }
 
+/** A peer of the bench's shape. */
+export interface PassivePeer {
+  address: string;
+  asn: number;
+}
+
+/** The bench's shape: the daemon listens on `address`:`port` and waits for every peer. */
+export interface PassivePeers {
+  address: string;
+  port: number;
+  asn: number;
+  routerId: string;
+  /**
+   * Every peer connects to the daemon; it is passive towards all, IPv4 unicast only. The first
+   * is the sink: the daemon sends it every best path, with itself as the next hop.
+   */
+  peers: PassivePeer[];
+}
+
+/** What the bench needs of a driver. */
+export interface PassiveDriver {
+  /** The Debian package that provides the daemon. */
+  readonly PACKAGE: string;
+  available(): boolean;
+  /** Starts the daemon in `runDir` in the bench's shape; resolves once every peer can connect. */
+  startPassive(runDir: string, o: PassivePeers): Promise<DaemonProcess>;
+}
+
 /**
  * A capability's name from its code (RFC 5492 registry), as the codec names it, for drivers
  * whose CLI shows only codes. Multiprotocol needs its family and is named by the driver.
@@ -100,3 +133,14 @@ export type Unavailable = () => string | null;
 
 /** The reason for a daemon whose binaries are missing. */
 export const notInstalled = (pkg: string): string => `not installed (apt-get install ${pkg})`;
+
+/**
+ * Next hops a driver's daemon puts on the routes it originates or sends (set in its config, or
+ * by the test through its CLI): eBGP next hop self would be its 127/8 address, which GoBGP
+ * drops and FRR calls martian. 127.0.a.b -> 198.18.a.b (benchmarking range) and 2001:db8::a:b;
+ * the IPv6 one also lets BIRD and OpenBGPD send IPv6 routes over an IPv4 session at all.
+ */
+export function nextHops(address: string): { ipv4: string; ipv6: string } {
+  const [, , b, c] = address.split('.');
+  return { ipv4: `198.18.${b}.${c}`, ipv6: `2001:db8::${b}:${c}` };
+}

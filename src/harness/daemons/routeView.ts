@@ -1,4 +1,5 @@
-// One route as a daemon's CLI shows it, normalised the same way for every driver, so that a
+// One route as a daemon's CLI shows it, normalised the same way by every driver's output reader
+// (birdOutput.ts, gobgpOutput.ts, frrOutput.ts, openbgpdOutput.ts, exabgpEvents.ts), so that a
 // test can compare what BIRD, GoBGP, FRR, OpenBGPD and ExaBGP received from their neighbor.
 
 export interface RouteView {

@@ -1,0 +1,347 @@
+// WS /stream: live route events in RIPE RIS Live's envelope and shapes (ecosystem §2.1).
+// Clients send `ris_subscribe` / `ris_unsubscribe` (and `ping`); the server answers
+// `ris_subscribe_ok`, `ris_message`, `ris_error`, `pong`. UPDATEs come decoded from the RIB
+// workers (rib/events.ts), and only while someone subscribes to them; OPEN, NOTIFICATION,
+// KEEPALIVE and RIS_PEER_STATE from the neighbors. `snapshot: true` sends the table matching
+// the filter first, then an END_OF_RIB marker, then what changed meanwhile and after: nothing
+// is lost in between. `socketOptions.format = "msgpack"` switches a client to binary msgpack
+// frames. A client that cannot keep up gets one `ris_error` and is closed.
+
+import { hostname } from 'node:os';
+import { pack } from 'msgpackr';
+import { capabilitiesOf, capabilityName, type OpenMessage } from '../packet/index.js';
+import { State } from '../neighbor/fsm.js';
+import type { Neighbor } from '../neighbor/neighbor.js';
+import { storedPathEvent, type UpdateEventBatch, type UpdateEventMode } from '../rib/events.js';
+import type { Speaker } from '../speaker/speaker.js';
+import { FilterError, matches, parseSubscription, rowMatches, type RisData, type Subscription } from './risFilter.js';
+import type { RibView } from './ribView.js';
+import { SOCKET_BUFFER_BYTES, type SocketHandler, type SocketPeer } from './transport.js';
+
+/** Subscriptions one client may hold. */
+const MAX_SUBSCRIPTIONS = 16;
+/** Stream clients at once. */
+const MAX_CLIENTS = 256;
+
+interface Client {
+  peer: SocketPeer;
+  subs: Subscription[];
+  msgpack: boolean;
+  /** While a snapshot is sent: live messages held back, in order, and their bytes. */
+  held: Array<string | Uint8Array> | null;
+  heldBytes: number;
+}
+
+/**
+ * One message for every client that takes it: the envelope's fields as text, the body as JSON
+ * text (the workers' own for an UPDATE), joined without parsing; parsed only for a filter that
+ * looks inside, or for a msgpack client. `raw`, when present, is the body's last field.
+ */
+class Outgoing {
+  private parsed?: RisData;
+  private full?: string;
+  private plain?: string;
+  private rawAt?: number;
+  private mp?: Uint8Array;
+  private mpRaw?: Uint8Array;
+
+  constructor(
+    /** The envelope's fields, for the filters that read only those. */
+    readonly head: RisData,
+    private readonly body: string,
+  ) {}
+
+  /** Where the body's `raw` field starts (-1: none). Raw is hex: no quote inside it. */
+  private get raw(): number {
+    if (this.rawAt === undefined) {
+      const q = this.body.lastIndexOf('"', this.body.length - 3);
+      this.rawAt = this.body.endsWith('"}') && this.body.startsWith(',"raw":"', q - 7) ? q - 7 : -1;
+    }
+    return this.rawAt;
+  }
+
+  data(): RisData {
+    return (this.parsed ??= { ...this.head, ...(JSON.parse(this.body) as object) } as RisData);
+  }
+
+  for(c: Client, raw: boolean): string | Uint8Array {
+    if (c.msgpack) {
+      const d = this.data();
+      if (raw || d.raw === undefined) return (this.mpRaw ??= new Uint8Array(pack({ type: 'ris_message', data: d })));
+      return (this.mp ??= new Uint8Array(pack({ type: 'ris_message', data: { ...d, raw: undefined } })));
+    }
+    if (raw || this.raw < 0) return (this.full ??= `${this.headText()},${this.body.slice(1)}}`);
+    return (this.plain ??= `${this.headText()},${this.body.slice(1, this.raw)}}}`);
+  }
+
+  private headText(): string {
+    const h = this.head;
+    // Addresses, AS numbers and ids need no escaping; the host name is quoted by JSON.stringify.
+    return `{"type":"ris_message","data":{"peer":"${h.peer}","peer_asn":"${h.peer_asn}","id":"${h.id}","host":${JSON.stringify(h.host)},"type":"${h.type}"`;
+  }
+}
+
+/** Whether a subscription reads more than the envelope (then the body is parsed). */
+const looksInside = (s: Subscription) => s.prefixes !== undefined || s.path !== undefined || s.require !== undefined;
+
+export class RouteStream {
+  readonly host = hostname();
+  private readonly clients = new Map<SocketPeer, Client>();
+  private counter = 0;
+  private mode: UpdateEventMode = 'off';
+  /** Messages dropped because a client could not keep up (it was closed). */
+  dropped = 0;
+
+  readonly handler: SocketHandler = {
+    open: (peer) => {
+      if (this.clients.size >= MAX_CLIENTS) {
+        this.error(peer, `too many stream clients (at most ${MAX_CLIENTS})`);
+        peer.close(1013, 'too many clients');
+        return;
+      }
+      this.clients.set(peer, { peer, subs: [], msgpack: false, held: null, heldBytes: 0 });
+    },
+    message: (peer, data) => this.onMessage(peer, data),
+    close: (peer) => {
+      this.clients.delete(peer);
+      this.updateMode();
+    },
+  };
+
+  constructor(
+    private readonly speaker: Speaker,
+    private readonly rib: RibView,
+    /** What one client may have queued before it is cut off. */
+    private readonly bufferBytes = SOCKET_BUFFER_BYTES,
+  ) {
+    speaker.rib!.on('updates', (index, events) => this.updates(index, events));
+    for (const n of speaker.neighbors.values()) this.watchNeighbor(n);
+  }
+
+  close(): void {
+    for (const c of this.clients.values()) c.peer.close(1001, 'shutting down');
+    this.clients.clear();
+    this.updateMode();
+  }
+
+  get clientCount(): number {
+    return this.clients.size;
+  }
+
+  private watchNeighbor(n: Neighbor): void {
+    n.on('state', (from, to) => {
+      if (to === State.Established || from === State.Established) {
+        this.publish(n, 'RIS_PEER_STATE', { state: to === State.Established ? 'connected' : 'down' });
+      }
+    });
+    n.on('established', () => {
+      this.publish(n, 'OPEN', openData('sent', n.localOpen));
+      if (n.peerOpen) this.publish(n, 'OPEN', openData('received', n.peerOpen));
+    });
+    n.on('notification', (direction, msg) => {
+      this.publish(n, 'NOTIFICATION', { direction, notification: { code: msg.code, subcode: msg.subcode, data: Buffer.from(msg.data).toString('hex').toUpperCase() } });
+    });
+    n.on('message', (direction, type) => {
+      if (direction === 'in' && type === 4) this.publish(n, 'KEEPALIVE', {});
+    });
+  }
+
+  private envelope(n: Neighbor, type: RisData['type']): RisData {
+    return {
+      peer: n.config.address,
+      peer_asn: String(n.session?.peerAs ?? n.config.remoteAs),
+      id: `${this.host}-${(this.counter++).toString(16)}`,
+      host: this.host,
+      type,
+    } as RisData;
+  }
+
+  private publish(n: Neighbor, type: RisData['type'], fields: object): void {
+    if (this.clients.size === 0) return;
+    this.deliver([new Outgoing(this.envelope(n, type), JSON.stringify({ timestamp: Date.now() / 1000, ...fields }))]);
+  }
+
+  /** A batch's UPDATEs, decoded by the workers, after the batch was applied. */
+  private updates(index: number, batch: UpdateEventBatch): void {
+    if (this.clients.size === 0) return;
+    const n = this.speaker.neighborAt(index);
+    if (!n) return;
+    this.deliver(batch.json.map((body) => new Outgoing(this.envelope(n, 'UPDATE'), body)));
+  }
+
+  /** Each client gets the messages its subscriptions match, corked into as few writes as can be. */
+  private deliver(out: Outgoing[]): void {
+    for (const c of [...this.clients.values()]) {
+      c.peer.cork(() => {
+        for (const m of out) {
+          let raw = false;
+          let hit = false;
+          for (const s of c.subs) {
+            if (matches(s, looksInside(s) ? m.data() : m.head)) {
+              hit = true;
+              raw ||= s.includeRaw;
+            }
+          }
+          if (hit && this.clients.has(c.peer)) this.send(c, m.for(c, raw));
+        }
+      });
+    }
+  }
+
+  /** Queues one message for a client, or holds it back during a snapshot; cuts off a client that cannot keep up. */
+  private send(c: Client, data: string | Uint8Array): void {
+    const size = typeof data === 'string' ? data.length : data.byteLength;
+    if (c.held) {
+      c.held.push(data);
+      c.heldBytes += size;
+      if (c.heldBytes > this.bufferBytes) this.tooSlow(c, 'live updates arrived faster than the snapshot was taken');
+      return;
+    }
+    if (c.peer.buffered + size > this.bufferBytes) {
+      this.tooSlow(c, `client too slow: more than ${this.bufferBytes} bytes queued`);
+      return;
+    }
+    c.peer.send(data);
+  }
+
+  private tooSlow(c: Client, reason: string): void {
+    this.dropped++;
+    this.clients.delete(c.peer);
+    this.error(c.peer, `${reason}; disconnected`, c.msgpack);
+    c.peer.close(1008, 'too slow');
+    this.updateMode();
+  }
+
+  private error(peer: SocketPeer, message: string, msgpack = false): void {
+    const e = { type: 'ris_error', data: { message } };
+    peer.send(msgpack ? new Uint8Array(pack(e)) : JSON.stringify(e));
+  }
+
+  private onMessage(peer: SocketPeer, data: Buffer): void {
+    const c = this.clients.get(peer);
+    if (!c) return;
+    let msg: { type?: unknown; data?: unknown };
+    try {
+      msg = JSON.parse(data.toString('utf8'));
+    } catch {
+      this.error(peer, 'message: not JSON', c.msgpack);
+      return;
+    }
+    if (!msg || typeof msg !== 'object') {
+      this.error(peer, 'message: expected {"type": …, "data": …}', c.msgpack);
+      return;
+    }
+    switch (msg.type) {
+      case 'ping':
+        peer.send(c.msgpack ? new Uint8Array(pack({ type: 'pong', data: null })) : JSON.stringify({ type: 'pong', data: null }));
+        return;
+      case 'ris_subscribe':
+        this.subscribe(c, msg.data);
+        return;
+      case 'ris_unsubscribe': {
+        const key = JSON.stringify(msg.data ?? {});
+        c.subs = c.subs.filter((s) => JSON.stringify(s.source) !== key);
+        this.updateMode();
+        return;
+      }
+      default:
+        this.error(peer, `type: expected ris_subscribe, ris_unsubscribe or ping, got ${JSON.stringify(msg.type)}`, c.msgpack);
+    }
+  }
+
+  private subscribe(c: Client, data: unknown): void {
+    let s: Subscription;
+    try {
+      s = parseSubscription(data);
+      const opts = (data as { socketOptions?: unknown } | undefined)?.socketOptions;
+      if (opts !== undefined) {
+        if (!opts || typeof opts !== 'object') throw new FilterError('socketOptions', 'expected an object');
+        const o = opts as Record<string, unknown>;
+        for (const k of Object.keys(o)) if (!['format', 'includeRaw', 'acknowledge'].includes(k)) throw new FilterError(`socketOptions.${k}`, 'unknown option (expected format, includeRaw, acknowledge)');
+        if (o.format !== undefined && o.format !== 'json' && o.format !== 'msgpack') throw new FilterError('socketOptions.format', `expected json or msgpack, got ${JSON.stringify(o.format)}`);
+        if (o.includeRaw === true) s.includeRaw = true;
+        if (o.format) c.msgpack = o.format === 'msgpack';
+      }
+      if (c.subs.length >= MAX_SUBSCRIPTIONS) throw new FilterError('ris_subscribe', `at most ${MAX_SUBSCRIPTIONS} subscriptions per client`);
+    } catch (e) {
+      this.error(c.peer, e instanceof FilterError ? e.message : String(e), c.msgpack);
+      return;
+    }
+    c.subs.push(s);
+    this.updateMode();
+    const ok = { type: 'ris_subscribe_ok', data: { subscription: s.source, socketOptions: { format: c.msgpack ? 'msgpack' : 'json', includeRaw: s.includeRaw } } };
+    c.peer.send(c.msgpack ? new Uint8Array(pack(ok)) : JSON.stringify(ok));
+    if (s.snapshot) void this.snapshot(c, s);
+  }
+
+  /**
+   * The table matching `s`, from shared memory in chunks paced by the client; live messages for
+   * the client are held back meanwhile and follow the END_OF_RIB marker. A change read by the
+   * walk may come again after it: applied in order, the client ends with the RIB's state.
+   */
+  private async snapshot(c: Client, s: Subscription): Promise<void> {
+    c.held ??= [];
+    const names = this.rib.peerNames();
+    const now = Date.now() / 1000;
+    let prefixes = 0;
+    const out: Array<string | Uint8Array> = [];
+    const peerIndex = s.peer ? this.rib.peerFilter(s.peer) : undefined;
+    await this.rib.walk(
+      this.rib.familiesOf(undefined),
+      peerIndex,
+      (prefix, paths) => {
+        for (const p of paths) {
+          const [address, asn] = names.get(p.peer) ?? ['', 0];
+          const e = storedPathEvent(this.rib.attributeBlock(p.attr), prefix, p.pathId, now);
+          if (!rowMatches(s, address, prefix, e.path)) continue;
+          const data = { peer: address, peer_asn: String(asn), id: `${now.toFixed(2)}-${this.host}-${(this.counter++).toString(16)}`, host: this.host, type: 'UPDATE', ...e };
+          const env = { type: 'ris_message', data };
+          out.push(c.msgpack ? new Uint8Array(pack(env)) : JSON.stringify(env));
+          prefixes++;
+        }
+      },
+      async () => {
+        if (!this.clients.has(c.peer)) return false;
+        for (const m of out.splice(0)) c.peer.send(m);
+        await c.peer.drained();
+        return this.clients.has(c.peer);
+      },
+    );
+    if (!this.clients.has(c.peer)) return;
+    for (const m of out.splice(0)) c.peer.send(m);
+    const eor = { type: 'ris_message', data: { timestamp: Date.now() / 1000, host: this.host, type: 'END_OF_RIB', prefixes, subscription: s.source } };
+    c.peer.send(c.msgpack ? new Uint8Array(pack(eor)) : JSON.stringify(eor));
+    const held = c.held;
+    c.held = null;
+    c.heldBytes = 0;
+    for (const m of held) this.send(c, m);
+  }
+
+  /** UPDATE events from the workers only while a subscription can take them. */
+  private updateMode(): void {
+    let mode: UpdateEventMode = 'off';
+    for (const c of this.clients.values()) {
+      for (const s of c.subs) {
+        if (s.type && s.type !== 'UPDATE') continue;
+        if (s.includeRaw) mode = 'raw';
+        else if (mode === 'off') mode = 'decoded';
+      }
+    }
+    if (mode !== this.mode) {
+      this.mode = mode;
+      this.speaker.rib?.watchUpdates(mode);
+    }
+  }
+}
+
+/** An OPEN as RIS Live shows it: capabilities keyed by code. */
+function openData(direction: 'sent' | 'received', o: OpenMessage): object {
+  const caps: Record<string, { name: string; families?: string[]; asn4?: number }> = {};
+  for (const c of capabilitiesOf(o)) {
+    const [name, detail] = capabilityName(c).split(':');
+    const entry = (caps[String(c.code)] ??= { name });
+    if (name === 'multiprotocol' && detail) (entry.families ??= []).push(detail.replace('-', '/'));
+    if (name === 'asn4') entry.asn4 = (c as { asn: number }).asn;
+  }
+  return { direction, version: o.version, asn: o.myAs, hold_time: o.holdTime, router_id: o.bgpId, capabilities: caps };
+}

@@ -1,0 +1,71 @@
+// Management-plane clients beside a convergence run (`ribstorm bench --api-clients`): one asks
+// GET /neighbors and a longest-match GET /rib in a loop, the other takes the whole WS /stream
+// (every UPDATE, RIS Live shape). What they got is reported beside the run's time, so that the
+// cost of being watched is measured, and whether the stream missed anything.
+
+import WebSocket from 'ws';
+
+export interface ApiLoadReport {
+  /** GET requests answered (half /neighbors, half /rib), and the slowest, ms. */
+  queries: number;
+  queryErrors: number;
+  slowestQueryMs: number;
+  /** UPDATE messages the stream delivered, and the prefixes they announced. */
+  streamUpdates: number;
+  streamPrefixes: number;
+  /** The stream's ris_error, when it cut the client off. */
+  streamError: string | null;
+}
+
+export interface ApiLoad {
+  /** Ends the query loop; waits until the stream has `expectPrefixes` or has been quiet for a second. */
+  stop(expectPrefixes: number): Promise<ApiLoadReport>;
+}
+
+/** Starts both clients against the API at `base` ("127.0.0.1:PORT"); resolves once the stream is subscribed. */
+export async function startApiLoad(base: string, lookups: string[]): Promise<ApiLoad> {
+  const r: ApiLoadReport = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null };
+  let lastStreamAt = performance.now();
+  const ws = new WebSocket(`ws://${base}/stream`);
+  ws.on('message', (m) => {
+    const msg = JSON.parse(m.toString()) as { type: string; data: { type?: string; message?: string; announcements?: { prefixes: string[] }[] } };
+    if (msg.type === 'ris_error') r.streamError = msg.data.message ?? 'ris_error';
+    if (msg.type !== 'ris_message' || msg.data.type !== 'UPDATE') return;
+    r.streamUpdates++;
+    for (const a of msg.data.announcements ?? []) r.streamPrefixes += a.prefixes.length;
+    lastStreamAt = performance.now();
+  });
+  ws.on('error', (e) => (r.streamError ??= e.message));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => {
+      ws.send(JSON.stringify({ type: 'ris_subscribe', data: { type: 'UPDATE' } }));
+      ws.once('message', () => resolve());
+    });
+    ws.once('error', reject);
+  });
+  let running = true;
+  const loop = (async () => {
+    for (let i = 0; running; i++) {
+      const path = i % 2 === 0 ? '/neighbors' : `/rib?prefix=${encodeURIComponent(lookups[i % lookups.length] ?? '10.0.0.1')}&match=longest`;
+      const t = performance.now();
+      try {
+        const res = await fetch(`http://${base}${path}`);
+        await res.arrayBuffer();
+        if (!res.ok) r.queryErrors++;
+      } catch {
+        r.queryErrors++;
+      }
+      r.queries++;
+      r.slowestQueryMs = Math.max(r.slowestQueryMs, Math.round(performance.now() - t));
+    }
+  })();
+  return {
+    async stop(expectPrefixes) {
+      running = false;
+      await loop;
+      while (r.streamPrefixes < expectPrefixes && !r.streamError && performance.now() - lastStreamAt < 1000) await new Promise((res) => setTimeout(res, 50));
+      ws.terminate();
+      return r;
+    },
+  };
+}
