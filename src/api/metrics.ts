@@ -8,7 +8,7 @@ import { State } from '../neighbor/fsm.js';
 import type { Neighbor } from '../neighbor/neighbor.js';
 import type { Speaker } from '../speaker/speaker.js';
 import type { NeighborView } from './neighborView.js';
-import type { RibSummary } from './ribView.js';
+import type { RibCounts } from './ribView.js';
 
 /** BGP4-MIB bgpPeerState: idle(1) … established(6). */
 const STATE_CODE: Record<State, number> = {
@@ -29,7 +29,7 @@ const FAMILIES = [
 export class Metrics {
   readonly registry = new client.Registry();
 
-  constructor(speaker: Speaker, neighbors: NeighborView, rib: () => RibSummary | null) {
+  constructor(speaker: Speaker, neighbors: NeighborView, rib: () => RibCounts | null) {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r });
     const peerLabels = ['peer', 'peer_as'];
@@ -131,7 +131,7 @@ export class Metrics {
         });
       },
     });
-    const ribGauge = (name: string, help: string, pick: (s: RibSummary, f: 'ipv4Unicast' | 'ipv6Unicast') => number) =>
+    const ribGauge = (name: string, help: string, pick: (s: RibCounts, f: 'ipv4Unicast' | 'ipv6Unicast') => number) =>
       new client.Gauge({
         name,
         help,
@@ -144,7 +144,14 @@ export class Metrics {
         },
       });
     ribGauge('bgp_rib_prefixes', 'Prefixes with at least one path', (s, f) => s[f].prefixes);
-    ribGauge('bgp_rib_paths', 'Paths held', (s, f) => s[f].paths);
+    new client.Gauge({
+      name: 'bgp_rib_paths',
+      help: 'Paths held, over every peer and family',
+      registers: [r],
+      collect() {
+        this.set(rib()?.paths ?? 0);
+      },
+    });
     new client.Gauge({
       name: 'bgp_rib_memory_bytes',
       help: "Bytes of the RIB's shared tables in use",

@@ -7,7 +7,7 @@ import type { Neighbor } from '../neighbor/neighbor.js';
 import type { FamilyImportStats } from '../rib/importStats.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { NeighborLog } from './neighborLog.js';
-import type { RibSummary } from './ribView.js';
+import type { RibCounts } from './ribView.js';
 
 export interface FamilyPrefixes {
   /** Paths held from the peer (its Adj-RIB-In after import policy). */
@@ -124,7 +124,7 @@ export class NeighborView {
   }
 
   /** GET /neighbors: FRR's summary with every peer by address. */
-  summary(rib: RibSummary | null): Record<string, unknown> {
+  summary(rib: RibCounts | null): Record<string, unknown> {
     const peers: Record<string, PeerSummary> = {};
     const now = Date.now();
     let failed = 0;

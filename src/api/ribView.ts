@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { parsePrefix } from '../packet/index.js';
 import { attributeBytes } from '../rib/attrs.js';
 import { REASON_NAMES } from '../rib/decision.js';
-import { HEADER_WORDS, H_PATH_TOP, H_PREFIXES, IPV6, META_WORDS, P_NEXT, PATH_WORDS, type Family, type RibViews } from '../rib/memory.js';
+import { HEADER_WORDS, H_PATH_TOP, H_PATHS, H_PREFIXES, H_ROUTED, IPV6, META_WORDS, P_NEXT, PATH_WORDS, type Family, type RibViews } from '../rib/memory.js';
 import { locate, pathsAt, prefixAt, prefixKey, type PathView } from '../rib/query.js';
 import { TOUCHED } from '../rib/shard.js';
 import type { Speaker } from '../speaker/speaker.js';
@@ -195,39 +195,76 @@ export class RibView {
     return name ? [this.v.families[FAMILY_INDEX[name]]] : [...this.v.families];
   }
 
-  /** Prefixes with a path, paths, attribute sets and bytes in use, per family. */
+  /**
+   * What /neighbors and /metrics show, from the shards' own counters: no scan, so asking it in
+   * a loop costs the pipeline nothing.
+   */
+  counts(): RibCounts {
+    const v = this.v;
+    let pathRecords = 0;
+    let paths = 0;
+    for (let s = 0; s < v.paths.length; s++) {
+      pathRecords += v.headers[s * HEADER_WORDS + H_PATH_TOP];
+      paths += v.headers[s * HEADER_WORDS + H_PATHS];
+    }
+    const fam = (f: Family) => {
+      let prefixes = 0;
+      let slots = 0;
+      for (let s = 0; s < f.slots.length; s++) {
+        prefixes += v.headers[s * HEADER_WORDS + H_ROUTED + f.id * 2];
+        slots += v.headers[s * HEADER_WORDS + H_PREFIXES + f.id * 3];
+      }
+      return { prefixes, slotBytes: slots * f.words * 4 };
+    };
+    const [v4, v6] = v.families.map(fam);
+    const attributeSets = Math.max(0, Atomics.load(v.attrCounters, 0) - 1);
+    const attributeBytes = Atomics.load(v.attrCounters, 1) + attributeSets * META_WORDS * 4;
+    const pathBytes = pathRecords * PATH_WORDS * 4;
+    return {
+      ipv4Unicast: v4,
+      ipv6Unicast: v6,
+      paths,
+      attributeSets,
+      attributeBytes,
+      pathBytes,
+      ribMemory: v4.slotBytes + v6.slotBytes + attributeBytes + pathBytes,
+    };
+  }
+
+  /** GET /rib/summary: the counts, with best paths and paths per family from a scan of the tables. */
   summary(): RibSummary {
     const v = this.v;
-    const out = {} as RibSummary;
-    let pathRecords = 0;
-    for (let s = 0; s < v.paths.length; s++) pathRecords += v.headers[s * HEADER_WORDS + H_PATH_TOP];
+    const c = this.counts();
+    const out: RibSummary = { ...c, ipv4Unicast: { ...c.ipv4Unicast, bestPaths: 0, paths: 0 }, ipv6Unicast: { ...c.ipv6Unicast, bestPaths: 0, paths: 0 } };
     for (const f of v.families) {
-      let prefixes = 0;
-      let paths = 0;
-      let best = 0;
-      let slotsUsed = 0;
-      for (let s = 0; s < f.slots.length; s++) {
-        slotsUsed += v.headers[s * HEADER_WORDS + H_PREFIXES + f.id * 3];
-        const slots = f.slots[s];
+      const row = out[f.id === IPV6 ? 'ipv6Unicast' : 'ipv4Unicast'];
+      scanFamily(f, (s, _i, slots, o) => {
+        if (slots[o + f.bestAt] !== 0) row.bestPaths++;
         const recs = v.paths[s];
-        for (let i = 0; i <= f.mask; i++) {
-          const o = i * f.words;
-          if ((slots[o + f.lenAt] & ~TOUCHED) === 0 || slots[o + f.headAt] === 0) continue;
-          prefixes++;
-          if (slots[o + f.bestAt] !== 0) best++;
-          for (let r = slots[o + f.headAt]; r !== 0; r = recs[r * PATH_WORDS + P_NEXT]) paths++;
-        }
-      }
-      out[f.id === IPV6 ? 'ipv6Unicast' : 'ipv4Unicast'] = { prefixes, bestPaths: best, paths, slotBytes: slotsUsed * f.words * 4 };
+        for (let r = slots[o + f.headAt]; r !== 0; r = recs[r * PATH_WORDS + P_NEXT]) row.paths++;
+        return true;
+      });
     }
-    const attributeSets = Math.max(0, Atomics.load(v.attrCounters, 0) - 1);
-    const attributeBytes = Atomics.load(v.attrCounters, 1);
-    out.attributeSets = attributeSets;
-    out.attributeBytes = attributeBytes + attributeSets * META_WORDS * 4;
-    out.pathBytes = pathRecords * PATH_WORDS * 4;
-    out.ribMemory = out.ipv4Unicast.slotBytes + out.ipv6Unicast.slotBytes + out.attributeBytes + out.pathBytes;
     return out;
   }
+}
+
+export interface RibCounts {
+  /** Prefixes with at least one path, and bytes of prefix slots in use. */
+  ipv4Unicast: { prefixes: number; slotBytes: number };
+  ipv6Unicast: { prefixes: number; slotBytes: number };
+  paths: number;
+  attributeSets: number;
+  /** Attribute bytes plus their index entries. */
+  attributeBytes: number;
+  pathBytes: number;
+  /** Bytes of the shared tables in use (FRR's ribMemory). */
+  ribMemory: number;
+}
+
+export interface RibSummary extends RibCounts {
+  ipv4Unicast: FamilySummary;
+  ipv6Unicast: FamilySummary;
 }
 
 export interface FamilySummary {
@@ -238,17 +275,6 @@ export interface FamilySummary {
   paths: number;
   /** Bytes of prefix slots in use. */
   slotBytes: number;
-}
-
-export interface RibSummary {
-  ipv4Unicast: FamilySummary;
-  ipv6Unicast: FamilySummary;
-  attributeSets: number;
-  /** Attribute bytes plus their index entries. */
-  attributeBytes: number;
-  pathBytes: number;
-  /** Bytes of the shared tables in use (FRR's ribMemory). */
-  ribMemory: number;
 }
 
 /** Calls visit for every slot holding a prefix with paths, until it returns false. */

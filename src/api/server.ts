@@ -18,7 +18,7 @@ import { Dashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { NeighborView } from './neighborView.js';
 import { nodeTransport } from './nodeHttp.js';
-import { parseFamily, RibView, type Match, type RibSummary } from './ribView.js';
+import { parseFamily, RibView, type Match } from './ribView.js';
 import { RouteStream } from './stream.js';
 import { ApiError, json, type ApiRequest, type Routed, type Transport, type TransportOptions } from './transport.js';
 import { loadUws, uwsTransport } from './uws.js';
@@ -33,9 +33,6 @@ export interface ApiOptions {
   streamBufferBytes?: number;
 }
 
-/** How long a RIB summary (a scan of the tables) serves /neighbors and /metrics. */
-const SUMMARY_TTL_MS = 1000;
-
 export class ApiServer {
   readonly neighbors: NeighborView;
   readonly rib: RibView | null;
@@ -44,8 +41,6 @@ export class ApiServer {
   private readonly dashboard = new Dashboard();
   readonly stream: RouteStream | null;
   private transport: Transport | null = null;
-  private summaryAt = 0;
-  private summaryCache: RibSummary | null = null;
 
   /** Construct before `speaker.start()`: the neighbor log must see every transition. */
   constructor(
@@ -56,7 +51,7 @@ export class ApiServer {
     this.rib = speaker.rib ? new RibView(speaker) : null;
     this.writes = new Writes(speaker, opts.token);
     this.stream = this.rib ? new RouteStream(speaker, this.rib, opts.streamBufferBytes) : null;
-    this.metrics = new Metrics(speaker, this.neighbors, () => this.ribSummary(true));
+    this.metrics = new Metrics(speaker, this.neighbors, () => this.rib?.counts() ?? null);
   }
 
   /** Which server runs: uWebSockets.js unless told otherwise or it cannot load. */
@@ -84,16 +79,6 @@ export class ApiServer {
     this.transport = null;
   }
 
-  ribSummary(fresh = false): RibSummary | null {
-    if (!this.rib) return null;
-    const now = Date.now();
-    if (fresh || !this.summaryCache || now - this.summaryAt > SUMMARY_TTL_MS) {
-      this.summaryCache = this.rib.summary();
-      this.summaryAt = now;
-    }
-    return this.summaryCache;
-  }
-
   private async route(req: ApiRequest): Promise<Routed> {
     try {
       return await this.dispatch(req);
@@ -113,7 +98,7 @@ export class ApiServer {
     };
     if (path === '/neighbors') {
       get([]);
-      return json(200, this.neighbors.summary(this.ribSummary()));
+      return json(200, this.neighbors.summary(this.rib?.counts() ?? null));
     }
     if (path.startsWith('/neighbors/')) {
       get([]);
@@ -128,9 +113,8 @@ export class ApiServer {
     }
     if (path === '/rib/summary') {
       get([]);
-      const s = this.ribSummary(true);
-      if (!s) throw new ApiError(404, 'rib', 'this speaker runs without a RIB');
-      return json(200, s);
+      if (!this.rib) throw new ApiError(404, 'rib', 'this speaker runs without a RIB');
+      return json(200, this.rib.summary());
     }
     if (path === '/metrics') {
       get([]);

@@ -5,7 +5,9 @@
 // KEEPALIVE and RIS_PEER_STATE from the neighbors. `snapshot: true` sends the table matching
 // the filter first, then an END_OF_RIB marker, then what changed meanwhile and after: nothing
 // is lost in between. `socketOptions.format = "msgpack"` switches a client to binary msgpack
-// frames. A client that cannot keep up gets one `ris_error` and is closed.
+// frames; `socketOptions.batch = true` (for high-rate clients) puts a batch's messages in one
+// frame: JSON lines, or one msgpack array. A client that cannot keep up gets one `ris_error`
+// and is closed.
 
 import { hostname } from 'node:os';
 import { pack } from 'msgpackr';
@@ -27,6 +29,8 @@ interface Client {
   peer: SocketPeer;
   subs: Subscription[];
   msgpack: boolean;
+  /** socketOptions.batch: a batch's messages in one frame (JSON lines, or a msgpack array). */
+  batch: boolean;
   /** While a snapshot is sent: live messages held back, in order, and their bytes. */
   held: Array<string | Uint8Array> | null;
   heldBytes: number;
@@ -99,7 +103,7 @@ export class RouteStream {
         peer.close(1013, 'too many clients');
         return;
       }
-      this.clients.set(peer, { peer, subs: [], msgpack: false, held: null, heldBytes: 0 });
+      this.clients.set(peer, { peer, subs: [], msgpack: false, batch: false, held: null, heldBytes: 0 });
     },
     message: (peer, data) => this.onMessage(peer, data),
     close: (peer) => {
@@ -172,19 +176,21 @@ export class RouteStream {
   /** Each client gets the messages its subscriptions match, corked into as few writes as can be. */
   private deliver(out: Outgoing[]): void {
     for (const c of [...this.clients.values()]) {
-      c.peer.cork(() => {
-        for (const m of out) {
-          let raw = false;
-          let hit = false;
-          for (const s of c.subs) {
-            if (matches(s, looksInside(s) ? m.data() : m.head)) {
-              hit = true;
-              raw ||= s.includeRaw;
-            }
+      const frames: Array<string | Uint8Array> = [];
+      for (const m of out) {
+        let raw = false;
+        let hit = false;
+        for (const s of c.subs) {
+          if (matches(s, looksInside(s) ? m.data() : m.head)) {
+            hit = true;
+            raw ||= s.includeRaw;
           }
-          if (hit && this.clients.has(c.peer)) this.send(c, m.for(c, raw));
         }
-      });
+        if (hit) frames.push(m.for(c, raw));
+      }
+      if (frames.length === 0) continue;
+      if (c.batch && frames.length > 1) this.send(c, c.msgpack ? msgpackArray(frames as Uint8Array[]) : frames.join('\n'));
+      else c.peer.cork(() => frames.forEach((f) => this.clients.has(c.peer) && this.send(c, f)));
     }
   }
 
@@ -257,10 +263,12 @@ export class RouteStream {
       if (opts !== undefined) {
         if (!opts || typeof opts !== 'object') throw new FilterError('socketOptions', 'expected an object');
         const o = opts as Record<string, unknown>;
-        for (const k of Object.keys(o)) if (!['format', 'includeRaw', 'acknowledge'].includes(k)) throw new FilterError(`socketOptions.${k}`, 'unknown option (expected format, includeRaw, acknowledge)');
+        for (const k of Object.keys(o)) if (!['format', 'batch', 'includeRaw', 'acknowledge'].includes(k)) throw new FilterError(`socketOptions.${k}`, 'unknown option (expected format, batch, includeRaw, acknowledge)');
+        if (o.batch !== undefined && typeof o.batch !== 'boolean') throw new FilterError('socketOptions.batch', `expected true or false, got ${JSON.stringify(o.batch)}`);
         if (o.format !== undefined && o.format !== 'json' && o.format !== 'msgpack') throw new FilterError('socketOptions.format', `expected json or msgpack, got ${JSON.stringify(o.format)}`);
         if (o.includeRaw === true) s.includeRaw = true;
         if (o.format) c.msgpack = o.format === 'msgpack';
+        if (o.batch !== undefined) c.batch = o.batch as boolean;
       }
       if (c.subs.length >= MAX_SUBSCRIPTIONS) throw new FilterError('ris_subscribe', `at most ${MAX_SUBSCRIPTIONS} subscriptions per client`);
     } catch (e) {
@@ -269,7 +277,7 @@ export class RouteStream {
     }
     c.subs.push(s);
     this.updateMode();
-    const ok = { type: 'ris_subscribe_ok', data: { subscription: s.source, socketOptions: { format: c.msgpack ? 'msgpack' : 'json', includeRaw: s.includeRaw } } };
+    const ok = { type: 'ris_subscribe_ok', data: { subscription: s.source, socketOptions: { format: c.msgpack ? 'msgpack' : 'json', batch: c.batch, includeRaw: s.includeRaw } } };
     c.peer.send(c.msgpack ? new Uint8Array(pack(ok)) : JSON.stringify(ok));
     if (s.snapshot) void this.snapshot(c, s);
   }
@@ -332,6 +340,12 @@ export class RouteStream {
       this.speaker.rib?.watchUpdates(mode);
     }
   }
+}
+
+/** Packed messages as one msgpack array: its header, then the items as they are. */
+function msgpackArray(items: Uint8Array[]): Uint8Array {
+  const head = items.length < 16 ? Uint8Array.of(0x90 | items.length) : items.length < 65536 ? Uint8Array.of(0xdc, items.length >> 8, items.length & 0xff) : Uint8Array.of(0xdd, items.length >>> 24, (items.length >> 16) & 0xff, (items.length >> 8) & 0xff, items.length & 0xff);
+  return Buffer.concat([head, ...items]);
 }
 
 /** An OPEN as RIS Live shows it: capabilities keyed by code. */

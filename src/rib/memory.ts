@@ -79,6 +79,8 @@ export const H_PATH_TOP = 1;
 export const H_FREE = 2;
 export const H_PREFIXES = 3;
 export const H_PATHS = 4;
+/** Prefixes with at least one path: IPv4 in word 5, IPv6 in word 7 (H_ROUTED + family * 2). */
+export const H_ROUTED = 5;
 export const HEADER_WORDS = 8;
 
 /** Words per peer in the peer table. */

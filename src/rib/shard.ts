@@ -7,6 +7,7 @@ import {
   H_PATH_TOP,
   H_PATHS,
   H_PREFIXES,
+  H_ROUTED,
   HEADER_WORDS,
   keyHash,
   P_ATTR,
@@ -84,10 +85,6 @@ function freePath(v: RibViews, shard: number, r: number): void {
   v.headers[h + H_PATHS]--;
 }
 
-/**
- * Adds or replaces the path (peer, pathId) of the prefix in `slot`. Returns true if anything
- * changed (a re-announcement with the same attributes changes nothing).
- */
 /** Marks every path of `peer` in the shard stale (graceful restart: kept, not yet confirmed). */
 export function markStale(v: RibViews, f: Family, shard: number, peer: number): void {
   const slots = f.slots[shard];
@@ -124,6 +121,7 @@ export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, 
   paths[q + P_PATH_ID] = pathId;
   paths[q + P_ATTR] = attr;
   paths[q + P_NEXT] = slots[head];
+  if (slots[head] === 0) v.headers[shard * HEADER_WORDS + H_ROUTED + f.id * 2]++;
   slots[head] = r;
   return true;
 }
@@ -139,6 +137,7 @@ export function removePath(v: RibViews, f: Family, shard: number, slot: number, 
     if ((paths[q + P_PEER] & 0xffff) !== peer || paths[q + P_PATH_ID] !== pathId) continue;
     if (prev === 0) slots[head] = paths[q + P_NEXT];
     else paths[prev * PATH_WORDS + P_NEXT] = paths[q + P_NEXT];
+    if (slots[head] === 0) v.headers[shard * HEADER_WORDS + H_ROUTED + f.id * 2]--;
     if (slots[slot * f.words + f.bestAt] === r) slots[slot * f.words + f.bestAt] = 0;
     freePath(v, shard, r);
     return true;
@@ -174,5 +173,6 @@ export function removePeer(v: RibViews, f: Family, shard: number, peer: number, 
       } else prev = r;
       r = next;
     }
+    if (slots[o + f.headAt] === 0) v.headers[shard * HEADER_WORDS + H_ROUTED + f.id * 2]--;
   }
 }

@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../src/api/server.js';
 import { client } from '../../src/cli/client.js';
 import { captureLog, until } from '../helpers/rawPeer.js';
-import { announce, attrs, communities, LOCAL_AS, med, OPEN_POLICY, startLab, useCleanup } from '../helpers/lab.js';
+import { announce, attrs, communities, LOCAL_AS, med, OPEN_POLICY, startLab, useCleanup, withdraw } from '../helpers/lab.js';
 
 const add = useCleanup();
 beforeAll(() => {
@@ -144,6 +144,15 @@ for (const native of [true, false]) {
       expect(s.ipv6Unicast).toMatchObject({ prefixes: 0, paths: 0 });
       expect(s.attributeSets).toBeGreaterThanOrEqual(7);
       expect(s.ribMemory).toBeGreaterThan(0);
+      // The counters /neighbors reads (no scan) follow withdrawals and a peer going down (B's ten were among the hundred).
+      a.send(withdraw(prefixes.slice(0, 100)));
+      await until(() => l.speaker.receivedPaths(l.speaker.neighbors.get(A)!) === 2900);
+      b.close();
+      await until(() => l.speaker.receivedPaths(l.speaker.neighbors.get(B)!) === 0);
+      const after = (await get('/rib/summary')).json();
+      expect(after.ipv4Unicast).toMatchObject({ prefixes: 2900, bestPaths: 2900, paths: 2900 });
+      expect(after.paths).toBe(2900);
+      expect((await get('/neighbors')).json().ribCount).toBe(2900);
     });
 
     it('GET /metrics: Prometheus text whose series grow with peers, not prefixes', async () => {

@@ -24,12 +24,16 @@ class Watcher {
   readonly msgs: Msg[] = [];
   readonly ws: WebSocket;
   binary = false;
+  frames = 0;
 
   constructor(url: string) {
     this.ws = new WebSocket(url);
     this.ws.on('message', (m, isBinary) => {
       this.binary ||= isBinary;
-      this.msgs.push(isBinary ? (unpack(m as Buffer) as Msg) : JSON.parse(m.toString()));
+      this.frames++;
+      // One message a frame, or with socketOptions.batch several: JSON lines, a msgpack array.
+      const got = isBinary ? unpack(m as Buffer) : m.toString().split('\n').map((l) => JSON.parse(l));
+      this.msgs.push(...(Array.isArray(got) ? got : [got]));
     });
     add(() => this.ws.terminate());
   }
@@ -199,6 +203,27 @@ for (const native of [true, false]) {
       await until(() => slow.msgs.some((m) => m.type === 'ris_error'), 20000, 'the ris_error');
       expect(slow.msgs.find((m) => m.type === 'ris_error')!.data.message).toMatch(/too slow/);
       await until(() => slow.ws.readyState === WebSocket.CLOSED, 5000, 'the slow socket closed');
+    });
+
+    it('batch: a batch of UPDATEs in one frame, as JSON lines or a msgpack array', async () => {
+      const { l, watcher, held } = await lab(native);
+      const lines = await watcher();
+      await lines.subscribe({ socketOptions: { batch: true } });
+      const packed = await watcher();
+      await packed.subscribe({ socketOptions: { batch: true, format: 'msgpack' } });
+      const single = await watcher();
+      await single.subscribe({});
+      const a = await l.peer(A, 65202);
+      // Several UPDATEs in one write: they reach the workers as one batch.
+      a.send(Buffer.concat(Array.from({ length: 20 }, (_, i) => announce(attrs([65202, i]), [`10.68.${i}.0/24`]))));
+      await held(A, 20);
+      for (const w of [lines, packed, single]) await until(() => w.updates().length === 20);
+      expect(lines.announced()).toEqual(single.announced());
+      expect(packed.announced()).toEqual(single.announced());
+      const framesOf = (w: Watcher) => w.frames - w.msgs.filter((m) => m.type !== 'ris_message' || m.data.type !== 'UPDATE').length;
+      expect(framesOf(single)).toBe(20);
+      expect(framesOf(lines)).toBeLessThan(20);
+      expect(framesOf(packed)).toBeLessThan(20);
     });
 
     it('msgpack frames on request', async () => {

@@ -1,6 +1,6 @@
 // Management-plane clients beside a convergence run (`ribstorm bench --api-clients`): one asks
 // GET /neighbors and a longest-match GET /rib in a loop, the other takes the whole WS /stream
-// (every UPDATE, RIS Live shape). What they got is reported beside the run's time, so that the
+// (every UPDATE, RIS Live shape, a batch per frame). What they got is reported beside the run's time, so that the
 // cost of being watched is measured, and whether the stream missed anything.
 
 import WebSocket from 'ws';
@@ -27,18 +27,21 @@ export async function startApiLoad(base: string, lookups: string[]): Promise<Api
   const r: ApiLoadReport = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null };
   let lastStreamAt = performance.now();
   const ws = new WebSocket(`ws://${base}/stream`);
-  ws.on('message', (m) => {
-    const msg = JSON.parse(m.toString()) as { type: string; data: { type?: string; message?: string; announcements?: { prefixes: string[] }[] } };
-    if (msg.type === 'ris_error') r.streamError = msg.data.message ?? 'ris_error';
-    if (msg.type !== 'ris_message' || msg.data.type !== 'UPDATE') return;
-    r.streamUpdates++;
-    for (const a of msg.data.announcements ?? []) r.streamPrefixes += a.prefixes.length;
+  // A high-rate client: a batch's messages come in one frame, one JSON text per line.
+  ws.on('message', (frame) => {
+    for (const line of frame.toString().split('\n')) {
+      const msg = JSON.parse(line) as { type: string; data: { type?: string; message?: string; announcements?: { prefixes: string[] }[] } };
+      if (msg.type === 'ris_error') r.streamError = msg.data.message ?? 'ris_error';
+      if (msg.type !== 'ris_message' || msg.data.type !== 'UPDATE') continue;
+      r.streamUpdates++;
+      for (const a of msg.data.announcements ?? []) r.streamPrefixes += a.prefixes.length;
+    }
     lastStreamAt = performance.now();
   });
   ws.on('error', (e) => (r.streamError ??= e.message));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => {
-      ws.send(JSON.stringify({ type: 'ris_subscribe', data: { type: 'UPDATE' } }));
+      ws.send(JSON.stringify({ type: 'ris_subscribe', data: { type: 'UPDATE', socketOptions: { batch: true } } }));
       ws.once('message', () => resolve());
     });
     ws.once('error', reject);
