@@ -10,9 +10,11 @@
 //   GET /metrics                Prometheus text
 //   POST /routes, /routes/withdraw, /neighbors/{address}/{action}: writes (./writes.ts)
 //   WS  /stream                 RIS Live subscribe / ris_message (./stream.ts)
+//   GET /, /ui/*                the status page (./dashboard.ts)
 
 import { log } from '../log.js';
 import type { Speaker } from '../speaker/speaker.js';
+import { Dashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { NeighborView } from './neighborView.js';
 import { nodeTransport } from './nodeHttp.js';
@@ -36,6 +38,7 @@ export class ApiServer {
   readonly rib: RibView | null;
   readonly metrics: Metrics;
   private readonly writes: Writes;
+  private readonly dashboard = new Dashboard();
   readonly stream: RouteStream | null;
   private transport: Transport | null = null;
 
@@ -117,7 +120,11 @@ export class ApiServer {
       get([]);
       return { status: 200, contentType: this.metrics.contentType, body: await this.metrics.text() };
     }
-    throw new ApiError(404, 'path', `no such resource ${JSON.stringify(req.path)} (try /neighbors, /rib, /rib/summary, /metrics, /stream)`);
+    if (Dashboard.owns(path)) {
+      get([]);
+      return this.dashboard.serve(path);
+    }
+    throw new ApiError(404, 'path', `no such resource ${JSON.stringify(req.path)} (try /, /neighbors, /rib, /rib/summary, /metrics, /stream)`);
   }
 
   private ribQuery(q: URLSearchParams): Routed {
