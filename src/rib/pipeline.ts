@@ -97,6 +97,9 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       // Batches block on each other's shard turns: more than one per thread could deadlock.
       concurrentTasksPerWorker: 1,
       workerData: { rib: this.buffers },
+      // Piscina first require()s the worker file, and may do so twice at once (the preload and
+      // the first task): Node 20's require(esm) can then abort the process. Off, it imports.
+      execArgv: [...process.execArgv, '--no-experimental-require-module'],
       // Workers keep their data in shared memory and allocate little of their own: a small
       // young generation keeps their heaps from growing to V8's defaults.
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
