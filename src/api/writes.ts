@@ -80,7 +80,8 @@ export class Writes {
     const b = body(req, ['routes']);
     if (!Array.isArray(b.routes) || b.routes.length === 0) throw new ApiError(400, 'routes', 'expected a non-empty list of routes');
     const routerId = this.speaker.config.global.routerId;
-    const routes = checked(() => (b.routes as unknown[]).map((r, i) => parseLocalRoute(r, `routes[${i}]`, routerId)));
+    const seen = new Map();
+    const routes = checked(() => (b.routes as unknown[]).map((r, i) => parseLocalRoute(r, `routes[${i}]`, routerId, seen)));
     const local = this.local();
     return json(200, await checked(() => local.announce(routes)));
   }

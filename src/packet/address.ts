@@ -1,11 +1,32 @@
 // IP addresses and prefixes as text <-> octets.
 
-import { isIPv4, isIPv6 } from 'node:net';
+import { isIPv6 } from 'node:net';
+
+/** Dotted quad to octets, as strict as net.isIPv4 (no leading zeros); null when it is not one. */
+function parseIpv4(addr: string, end = addr.length): Uint8Array | null {
+  const out = new Uint8Array(4);
+  let part = 0;
+  let value = 0;
+  let digits = 0;
+  for (let i = 0; i <= end; i++) {
+    const c = i < end ? addr.charCodeAt(i) : 46; // a final '.' closes the last octet
+    if (c >= 48 && c <= 57) {
+      if (digits === 1 && value === 0) return null; // leading zero
+      value = value * 10 + c - 48;
+      if (++digits > 3 || value > 255) return null;
+    } else if (c === 46 && digits > 0 && part < 4) {
+      out[part++] = value;
+      value = 0;
+      digits = 0;
+    } else return null;
+  }
+  return part === 4 ? out : null;
+}
 
 export function ipv4ToBytes(addr: string): Uint8Array {
-  const parts = addr.split('.');
-  if (parts.length !== 4 || !isIPv4(addr)) throw new Error(`not an IPv4 address: ${addr}`);
-  return Uint8Array.from(parts.map(Number));
+  const b = parseIpv4(addr);
+  if (!b) throw new Error(`not an IPv4 address: ${addr}`);
+  return b;
 }
 
 export function ipv4FromBytes(b: Uint8Array, off = 0): string {
@@ -79,12 +100,13 @@ export interface Prefix {
 export function parsePrefix(text: string): { afi: 1 | 2; bytes: Uint8Array; length: number } {
   const slash = text.lastIndexOf('/');
   if (slash < 0) throw new Error(`not a prefix: ${text}`);
-  const addr = text.slice(0, slash);
   const length = Number(text.slice(slash + 1));
-  if (isIPv4(addr)) {
-    if (!Number.isInteger(length) || length < 0 || length > 32) throw new Error(`bad prefix length: ${text}`);
-    return { afi: 1, bytes: ipv4ToBytes(addr), length };
+  const v4 = parseIpv4(text, slash);
+  if (v4) {
+    if (!Number.isInteger(length) || length < 0 || length > 32 || slash === text.length - 1) throw new Error(`bad prefix length: ${text}`);
+    return { afi: 1, bytes: v4, length };
   }
+  const addr = text.slice(0, slash);
   if (isIPv6(addr)) {
     if (!Number.isInteger(length) || length < 0 || length > 128) throw new Error(`bad prefix length: ${text}`);
     return { afi: 2, bytes: ipv6ToBytes(addr), length };

@@ -20,6 +20,9 @@ import type { RibPipeline } from '../rib/pipeline.js';
 
 export interface LocalRoute {
   prefix: string;
+  family: 4 | 6;
+  /** Routes with the same key share their attributes (and their UPDATEs). */
+  key: string;
   attributes: PathAttribute[];
 }
 
@@ -40,7 +43,7 @@ function prefixOf(v: unknown, field: string): { prefix: string; family: 4 | 6 } 
  * or its IPv4-mapped form for IPv6), `as-path` (list of AS numbers), `origin`, `med`,
  * `local-pref` (default 100), `communities`, `large-communities`. Unknown fields are refused.
  */
-export function parseLocalRoute(obj: unknown, path: string, routerId: string): LocalRoute & { family: 4 | 6 } {
+export function parseLocalRoute(obj: unknown, path: string, routerId: string, seen = new Map<string, PathAttribute[]>()): LocalRoute {
   if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError(path, 'a route object with a prefix', obj);
   const f = new Fields(obj as Obj, path);
   const { prefix, family } = prefixOf(f.raw('prefix'), f.name('prefix'));
@@ -69,6 +72,9 @@ export function parseLocalRoute(obj: unknown, path: string, routerId: string): L
   const communities = list('communities', parseCommunity, 'communities such as "65000:100" or "no-export"');
   const large = list('large-communities', parseLargeCommunity, 'large communities such as "65000:1:2"');
   f.done();
+  const key = [family, nextHop, (asPath as number[] | undefined)?.join(' ') ?? '', origin, med ?? '', localPref ?? '', communities.join(' '), large.map((l) => l.join(':')).join(' ')].join('|');
+  const known = seen.get(key);
+  if (known) return { prefix, family, key, attributes: known };
   const T = AttrFlag.Transitive;
   const O = AttrFlag.Optional;
   const attributes: PathAttribute[] = [
@@ -82,7 +88,8 @@ export function parseLocalRoute(obj: unknown, path: string, routerId: string): L
   if (communities.length) attributes.push({ type: AttrType.COMMUNITIES, flags: O | T, communities });
   if (large.length) attributes.push({ type: AttrType.LARGE_COMMUNITY, flags: O | T, largeCommunities: large });
   if (family === 6) attributes.push({ type: AttrType.MP_REACH_NLRI, flags: O, afi: 2, safi: 1, nextHops: [nextHop], nlri: [] });
-  return { prefix, family, attributes };
+  seen.set(key, attributes);
+  return { prefix, family, key, attributes };
 }
 
 export class LocalRoutes {
@@ -93,12 +100,11 @@ export class LocalRoutes {
   ) {}
 
   /** Paths announced, or withdrawn, by one request; the RIB's answer to a malformed one. */
-  async announce(routes: Array<LocalRoute & { family: 4 | 6 }>): Promise<{ announced: number }> {
+  async announce(routes: LocalRoute[]): Promise<{ announced: number }> {
     const groups = new Map<string, { family: 4 | 6; attributes: PathAttribute[]; prefixes: Prefix[] }>();
     for (const r of routes) {
-      const key = `${r.family}|${JSON.stringify(r.attributes)}`;
-      let g = groups.get(key);
-      if (!g) groups.set(key, (g = { family: r.family, attributes: r.attributes, prefixes: [] }));
+      let g = groups.get(r.key);
+      if (!g) groups.set(r.key, (g = { family: r.family, attributes: r.attributes, prefixes: [] }));
       g.prefixes.push({ prefix: r.prefix });
     }
     const messages: Uint8Array[] = [];
