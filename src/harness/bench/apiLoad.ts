@@ -18,7 +18,7 @@ export interface ApiLoadReport {
 }
 
 export interface ApiLoad {
-  /** Ends the query loop; waits until the stream has `expectPrefixes` or has been quiet for a second. */
+  /** Ends the query loop; waits until the stream has `expectPrefixes` or has been quiet for five seconds. */
   stop(expectPrefixes: number): Promise<ApiLoadReport>;
 }
 
@@ -66,7 +66,8 @@ export async function startApiLoad(base: string, lookups: string[]): Promise<Api
     async stop(expectPrefixes) {
       running = false;
       await loop;
-      while (r.streamPrefixes < expectPrefixes && !r.streamError && performance.now() - lastStreamAt < 1000) await new Promise((res) => setTimeout(res, 50));
+      // The stream trails the sink: what the workers decoded is still being sent.
+      while (r.streamPrefixes < expectPrefixes && !r.streamError && performance.now() - lastStreamAt < 5000) await new Promise((res) => setTimeout(res, 50));
       ws.terminate();
       return r;
     },
