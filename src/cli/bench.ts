@@ -12,9 +12,10 @@ import { convergenceSvg } from '../harness/bench/chart.js';
 import { loadTables } from '../harness/bench/tables.js';
 import { measureLoadGenerator } from '../harness/loadgen/direct.js';
 import { intFlag, parseFlags } from './flags.js';
+import type { ApiClients } from '../harness/bench/apiLoad.js';
 
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
-                     [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--api-clients] [--json FILE] [--chart FILE.svg]
+                     [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--api-clients both|queries|stream] [--json FILE] [--chart FILE.svg]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
@@ -24,8 +25,8 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   withdraw-all withdraws every table, --churn flap withdraws and announces it again (a flap
   storm of the whole table); --replay plays a real update trace's busiest peer from the first
   sender at X times its pace. --api-clients runs ribstorm a second time with its management
-  API on, one client asking /neighbors and /rib in a loop and one taking the whole /stream, and
-  reports what they got. --peers 1,2 runs each count and prints one table. Up to
+  API on and clients beside the run: one asking /neighbors and /rib in a loop (queries), one
+  taking the whole /stream (stream), or both; it reports what they got. --peers 1,2 runs each count and prints one table. Up to
   ${MAX_SENDERS} peers and ${MAX_SINKS} sinks; ribstorm's RIB is sized for the run (peers x prefixes).`;
 
 function bar(held: number, total: number, ms: number): string {
@@ -47,7 +48,7 @@ export async function bench(argv: string[]): Promise<number> {
     replay: { value: true },
     speed: { value: true },
     sinks: { value: true },
-    'api-clients': { value: false },
+    'api-clients': { value: true },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   // One or more peer counts ("1,2"): each a round of every target, all in one table.
@@ -64,6 +65,8 @@ export async function bench(argv: string[]): Promise<number> {
     process.stderr.write(`replay: ${trace.messages.length.toLocaleString('en-US')} UPDATEs of ${trace.peer} over ${(trace.offsets.at(-1) ?? 0).toFixed(0)} s, at ${speed}x (${trace.skipped} skipped)\n`);
     churn = { trace, speed };
   }
+  const apiClients = flags['api-clients'] as ApiClients | undefined;
+  if (apiClients !== undefined && !['both', 'queries', 'stream'].includes(apiClients)) throw new ConfigError('--api-clients', 'both, queries or stream', apiClients);
   const workers = flags.workers === undefined ? undefined : intFlag(flags.workers as string, 'workers', 1, 64, 1);
   const requested = ((flags.targets as string | undefined) ?? 'ribstorm,bird').split(',');
   for (const t of requested) {
@@ -89,7 +92,7 @@ export async function bench(argv: string[]): Promise<number> {
     const direct = await measureLoadGenerator(tables);
     const round: ConvergenceResult[] = [];
     // With --api-clients, ribstorm runs twice, right after each other: alone, then watched.
-    const runs = targets.flatMap((t) => (t === 'ribstorm' && flags['api-clients'] ? [{ target: t, api: false }, { target: t, api: true }] : [{ target: t, api: false }]));
+    const runs = targets.flatMap((t): Array<{ target: TargetKind; api?: ApiClients }> => (t === 'ribstorm' && apiClients ? [{ target: t }, { target: t, api: apiClients }] : [{ target: t }]));
     for (const { target, api } of runs) {
       const tty = process.stderr.isTTY;
       let lastPrint = 0;
@@ -110,7 +113,7 @@ export async function bench(argv: string[]): Promise<number> {
         },
       });
       if (tty) process.stderr.write('\n');
-      if (api) r.target = 'ribstorm + API clients';
+      if (api) r.target = `ribstorm + API ${api === 'both' ? 'queries and stream' : api}`;
       round.push(r);
       series.push({ name: `${r.target}, ${r.peers} peer(s): ${r.seconds === null ? r.verdict : `${r.seconds.toFixed(2)} s`}`, points: r.curve });
     }
@@ -128,7 +131,7 @@ export async function bench(argv: string[]): Promise<number> {
       const a = r.api;
       const announced = peerCount * prefixes;
       lines.push(
-        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'} |`,
+        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | ${r.target.endsWith('API queries') ? '' : `stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'}`} |`,
       );
     }
     const best = Math.max(0, ...round.map((r) => r.pathsPerSecond ?? 0));

@@ -5,6 +5,9 @@
 
 import WebSocket from 'ws';
 
+/** Which clients run: the query loop, the stream, or both. */
+export type ApiClients = 'both' | 'queries' | 'stream';
+
 export interface ApiLoadReport {
   /** GET requests answered (half /neighbors, half /rib), and the slowest, ms. */
   queries: number;
@@ -23,7 +26,7 @@ export interface ApiLoad {
 }
 
 /** Starts both clients against the API at `base` ("127.0.0.1:PORT"); resolves once the stream is subscribed. */
-export async function startApiLoad(base: string, lookups: string[]): Promise<ApiLoad> {
+export async function startApiLoad(base: string, which: ApiClients, lookups: string[]): Promise<ApiLoad> {
   const r: ApiLoadReport = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null };
   let lastStreamAt = performance.now();
   const ws = new WebSocket(`ws://${base}/stream`);
@@ -41,12 +44,14 @@ export async function startApiLoad(base: string, lookups: string[]): Promise<Api
   ws.on('error', (e) => (r.streamError ??= e.message));
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => {
-      ws.send(JSON.stringify({ type: 'ris_subscribe', data: { type: 'UPDATE', socketOptions: { batch: true } } }));
+      // Without the stream client, a subscription to nothing the run sends keeps the socket quiet.
+      const data = which === 'queries' ? { type: 'NOTIFICATION' } : { type: 'UPDATE', socketOptions: { batch: true } };
+      ws.send(JSON.stringify({ type: 'ris_subscribe', data }));
       ws.once('message', () => resolve());
     });
     ws.once('error', reject);
   });
-  let running = true;
+  let running = which !== 'stream';
   const loop = (async () => {
     for (let i = 0; running; i++) {
       const path = i % 2 === 0 ? '/neighbors' : `/rib?prefix=${encodeURIComponent(lookups[i % lookups.length] ?? '10.0.0.1')}&match=longest`;
@@ -67,7 +72,7 @@ export async function startApiLoad(base: string, lookups: string[]): Promise<Api
       running = false;
       await loop;
       // The stream trails the sink: what the workers decoded is still being sent.
-      while (r.streamPrefixes < expectPrefixes && !r.streamError && performance.now() - lastStreamAt < 5000) await new Promise((res) => setTimeout(res, 50));
+      while (which !== 'queries' && r.streamPrefixes < expectPrefixes && !r.streamError && performance.now() - lastStreamAt < 5000) await new Promise((res) => setTimeout(res, 50));
       ws.terminate();
       return r;
     },

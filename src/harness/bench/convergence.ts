@@ -8,7 +8,7 @@ import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
 import { freePort } from '../daemons/proc.js';
 import { decodeUpdate } from '../../packet/index.js';
-import { startApiLoad, type ApiLoadReport } from './apiLoad.js';
+import { startApiLoad, type ApiClients, type ApiLoadReport } from './apiLoad.js';
 import { createTarget, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
 
 /** Where the peers and the target are: the bench's own loopback plan, or the user's. */
@@ -75,7 +75,7 @@ export interface ConvergenceOptions {
   churn?: 'withdraw-all' | 'flap' | { trace: Trace; speed: number };
   onProgress?: (held: number, elapsedMs: number) => void;
   /** ribstorm only: its API on, one client querying it in a loop and one taking the whole stream. */
-  apiClients?: boolean;
+  apiClients?: ApiClients;
 }
 
 export interface ConvergenceResult {
@@ -160,7 +160,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     }
     const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
-    const clients = api ? await startApiLoad(`${api.address}:${api.port}`, sampleLookups(o.tables[0])) : null;
+    const clients = api ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0])) : null;
     const cpu0 = target.cpuSeconds();
     const t0 = performance.now();
     const curve: Array<[number, number]> = [[0, 0]];
