@@ -15,6 +15,7 @@ import {
   type UnknownAttribute,
 } from '../packet/index.js';
 import { AttrWalker } from '../packet/attr/walk.js';
+import { updateEventJson } from './eventJson.js';
 
 /** The attributes the codec decodes into fields (narrowed by `type`). */
 type Known = Exclude<PathAttribute, UnknownAttribute>;
@@ -87,25 +88,31 @@ const UTF8 = new TextEncoder();
  * their own (transferable), or undefined when there are none. End-of-RIB markers make no event.
  */
 export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): Uint8Array | undefined {
-  const events: UpdateEvent[] = [];
+  const texts: string[] = [];
   for (let i = 0; i < count * 2; i += 2) {
     const msg = bytes.subarray(descriptors[i], descriptors[i] + descriptors[i + 1]);
     if (endOfRibFamily(msg)) continue;
-    let event: UpdateEvent;
-    try {
-      event = updateEvent(msg, ctx, watch.time);
-    } catch {
-      // The codec and the workers' checks agree (npm run fuzz holds them to it): should they
-      // not, that UPDATE makes no event rather than the rest of the batch none.
-      continue;
-    }
-    if (watch.raw) event.raw = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength).toString('hex').toUpperCase();
-    events.push(event);
+    const text = updateEventJson(msg, ctx, watch.time, watch.raw) ?? eventText(msg, ctx, watch);
+    if (text !== null) texts.push(text);
   }
-  if (events.length === 0) return undefined;
+  if (texts.length === 0) return undefined;
   // One JSON text per line: the stream sends them on as they are, parsing only for filters.
   // TextEncoder gives an array of its own (Buffer.from may hand out a slice of its pool).
-  return UTF8.encode(events.map((e) => JSON.stringify(e)).join('\n'));
+  return UTF8.encode(texts.join('\n'));
+}
+
+/** The codec's way to an event's text (what eventJson.ts leaves to it). */
+export function eventText(msg: Uint8Array, ctx: CodecContext, watch: UpdateWatch): string | null {
+  let event: UpdateEvent;
+  try {
+    event = updateEvent(msg, ctx, watch.time);
+  } catch {
+    // The codec and the workers' checks agree (npm run fuzz holds them to it): should they
+    // not, that UPDATE makes no event rather than the rest of the batch none.
+    return null;
+  }
+  if (watch.raw) event.raw = Buffer.from(msg.buffer, msg.byteOffset, msg.byteLength).toString('hex').toUpperCase();
+  return JSON.stringify(event);
 }
 
 /**
