@@ -1,6 +1,6 @@
 // Received UPDATEs as events in RIPE RIS Live's shape, for whoever watches the feed. Made in
-// the workers, from the codec's decoding, only for batches submitted while someone watches;
-// a batch's events travel back as JSON texts, one per line, in one buffer transferred with its result.
+// the workers (straight from the bytes, eventJson.ts, or from the codec's decoding) only for batches submitted while someone watches;
+// a batch's events travel back as JSON texts, one per line, in one string beside its result.
 
 import {
   AsPathSegmentType,
@@ -80,14 +80,13 @@ export interface UpdateWatch {
 }
 
 const ORIGINS = ['IGP', 'EGP', 'INCOMPLETE'] as const;
-const UTF8 = new TextEncoder();
 
 /**
  * The events of the first `count` UPDATEs at `descriptors` (offset, length pairs) in `bytes`
- * (those the batch received: BatchApplier.received), as JSON texts, one per line, in a buffer of
- * their own (transferable), or undefined when there are none. End-of-RIB markers make no event.
+ * (those the batch received: BatchApplier.received), as JSON texts, one per line, in one string,
+ * or undefined when there are none. End-of-RIB markers make no event.
  */
-export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): Uint8Array | undefined {
+export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): string | undefined {
   const texts: string[] = [];
   for (let i = 0; i < count * 2; i += 2) {
     const msg = bytes.subarray(descriptors[i], descriptors[i] + descriptors[i + 1]);
@@ -97,8 +96,7 @@ export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, 
   }
   if (texts.length === 0) return undefined;
   // One JSON text per line: the stream sends them on as they are, parsing only for filters.
-  // TextEncoder gives an array of its own (Buffer.from may hand out a slice of its pool).
-  return UTF8.encode(texts.join('\n'));
+  return texts.join('\n');
 }
 
 /** The codec's way to an event's text (what eventJson.ts leaves to it). */
@@ -123,8 +121,8 @@ export class UpdateEventBatch {
   readonly json: string[];
   private parsed: Array<UpdateEvent | undefined>;
 
-  constructor(bytes: Uint8Array) {
-    this.json = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('utf8').split('\n');
+  constructor(lines: string) {
+    this.json = lines.split('\n');
     this.parsed = new Array(this.json.length);
   }
 

@@ -77,7 +77,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   readonly workers: number;
   private seq = 0;
   private nextToEmit = 0;
-  private readonly done = new Map<number, { result: BatchResult; peer: number; events?: Uint8Array }>();
+  private readonly done = new Map<number, { result: BatchResult; peer: number; events?: string }>();
   private inFlight = 0;
   private running = 0;
   private readonly queue: Array<{ task: RibTask; peer: number; resolve: (r: BatchResult) => void }> = [];
@@ -209,7 +209,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     }
   }
 
-  private finish(seq: number, peer: number, result: BatchResult, resolve: (r: BatchResult) => void, events?: Uint8Array): void {
+  private finish(seq: number, peer: number, result: BatchResult, resolve: (r: BatchResult) => void, events?: string): void {
     this.running--;
     this.inFlight--;
     // The next batch goes to the free worker before this one's changes are exported, so the

@@ -21,10 +21,10 @@ export type RibTask =
     }
   | { kind: 'flush'; seq: number; peer: number; how: 'all' | 'stale' | 'mark' };
 
-/** A batch's result with its UPDATE events (JSON lines, events.ts), both transferred. */
+/** A batch's result (transferred) with its UPDATE events (JSON lines, events.ts: copied as a string). */
 export interface RibTaskOutput {
   result: BatchResult | Uint32Array;
-  events: Uint8Array;
+  events: string;
 }
 
 const views = new RibViews((workerData as { rib: RibBuffers }).rib);
@@ -37,7 +37,7 @@ const rings = new WeakMap<SharedArrayBuffer, Uint8Array>();
  */
 export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskOutput {
   let result: BatchResult;
-  let events: Uint8Array | undefined;
+  let events: string | undefined;
   if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer, task.how);
   else {
     let bytes = rings.get(task.buffer);
@@ -57,9 +57,9 @@ export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskO
   return events ? withEvents(packed, events) : (Piscina.move(packed) as unknown as Uint32Array);
 }
 
-/** The result and the events in one message, their buffers transferred, not copied. */
-function withEvents(result: BatchResult | Uint32Array, events: Uint8Array): RibTaskOutput {
+/** The result and the events in one message, the result's buffer transferred, not copied. */
+function withEvents(result: BatchResult | Uint32Array, events: string): RibTaskOutput {
   const value: RibTaskOutput = { result, events };
-  const transfer = result instanceof Uint32Array ? [result.buffer, events.buffer] : [events.buffer];
-  return Piscina.move({ [transferableSymbol]: transfer, [valueSymbol]: value }) as unknown as RibTaskOutput;
+  if (!(result instanceof Uint32Array)) return value;
+  return Piscina.move({ [transferableSymbol]: [result.buffer], [valueSymbol]: value }) as unknown as RibTaskOutput;
 }
