@@ -1,6 +1,7 @@
 // Received UPDATEs as events in RIPE RIS Live's shape, for whoever watches the feed. Made in
-// the workers (straight from the bytes, eventJson.ts, or from the codec's decoding) only for batches submitted while someone watches;
-// a batch's events travel back as JSON texts, one per line, in one string beside its result.
+// the workers (straight from the bytes, eventJson.ts, or from the codec's decoding) only for
+// batches submitted while someone watches; a batch's events travel back as JSON texts, one per
+// line, in one string beside its result.
 
 import {
   AsPathSegmentType,
