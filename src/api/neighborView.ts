@@ -4,7 +4,7 @@
 
 import { State } from '../neighbor/fsm.js';
 import type { Neighbor } from '../neighbor/neighbor.js';
-import type { FamilyImportStats } from '../rib/importStats.js';
+import { newImportStats, type FamilyImportStats } from '../rib/importStats.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { NeighborLog } from './neighborLog.js';
 import type { RibCounts } from './ribView.js';
@@ -106,8 +106,8 @@ export class NeighborView {
       connectionsDropped: log.connectionsDropped,
       capabilities: { local: s?.localCapabilities ?? [], remote: s?.remoteCapabilities ?? [] },
       rfc7606: {
-        ipv4Unicast: rfc7606(counts?.stats.ipv4Unicast ?? zero()),
-        ipv6Unicast: rfc7606(counts?.stats.ipv6Unicast ?? zero()),
+        ipv4Unicast: rfc7606(counts?.stats.ipv4Unicast ?? NO_IMPORTS.ipv4Unicast),
+        ipv6Unicast: rfc7606(counts?.stats.ipv6Unicast ?? NO_IMPORTS.ipv6Unicast),
         resets: { ...(counts?.stats.resets ?? {}) },
       },
     };
@@ -169,4 +169,4 @@ export class NeighborView {
   }
 }
 
-const zero = (): FamilyImportStats => ({ treatAsWithdraw: 0, prefixesTreatAsWithdraw: 0, attributesDiscarded: 0, filtered: 0 });
+const NO_IMPORTS = newImportStats();

@@ -8,7 +8,7 @@ import {
   MAX_BODY_BYTES,
   MAX_SOCKET_MESSAGE,
   SOCKET_BUFFER_BYTES,
-  json,
+  answer,
   tooLarge,
   type ApiRequest,
   type ChunkSink,
@@ -104,15 +104,7 @@ export function nodeTransport(opts: TransportOptions): Transport {
       res.writeHead(r.status, { 'content-type': r.contentType });
       res.end(r.body);
     };
-    const dispatch = () => {
-      let out: Routed | Promise<Routed>;
-      try {
-        out = opts.http(request);
-      } catch (e) {
-        out = json(500, { error: (e as Error).message });
-      }
-      Promise.resolve(out).then(respond, (e: Error) => respond(json(500, { error: e.message })));
-    };
+    const dispatch = () => void answer(opts.http, request).then(respond);
     const chunks: Buffer[] = [];
     let size = 0;
     req.on('data', (c: Buffer) => {

@@ -86,6 +86,16 @@ export const SOCKET_BUFFER_BYTES = 16 << 20;
 
 export const json = (status: number, value: unknown): Reply => ({ status, contentType: 'application/json', body: JSON.stringify(value) });
 
+/** The handler's answer; one that throws, or fails, answers 500 with its message. */
+export function answer(http: HttpHandler, req: ApiRequest): Promise<Routed> {
+  const failed = (e: unknown) => json(500, { error: (e as Error)?.message ?? String(e) });
+  try {
+    return Promise.resolve(http(req)).catch(failed);
+  } catch (e) {
+    return Promise.resolve(failed(e));
+  }
+}
+
 export const tooLarge = (): Reply => json(413, { error: `request body: larger than ${MAX_BODY_BYTES} bytes`, field: 'body' });
 
 /** A request the API refuses: a 4xx with one line naming the field; nothing was changed. */

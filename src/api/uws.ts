@@ -8,7 +8,7 @@ import {
   MAX_BODY_BYTES,
   MAX_SOCKET_MESSAGE,
   SOCKET_BUFFER_BYTES,
-  json,
+  answer,
   tooLarge,
   type ApiRequest,
   type ChunkSink,
@@ -167,15 +167,7 @@ export function uwsTransport(uws: typeof Uws, opts: TransportOptions): Transport
       }
       res.cork(() => res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType).end(r.body));
     };
-    const dispatch = () => {
-      let out: Routed | Promise<Routed>;
-      try {
-        out = opts.http(request);
-      } catch (e) {
-        out = json(500, { error: (e as Error).message });
-      }
-      Promise.resolve(out).then(respond, (e: Error) => respond(json(500, { error: e.message })));
-    };
+    const dispatch = () => void answer(opts.http, request).then(respond);
     if (request.method === 'GET' || request.method === 'HEAD') {
       dispatch();
       return;

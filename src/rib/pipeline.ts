@@ -89,7 +89,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     this.buffers = allocateRib(opts.localAs, { ...DEFAULT_SIZING, ...opts.sizing }, opts.alwaysCompareMed ?? false, opts.routerId ?? 0);
     this.views = new RibViews(this.buffers);
     this.workers = opts.workers ?? Math.max(1, availableParallelism());
-    this.pool = new Piscina({
+    const options = {
       filename: workerUrl(),
       minThreads: this.workers,
       maxThreads: this.workers,
@@ -97,13 +97,20 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       // Batches block on each other's shard turns: more than one per thread could deadlock.
       concurrentTasksPerWorker: 1,
       workerData: { rib: this.buffers },
-      // Piscina first require()s the worker file, and may do so twice at once (the preload and
-      // the first task): Node 20's require(esm) can then abort the process. Off, it imports.
-      execArgv: [...process.execArgv, '--no-experimental-require-module'],
       // Workers keep their data in shared memory and allocate little of their own: a small
       // young generation keeps their heaps from growing to V8's defaults.
       resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    });
+    };
+    // Piscina require()s the worker file first and import()s it when that fails; the preload
+    // and the first task can do so at once, and Node 20's require(esm) then aborts the
+    // process. Without require(esm) both import. A process started with options a worker may
+    // not take (--expose-gc: `ribstorm plan`'s probes) keeps the inherited ones.
+    try {
+      this.pool = new Piscina({ ...options, execArgv: [...process.execArgv, '--no-experimental-require-module'] });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
+      this.pool = new Piscina(options);
+    }
   }
 
   get pending(): number {
