@@ -8,7 +8,7 @@ import { parsePrefix } from '../packet/index.js';
 import { attributeBytes } from '../rib/attrs.js';
 import { REASON_NAMES } from '../rib/decision.js';
 import { HEADER_WORDS, H_PATH_TOP, H_PATHS, H_PREFIXES, H_ROUTED, IPV6, META_WORDS, P_NEXT, PATH_WORDS, type Family, type RibViews } from '../rib/memory.js';
-import { locate, pathsAt, prefixAt, prefixKey, type PathView } from '../rib/query.js';
+import { locate, pathsAt, prefixAt, prefixKey, walkPrefixes, type PathView } from '../rib/query.js';
 import { TOUCHED } from '../rib/shard.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { AttributeCache, type PathAttributesView } from './routeRow.js';
@@ -38,9 +38,6 @@ export interface PrefixRoutes {
 
 /** Rows of one `longer` lookup at most; the answer says when it stopped there. */
 const MAX_LONGER = 10_000;
-/** Slots visited between two looks at the client's buffer when streaming the table. */
-const SLOTS_PER_CHUNK = 4096;
-
 const FAMILY_INDEX: Record<FamilyName, number> = { ipv4: 0, ipv6: 1 };
 
 export function parseFamily(text: string | null): FamilyName | undefined {
@@ -148,24 +145,16 @@ export class RibView {
    * stop). Readers beside the writers: see query.ts.
    */
   async walk(families: Family[], peer: number | undefined, visit: (prefix: string, paths: PathView[]) => void, pause: () => Promise<boolean>): Promise<void> {
-    for (const f of families) {
-      const n = f.mask + 1;
-      for (let s = 0; s < f.slots.length; s++) {
-        for (let start = 0; start < n; start += SLOTS_PER_CHUNK) {
-          const slots = f.slots[s];
-          let visited = false;
-          for (let i = start; i < Math.min(n, start + SLOTS_PER_CHUNK); i++) {
-            const o = i * f.words;
-            if ((slots[o + f.lenAt] & ~TOUCHED) === 0 || slots[o + f.headAt] === 0) continue;
-            const paths = pathsAt(this.v, f, s, i).filter((p) => peer === undefined || p.peer === peer);
-            if (paths.length === 0) continue;
-            visit(prefixAt(f, s, i), paths);
-            visited = true;
-          }
-          if (visited && !(await pause())) return;
-        }
-      }
-    }
+    await walkPrefixes(
+      families,
+      (f, s, i) => {
+        const paths = pathsAt(this.v, f, s, i).filter((p) => peer === undefined || p.peer === peer);
+        if (paths.length === 0) return false;
+        visit(prefixAt(f, s, i), paths);
+        return true;
+      },
+      pause,
+    );
   }
 
   /**

@@ -33,19 +33,60 @@ export function forEachPrefix(v: RibViews, fn: (f: Family, shard: number, slot: 
   }
 }
 
-/** The prefix in a slot, as text. */
-export function prefixAt(f: Family, shard: number, slot: number): string {
+/**
+ * The network of the prefix in a slot, written to `out` (4 or 16 octets, all of them, zeros
+ * past the length); returns the prefix length.
+ */
+export function prefixBytesAt(f: Family, shard: number, slot: number, out: Uint8Array): number {
   const slots = f.slots[shard];
   const o = slot * f.words;
-  const bytes = new Uint8Array(f.id === IPV6 ? 16 : 4);
   for (let w = 0; w < f.keyWords; w++) {
     const x = slots[o + w];
-    bytes[w * 4] = x >>> 24;
-    bytes[w * 4 + 1] = (x >>> 16) & 0xff;
-    bytes[w * 4 + 2] = (x >>> 8) & 0xff;
-    bytes[w * 4 + 3] = x & 0xff;
+    out[w * 4] = x >>> 24;
+    out[w * 4 + 1] = (x >>> 16) & 0xff;
+    out[w * 4 + 2] = (x >>> 8) & 0xff;
+    out[w * 4 + 3] = x & 0xff;
   }
-  return formatPrefix(f.id === IPV6 ? 2 : 1, bytes, (slots[o + f.lenAt] & ~TOUCHED) - 1);
+  return (slots[o + f.lenAt] & ~TOUCHED) - 1;
+}
+
+/** The prefix in a slot, as text. */
+export function prefixAt(f: Family, shard: number, slot: number): string {
+  const bytes = new Uint8Array(f.id === IPV6 ? 16 : 4);
+  const length = prefixBytesAt(f, shard, slot, bytes);
+  return formatPrefix(f.id === IPV6 ? 2 : 1, bytes, length);
+}
+
+/** Slots visited between two calls of a walk's `pause`. */
+export const SLOTS_PER_CHUNK = 4096;
+
+/**
+ * Visits every prefix of `families` that has paths, in chunks of slots: after each chunk in
+ * which `visit` returned true at least once, `pause` decides when to go on (false: stop; the
+ * walk then resolves false). Never more than a chunk's work between two pauses, so a reader
+ * streaming the table holds a chunk, not the table. Readers beside the writers: see above.
+ */
+export async function walkPrefixes(
+  families: readonly Family[],
+  visit: (f: Family, shard: number, slot: number) => boolean,
+  pause: () => Promise<boolean>,
+): Promise<boolean> {
+  for (const f of families) {
+    const n = f.mask + 1;
+    for (let s = 0; s < f.slots.length; s++) {
+      for (let start = 0; start < n; start += SLOTS_PER_CHUNK) {
+        const slots = f.slots[s];
+        let visited = false;
+        for (let i = start; i < Math.min(n, start + SLOTS_PER_CHUNK); i++) {
+          const o = i * f.words;
+          if ((slots[o + f.lenAt] & ~TOUCHED) === 0 || slots[o + f.headAt] === 0) continue;
+          if (visit(f, s, i)) visited = true;
+        }
+        if (visited && !(await pause())) return false;
+      }
+    }
+  }
+  return true;
 }
 
 export function pathsAt(v: RibViews, f: Family, shard: number, slot: number): PathView[] {

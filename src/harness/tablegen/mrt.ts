@@ -5,6 +5,7 @@
 // their RFC 8050 ADDPATH forms (§4.3), BGP4MP and BGP4MP_ET MESSAGE, MESSAGE_AS4 and their
 // ADDPATH forms (§4.4). Multicast, RIB_GENERIC and other record types are counted, not used.
 
+import { PeerType } from '../../mrt/constants.js';
 import { ipv4FromBytes, ipv4ToNumber, ipv6FromBytes, ipv6ToBytes } from '../../packet/address.js';
 import { HEADER_LENGTH, MessageType } from '../../packet/constants.js';
 import { BlockInterner } from './intern.js';
@@ -184,8 +185,8 @@ function readPeerIndex(buf: Buffer, start: number, end: number, peers: MrtRibPee
   for (let i = 0; i < count; i++) {
     if (p + 1 > end) return;
     const type = buf[p];
-    const ipv6 = (type & 1) !== 0;
-    const as4 = (type & 2) !== 0;
+    const ipv6 = (type & PeerType.IPV6) !== 0;
+    const as4 = (type & PeerType.AS4) !== 0;
     const size = 1 + 4 + (ipv6 ? 16 : 4) + (as4 ? 4 : 2);
     if (p + size > end) return;
     const bgpId = ipv4FromBytes(buf, p + 1);

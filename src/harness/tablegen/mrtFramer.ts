@@ -1,44 +1,10 @@
 // MRT record framing (RFC 6396 §2): a 12-octet common header (timestamp, type, subtype,
 // length) and a body. Records are handed out as views into the chunk they arrived in.
 
-export const MRT_HEADER_LENGTH = 12;
+import { MRT_HEADER_LENGTH } from '../../mrt/constants.js';
 
-/** RFC 6396 §4 record types used here. */
-export const MrtType = {
-  TABLE_DUMP: 12,
-  TABLE_DUMP_V2: 13,
-  BGP4MP: 16,
-  BGP4MP_ET: 17,
-} as const;
-
-/** RFC 6396 §4.3 with RFC 8050 §4 (ADD-PATH) subtypes of TABLE_DUMP_V2. */
-export const TableDumpV2Subtype = {
-  PEER_INDEX_TABLE: 1,
-  RIB_IPV4_UNICAST: 2,
-  RIB_IPV4_MULTICAST: 3,
-  RIB_IPV6_UNICAST: 4,
-  RIB_IPV6_MULTICAST: 5,
-  RIB_GENERIC: 6,
-  RIB_IPV4_UNICAST_ADDPATH: 8,
-  RIB_IPV4_MULTICAST_ADDPATH: 9,
-  RIB_IPV6_UNICAST_ADDPATH: 10,
-  RIB_IPV6_MULTICAST_ADDPATH: 11,
-  RIB_GENERIC_ADDPATH: 12,
-} as const;
-
-/** RFC 6396 §4.4 with RFC 8050 §3 subtypes of BGP4MP / BGP4MP_ET. */
-export const Bgp4mpSubtype = {
-  STATE_CHANGE: 0,
-  MESSAGE: 1,
-  MESSAGE_AS4: 4,
-  STATE_CHANGE_AS4: 5,
-  MESSAGE_LOCAL: 6,
-  MESSAGE_AS4_LOCAL: 7,
-  MESSAGE_ADDPATH: 8,
-  MESSAGE_AS4_ADDPATH: 9,
-  MESSAGE_LOCAL_ADDPATH: 10,
-  MESSAGE_AS4_LOCAL_ADDPATH: 11,
-} as const;
+// The numbers live with the writer (src/mrt/); the reader's modules take them from here.
+export { Bgp4mpSubtype, MRT_HEADER_LENGTH, MrtType, TableDumpV2Subtype } from '../../mrt/constants.js';
 
 /**
  * Called per record: the body is buf[start, end). For *_ET types the 4-octet microsecond
