@@ -18,7 +18,7 @@ function room(file: string): string {
 
 /** The harness: benchmarks, load and table generators. The product never imports it. */
 const HARNESS = new Set(['harness', 'bench', 'loadgen', 'tablegen']);
-const PRODUCT_ROOMS = ['util', 'log', 'packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'speaker', 'api'];
+const PRODUCT_ROOMS = ['util', 'log', 'packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'speaker', 'mrt', 'api'];
 
 /** What each room of the product may import besides itself. */
 const MAY_IMPORT: Record<string, string[]> = {
@@ -32,8 +32,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   neighbor: ['packet', 'io', 'config', 'log', 'util'],
   advertise: ['packet', 'rib', 'policy', 'log', 'util'],
   speaker: ['packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'log', 'util'],
+  // MRT dumps are read from the shared RIB; of the speaker, only its peers' names and times.
+  mrt: ['packet', 'rib', 'speaker', 'config', 'log', 'util'],
   // The management plane reads the speaker and the shared RIB; only cli/ starts it.
-  api: ['packet', 'config', 'rib', 'neighbor', 'speaker', 'log', 'util'],
+  api: ['packet', 'config', 'rib', 'neighbor', 'speaker', 'mrt', 'log', 'util'],
 };
 
 function sources(dir: string): string[] {

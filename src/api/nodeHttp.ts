@@ -25,7 +25,7 @@ class NodeSink implements ChunkSink {
     return this.res.destroyed || this.res.writableEnded;
   }
 
-  write(chunk: string): boolean {
+  write(chunk: string | Uint8Array): boolean {
     return !this.closed && this.res.write(chunk);
   }
 
@@ -44,6 +44,10 @@ class NodeSink implements ChunkSink {
 
   end(): void {
     if (!this.closed) this.res.end();
+  }
+
+  abort(): void {
+    if (!this.closed) this.res.destroy();
   }
 }
 

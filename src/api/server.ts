@@ -8,11 +8,14 @@
 //   GET /rib?family=…&peer=…    the whole table, NDJSON, streamed from shared memory
 //   GET /rib/summary            prefixes, paths, attribute sets, bytes per family
 //   GET /metrics                Prometheus text
+//   GET /mrt/bview?compress=…   the RIB as an MRT TABLE_DUMP_V2 dump, streamed (../mrt/)
 //   POST /routes, /routes/withdraw, /neighbors/{address}/{action}: writes (./writes.ts)
 //   WS  /stream                 RIS Live subscribe / ris_message (./stream.ts)
 //   GET /, /ui/*                the status page (./dashboard.ts)
 
 import { log } from '../log.js';
+import { available, COMPRESSIONS, pipeCompressed, type Compression } from '../mrt/output.js';
+import { speakerPeers, writeTableDump } from '../mrt/tableDump.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { Dashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
@@ -120,11 +123,41 @@ export class ApiServer {
       get([]);
       return { status: 200, contentType: this.metrics.contentType, body: await this.metrics.text() };
     }
+    if (path === '/mrt/bview') {
+      get(['compress']);
+      return this.bview(req.query);
+    }
     if (Dashboard.owns(path)) {
       get([]);
       return this.dashboard.serve(path);
     }
-    throw new ApiError(404, 'path', `no such resource ${JSON.stringify(req.path)} (try /, /neighbors, /rib, /rib/summary, /metrics, /stream)`);
+    throw new ApiError(404, 'path', `no such resource ${JSON.stringify(req.path)} (try /, /neighbors, /rib, /rib/summary, /metrics, /mrt/bview, /stream)`);
+  }
+
+  /** GET /mrt/bview: the whole RIB as TABLE_DUMP_V2 (RFC 6396 §4.3), compressed as asked. */
+  private bview(q: URLSearchParams): Routed {
+    if (!this.rib || !this.speaker.rib) throw new ApiError(404, 'rib', 'this speaker runs without a RIB');
+    const compress = (q.get('compress') || 'gzip') as Compression;
+    if (!COMPRESSIONS.includes(compress)) throw new ApiError(400, 'compress', `expected ${COMPRESSIONS.join(', ')}, got ${JSON.stringify(q.get('compress'))}`);
+    if (!available(compress)) throw new ApiError(400, 'compress', 'bzip2 is not installed on this host (gzip or none)');
+    const speaker = this.speaker;
+    const views = speaker.rib!.views;
+    return {
+      status: 200,
+      contentType: 'application/octet-stream',
+      stream: async (sink) => {
+        const started = Date.now();
+        const time = Math.floor(started / 1000);
+        const src = { views, collectorId: speaker.config.global.routerId, peers: speakerPeers(speaker, time) };
+        try {
+          const { result, bytes } = await pipeCompressed(compress, sink, (emit) => writeTableDump(src, time, emit));
+          log(`MRT table dump served: ${result.prefixes} prefixes, ${result.paths} paths, ${bytes} bytes (${compress}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
+        } catch (e) {
+          log(`MRT table dump cut short: ${(e as Error).message}`);
+          sink.abort();
+        }
+      },
+    };
   }
 
   private ribQuery(q: URLSearchParams): Routed {

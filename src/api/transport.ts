@@ -22,10 +22,12 @@ export interface Reply {
 /** A response body written in chunks, with backpressure. */
 export interface ChunkSink {
   /** False when the chunk was queued over the socket's buffer: wait for `writable()`. */
-  write(chunk: string): boolean;
+  write(chunk: string | Uint8Array): boolean;
   /** Resolves once the client took the queued data, or it went away. */
   writable(): Promise<void>;
   end(): void;
+  /** Cuts the connection instead of ending the reply: the client sees it did not get it all. */
+  abort(): void;
   /** The client went away: stop producing. */
   readonly closed: boolean;
 }

@@ -35,7 +35,7 @@ class UwsSink implements ChunkSink {
 
   constructor(private readonly res: Uws.HttpResponse) {}
 
-  write(chunk: string): boolean {
+  write(chunk: string | Uint8Array): boolean {
     if (this.closed) return false;
     let ok = false;
     this.res.cork(() => (ok = this.res.write(chunk)));
@@ -57,6 +57,12 @@ class UwsSink implements ChunkSink {
     if (this.closed) return;
     this.closed = true;
     this.res.cork(() => this.res.end());
+  }
+
+  abort(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.res.close();
   }
 
   aborted(): void {

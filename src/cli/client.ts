@@ -18,7 +18,8 @@ export const CLIENT_USAGE = `usage: ribstorm neighbors [-j] [--api ADDR:PORT]
 
 type Out = (line: string) => void;
 
-function base(flag: unknown): string {
+/** The API's `host:port` from --api (bracketed IPv6), or the default. */
+export function apiBase(flag: unknown): string {
   const { address, port } = parseHostPort(typeof flag === 'string' ? flag : `${DEFAULT_API_LISTEN.address}:${DEFAULT_API_LISTEN.port}`, '--api', DEFAULT_API_LISTEN.port);
   return `${address.includes(':') ? `[${address}]` : address}:${port}`;
 }
@@ -130,7 +131,7 @@ export async function client(cmd: string, argv: string[], out: Out = (l) => proc
     'large-community': { value: true, repeat: true },
     token: { value: true },
   });
-  const api = base(flags.api);
+  const api = apiBase(flags.api);
   const asJson = flags.json === true;
   const print = (v: unknown) => out(JSON.stringify(v, null, 2));
   const only = (allowed: string[]) => {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { bench, BENCH_USAGE } from './bench.js';
 import { client, CLIENT_USAGE } from './client.js';
+import { dump, DUMP_USAGE } from './dump.js';
 import { loadtest, LOADTEST_USAGE } from './loadtest.js';
 import { planCommand, PLAN_USAGE } from './plan.js';
 import { run, RUN_USAGE } from './run.js';
@@ -17,6 +18,7 @@ commands:
   plan      RAM and time for N full feeds, projected from measurements here
   neighbors, neighbor, rib, watch, announce, withdraw
             ask (or change) a running speaker through its management API
+  dump      the running speaker's RIB as an MRT table dump (TABLE_DUMP_V2)
   version   print the version
 
 ${RUN_USAGE}
@@ -27,13 +29,15 @@ ${LOADTEST_USAGE}
 
 ${PLAN_USAGE}
 
-${CLIENT_USAGE}`;
+${CLIENT_USAGE}
+
+${DUMP_USAGE}`;
 
 export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE };
+      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE, dump: DUMP_USAGE };
       process.stdout.write((usage[cmd] ?? USAGE) + '\n');
       return 0;
     }
@@ -53,6 +57,8 @@ export async function main(argv: string[]): Promise<number> {
       case 'announce':
       case 'withdraw':
         return await client(cmd, rest);
+      case 'dump':
+        return await dump(rest);
       case 'version': {
         const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8'));
         process.stdout.write(`ribstorm ${pkg.version}\n`);
@@ -65,7 +71,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, neighbors, neighbor, rib, watch, announce, withdraw, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, neighbors, neighbor, rib, watch, announce, withdraw, dump, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -73,7 +79,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // A run that could not be carried out (a target that never answered...): one line, exit 1.
-    if (cmd && ['bench', 'loadtest', 'plan', 'neighbors', 'neighbor', 'rib', 'watch', 'announce', 'withdraw'].includes(cmd)) {
+    if (cmd && ['bench', 'loadtest', 'plan', 'neighbors', 'neighbor', 'rib', 'watch', 'announce', 'withdraw', 'dump'].includes(cmd)) {
       process.stderr.write(`ribstorm ${cmd}: ${(e as Error).message}\n`);
       return 1;
     }
