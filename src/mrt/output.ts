@@ -2,10 +2,9 @@
 // `bzip2`, or none) and handed to a sink that may push back, chunk by chunk.
 
 import { spawn } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
-import path from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { createGzip } from 'node:zlib';
+import { findExecutable } from '../util/executable.js';
 
 export type Compression = 'gzip' | 'bzip2' | 'none';
 export const COMPRESSIONS: readonly Compression[] = ['gzip', 'bzip2', 'none'];
@@ -26,24 +25,9 @@ export function compressionOf(file: string): Compression {
   return file.endsWith('.gz') ? 'gzip' : file.endsWith('.bz2') ? 'bzip2' : 'none';
 }
 
-/** The path of an executable on $PATH, or null. */
-export function which(name: string): string | null {
-  for (const dir of (process.env.PATH ?? '').split(path.delimiter)) {
-    if (!dir) continue;
-    const p = path.join(dir, name);
-    try {
-      accessSync(p, constants.X_OK);
-      return p;
-    } catch {
-      // not here
-    }
-  }
-  return null;
-}
-
 /** Whether `kind` can be written on this host (bzip2 needs the `bzip2` program). */
 export function available(kind: Compression): boolean {
-  return kind !== 'bzip2' || which('bzip2') !== null;
+  return kind !== 'bzip2' || findExecutable('bzip2') !== null;
 }
 
 interface Codec {

@@ -5,10 +5,11 @@
 // by its leader's pid. Groups still alive when this process exits are killed.
 
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
+import { findExecutable } from '../../util/executable.js';
 import { isListening, procCpu, procStatus, sumOverGroup } from './procfs.js';
 
 export interface Started {
@@ -26,22 +27,9 @@ process.once('exit', () => {
   for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
 });
 
-/** True when `bin` (a path, or a name looked up on PATH) is an executable file. */
+/** True when `bin` (a path, or a name looked up on PATH and the daemons' folders) is an executable file. */
 export function hasBinary(bin: string): boolean {
-  const candidates = bin.includes('/')
-    ? [bin]
-    : (process.env.PATH ?? '')
-        .split(delimiter)
-        .concat(['/usr/sbin', '/sbin', '/usr/lib/frr'])
-        .map((dir) => join(dir, bin));
-  return candidates.some((p) => {
-    try {
-      accessSync(p, constants.X_OK);
-      return true;
-    } catch {
-      return false;
-    }
-  });
+  return findExecutable(bin, ['/usr/sbin', '/sbin', '/usr/lib/frr']) !== null;
 }
 
 /** A fresh run directory under os.tmpdir(), e.g. runDir('bench-bird'). */
