@@ -1,0 +1,93 @@
+// How long an MRT table dump of a full table takes: `ribstorm run` (a child process, API on)
+// is fed N IPv4 prefixes by each of two load peers (the synthetic table generator, a variant per
+// peer: same prefixes, other paths), then `ribstorm dump FILE` is timed for each compression,
+// and `bgpdump -m FILE | wc -l` is checked against the paths held.
+//
+//   npm run build && node dist/bench/mrtDump.bench.js [PREFIXES_PER_PEER, default 1000000]
+
+import { execFileSync, spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRibstorm } from '../src/harness/bench/targets/ribstorm.js';
+import { freePort } from '../src/harness/daemons/proc.js';
+import { LoadPeer } from '../src/harness/loadgen/peer.js';
+import { generateTable } from '../src/harness/tablegen/index.js';
+import { fmt } from './common.js';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const HOST = '127.0.80.1';
+const PEERS = [
+  { address: '127.0.80.2', asn: 65081 },
+  { address: '127.0.80.3', asn: 65082 },
+];
+const BIN = fileURLToPath(new URL('../../bin/ribstorm.js', import.meta.url));
+
+async function summary(api: string): Promise<{ paths: number }> {
+  return (await (await fetch(`http://${api}/rib/summary`)).json()) as { paths: number };
+}
+
+async function rss(api: string): Promise<number> {
+  const text = await (await fetch(`http://${api}/metrics`)).text();
+  return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ribstorm-mrt-bench-'));
+  const port = await freePort(HOST);
+  const apiPort = await freePort('127.0.0.1');
+  const api = `127.0.0.1:${apiPort}`;
+  const target = await startRibstorm(dir, {
+    address: HOST,
+    port,
+    asn: 65000,
+    routerId: '10.0.0.1',
+    peers: PEERS,
+    api: { address: '127.0.0.1', port: apiPort },
+    load: { prefixes: N, prefixes6: 0, paths: 2 * N, attributeSets: 2 * N },
+  });
+  const peers: LoadPeer[] = [];
+  try {
+    const t0 = Date.now();
+    for (const [i, p] of PEERS.entries()) {
+      const table = generateTable({ ipv4Prefixes: N, ipv6Prefixes: 0, variant: i, senderAs: p.asn, seed: 1 });
+      const peer = await LoadPeer.open({ host: HOST, port, localAddress: p.address, asn: p.asn, routerId: p.address });
+      peers.push(peer);
+      await peer.write(table.updates);
+      await peer.write(table.endOfRib);
+    }
+    while ((await summary(api)).paths < 2 * N) await new Promise((r) => setTimeout(r, 500));
+    const paths = (await summary(api)).paths;
+    process.stdout.write(`loaded ${fmt(paths)} paths (2 x ${fmt(N)} prefixes) in ${((Date.now() - t0) / 1000).toFixed(1)}s; ribstorm RSS ${fmt((await rss(api)) / 2 ** 20)} MiB\n`);
+
+    for (const name of ['bview.mrt', 'bview.gz', 'bview.bz2']) {
+      const file = join(dir, name);
+      const rssBefore = await rss(api);
+      const s = Date.now();
+      const r = spawnSync(process.execPath, [BIN, 'dump', file, '--api', api], { encoding: 'utf8' });
+      const secs = (Date.now() - s) / 1000;
+      if (r.status !== 0) throw new Error(`ribstorm dump ${name}: ${r.stderr.trim()}`);
+      const rssAfter = await rss(api);
+      const b = Date.now();
+      const lines = Number(execFileSync('sh', ['-c', `bgpdump -m '${file}' 2>/dev/null | wc -l`], { encoding: 'utf8' }).trim());
+      const bsecs = (Date.now() - b) / 1000;
+      process.stdout.write(
+        `${name.padEnd(10)} ribstorm dump ${secs.toFixed(1)}s, ${fmt(statSync(file).size / 2 ** 20)} MiB; ribstorm RSS ${fmt(rssBefore / 2 ** 20)} -> ${fmt(rssAfter / 2 ** 20)} MiB; ` +
+          `bgpdump -m | wc -l: ${fmt(lines)} lines in ${bsecs.toFixed(1)}s${lines === paths ? ' (= paths)' : ` (paths: ${fmt(paths)}: MISMATCH)`}\n`,
+      );
+    }
+  } finally {
+    for (const p of peers) p.socket.destroy();
+    await target.stop();
+    if (existsSync(dir)) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
