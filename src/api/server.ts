@@ -15,7 +15,7 @@
 
 import { log } from '../log.js';
 import { available, COMPRESSIONS, pipeCompressed, type Compression } from '../mrt/output.js';
-import { speakerPeers, writeTableDump } from '../mrt/tableDump.js';
+import { speakerSource, writeTableDump } from '../mrt/tableDump.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { Dashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
@@ -141,16 +141,14 @@ export class ApiServer {
     if (!COMPRESSIONS.includes(compress)) throw new ApiError(400, 'compress', `expected ${COMPRESSIONS.join(', ')}, got ${JSON.stringify(q.get('compress'))}`);
     if (!available(compress)) throw new ApiError(400, 'compress', 'bzip2 is not installed on this host (gzip or none)');
     const speaker = this.speaker;
-    const views = speaker.rib!.views;
     return {
       status: 200,
       contentType: 'application/octet-stream',
       stream: async (sink) => {
         const started = Date.now();
         const time = Math.floor(started / 1000);
-        const src = { views, collectorId: speaker.config.global.routerId, peers: speakerPeers(speaker, time) };
         try {
-          const { result, bytes } = await pipeCompressed(compress, sink, (emit) => writeTableDump(src, time, emit));
+          const { result, bytes } = await pipeCompressed(compress, sink, (emit) => writeTableDump(speakerSource(speaker, time), time, emit));
           log(`MRT table dump served: ${result.prefixes} prefixes, ${result.paths} paths, ${bytes} bytes (${compress}) in ${((Date.now() - started) / 1000).toFixed(1)}s`);
         } catch (e) {
           log(`MRT table dump cut short: ${(e as Error).message}`);

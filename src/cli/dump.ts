@@ -2,11 +2,12 @@
 // file (GET /mrt/bview), compressed as the name says (.gz, .bz2, else none), written under a
 // temporary name beside FILE and renamed once complete: FILE is whole or absent.
 
-import { createWriteStream, renameSync, statSync, unlinkSync, accessSync, constants } from 'node:fs';
+import { createWriteStream, renameSync, statSync, unlinkSync } from 'node:fs';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ConfigError } from '../config/schema.js';
+import { checkWritableDir, temporaryName } from '../mrt/files.js';
 import { compressionOf } from '../mrt/output.js';
 import { apiBase } from './client.js';
 import { parseFlags } from './flags.js';
@@ -17,28 +18,11 @@ export const DUMP_USAGE = `usage: ribstorm dump FILE [--api ADDR:PORT]
 
 type Out = (line: string) => void;
 
-/** FILE's folder exists and we may write there; else a ConfigError naming it. */
-function checkFolder(file: string): void {
-  const dir = path.dirname(path.resolve(file));
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    throw new ConfigError(dir, 'an existing directory for FILE');
-  }
-  if (!isDir) throw new ConfigError(dir, 'a directory for FILE');
-  try {
-    accessSync(dir, constants.W_OK);
-  } catch {
-    throw new ConfigError(dir, 'a directory this user may write to');
-  }
-}
-
 export async function dump(argv: string[], out: Out = (l) => process.stdout.write(l + '\n')): Promise<number> {
   const { flags, rest } = parseFlags(argv, { api: { value: true } });
   if (rest.length !== 1) throw new ConfigError('FILE', 'one file name (e.g. bview.gz)');
   const file = rest[0];
-  checkFolder(file);
+  checkWritableDir(path.dirname(path.resolve(file)), 'FILE');
   const compress = compressionOf(file);
   const api = apiBase(flags.api);
   let res: Response;
@@ -51,7 +35,7 @@ export async function dump(argv: string[], out: Out = (l) => process.stdout.writ
     const body = (await res.json().catch(() => null)) as { error?: string } | null;
     throw new Error(body?.error ?? `HTTP ${res.status}`);
   }
-  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.tmp`);
+  const tmp = temporaryName(file);
   const started = Date.now();
   try {
     await pipeline(Readable.fromWeb(res.body as import('node:stream/web').ReadableStream), createWriteStream(tmp, { flags: 'wx' }));

@@ -4,6 +4,7 @@ import { ApiServer } from '../api/server.js';
 import { DEFAULT_API, loadConfigFile, ConfigError, parseApiListen, type ApiConfig, type Config } from '../config/schema.js';
 import { configFromFlags } from '../config/flags.js';
 import { log } from '../log.js';
+import { checkWritableDir, PeriodicDumps } from '../mrt/files.js';
 import { Speaker } from '../speaker/speaker.js';
 import { parseFlags } from './flags.js';
 
@@ -38,6 +39,7 @@ export async function run(argv: string[]): Promise<number> {
   const apiConfig: ApiConfig = { ...(config.api ?? DEFAULT_API) };
   if (flags.api !== undefined) Object.assign(apiConfig, { listen: parseApiListen(flags.api as string, '--api'), explicit: true });
   apiConfig.token ??= process.env.RIBSTORM_API_TOKEN || undefined;
+  if (config.mrt) checkWritableDir(config.mrt.dir, 'mrt.dir');
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
   // Before the neighbors start: the management plane sees every transition.
@@ -51,6 +53,11 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   log(`ribstorm AS${config.global.asn} router-id ${config.global.routerId}, ${config.neighbors.length} neighbor(s)`);
+  const dumps = config.mrt && speaker.rib ? new PeriodicDumps(speaker, config.mrt) : null;
+  if (dumps && config.mrt) {
+    dumps.start();
+    log(`MRT table dumps every ${config.mrt.tableDumpInterval}s into ${config.mrt.dir}`);
+  }
   const text = (flags['shutdown-message'] as string | undefined) ?? 'ribstorm shutting down';
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -61,7 +68,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       stopping = true;
       log(`${sig}: sending Cease / Administrative Shutdown to every peer`);
-      Promise.all([speaker.shutdown(text), api?.close()]).then(() => resolve(0));
+      Promise.all([dumps?.stop(), speaker.shutdown(text), api?.close()]).then(() => resolve(0));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -102,11 +102,23 @@ export interface ApiConfig {
 export const DEFAULT_API_LISTEN: ListenAddress = { address: '127.0.0.1', port: 8179 };
 export const DEFAULT_API: ApiConfig = { listen: DEFAULT_API_LISTEN, explicit: false };
 
+/** The `[mrt]` table: periodic MRT table dumps (RIS `bview` files). */
+export interface MrtConfig {
+  /** Where `bview.YYYYMMDD.HHMM.gz` files go; must exist and be writable. */
+  dir: string;
+  /** Seconds between two dumps, aligned to the epoch (RIS: 28800, every 8 hours). */
+  tableDumpInterval: number;
+}
+
+export const DEFAULT_TABLE_DUMP_INTERVAL = 8 * 3600;
+
 export interface Config {
   global: GlobalConfig;
   rib: RibConfig;
   /** Absent: DEFAULT_API. */
   api?: ApiConfig;
+  /** Absent: no periodic dumps. */
+  mrt?: MrtConfig;
   neighbors: NeighborConfig[];
 }
 
@@ -324,12 +336,24 @@ export function checkDistinctNeighbors(neighbors: NeighborConfig[], path: string
   });
 }
 
+function validateMrt(obj: unknown): MrtConfig | undefined {
+  if (obj === undefined) return undefined;
+  if (!obj || typeof obj !== 'object' || Array.isArray(obj)) throw new ConfigError('mrt', 'an [mrt] table', obj);
+  const f = new Fields(obj as Obj, 'mrt');
+  const dir = f.str('dir');
+  if (dir === '') throw new ConfigError('mrt.dir', 'a directory', dir);
+  const tableDumpInterval = f.int('table-dump-interval', 1, 7 * 86400, DEFAULT_TABLE_DUMP_INTERVAL, 'seconds from 1 to 604800');
+  f.done();
+  return { dir, tableDumpInterval };
+}
+
 export function validateConfig(doc: unknown): Config {
   if (!doc || typeof doc !== 'object') throw new ConfigError('config', 'a table');
   const top = new Fields(doc as Obj, '');
   const global = validateGlobal(top.raw('global'));
   const rib = validateRib(top.raw('rib'));
   const api = validateApi(top.raw('api'));
+  const mrt = validateMrt(top.raw('mrt'));
   const list = top.raw('neighbors') ?? [];
   if (!Array.isArray(list)) throw new ConfigError('neighbors', 'a list of [[neighbors]] tables', list);
   const neighbors = list.map((n, i) => {
@@ -338,7 +362,7 @@ export function validateConfig(doc: unknown): Config {
   });
   checkDistinctNeighbors(neighbors, 'neighbors');
   top.done();
-  return { global, rib, api, neighbors };
+  return { global, rib, api, ...(mrt ? { mrt } : {}), neighbors };
 }
 
 export function loadConfigFile(path: string): Config {

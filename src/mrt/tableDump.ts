@@ -76,6 +76,11 @@ export function speakerPeers(speaker: Speaker, time: number): DumpPeer[] {
   return out.sort((a, b) => a.rib - b.rib);
 }
 
+/** What a running speaker's dump at `time` (seconds) is written from. */
+export function speakerSource(speaker: Speaker, time: number): TableDumpSource {
+  return { views: speaker.rib!.views, collectorId: speaker.config.global.routerId, peers: speakerPeers(speaker, time) };
+}
+
 /** Builds MRT records into buffers handed on by `take()`. */
 class RecordBuffer {
   buf = Buffer.allocUnsafe(CHUNK_BYTES * 2);

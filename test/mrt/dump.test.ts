@@ -309,8 +309,8 @@ describe('ribstorm dump FILE', () => {
       process.stderr.write = write;
       execFileSync('chmod', ['755', dir]);
     }
-    expect(errors[0]).toMatch(/^ribstorm: .*no-such-dir: expected an existing directory/);
-    expect(errors[1]).toMatch(/a-file: expected a directory/);
+    expect(errors[0]).toMatch(/^ribstorm: FILE: expected an existing directory, got ".*no-such-dir"/);
+    expect(errors[1]).toMatch(/^ribstorm: FILE: expected a directory, got ".*a-file"/);
     expect(errors.every((e) => e.trim().split('\n').length === 1)).toBe(true);
     expect(readdirSync(dir)).toEqual([]);
     expect(existsSync(path.join(tmp, 'no-such-dir'))).toBe(false);
