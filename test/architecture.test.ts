@@ -93,6 +93,11 @@ describe('import directions in src/', () => {
     expect(wrong).toEqual([]);
   });
 
+  it('mrt/ knows the speaker by its types only (the speaker never waits on a dump)', () => {
+    const wrong = [...graph(true)].flatMap(([f, deps]) => (room(f) === 'mrt' ? deps.filter((d) => room(d) === 'speaker').map((d) => `${short(f)} -> ${short(d)}`) : []));
+    expect(wrong).toEqual([]);
+  });
+
   it('the harness never imports the CLI', () => {
     const wrong = [...g].flatMap(([f, deps]) => (HARNESS.has(room(f)) ? deps.filter((d) => room(d) === 'cli').map((d) => `${short(f)} -> ${short(d)}`) : []));
     expect(wrong).toEqual([]);
