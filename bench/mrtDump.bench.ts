@@ -24,12 +24,24 @@ const PEERS = [
 ];
 const BIN = fileURLToPath(new URL('../../bin/ribstorm.js', import.meta.url));
 
+/**
+ * fetch, once more on failure: a kept-alive connection left idle while bgpdump runs is closed
+ * by the server (uWebSockets.js's idle timeout), and the next request on it fails.
+ */
+async function get(url: string): Promise<Response> {
+  try {
+    return await fetch(url);
+  } catch {
+    return fetch(url);
+  }
+}
+
 async function summary(api: string): Promise<{ paths: number }> {
-  return (await (await fetch(`http://${api}/rib/summary`)).json()) as { paths: number };
+  return (await (await get(`http://${api}/rib/summary`)).json()) as { paths: number };
 }
 
 async function rss(api: string): Promise<number> {
-  const text = await (await fetch(`http://${api}/metrics`)).text();
+  const text = await (await get(`http://${api}/metrics`)).text();
   return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? 0);
 }
 
@@ -77,6 +89,10 @@ async function main(): Promise<void> {
           `bgpdump -m | wc -l: ${fmt(lines)} lines in ${bsecs.toFixed(1)}s${lines === paths ? ' (= paths)' : ` (paths: ${fmt(paths)}: MISMATCH)`}\n`,
       );
     }
+  } catch (e) {
+    const cause = (e as Error).cause as Error | undefined;
+    process.stderr.write(`${(e as Error).message}${cause ? ` (${cause.message})` : ''}\nribstorm's log, last lines:\n${target.readLog().split('\n').slice(-15).join('\n')}\n`);
+    throw e;
   } finally {
     for (const p of peers) p.socket.destroy();
     await target.stop();
