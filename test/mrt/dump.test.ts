@@ -271,6 +271,39 @@ for (const native of [true, false]) {
   });
 }
 
+describe('a reader that goes away', () => {
+  for (const native of [true, false]) {
+    it(`stops the walk and the codec, and the next dump is whole (${native ? 'uWebSockets.js' : 'node:http'})`, async () => {
+      const l = await startLab(add, HOST, [{ address: A, 'remote-as': 65201, ...OPEN_POLICY }], { prefixes: 262144, paths: 262144 });
+      const api = new ApiServer(l.speaker, { native, token: TOKEN });
+      const port = await api.listen('127.0.0.1', 0);
+      add(() => api.close());
+      const base = `http://127.0.0.1:${port}`;
+      // 120,000 routes of our own: a dump of several MiB, more than the sockets hold.
+      const routes = Array.from({ length: 120_000 }, (_, i) => ({ prefix: `10.${80 + (i >> 16)}.${(i >> 8) & 255}.${(i & 255)}/32`, 'next-hop': '198.18.71.1' }));
+      const posted = await fetch(`${base}/routes`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` }, body: JSON.stringify({ routes }) });
+      expect(posted.status).toBe(200);
+      const summary = async () => ((await (await fetch(`${base}/rib/summary`)).json()) as { paths: number }).paths;
+      for (let t = Date.now(); (await summary()) < routes.length; ) if (Date.now() - t > 20_000) throw new Error('routes not in the RIB');
+
+      const logs = captureLog();
+      const res = await fetch(`${base}/mrt/bview?compress=none`);
+      const reader = res.body!.getReader();
+      const first = await reader.read();
+      expect(first.done).toBe(false);
+      await reader.cancel();
+      await until(() => logs.some((x) => x.includes('MRT table dump cut short')), 5000, 'the dump stopped');
+      expect(logs.some((x) => x.includes('MRT table dump served'))).toBe(false);
+
+      // The next one is whole: every record complete, one RIB entry per route.
+      const whole = Buffer.from(await (await fetch(`${base}/mrt/bview?compress=none`)).arrayBuffer());
+      const recs = records(whole);
+      expect(recs.length).toBe(1 + routes.length);
+      expect(whole.length).toBeGreaterThan(4 << 20);
+    });
+  }
+});
+
 describe('ribstorm dump FILE', () => {
   it('writes .gz / .bz2 / plain files that bgpdump reads, through a temporary name', async () => {
     const { port, rows } = await lab(true);
