@@ -130,6 +130,7 @@ export class BatchApplier {
     this.limitPeer = peer;
     this.limited = Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_LIMIT) !== 0;
     this.refused = 0;
+    this.refused6 = 0;
     let apply = this.ops.n > 0;
     this.visitShards(seq, result, (s) => {
       // A batch of this peer found an error before us: its session is ending (see PEER_RESET),
@@ -144,6 +145,7 @@ export class BatchApplier {
     result.pathDelta = this.pathDelta;
     result.pathDelta6 = this.pathDelta6;
     result.filtered += this.refused;
+    result.filtered6 += this.refused6;
     result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
   }
 
@@ -190,7 +192,9 @@ export class BatchApplier {
     } else {
       const before = v.headers[s * HEADER_WORDS + H_PATHS];
       // With a limit, admit() counts the new path; without one it is counted here.
+      const refused = this.refused;
       upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7], this.limited ? this.admit : undefined);
+      if (f.id === IPV6) this.refused6 += this.refused - refused;
       if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) {
         this.pathDelta++;
         if (f.id === IPV6) this.pathDelta6++;
@@ -203,6 +207,7 @@ export class BatchApplier {
   private limited = false;
   private limitPeer = 0;
   private refused = 0;
+  private refused6 = 0;
 
   /** Admits one more path of a blocked peer while it holds fewer than its limit (exact across workers). */
   private readonly admit = (): boolean => {

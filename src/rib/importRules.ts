@@ -8,7 +8,7 @@ import { attrBytes, be32, u32Attribute, withAttribute } from '../packet/attr/wal
 import type { OtcIngress } from '../policy/otc.js';
 import { applyActions, attributesMatch, prefixMatches, type Policy } from '../policy/policy.js';
 import { attributeBytes, internAttributes } from './attrs.js';
-import { F_HAS_OTC, M_FLAGS, META_WORDS, type RibViews } from './memory.js';
+import { F_HAS_OTC, IPV6, M_FLAGS, META_WORDS, type RibViews } from './memory.js';
 import { FAMILY_SHIFT, OP_WORDS, Ops, WITHDRAW } from './ops.js';
 import type { PolicyRef } from './parse.js';
 import type { BatchResult } from './result.js';
@@ -45,6 +45,7 @@ export class ImportRules {
         if (otc.leak === 'any' || (otc.leak === 'not-peer-as' && value !== otc.asn)) {
           this.ops.filter(i); // a leak
           result.filtered++;
+          if (ops[o + 1] >>> FAMILY_SHIFT === IPV6) result.filtered6++;
         }
         continue;
       }
@@ -100,6 +101,7 @@ export class ImportRules {
       if ((rule ? rule.action : policy.default) === 'reject') {
         this.ops.filter(i);
         result.filtered++;
+        if (fam === IPV6) result.filtered6++;
         continue;
       }
       if (!rule) continue;

@@ -37,8 +37,8 @@ export function countBatch(s: ImportStats, r: BatchResult): void {
   s.ipv6Unicast.prefixesTreatAsWithdraw += r.tawPrefixes6;
   s.ipv4Unicast.attributesDiscarded += r.discarded4;
   s.ipv6Unicast.attributesDiscarded += r.discarded6;
-  // Filtered announcements are not split by family in a batch: IPv4 unless IPv6 only.
-  s.ipv4Unicast.filtered += r.filtered;
+  s.ipv4Unicast.filtered += r.filtered - r.filtered6;
+  s.ipv6Unicast.filtered += r.filtered6;
   if (r.error && r.error.code === 3) {
     const k = `${r.error.code}/${r.error.subcode}`;
     s.resets[k] = (s.resets[k] ?? 0) + 1;

@@ -206,7 +206,10 @@ export class UpdateParser {
       result.tawPrefixes6 += reach6;
     }
     if (peer.import === 'deny') {
-      if (!u.treatAsWithdraw) result.filtered += announced.length;
+      if (!u.treatAsWithdraw) {
+        result.filtered += announced.length;
+        result.filtered6 += reach6;
+      }
       return;
     }
     const withdrawn = [...u.withdrawn, ...(unicast(unreach) ? unreach!.withdrawn : [])];

@@ -29,6 +29,7 @@ const COUNTS = [
   'discarded4',
   'discarded6',
   'pathDelta6',
+  'filtered6',
 ] as const;
 type Count = (typeof COUNTS)[number];
 const RESULT_HEADER = COUNTS.length;
@@ -97,6 +98,8 @@ export interface BatchResult extends Record<Count, number> {
   pathDelta6: number;
   /** Announcements the import policy (or RFC 8212, or a max-prefix block) kept out. */
   filtered: number;
+  /** The IPv6 share of filtered. */
+  filtered6: number;
   /** RFC 7606 outcomes per family: UPDATEs treated as withdraw, attributes discarded. */
   tawUpdates4: number;
   tawUpdates6: number;

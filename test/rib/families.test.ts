@@ -61,3 +61,40 @@ describe('address families in one batch', () => {
     expect(v4Peer.received.some((m) => m.type === MessageType.NOTIFICATION)).toBe(false);
   });
 });
+
+describe('per-family figures', () => {
+  it('counts held paths and filtered announcements per family: a policy, a reject, a withdrawal, a session lost', async () => {
+    const lab = await startLab(add, RS, [
+      {
+        address: '127.0.61.5',
+        'remote-as': 65615,
+        families: ['ipv4-unicast', 'ipv6-unicast'],
+        'export-policy': 'accept',
+        import: { default: 'accept', rules: [{ prefixes: ['10.62.9.0/24', '2001:db8:9::/48'], action: 'reject' }] },
+      },
+      { address: '127.0.61.6', 'remote-as': 65616, families: ['ipv4-unicast', 'ipv6-unicast'], 'import-policy': 'reject', 'export-policy': 'accept' },
+    ]);
+    const a = await lab.peer('127.0.61.5', 65615, { caps: dualStack(65615) });
+    const r = await lab.peer('127.0.61.6', 65616, { caps: dualStack(65616) });
+    const v6 = ['2001:db8:1::/48', '2001:db8:2::/48', '2001:db8:9::/48'];
+    const v4 = ['10.62.1.0/24', '10.62.9.0/24'];
+    const send = (p: RawPeer, asn: number) => {
+      p.send(encodeUpdate({ withdrawn: [], attributes: [...attrs([asn]).filter((x) => x.type !== AttrType.NEXT_HOP), mpReach(v6)], nlri: [] }, { asn4: true }));
+      p.send(encodeUpdate({ withdrawn: [], attributes: attrs([asn]), nlri: v4.map((prefix) => ({ prefix })) }, { asn4: true }));
+    };
+    send(a, 65615);
+    send(r, 65616);
+    const counts = (addr: string) => lab.speaker.routeCounts(lab.speaker.neighbors.get(addr)!)!;
+    await until(() => counts('127.0.61.5').received.ipv6 === 2 && counts('127.0.61.5').received.ipv4 === 1 && counts('127.0.61.6').stats.ipv6Unicast.filtered === 3);
+    const ca = counts('127.0.61.5');
+    expect([ca.stats.ipv4Unicast.filtered, ca.stats.ipv6Unicast.filtered]).toEqual([1, 1]);
+    const cr = counts('127.0.61.6');
+    expect([cr.received.ipv4, cr.received.ipv6]).toEqual([0, 0]);
+    expect([cr.stats.ipv4Unicast.filtered, cr.stats.ipv6Unicast.filtered]).toEqual([2, 3]);
+    a.send(encodeUpdate({ withdrawn: [], attributes: [mpUnreach(['2001:db8:1::/48'])], nlri: [] }, { asn4: true }));
+    await until(() => counts('127.0.61.5').received.ipv6 === 1);
+    expect(counts('127.0.61.5').received.ipv4).toBe(1);
+    a.close();
+    await until(() => counts('127.0.61.5').received.ipv6 === 0 && counts('127.0.61.5').received.ipv4 === 0, 5000, 'the paths flushed');
+  });
+});
