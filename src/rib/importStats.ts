@@ -3,6 +3,7 @@
 // the main thread from the workers' batch counts; logged at a bounded rate.
 
 import { errorName } from '../packet/index.js';
+import { LineLimiter } from '../util/lineLimiter.js';
 import type { BatchResult } from './apply.js';
 
 export interface FamilyImportStats {
@@ -50,13 +51,14 @@ export function countBatch(s: ImportStats, r: BatchResult): void {
  * line, so a peer sending a stream of malformed UPDATEs cannot flood the log.
  */
 export class ProblemLog {
-  private last = -Infinity;
-  private held = 0;
+  private readonly lines: LineLimiter;
 
   constructor(
     private readonly write: (line: string) => void,
-    private readonly intervalMs = 1000,
-  ) {}
+    intervalMs = 1000,
+  ) {
+    this.lines = new LineLimiter(write, intervalMs);
+  }
 
   report(name: string, r: BatchResult, now = Date.now()): void {
     if (r.error) {
@@ -64,14 +66,6 @@ export class ProblemLog {
       this.write(`${name}: UPDATE error, session reset: ${errorName(r.error.code, r.error.subcode)}: ${r.error.detail}`);
       return;
     }
-    if (!r.problems.length) return;
-    if (now - this.last < this.intervalMs) {
-      this.held += r.problems.length;
-      return;
-    }
-    const more = this.held ? ` (and ${this.held} more since the last line)` : '';
-    this.write(`${name}: RFC 7606: ${r.problems.join('; ')}${more}`);
-    this.last = now;
-    this.held = 0;
+    if (r.problems.length) this.lines.line(`${name}: RFC 7606: ${r.problems.join('; ')}`, r.problems.length, now);
   }
 }

@@ -16,6 +16,7 @@ import { RibPipeline } from '../rib/pipeline.js';
 import type { ImportStats } from '../rib/importStats.js';
 import type { BatchResult } from '../rib/apply.js';
 import { Advertiser } from '../advertise/schedule.js';
+import { LineLimiter } from '../util/lineLimiter.js';
 import { Ingest } from './ingest.js';
 import { LocalRoutes } from './localRoutes.js';
 import { blockLimit, PeerState } from './peerState.js';
@@ -62,6 +63,8 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   /** Routes the operator originates (the API): the RIB's local peer. */
   readonly local: LocalRoutes | null = null;
   private readonly servers: net.Server[] = [];
+  /** Connections from strangers: closed at once, logged at a bounded rate. */
+  private readonly refusals = new LineLimiter(log);
 
   constructor(
     readonly config: Config,
@@ -128,7 +131,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     const from = canonicalAddress(socket.remoteAddress);
     const n = this.neighbors.get(from);
     if (!n) {
-      log(`connection from ${from} refused: not a configured neighbor`);
+      this.refusals.line(`connection from ${from} refused: not a configured neighbor`);
       socket.destroy();
       return;
     }
