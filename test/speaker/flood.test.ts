@@ -1,5 +1,6 @@
-// A thousand connections from addresses that are not neighbors: each is closed at once, the log
-// gets a handful of lines that count the rest, and an established session with a 3-second hold
+// A thousand connections from addresses that are not neighbors, and a thousand OPENs with a
+// wrong AS from a configured one: each is closed at once (Bad Peer AS where a session was
+// opened), the log gets a handful of lines, and an established session with a 3-second hold
 // time keeps its keepalives on time throughout.
 import net from 'node:net';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -63,5 +64,42 @@ describe('a flood of strangers', () => {
     expect(refused.length).toBeGreaterThan(0);
     expect(refused.length).toBeLessThanOrEqual(Math.ceil(seconds) + 1);
     if (refused.length > 1) expect(refused.at(-1)).toMatch(/\(and \d+ more since the last line\)/);
+  });
+});
+
+describe('a flood of bad OPENs', () => {
+  it('1,000 connections with a wrong AS from a configured address: each closed at once, the first with Bad Peer AS; the log stays small; others unharmed', async () => {
+    const BAD = '127.0.72.3';
+    const l = await startLab(add, HOST, [
+      { address: PEER, 'remote-as': 65720, 'hold-time': 3, ...OPEN_POLICY },
+      { address: BAD, 'remote-as': 65721, ...OPEN_POLICY },
+    ]);
+    const peer = await l.peer(PEER, 65720);
+    const alive = setInterval(() => peer.sendKeepalive(), 1000);
+    add(() => clearInterval(alive));
+    const mark = logLines.length;
+    const t0 = Date.now();
+    const answers: string[] = [];
+    for (let i = 0; i < 1000; i += 50) {
+      await Promise.all(
+        Array.from({ length: 50 }, async () => {
+          const p = await l.connect(BAD, 65999);
+          const got = await Promise.race([p.notification().then((n) => `${n.code}/${n.subcode}`), p.waitClosed().then(() => 'closed')]).catch(() => 'open');
+          answers.push(got);
+          p.close();
+        }),
+      );
+    }
+    await sleep(Math.max(0, 4000 - (Date.now() - t0)));
+    expect(answers).toHaveLength(1000);
+    expect(answers.filter((a) => a === 'open')).toEqual([]);
+    expect(answers).toContain('2/2'); // OPEN Message Error / Bad Peer AS
+    expect(l.state(PEER)).toBe(State.Established);
+    const keepalives = peer.received.filter((m) => m.type === MessageType.KEEPALIVE && m.at >= t0);
+    expect(keepalives.length).toBeGreaterThanOrEqual(2);
+    const lines = logLines.slice(mark).filter((x) => x.includes(BAD));
+    // The first gets its NOTIFICATION; the neighbor then waits out its idle hold and closes the
+    // rest unheard, without a line each.
+    expect(lines.length).toBeLessThan(20);
   });
 });
