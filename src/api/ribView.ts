@@ -8,7 +8,7 @@ import { parsePrefix } from '../packet/index.js';
 import { attributeBytes } from '../rib/attrs.js';
 import { REASON_NAMES } from '../rib/decision.js';
 import { HEADER_WORDS, H_PATH_TOP, H_PATHS, H_PREFIXES, H_ROUTED, IPV6, META_WORDS, P_NEXT, PATH_WORDS, type Family, type RibViews } from '../rib/memory.js';
-import { locate, pathsAt, prefixAt, prefixKey, walkPrefixes, type PathView } from '../rib/query.js';
+import { forEachPrefix, locate, pathsAt, prefixAt, prefixKey, walkPrefixes, type PathView } from '../rib/query.js';
 import { TOUCHED } from '../rib/shard.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { AttributeCache, type PathAttributesView } from './routeRow.js';
@@ -128,13 +128,15 @@ export class RibView {
       return { routes, truncated: false };
     }
     let truncated = false;
-    scanFamily(f, (shard, slot, slots, o) => {
+    forEachPrefix(this.v, (_f, shard, slot) => {
+      const slots = f.slots[shard];
+      const o = slot * f.words;
       const len = (slots[o + f.lenAt] & ~TOUCHED) - 1;
       if (len < parsed.length || !covers(key, parsed.length, slots, o)) return true;
       add(shard, slot);
       if (routes.length >= MAX_LONGER) truncated = true;
       return !truncated;
-    });
+    }, [f]);
     routes.sort((a, b) => a.prefix.localeCompare(b.prefix, 'en', { numeric: true }));
     return { routes, truncated };
   }
@@ -227,12 +229,13 @@ export class RibView {
     const out: RibSummary = { ...c, ipv4Unicast: { ...c.ipv4Unicast, bestPaths: 0, paths: 0 }, ipv6Unicast: { ...c.ipv6Unicast, bestPaths: 0, paths: 0 } };
     for (const f of v.families) {
       const row = out[f.id === IPV6 ? 'ipv6Unicast' : 'ipv4Unicast'];
-      scanFamily(f, (s, _i, slots, o) => {
+      forEachPrefix(v, (_f, s, i) => {
+        const slots = f.slots[s];
+        const o = i * f.words;
         if (slots[o + f.bestAt] !== 0) row.bestPaths++;
         const recs = v.paths[s];
         for (let r = slots[o + f.headAt]; r !== 0; r = recs[r * PATH_WORDS + P_NEXT]) row.paths++;
-        return true;
-      });
+      }, [f]);
     }
     return out;
   }
@@ -264,18 +267,6 @@ export interface FamilySummary {
   paths: number;
   /** Bytes of prefix slots in use. */
   slotBytes: number;
-}
-
-/** Calls visit for every slot holding a prefix with paths, until it returns false. */
-function scanFamily(f: Family, visit: (shard: number, slot: number, slots: Uint32Array, o: number) => boolean): void {
-  for (let s = 0; s < f.slots.length; s++) {
-    const slots = f.slots[s];
-    for (let i = 0; i <= f.mask; i++) {
-      const o = i * f.words;
-      if ((slots[o + f.lenAt] & ~TOUCHED) === 0 || slots[o + f.headAt] === 0) continue;
-      if (!visit(s, i, slots, o)) return;
-    }
-  }
 }
 
 function masked(key: Uint32Array, len: number): Uint32Array {

@@ -3,7 +3,7 @@
 // (4-octet AS numbers, IPv6 next hop in an MP_REACH_NLRI without NLRI) and cached by its id:
 // sets repeat across a table.
 
-import { AsPathSegmentType, AttrType, decodeAttribute, type PathAttribute } from '../packet/index.js';
+import { AsPathSegmentType, AttrType, decodeAttribute, WELL_KNOWN_COMMUNITY_NAMES, type PathAttribute } from '../packet/index.js';
 import { AttrWalker } from '../packet/attr/walk.js';
 import { attributeBytes } from '../rib/attrs.js';
 import type { RibViews } from '../rib/memory.js';
@@ -41,17 +41,11 @@ const SEGMENT: Record<number, AsPathSegmentView['type']> = {
 };
 const ORIGIN = ['IGP', 'EGP', 'incomplete'] as const;
 
-const WELL_KNOWN: Record<number, string> = {
-  0xffffff01: 'no-export',
-  0xffffff02: 'no-advertise',
-  0xffffff03: 'no-export-subconfed',
-  0xffffff04: 'no-peer',
-  0xffff0000: 'graceful-shutdown',
-  0xffff029a: 'blackhole',
-};
+/** Well-known communities by value, for display. */
+const WELL_KNOWN = new Map(Object.entries(WELL_KNOWN_COMMUNITY_NAMES).map(([name, value]) => [value, name]));
 
 export function communityText(c: number): string {
-  return WELL_KNOWN[c >>> 0] ?? `${c >>> 16}:${c & 0xffff}`;
+  return WELL_KNOWN.get(c >>> 0) ?? `${c >>> 16}:${c & 0xffff}`;
 }
 
 export function pathText(segments: readonly AsPathSegmentView[]): string {

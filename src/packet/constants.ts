@@ -123,11 +123,22 @@ export enum AsPathSegmentType {
 /** RFC 1997 / RFC 3765 / RFC 8326 well-known communities. */
 export const WellKnownCommunity = {
   GRACEFUL_SHUTDOWN: 0xffff0000,
+  BLACKHOLE: 0xffff029a,
   NO_EXPORT: 0xffffff01,
   NO_ADVERTISE: 0xffffff02,
   NO_EXPORT_SUBCONFED: 0xffffff03,
   NO_PEER: 0xffffff04,
 } as const;
+
+/** The names operators write well-known communities by (RFC 1997, 3765, 7999, 8326). */
+export const WELL_KNOWN_COMMUNITY_NAMES: Readonly<Record<string, number>> = {
+  'graceful-shutdown': WellKnownCommunity.GRACEFUL_SHUTDOWN,
+  blackhole: WellKnownCommunity.BLACKHOLE,
+  'no-export': WellKnownCommunity.NO_EXPORT,
+  'no-advertise': WellKnownCommunity.NO_ADVERTISE,
+  'no-export-subconfed': WellKnownCommunity.NO_EXPORT_SUBCONFED,
+  'no-peer': WellKnownCommunity.NO_PEER,
+};
 
 /** RFC 9234 §4.1 role values. */
 export enum Role {

@@ -2,7 +2,7 @@
 // decides; a default decides when none does. Conditions and actions work on the raw attribute
 // block the RIB stores, so a policy runs in the RIB workers without decoding to objects.
 
-import { parsePrefix } from '../packet/index.js';
+import { parsePrefix, WELL_KNOWN_COMMUNITY_NAMES } from '../packet/index.js';
 import { AttrWalker, attrBytes, be32, u32 } from '../packet/attr/walk.js';
 
 export interface PolicyRule {
@@ -29,14 +29,8 @@ export interface Policy {
 
 /** "65000:100" -> 32-bit community; well-known names too. */
 export function parseCommunity(text: string): number | null {
-  const named: Record<string, number> = {
-    'no-export': 0xffffff01,
-    'no-advertise': 0xffffff02,
-    'no-export-subconfed': 0xffffff03,
-    'no-peer': 0xffffff04,
-    'graceful-shutdown': 0xffff0000,
-  };
-  if (named[text] !== undefined) return named[text];
+  const named = WELL_KNOWN_COMMUNITY_NAMES[text];
+  if (named !== undefined) return named;
   const m = text.match(/^(\d+):(\d+)$/);
   if (!m) return null;
   const hi = Number(m[1]);

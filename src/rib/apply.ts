@@ -192,9 +192,8 @@ export class BatchApplier {
     } else {
       const before = v.headers[s * HEADER_WORDS + H_PATHS];
       // With a limit, admit() counts the new path; without one it is counted here.
-      const refused = this.refused;
+      if (this.limited) this.admitFamily = f.id;
       upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7], this.limited ? this.admit : undefined);
-      if (f.id === IPV6) this.refused6 += this.refused - refused;
       if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) {
         this.pathDelta++;
         if (f.id === IPV6) this.pathDelta6++;
@@ -208,6 +207,8 @@ export class BatchApplier {
   private limitPeer = 0;
   private refused = 0;
   private refused6 = 0;
+  /** The family of the path admit() is asked about. */
+  private admitFamily = 0;
 
   /** Admits one more path of a blocked peer while it holds fewer than its limit (exact across workers). */
   private readonly admit = (): boolean => {
@@ -216,6 +217,7 @@ export class BatchApplier {
     if (Atomics.add(peers, at + PEER_PATHS, 1) < peers[at + PEER_LIMIT]) return true;
     Atomics.sub(peers, at + PEER_PATHS, 1);
     this.refused++;
+    if (this.admitFamily === IPV6) this.refused6++;
     return false;
   };
 

@@ -172,6 +172,21 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors, watch }, peer);
   }
 
+  /** Applies UPDATEs built elsewhere than a session's ring (local routes): copied into shared memory, one batch. */
+  submitMessages(peer: number, ctx: PeerContext, messages: readonly Uint8Array[]): Promise<BatchResult> {
+    const sab = new SharedArrayBuffer(Math.max(1, messages.reduce((n, m) => n + m.length, 0)));
+    const bytes = new Uint8Array(sab);
+    const descriptors = new Uint32Array(messages.length * 2);
+    let o = 0;
+    messages.forEach((m, i) => {
+      bytes.set(m, o);
+      descriptors[i * 2] = o;
+      descriptors[i * 2 + 1] = m.length;
+      o += m.length;
+    });
+    return this.submitUpdates(peer, ctx, sab, descriptors);
+  }
+
   /** Removes all of a peer's paths, after every batch submitted before. */
   flushPeer(peer: number): Promise<BatchResult> {
     return this.run({ kind: 'flush', seq: this.seq++, peer, how: 'all' }, peer);

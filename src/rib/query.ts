@@ -19,15 +19,15 @@ export interface PathView {
   stale: boolean;
 }
 
-/** Calls fn for every prefix, of both families, that has at least one path. */
-export function forEachPrefix(v: RibViews, fn: (f: Family, shard: number, slot: number) => void): void {
-  for (const f of v.families) {
+/** Calls fn for every prefix that has at least one path (both families, or `families`), until it returns false. */
+export function forEachPrefix(v: RibViews, fn: (f: Family, shard: number, slot: number) => boolean | void, families: readonly Family[] = v.families): void {
+  for (const f of families) {
     for (let s = 0; s < f.slots.length; s++) {
       const slots = f.slots[s];
       const n = f.mask + 1;
       for (let i = 0; i < n; i++) {
         const o = i * f.words;
-        if ((slots[o + f.lenAt] & ~TOUCHED) !== 0 && slots[o + f.headAt] !== 0) fn(f, s, i);
+        if ((slots[o + f.lenAt] & ~TOUCHED) !== 0 && slots[o + f.headAt] !== 0 && fn(f, s, i) === false) return;
       }
     }
   }

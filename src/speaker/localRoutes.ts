@@ -9,6 +9,7 @@ import {
   AttrFlag,
   AttrType,
   encodeUpdate,
+  parsePrefix,
   Origin,
   type PathAttribute,
   type Prefix,
@@ -32,10 +33,12 @@ const PER_UPDATE = { 4: 400, 6: 120 } as const;
 const CONTEXT: PeerContext = { asn4: true, ebgp: false, addPath: false, addPath6: false, import: 'accept' };
 
 function prefixOf(v: unknown, field: string): { prefix: string; family: 4 | 6 } {
-  const m = typeof v === 'string' ? v.match(/^([^/]+)\/(\d{1,3})$/) : null;
-  const family = m ? isIP(m[1]) : 0;
-  if (!m || !family || Number(m[2]) > (family === 4 ? 32 : 128)) throw new ConfigError(field, 'a prefix such as "192.0.2.0/24" or "2001:db8::/32"', v);
-  return { prefix: v as string, family: family as 4 | 6 };
+  try {
+    if (typeof v === 'string') return { prefix: v, family: parsePrefix(v).afi === 1 ? 4 : 6 };
+  } catch {
+    // named below
+  }
+  throw new ConfigError(field, 'a prefix such as "192.0.2.0/24" or "2001:db8::/32"', v);
 }
 
 /**
@@ -133,20 +136,9 @@ export class LocalRoutes {
     return { withdrawn: r.withdrawn };
   }
 
-  /** The UPDATEs into shared memory, one batch, checked and applied by the workers. */
+  /** The UPDATEs as one batch, checked and applied by the workers. */
   private async submit(messages: Uint8Array[]) {
-    const total = messages.reduce((n, m) => n + m.length, 0);
-    const sab = new SharedArrayBuffer(Math.max(1, total));
-    const bytes = new Uint8Array(sab);
-    const descriptors = new Uint32Array(messages.length * 2);
-    let o = 0;
-    messages.forEach((m, i) => {
-      bytes.set(m, o);
-      descriptors[i * 2] = o;
-      descriptors[i * 2 + 1] = m.length;
-      o += m.length;
-    });
-    const r = await this.rib.submitUpdates(this.index, CONTEXT, sab, descriptors);
+    const r = await this.rib.submitMessages(this.index, CONTEXT, messages);
     if (r.error) throw new ConfigError('routes', `routes the RIB accepts (${r.error.detail})`);
     if (r.problems.length) throw new ConfigError('routes', `routes the RIB accepts (${r.problems.join('; ')})`);
     return r;
