@@ -34,6 +34,8 @@ export class Connection {
   maxLength = MAX_MESSAGE_LENGTH;
   /** The peer's OPEN, once received on this connection. */
   open: OpenMessage | null = null;
+  /** That OPEN as it arrived, header included (BMP Peer Up carries it). */
+  openBytes: Uint8Array | null = null;
   closed = false;
   /** Reading stopped because the ring is full of batches the workers still hold. */
   paused = false;

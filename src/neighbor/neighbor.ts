@@ -24,7 +24,7 @@ import { Receiver } from './receive.js';
 import { LARGE_HOLD_TIME_S } from './timers.js';
 import type { EventData } from './types.js';
 
-export type { LastError, MessageCounters, NeighborEvents, UpdateIngest } from './types.js';
+export type { LastError, MessageCounters, MessageTap, NeighborEvents, UpdateIngest } from './types.js';
 
 export class Neighbor extends Receiver {
   // ---- operator interface ----------------------------------------------------------------

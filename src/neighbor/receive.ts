@@ -92,6 +92,7 @@ export abstract class Receiver extends Session {
     this.received.update++;
     this.received.total++;
     this.timers.heard();
+    this.messageTap?.(this as unknown as Neighbor, conn.message(off, length)); // the only concrete session
     // A batch never spans the ring's wrap: its region must be one contiguous range.
     if (conn.batchWraps(off)) this.submitBatch(conn);
     conn.addToBatch(off, length);
@@ -151,6 +152,7 @@ export abstract class Receiver extends Session {
     const at = this.timers.heard();
     if (this.traceMessages) log(`${this.name}: received ${MESSAGE_TYPE_NAMES[type]} (${msg.length} octets)`);
     if (type !== MessageType.UPDATE) this.emit('message', 'in', type, at);
+    this.messageTap?.(this as unknown as Neighbor, msg); // the only concrete session
     switch (type) {
       case MessageType.OPEN:
         this.onOpen(conn, msg);
@@ -181,6 +183,7 @@ export abstract class Receiver extends Session {
       const open = decodeOpen(msg);
       validateOpen(open, this.local, this.config);
       conn.open = open;
+      conn.openBytes = Uint8Array.from(msg);
       this.session = negotiate(this.ourOpen, open, this.local, this.config);
       if (this.session.extendedMessage) conn.maxLength = MAX_EXTENDED_MESSAGE_LENGTH;
     } catch (e) {

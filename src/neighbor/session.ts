@@ -25,7 +25,7 @@ import type { Neighbor } from './neighbor.js';
 import { Event, State } from './fsm.js';
 import { localOpen, type LocalIdentity, type NegotiatedSession } from './negotiate.js';
 import { Timers, type TimerName } from './timers.js';
-import { count, zeroCounters, type EventData, type LastError, type NeighborEvents, type UpdateIngest } from './types.js';
+import { count, zeroCounters, type EventData, type LastError, type MessageTap, type NeighborEvents, type UpdateIngest } from './types.js';
 
 export abstract class Session extends EventEmitter<NeighborEvents> {
   state: State = State.Idle;
@@ -46,6 +46,8 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
   ingest: UpdateIngest | null = null;
   /** Log one line per message received, for debugging. */
   traceMessages = false;
+  /** Sees every message received (MRT update logs, BMP); null when nobody looks. */
+  messageTap: MessageTap | null = null;
   /** Size of each connection's receive ring; applies to connections made after a change. */
   ringBytes = DEFAULT_RING_BYTES;
   /**
@@ -105,6 +107,15 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
 
   get peerOpen(): OpenMessage | null {
     return this.conn?.open ?? null;
+  }
+
+  /** Both OPENs as sent, header included: ours, and the peer's on the current connection. */
+  get localOpenBytes(): Uint8Array {
+    return this.ourOpenBytes;
+  }
+
+  get peerOpenBytes(): Uint8Array | null {
+    return this.conn?.openBytes ?? null;
   }
 
   /**

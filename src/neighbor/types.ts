@@ -33,6 +33,13 @@ export interface LastError {
   at: number;
 }
 
+/**
+ * Sees each message the session receives on its current connection, UPDATEs included, in the
+ * order they arrived and before they are handled: MRT update logs, BMP route monitoring. `msg`
+ * is the whole message, header included, as a view of the receive ring: copy what is kept.
+ */
+export type MessageTap = (n: Neighbor, msg: Uint8Array) => void;
+
 /** Where UPDATEs go once the session is Established: the RIB pipeline (speaker.ts). */
 export interface UpdateIngest {
   submit(n: Neighbor, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<{ error?: { code: number; subcode: number; data: number[]; detail: string } }>;

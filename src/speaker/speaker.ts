@@ -10,7 +10,7 @@ import net, { isIP } from 'node:net';
 import { DEFAULT_RIB, type Config, type RibConfig } from '../config/schema.js';
 import { log } from '../log.js';
 import { ipv4ToNumber } from '../packet/index.js';
-import { Neighbor } from '../neighbor/neighbor.js';
+import { Neighbor, type MessageTap } from '../neighbor/neighbor.js';
 import { State } from '../neighbor/fsm.js';
 import { RibPipeline } from '../rib/pipeline.js';
 import type { ImportStats } from '../rib/importStats.js';
@@ -65,6 +65,9 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private readonly servers: net.Server[] = [];
   /** Connections from strangers: closed at once, logged at a bounded rate. */
   private readonly refusals = new LineLimiter(log);
+  /** Who sees every message received (MRT update logs, BMP); the neighbors' taps are off without. */
+  private readonly taps = new Set<MessageTap>();
+  private readonly tapFailures = new LineLimiter(log);
 
   constructor(
     readonly config: Config,
@@ -136,6 +139,34 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       return;
     }
     n.incoming(socket);
+  }
+
+  /**
+   * `tap` sees every message each neighbor receives, in order, before it is handled (see
+   * MessageTap). Returns what removes it again. Costs nothing while no tap is set.
+   */
+  tapMessages(tap: MessageTap): () => void {
+    this.taps.add(tap);
+    this.setTaps();
+    return () => {
+      this.taps.delete(tap);
+      this.setTaps();
+    };
+  }
+
+  private setTaps(): void {
+    const taps = [...this.taps];
+    // A tap's own failure is its own: logged, never a reset of the session it watches.
+    const fanOut: MessageTap | null = taps.length === 0 ? null : (n, msg) => {
+      for (const t of taps) {
+        try {
+          t(n, msg);
+        } catch (e) {
+          this.tapFailures.line(`internal error in a message tap: ${(e as Error)?.stack ?? String(e)}`);
+        }
+      }
+    };
+    for (const n of this.neighbors.values()) n.messageTap = fanOut;
   }
 
   /** What a neighbor's UPDATEs came to: RFC 7606 outcomes and filtered announcements. */
