@@ -1,10 +1,11 @@
 // `ribstorm run`: the foreground daemon.
 
 import { ApiServer } from '../api/server.js';
-import { DEFAULT_API, loadConfigFile, ConfigError, parseApiListen, type ApiConfig, type Config } from '../config/schema.js';
+import { DEFAULT_API, DEFAULT_TABLE_DUMP_INTERVAL, DEFAULT_UPDATES_INTERVAL, loadConfigFile, ConfigError, parseApiListen, type ApiConfig, type Config } from '../config/schema.js';
 import { configFromFlags } from '../config/flags.js';
 import { log } from '../log.js';
 import { checkWritableDir, PeriodicDumps } from '../mrt/files.js';
+import { UpdateLog } from '../mrt/updateLog.js';
 import { Speaker } from '../speaker/speaker.js';
 import { parseFlags } from './flags.js';
 
@@ -12,6 +13,7 @@ export const RUN_USAGE = `usage: ribstorm run --config FILE
        ribstorm run --as ASN --router-id ID [--listen ADDR[:PORT]]... --peer ADDR:AS[,field=value...]...
 options: --workers N               RIB worker threads (default: one per core)
          --api ADDR:PORT|off       the management API (default 127.0.0.1:8179; [api] listen)
+         --mrt-dir DIR             MRT table dumps every 8 h and update logs every 5 min into DIR ([mrt])
          --shutdown-message TEXT   sent to every peer on SIGINT/SIGTERM (RFC 9003)
          --trace                   log every message received`;
 
@@ -25,6 +27,7 @@ export async function run(argv: string[]): Promise<number> {
     workers: { value: true },
     'shutdown-message': { value: true },
     api: { value: true },
+    'mrt-dir': { value: true },
     trace: { value: false },
   });
   if (rest.length) throw new ConfigError(rest[0], 'a flag (see ribstorm run --help)');
@@ -39,25 +42,38 @@ export async function run(argv: string[]): Promise<number> {
   const apiConfig: ApiConfig = { ...(config.api ?? DEFAULT_API) };
   if (flags.api !== undefined) Object.assign(apiConfig, { listen: parseApiListen(flags.api as string, '--api'), explicit: true });
   apiConfig.token ??= process.env.RIBSTORM_API_TOKEN || undefined;
-  if (config.mrt) checkWritableDir(config.mrt.dir, 'mrt.dir');
+  if (flags['mrt-dir'] !== undefined) {
+    const dir = flags['mrt-dir'] as string;
+    config.mrt = { tableDumpInterval: DEFAULT_TABLE_DUMP_INTERVAL, updatesInterval: DEFAULT_UPDATES_INTERVAL, compression: 'gzip', ...config.mrt, dir };
+  }
+  if (config.mrt) checkWritableDir(config.mrt.dir, flags['mrt-dir'] !== undefined ? '--mrt-dir' : 'mrt.dir');
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
   // Before the neighbors start: the management plane sees every transition.
   const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token }) : null;
+  // Also before: the update log holds every session's first state change.
+  const mrt = config.mrt;
+  const updateLog = mrt?.updatesInterval ? new UpdateLog(speaker, { dir: mrt.dir, interval: mrt.updatesInterval, compression: mrt.compression }) : null;
+  if (mrt && updateLog) {
+    updateLog.start();
+    log(`MRT update logs of ${mrt.updatesInterval}s each into ${mrt.dir}`);
+  }
   try {
     await speaker.start();
     if (api && apiConfig.listen) await listenApi(api, apiConfig);
   } catch (e) {
     process.stderr.write(`ribstorm: ${(e as Error).message}\n`);
     await speaker.shutdown('ribstorm failed to start', 0);
+    await updateLog?.stop();
     return 1;
   }
   log(`ribstorm AS${config.global.asn} router-id ${config.global.routerId}, ${config.neighbors.length} neighbor(s)`);
-  const dumps = config.mrt && speaker.rib ? new PeriodicDumps(speaker, config.mrt) : null;
-  if (dumps && config.mrt) {
+  const dumps = mrt?.tableDumpInterval && speaker.rib ? new PeriodicDumps(speaker, mrt) : null;
+  if (mrt && dumps) {
     dumps.start();
-    log(`MRT table dumps every ${config.mrt.tableDumpInterval}s into ${config.mrt.dir}`);
+    log(`MRT table dumps every ${mrt.tableDumpInterval}s into ${mrt.dir}`);
   }
+
   const text = (flags['shutdown-message'] as string | undefined) ?? 'ribstorm shutting down';
   return new Promise<number>((resolve) => {
     let stopping = false;
@@ -68,7 +84,7 @@ export async function run(argv: string[]): Promise<number> {
       }
       stopping = true;
       log(`${sig}: sending Cease / Administrative Shutdown to every peer`);
-      Promise.all([dumps?.stop(), speaker.shutdown(text), api?.close()]).then(() => resolve(0));
+      Promise.all([dumps?.stop(), speaker.shutdown(text).then(() => updateLog?.stop()), api?.close()]).then(() => resolve(0));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);

@@ -102,15 +102,20 @@ export interface ApiConfig {
 export const DEFAULT_API_LISTEN: ListenAddress = { address: '127.0.0.1', port: 8179 };
 export const DEFAULT_API: ApiConfig = { listen: DEFAULT_API_LISTEN, explicit: false };
 
-/** The `[mrt]` table: periodic MRT table dumps (RIS `bview` files). */
+/** The `[mrt]` table: periodic MRT table dumps and update logs (RIS `bview` and `updates` files). */
 export interface MrtConfig {
-  /** Where `bview.YYYYMMDD.HHMM.gz` files go; must exist and be writable. */
+  /** Where `bview.YYYYMMDD.HHMM.gz` and `updates.YYYYMMDD.HHMM.gz` files go; must exist and be writable. */
   dir: string;
-  /** Seconds between two dumps, aligned to the epoch (RIS: 28800, every 8 hours). */
+  /** Seconds between two table dumps, aligned to the epoch (RIS: 28800, every 8 hours); 0: none. */
   tableDumpInterval: number;
+  /** Seconds each update log covers, aligned to the epoch (RIS: 300); 0: no update logs. */
+  updatesInterval: number;
+  /** Of both kinds of file: gzip (.gz, as RIS) or bzip2 (.bz2, as RouteViews). */
+  compression: 'gzip' | 'bzip2';
 }
 
 export const DEFAULT_TABLE_DUMP_INTERVAL = 8 * 3600;
+export const DEFAULT_UPDATES_INTERVAL = 300;
 
 export interface Config {
   global: GlobalConfig;
@@ -342,9 +347,13 @@ function validateMrt(obj: unknown): MrtConfig | undefined {
   const f = new Fields(obj as Obj, 'mrt');
   const dir = f.str('dir');
   if (dir === '') throw new ConfigError('mrt.dir', 'a directory', dir);
-  const tableDumpInterval = f.int('table-dump-interval', 1, 7 * 86400, DEFAULT_TABLE_DUMP_INTERVAL, 'seconds from 1 to 604800');
+  const tableDumpInterval = f.int('table-dump-interval', 0, 7 * 86400, DEFAULT_TABLE_DUMP_INTERVAL, 'seconds from 0 (none) to 604800');
+  // Files are named to the minute (RIS): no shorter interval than one.
+  const updatesInterval = f.int('updates-interval', 0, 86400, DEFAULT_UPDATES_INTERVAL, 'seconds: 0 (none) or 60 to 86400');
+  if (updatesInterval > 0 && updatesInterval < 60) throw new ConfigError('mrt.updates-interval', 'seconds: 0 (none) or 60 to 86400', updatesInterval);
+  const compression = f.oneOf('compression', ['gzip', 'bzip2'] as const, 'gzip');
   f.done();
-  return { dir, tableDumpInterval };
+  return { dir, tableDumpInterval, updatesInterval, compression };
 }
 
 export function validateConfig(doc: unknown): Config {

@@ -26,10 +26,15 @@ export function checkWritableDir(dir: string, field: string): void {
   }
 }
 
-/** RIS's name for a table dump taken at `at`: bview.YYYYMMDD.HHMM.gz, UTC. */
-export function bviewName(at: Date, compression: Compression = 'gzip'): string {
+/** RIS's name for a file of `kind` at `at`: bview.YYYYMMDD.HHMM.gz, updates.YYYYMMDD.HHMM.gz, UTC. */
+export function risName(kind: 'bview' | 'updates', at: Date, compression: Compression = 'gzip'): string {
   const p = (n: number) => String(n).padStart(2, '0');
-  return `bview.${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}.${p(at.getUTCHours())}${p(at.getUTCMinutes())}${SUFFIX[compression]}`;
+  return `${kind}.${at.getUTCFullYear()}${p(at.getUTCMonth() + 1)}${p(at.getUTCDate())}.${p(at.getUTCHours())}${p(at.getUTCMinutes())}${SUFFIX[compression]}`;
+}
+
+/** RIS's name for a table dump taken at `at`. */
+export function bviewName(at: Date, compression: Compression = 'gzip'): string {
+  return risName('bview', at, compression);
 }
 
 /** A temporary name beside `file` (same folder, so the rename stays on one file system). */
@@ -115,7 +120,7 @@ export class PeriodicDumps {
   private tick(at: Date): void {
     this.schedule();
     if (this.running) {
-      log(`MRT table dump ${bviewName(at)} skipped: the one before is still being written`);
+      log(`MRT table dump ${bviewName(at, this.config.compression)} skipped: the one before is still being written`);
       return;
     }
     this.running = this.dump(at).finally(() => (this.running = null));
@@ -123,10 +128,10 @@ export class PeriodicDumps {
 
   /** One dump, named for `at`; logged with its time and size, or why it failed. */
   async dump(at = new Date()): Promise<void> {
-    const file = path.join(this.config.dir, bviewName(at));
+    const file = path.join(this.config.dir, bviewName(at, this.config.compression));
     const started = Date.now();
     try {
-      const { stats, bytes } = await dumpToFile(this.speaker, file, 'gzip', at);
+      const { stats, bytes } = await dumpToFile(this.speaker, file, this.config.compression, at);
       log(`MRT table dump ${file}: ${stats.prefixes} prefixes, ${stats.paths} paths, ${bytes} bytes in ${((Date.now() - started) / 1000).toFixed(1)}s`);
     } catch (e) {
       log(`MRT table dump ${file} failed: ${(e as Error).message}`);

@@ -30,7 +30,7 @@ export function available(kind: Compression): boolean {
   return kind !== 'bzip2' || findExecutable('bzip2') !== null;
 }
 
-interface Codec {
+export interface Codec {
   input: Writable;
   output: Readable;
   /** Resolves once the codec ended cleanly; rejects with why it did not. */
@@ -38,7 +38,8 @@ interface Codec {
   kill(): void;
 }
 
-function codec(kind: Compression): Codec {
+/** A compressor of `kind`: write to `input`, read from `output`. */
+export function codec(kind: Compression): Codec {
   if (kind === 'bzip2') {
     const child = spawn('bzip2', ['-c'], { stdio: ['pipe', 'pipe', 'pipe'] });
     let stderr = '';
