@@ -33,7 +33,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   advertise: ['packet', 'rib', 'policy', 'log', 'util'],
   speaker: ['packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'log', 'util'],
   // MRT dumps are read from the shared RIB; of the speaker, only its peers' names and times.
-  mrt: ['packet', 'rib', 'speaker', 'config', 'log', 'util'],
+  mrt: ['packet', 'rib', 'neighbor', 'speaker', 'config', 'log', 'util'],
   // The management plane reads the speaker and the shared RIB; only cli/ starts it.
   api: ['packet', 'config', 'rib', 'neighbor', 'speaker', 'mrt', 'log', 'util'],
 };

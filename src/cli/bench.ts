@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { runConvergence, type ConvergenceOptions, type ConvergenceResult } from '../harness/bench/convergence.js';
 import { loadTrace } from '../harness/loadgen/replay.js';
-import { TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type TargetKind } from '../harness/bench/targets/index.js';
+import { DATA_OUT, TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type DataOut, type TargetKind } from '../harness/bench/targets/index.js';
 import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS } from '../harness/bench/convergence.js';
 import { convergenceSvg } from '../harness/bench/chart.js';
 import { loadTables } from '../harness/bench/tables.js';
@@ -14,8 +14,10 @@ import { measureLoadGenerator } from '../harness/loadgen/direct.js';
 import { intFlag, parseFlags } from './flags.js';
 import type { ApiClients } from '../harness/bench/apiLoad.js';
 
+const DATA_OUT_NAMES: Record<DataOut, string> = { mrt: 'MRT update logs' };
+
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
-                     [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--api-clients both|queries|stream] [--json FILE] [--chart FILE.svg]
+                     [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--api-clients both|queries|stream] [--data-out mrt] [--json FILE] [--chart FILE.svg]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
@@ -26,7 +28,9 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   storm of the whole table); --replay plays a real update trace's busiest peer from the first
   sender at X times its pace. --api-clients runs ribstorm a second time with its management
   API on and clients beside the run: one asking /neighbors and /rib in a loop (queries), one
-  taking the whole /stream (stream), or both; it reports what they got. --peers 1,2 runs each count and prints one table. Up to
+  taking the whole /stream (stream), or both; it reports what they got. --data-out mrt runs
+  ribstorm a second time writing MRT update logs of every UPDATE it receives, and reports the
+  files. --peers 1,2 runs each count and prints one table. Up to
   ${MAX_SENDERS} peers and ${MAX_SINKS} sinks; ribstorm's RIB is sized for the run (peers x prefixes).`;
 
 function bar(held: number, total: number, ms: number): string {
@@ -49,6 +53,7 @@ export async function bench(argv: string[]): Promise<number> {
     speed: { value: true },
     sinks: { value: true },
     'api-clients': { value: true },
+    'data-out': { value: true },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   // One or more peer counts ("1,2"): each a round of every target, all in one table.
@@ -67,6 +72,9 @@ export async function bench(argv: string[]): Promise<number> {
   }
   const apiClients = flags['api-clients'] as ApiClients | undefined;
   if (apiClients !== undefined && !['both', 'queries', 'stream'].includes(apiClients)) throw new ConfigError('--api-clients', 'both, queries or stream', apiClients);
+  const dataOut = flags['data-out'] as DataOut | undefined;
+  if (dataOut !== undefined && !(DATA_OUT as readonly string[]).includes(dataOut)) throw new ConfigError('--data-out', DATA_OUT.join(' or '), dataOut);
+  if (dataOut && apiClients) throw new ConfigError('--data-out', 'one of --data-out and --api-clients at a time', dataOut);
   const workers = flags.workers === undefined ? undefined : intFlag(flags.workers as string, 'workers', 1, 64, 1);
   const requested = ((flags.targets as string | undefined) ?? 'ribstorm,bird').split(',');
   for (const t of requested) {
@@ -91,9 +99,12 @@ export async function bench(argv: string[]): Promise<number> {
     // The ceiling of every figure below: the load generator with nothing in between.
     const direct = await measureLoadGenerator(tables);
     const round: ConvergenceResult[] = [];
-    // With --api-clients, ribstorm runs twice, right after each other: alone, then watched.
-    const runs = targets.flatMap((t): Array<{ target: TargetKind; api?: ApiClients }> => (t === 'ribstorm' && apiClients ? [{ target: t }, { target: t, api: apiClients }] : [{ target: t }]));
-    for (const { target, api } of runs) {
+    // With --api-clients or --data-out, ribstorm runs twice, right after each other: alone, then
+    // watched or writing out.
+    const runs = targets.flatMap((t): Array<{ target: TargetKind; api?: ApiClients; out?: DataOut }> =>
+      t === 'ribstorm' && (apiClients || dataOut) ? [{ target: t }, { target: t, api: apiClients, out: dataOut }] : [{ target: t }],
+    );
+    for (const { target, api, out } of runs) {
       const tty = process.stderr.isTTY;
       let lastPrint = 0;
       const r = await runConvergence({
@@ -104,6 +115,7 @@ export async function bench(argv: string[]): Promise<number> {
         churn,
         sinks,
         apiClients: api,
+        dataOut: out,
         onProgress: (held, ms) => {
           if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, expected, ms)}`);
           else if (ms - lastPrint > 2000) {
@@ -114,6 +126,7 @@ export async function bench(argv: string[]): Promise<number> {
       });
       if (tty) process.stderr.write('\n');
       if (api) r.target = `ribstorm + API ${api === 'both' ? 'queries and stream' : api}`;
+      if (out) r.target = `ribstorm + ${DATA_OUT_NAMES[out]}`;
       round.push(r);
       series.push({ name: `${r.target}, ${r.peers} peer(s): ${r.seconds === null ? r.verdict : `${r.seconds.toFixed(2)} s`}`, points: r.curve });
     }
@@ -133,6 +146,12 @@ export async function bench(argv: string[]): Promise<number> {
       lines.push(
         `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | ${r.target.endsWith('API queries') ? '' : `stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'}`} |`,
       );
+    }
+    for (const r of round) {
+      if (!r.dataOut) continue;
+      const d = r.dataOut;
+      const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
+      lines.push(`| ${DATA_OUT_NAMES[d.kind]} | ${d.files} file(s), ${d.records.toLocaleString('en-US')} records | | | | | | | | ${mb(d.bytes)} written, ${mb(d.compressedBytes)} compressed, ${d.dropped ? `${d.dropped.toLocaleString('en-US')} DROPPED` : 'none dropped'} |`);
     }
     const best = Math.max(0, ...round.map((r) => r.pathsPerSecond ?? 0));
     const enough = direct.prefixesPerSecond >= 3_000_000 && direct.prefixesPerSecond >= 5 * best;

@@ -60,6 +60,10 @@ class LogFile {
   error: Error | null = null;
   /** Compressed octets written. */
   bytes = 0;
+  /** Records and their octets before compression, and records dropped, in this file. */
+  records = 0;
+  raw = 0;
+  dropped = 0;
 
   constructor(readonly file: string, compression: Compression) {
     this.tmp = temporaryName(file);
@@ -198,6 +202,7 @@ export class UpdateLog {
     const size = recordLength(block.length + tail.length);
     if (this.current.backlog + this.used + size > this.backlogBytes) {
       this.stats.dropped++;
+      this.current.dropped++;
       this.drops.line(`MRT update log ${this.current.file}: records dropped, the disk is not keeping up (${this.stats.dropped} so far)`);
       return;
     }
@@ -207,12 +212,14 @@ export class UpdateLog {
     }
     this.used = writeRecord(this.chunk, this.used, performance.timeOrigin + performance.now(), subtype, block, tail);
     this.stats.records++;
+    this.current.records++;
   }
 
   /** Hands the chunk to the compressor (which keeps it), and starts a new one. */
   private flush(): void {
     if (this.used === 0 || !this.current) return;
     this.current.write(this.chunk.subarray(0, this.used));
+    this.current.raw += this.used;
     this.stats.bytes += this.used;
     this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
     this.used = 0;
@@ -246,7 +253,7 @@ export class UpdateLog {
     if (!f) return;
     this.stats.files++;
     const done = f.close().then(
-      () => undefined,
+      () => log(`MRT update log ${f.file}: ${f.records} records, ${f.raw} bytes, ${f.bytes} compressed${f.dropped ? `, ${f.dropped} DROPPED` : ''}`),
       (e: Error) => {
         this.stats.failures++;
         log(`MRT update log ${f.file} failed, not kept: ${e.message}`);

@@ -9,7 +9,7 @@ import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
 import { freePort } from '../daemons/proc.js';
 import { decodeUpdate } from '../../packet/index.js';
 import { startApiLoad, type ApiClients, type ApiLoadReport } from './apiLoad.js';
-import { createTarget, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
+import { createTarget, type DataOut, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
 
 /** Where the peers and the target are: the bench's own loopback plan, or the user's. */
 export interface Layout {
@@ -76,6 +76,32 @@ export interface ConvergenceOptions {
   onProgress?: (held: number, elapsedMs: number) => void;
   /** ribstorm only: its API on, one client querying it in a loop and one taking the whole stream. */
   apiClients?: ApiClients;
+  /** ribstorm only: route data it writes out meanwhile (update logs). */
+  dataOut?: DataOut;
+}
+
+/** What ribstorm wrote out during a run, from its log. */
+export interface DataOutReport {
+  kind: DataOut;
+  files: number;
+  records: number;
+  /** Before and after compression. */
+  bytes: number;
+  compressedBytes: number;
+  dropped: number;
+}
+
+/** Sums the "MRT update log FILE: R records, B bytes, C compressed[, D DROPPED]" lines. */
+export function dataOutReport(kind: DataOut, log: string): DataOutReport {
+  const r: DataOutReport = { kind, files: 0, records: 0, bytes: 0, compressedBytes: 0, dropped: 0 };
+  for (const m of log.matchAll(/MRT update log \S+: (\d+) records, (\d+) bytes, (\d+) compressed(?:, (\d+) DROPPED)?/g)) {
+    r.files++;
+    r.records += Number(m[1]);
+    r.bytes += Number(m[2]);
+    r.compressedBytes += Number(m[3]);
+    r.dropped += Number(m[4] ?? 0);
+  }
+  return r;
 }
 
 export interface ConvergenceResult {
@@ -107,6 +133,8 @@ export interface ConvergenceResult {
   replay?: { messages: number; seconds: number; sinkUpdates: number; settleSeconds: number };
   /** With apiClients: what the API's clients got during the run. */
   api?: ApiLoadReport;
+  /** With dataOut: what ribstorm wrote out. */
+  dataOut?: DataOutReport;
 }
 
 /**
@@ -146,8 +174,10 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     workers: o.workers,
     load: runLoad(o),
     api,
+    dataOut: o.dataOut,
   });
   const open: LoadPeer[] = [];
+  let result: ConvergenceResult;
   try {
     await target.start();
     const sets = Array.from({ length: o.sinks ?? 1 }, () => new PrefixSet());
@@ -270,7 +300,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
         settleSeconds: Math.max(0, (held.lastUpdateAt - sent) / 1000),
       };
     }
-    return {
+    result = {
       target: target.name,
       peers: o.tables.length,
       sinks: sets.length,
@@ -295,4 +325,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     for (const p of open) p.close();
     await target.stop();
   }
+  // Files are complete once the target has stopped.
+  if (o.dataOut) result.dataOut = dataOutReport(o.dataOut, target.log?.() ?? '');
+  return result;
 }

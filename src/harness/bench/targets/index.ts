@@ -12,7 +12,7 @@ import { ProcessTarget } from './process.js';
 import { startRibstorm } from './ribstorm.js';
 import type { Target, TargetKind, TargetOptions } from './types.js';
 
-export { TARGET_KINDS, type Target, type TargetKind, type TargetLoad, type TargetOptions, type TargetPeer } from './types.js';
+export { DATA_OUT, TARGET_KINDS, type DataOut, type Target, type TargetKind, type TargetLoad, type TargetOptions, type TargetPeer } from './types.js';
 export { ribstormConfig, ribstormRib } from './ribstorm.js';
 
 const DRIVERS: Record<Exclude<TargetKind, 'ribstorm'>, PassiveDriver> = { bird, gobgp, frr, openbgpd };

@@ -10,6 +10,7 @@ import type { Target } from './types.js';
 export class ProcessTarget implements Target {
   private proc: DaemonProcess | null = null;
   private dir: string | null = null;
+  private lastLog = '';
 
   constructor(
     readonly name: string,
@@ -34,8 +35,14 @@ export class ProcessTarget implements Target {
     return this.proc?.cpuSeconds() ?? 0;
   }
 
+  /** The target's own log: while it runs, or as it was when it stopped. */
+  log(): string {
+    return this.proc?.readLog() ?? this.lastLog;
+  }
+
   async stop(): Promise<void> {
     await this.proc?.stop(5_000);
+    this.lastLog = this.proc?.readLog() ?? this.lastLog;
     this.proc = null;
     if (this.dir) rmSync(this.dir, { recursive: true, force: true });
     this.dir = null;

@@ -2,7 +2,7 @@
 // layer, from a config file that is passive towards every peer and sizes the RIB for the run's
 // load.
 
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SIZING } from '../../../rib/memory.js';
@@ -25,8 +25,11 @@ export function ribstormRib(load: TargetLoad | undefined, workers?: number): Rec
   };
 }
 
-/** ribstorm's config file for a run: passive towards every peer, RIB sized for the load, the API off unless asked for. */
-export function ribstormConfig(o: TargetOptions): string {
+/**
+ * ribstorm's config file for a run: passive towards every peer, RIB sized for the load, the API
+ * off unless asked for; with dataOut `mrt`, update logs into `runDir`/mrt.
+ */
+export function ribstormConfig(o: TargetOptions, runDir = '.'): string {
   const rib = ribstormRib(o.load, o.workers);
   return [
     '[global]',
@@ -40,6 +43,7 @@ export function ribstormConfig(o: TargetOptions): string {
     '',
     '[rib]',
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
+    ...(o.dataOut === 'mrt' ? ['', '[mrt]', `dir = ${JSON.stringify(join(runDir, 'mrt'))}`, 'table-dump-interval = 0', 'updates-interval = 300'] : []),
     ...o.peers.flatMap((p) => ['', '[[neighbors]]', `address = "${p.address}"`, `remote-as = ${p.asn}`, 'passive = true', 'import-policy = "accept"', 'export-policy = "accept"']),
     '',
   ].join('\n');
@@ -51,7 +55,8 @@ export async function startRibstorm(runDir: string, o: TargetOptions): Promise<D
   // RIBSTORM_NODE_ARGS passes flags to the target's node, e.g. "--cpu-prof" to profile it.
   const nodeArgs = (process.env.RIBSTORM_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const file = join(runDir, 'ribstorm.toml');
-  writeFileSync(file, ribstormConfig(o));
+  if (o.dataOut === 'mrt') mkdirSync(join(runDir, 'mrt'));
+  writeFileSync(file, ribstormConfig(o, runDir));
   const p = new DaemonProcess('ribstorm', { runDir, address: o.address, port: o.port }, join(runDir, 'ribstorm.log'));
   await p.launch(process.execPath, [...nodeArgs, bin, 'run', '--config', file], {
     what: `ribstorm listening on ${o.address}:${o.port}`,

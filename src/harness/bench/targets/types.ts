@@ -12,7 +12,13 @@ export interface TargetOptions extends PassivePeers {
   load?: TargetLoad;
   /** ribstorm only: where its management API listens (absent: off). */
   api?: { address: string; port: number };
+  /** ribstorm only: route data it writes out while it runs (absent: none). */
+  dataOut?: DataOut;
 }
+
+/** Route data out a run may measure ribstorm with: `mrt`, update logs of every UPDATE received. */
+export const DATA_OUT = ['mrt'] as const;
+export type DataOut = (typeof DATA_OUT)[number];
 
 /** What a run puts into a target at most. */
 export interface TargetLoad {
@@ -33,6 +39,8 @@ export interface Target {
   peakRss(): number;
   /** User + system CPU seconds used so far. */
   cpuSeconds(): number;
+  /** What the target logged (after stop: as it was then); '' when it keeps no log. */
+  log?(): string;
   stop(): Promise<void>;
 }
 
