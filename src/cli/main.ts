@@ -8,6 +8,7 @@ import { dump, DUMP_USAGE } from './dump.js';
 import { loadtest, LOADTEST_USAGE } from './loadtest.js';
 import { planCommand, PLAN_USAGE } from './plan.js';
 import { run, RUN_USAGE } from './run.js';
+import { soak, SOAK_USAGE } from './soak.js';
 
 const USAGE = `ribstorm: a BGP-4 speaker built for full-table throughput
 
@@ -16,6 +17,7 @@ commands:
   bench     full-table convergence through ribstorm (and BIRD), side by side
   loadtest  the load generator against a router you run
   plan      RAM and time for N full feeds, projected from measurements here
+  soak      ribstorm under churn for ten minutes: memory, handles, and the RIB at the end
   neighbors, neighbor, rib, watch, announce, withdraw
             ask (or change) a running speaker through its management API
   dump      the running speaker's RIB as an MRT table dump (TABLE_DUMP_V2)
@@ -29,6 +31,8 @@ ${LOADTEST_USAGE}
 
 ${PLAN_USAGE}
 
+${SOAK_USAGE}
+
 ${CLIENT_USAGE}
 
 ${DUMP_USAGE}`;
@@ -37,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE, dump: DUMP_USAGE };
+      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, soak: SOAK_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE, dump: DUMP_USAGE };
       process.stdout.write((usage[cmd] ?? USAGE) + '\n');
       return 0;
     }
@@ -50,6 +54,8 @@ export async function main(argv: string[]): Promise<number> {
         return await loadtest(rest);
       case 'plan':
         return await planCommand(rest);
+      case 'soak':
+        return await soak(rest);
       case 'neighbors':
       case 'neighbor':
       case 'rib':
@@ -71,7 +77,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, neighbors, neighbor, rib, watch, announce, withdraw, dump, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, soak, neighbors, neighbor, rib, watch, announce, withdraw, dump, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {

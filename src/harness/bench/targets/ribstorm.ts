@@ -2,8 +2,8 @@
 // layer, from a config file that is passive towards every peer and sizes the RIB for the run's
 // load.
 
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DEFAULT_SIZING } from '../../../rib/memory.js';
 import { DaemonProcess } from '../../daemons/proc.js';
@@ -49,9 +49,18 @@ export function ribstormConfig(o: TargetOptions, runDir = '.'): string {
   ].join('\n');
 }
 
+/** bin/ribstorm.js of this checkout, from the built module (dist/src/…) or the source (src/…). */
+function ribstormBin(): string {
+  for (let dir = dirname(fileURLToPath(import.meta.url)); dir !== dirname(dir); dir = dirname(dir)) {
+    const bin = join(dir, 'bin', 'ribstorm.js');
+    if (existsSync(bin)) return bin;
+  }
+  throw new Error('bin/ribstorm.js not found above this module');
+}
+
 /** `ribstorm run` in `runDir` from a config file (the RIB's sizing has no flags); resolves once it listens. */
 export async function startRibstorm(runDir: string, o: TargetOptions): Promise<DaemonProcess> {
-  const bin = fileURLToPath(new URL('../../../../../bin/ribstorm.js', import.meta.url));
+  const bin = ribstormBin();
   // RIBSTORM_NODE_ARGS passes flags to the target's node, e.g. "--cpu-prof" to profile it.
   const nodeArgs = (process.env.RIBSTORM_NODE_ARGS ?? '').split(' ').filter(Boolean);
   const file = join(runDir, 'ribstorm.toml');
