@@ -40,6 +40,7 @@ export function ribstormConfig(o: TargetOptions): string {
     '',
     '[rib]',
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
+    ...(o.bmp ?? []).flatMap((station) => ['', '[[bmp]]', `station = "${station}"`]),
     ...o.peers.flatMap((p) => ['', '[[neighbors]]', `address = "${p.address}"`, `remote-as = ${p.asn}`, 'passive = true', 'import-policy = "accept"', 'export-policy = "accept"']),
     '',
   ].join('\n');
