@@ -18,7 +18,7 @@ function room(file: string): string {
 
 /** The harness: benchmarks, load and table generators. The product never imports it. */
 const HARNESS = new Set(['harness', 'bench', 'loadgen', 'tablegen']);
-const PRODUCT_ROOMS = ['util', 'log', 'packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'speaker', 'mrt', 'api'];
+const PRODUCT_ROOMS = ['util', 'log', 'packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'speaker', 'mrt', 'bmp', 'api'];
 
 /** What each room of the product may import besides itself. */
 const MAY_IMPORT: Record<string, string[]> = {
@@ -34,8 +34,10 @@ const MAY_IMPORT: Record<string, string[]> = {
   speaker: ['packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'log', 'util'],
   // MRT dumps are read from the shared RIB; of the speaker, only its peers' names and times.
   mrt: ['packet', 'rib', 'neighbor', 'speaker', 'config', 'log', 'util'],
+  // BMP reads the speaker (its tap, neighbors' events) and walks the shared RIB.
+  bmp: ['packet', 'rib', 'neighbor', 'speaker', 'config', 'log', 'util'],
   // The management plane reads the speaker and the shared RIB; only cli/ starts it.
-  api: ['packet', 'config', 'rib', 'neighbor', 'speaker', 'mrt', 'log', 'util'],
+  api: ['packet', 'config', 'rib', 'neighbor', 'speaker', 'mrt', 'bmp', 'log', 'util'],
 };
 
 function sources(dir: string): string[] {

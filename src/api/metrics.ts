@@ -7,6 +7,7 @@ import client from 'prom-client';
 import { State } from '../neighbor/fsm.js';
 import type { Neighbor } from '../neighbor/neighbor.js';
 import type { Speaker } from '../speaker/speaker.js';
+import type { StationStatus } from '../bmp/exporter.js';
 import type { NeighborView } from './neighborView.js';
 import type { RibCounts } from './ribView.js';
 
@@ -29,7 +30,7 @@ const FAMILIES = [
 export class Metrics {
   readonly registry = new client.Registry();
 
-  constructor(speaker: Speaker, neighbors: NeighborView, rib: () => RibCounts | null) {
+  constructor(speaker: Speaker, neighbors: NeighborView, rib: () => RibCounts | null, bmp?: () => StationStatus[]) {
     const r = this.registry;
     client.collectDefaultMetrics({ register: r });
     const peerLabels = ['peer', 'peer_as'];
@@ -175,6 +176,7 @@ export class Metrics {
       registers: [r],
     });
     speaker.on('batch', (_n, _r, seconds) => processing.observe(seconds));
+    if (bmp) bmpMetrics(r, bmp);
   }
 
   async text(): Promise<string> {
@@ -184,4 +186,48 @@ export class Metrics {
   get contentType(): string {
     return this.registry.contentType;
   }
+}
+
+/** The BMP stations (../bmp/): connection state, what was sent, dropped, and reconnections. */
+function bmpMetrics(r: client.Registry, stations: () => StationStatus[]): void {
+  const each = (fn: (s: StationStatus) => void) => {
+    for (const s of stations()) fn(s);
+  };
+  new client.Gauge({
+    name: 'ribstorm_bmp_station_up',
+    help: '1 while the BMP station is connected',
+    labelNames: ['station'],
+    registers: [r],
+    collect() {
+      this.reset();
+      each((s) => this.set({ station: s.station }, s.state === 'up' ? 1 : 0));
+    },
+  });
+  new client.Gauge({
+    name: 'ribstorm_bmp_send_queue_bytes',
+    help: 'Octets queued for the BMP station and not yet taken by the socket',
+    labelNames: ['station'],
+    registers: [r],
+    collect() {
+      this.reset();
+      each((s) => this.set({ station: s.station }, s.backlog));
+    },
+  });
+  const counter = (name: string, help: string, pick: (s: StationStatus) => number) =>
+    new client.Counter({
+      name,
+      help,
+      labelNames: ['station'],
+      registers: [r],
+      collect() {
+        this.reset();
+        each((s) => this.inc({ station: s.station }, pick(s)));
+      },
+    });
+  counter('ribstorm_bmp_messages_sent_total', 'BMP messages handed to the station connection', (s) => s.counters.messages);
+  counter('ribstorm_bmp_sent_bytes_total', 'Octets of BMP messages handed to the station connection', (s) => s.counters.bytes);
+  counter('ribstorm_bmp_dropped_messages_total', 'BMP messages dropped because the send buffer was full (each closed the connection)', (s) => s.counters.dropped);
+  counter('ribstorm_bmp_dropped_bytes_total', 'Octets dropped with them, including what was still queued', (s) => s.counters.droppedBytes);
+  counter('ribstorm_bmp_connections_total', 'Connections made to the station', (s) => s.counters.connects);
+  counter('ribstorm_bmp_reconnects_total', 'Failed connection attempts and lost connections, each followed by a reconnect', (s) => s.counters.reconnects);
 }

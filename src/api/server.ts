@@ -17,6 +17,7 @@ import { log } from '../log.js';
 import { available, COMPRESSIONS, pipeCompressed, type Compression } from '../mrt/output.js';
 import { speakerSource, writeTableDump } from '../mrt/tableDump.js';
 import type { Speaker } from '../speaker/speaker.js';
+import type { StationStatus } from '../bmp/exporter.js';
 import { Dashboard } from './dashboard.js';
 import { Metrics } from './metrics.js';
 import { NeighborView } from './neighborView.js';
@@ -34,6 +35,8 @@ export interface ApiOptions {
   token?: string;
   /** What one stream client may have queued before it is cut off (default 16 MiB). */
   streamBufferBytes?: number;
+  /** The BMP stations' figures, for /metrics (none without). */
+  bmp?: () => StationStatus[];
 }
 
 export class ApiServer {
@@ -54,7 +57,7 @@ export class ApiServer {
     this.rib = speaker.rib ? new RibView(speaker) : null;
     this.writes = new Writes(speaker, opts.token);
     this.stream = this.rib ? new RouteStream(speaker, this.rib, opts.streamBufferBytes) : null;
-    this.metrics = new Metrics(speaker, this.neighbors, () => this.rib?.counts() ?? null);
+    this.metrics = new Metrics(speaker, this.neighbors, () => this.rib?.counts() ?? null, opts.bmp);
   }
 
   /** Which server runs: uWebSockets.js unless told otherwise or it cannot load. */

@@ -1,6 +1,9 @@
 // `ribstorm run`: the foreground daemon.
 
+import { readFileSync } from 'node:fs';
 import { ApiServer } from '../api/server.js';
+import { BmpExporter } from '../bmp/exporter.js';
+import { bmpStation } from '../config/bmp.js';
 import { DEFAULT_API, DEFAULT_TABLE_DUMP_INTERVAL, DEFAULT_UPDATES_INTERVAL, loadConfigFile, ConfigError, parseApiListen, type ApiConfig, type Config } from '../config/schema.js';
 import { configFromFlags } from '../config/flags.js';
 import { log } from '../log.js';
@@ -14,6 +17,7 @@ export const RUN_USAGE = `usage: ribstorm run --config FILE
 options: --workers N               RIB worker threads (default: one per core)
          --api ADDR:PORT|off       the management API (default 127.0.0.1:8179; [api] listen)
          --mrt-dir DIR             MRT table dumps every 8 h and update logs every 5 min into DIR ([mrt])
+         --bmp ADDR[:PORT]         export to a BMP station (RFC 7854; port 1790 by default; [[bmp]])
          --shutdown-message TEXT   sent to every peer on SIGINT/SIGTERM (RFC 9003)
          --trace                   log every message received`;
 
@@ -28,6 +32,7 @@ export async function run(argv: string[]): Promise<number> {
     'shutdown-message': { value: true },
     api: { value: true },
     'mrt-dir': { value: true },
+    bmp: { value: true, repeat: true },
     trace: { value: false },
   });
   if (rest.length) throw new ConfigError(rest[0], 'a flag (see ribstorm run --help)');
@@ -47,10 +52,12 @@ export async function run(argv: string[]): Promise<number> {
     config.mrt = { tableDumpInterval: DEFAULT_TABLE_DUMP_INTERVAL, updatesInterval: DEFAULT_UPDATES_INTERVAL, compression: 'gzip', ...config.mrt, dir };
   }
   if (config.mrt) checkWritableDir(config.mrt.dir, flags['mrt-dir'] !== undefined ? '--mrt-dir' : 'mrt.dir');
+  const bmpConfig = [...(config.bmp ?? []), ...((flags.bmp as string[] | undefined) ?? []).map((b, i) => bmpStation(b, `--bmp[${i}]`))];
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
+  const bmp = bmpConfig.length && speaker.rib ? new BmpExporter(speaker, bmpConfig, packageVersion()) : null;
   // Before the neighbors start: the management plane sees every transition.
-  const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token }) : null;
+  const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token, bmp: bmp ? () => bmp.status() : undefined }) : null;
   // Also before: the update log holds every session's first state change.
   const mrt = config.mrt;
   const updateLog = mrt?.updatesInterval ? new UpdateLog(speaker, { dir: mrt.dir, interval: mrt.updatesInterval, compression: mrt.compression }) : null;
@@ -68,6 +75,10 @@ export async function run(argv: string[]): Promise<number> {
     return 1;
   }
   log(`ribstorm AS${config.global.asn} router-id ${config.global.routerId}, ${config.neighbors.length} neighbor(s)`);
+  if (bmp) {
+    bmp.start();
+    log(`BMP: exporting to ${bmp.stations.map((s) => s.name.replace('BMP station ', '')).join(', ')}`);
+  }
   const dumps = mrt?.tableDumpInterval && speaker.rib ? new PeriodicDumps(speaker, mrt) : null;
   if (mrt && dumps) {
     dumps.start();
@@ -84,7 +95,8 @@ export async function run(argv: string[]): Promise<number> {
       }
       stopping = true;
       log(`${sig}: sending Cease / Administrative Shutdown to every peer`);
-      Promise.all([dumps?.stop(), speaker.shutdown(text).then(() => updateLog?.stop()), api?.close()]).then(() => resolve(0));
+      // Peer Downs reach the BMP stations before their Termination.
+      Promise.all([dumps?.stop(), speaker.shutdown(text).then(() => Promise.all([updateLog?.stop(), bmp?.stop()])), api?.close()]).then(() => resolve(0));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -104,4 +116,16 @@ async function listenApi(api: ApiServer, c: ApiConfig): Promise<void> {
     if (c.explicit) throw new Error(`management API: cannot listen on ${address} port ${port}: ${(e as Error).message}`);
     log(`management API not started: cannot listen on ${address} port ${port} (in use?); set --api ADDR:PORT or [api] listen`);
   }
+}
+
+/** The version in package.json, for BMP's sysDescr ('' when it cannot be read). */
+function packageVersion(): string {
+  for (const rel of ['../../package.json', '../../../package.json']) {
+    try {
+      return (JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8')) as { version?: string }).version ?? '';
+    } catch {
+      // not there: run from dist/ or src/
+    }
+  }
+  return '';
 }

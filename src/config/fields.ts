@@ -116,3 +116,19 @@ export class Fields {
     }
   }
 }
+
+export interface ListenAddress {
+  address: string;
+  port: number;
+}
+
+/** Parses "ADDR:PORT", "[V6]:PORT" or a bare address (port `dflt`). */
+export function parseHostPort(text: string, field: string, dflt: number): ListenAddress {
+  const m = text.match(/^\[([^\]]+)\](?::(\d+))?$/) ?? text.match(/^([^:]+)(?::(\d+))?$/);
+  const address = isIP(text) === 6 ? text : m?.[1];
+  const portText = isIP(text) === 6 ? undefined : m?.[2];
+  if (!address || isIP(address) === 0) throw new ConfigError(field, 'ADDRESS[:PORT] (IPv6 as [ADDRESS]:PORT)', text);
+  const port = portText === undefined ? dflt : Number(portText);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(field, 'a port from 1 to 65535', text);
+  return { address, port };
+}

@@ -6,9 +6,11 @@ import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_SIZING, type RibSizing } from '../rib/memory.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
-import { ConfigError, Fields, type Obj } from './fields.js';
+import { ConfigError, Fields, parseHostPort, type ListenAddress, type Obj } from './fields.js';
+import { validateBmp, type BmpConfig } from './bmp.js';
 
-export { ConfigError } from './fields.js';
+export { ConfigError, parseHostPort, type ListenAddress } from './fields.js';
+export type { BmpConfig } from './bmp.js';
 
 export type FamilyName = 'ipv4-unicast' | 'ipv6-unicast';
 export const FAMILIES: readonly FamilyName[] = ['ipv4-unicast', 'ipv6-unicast'];
@@ -16,11 +18,6 @@ export const FAMILIES: readonly FamilyName[] = ['ipv4-unicast', 'ipv6-unicast'];
 export type MaxPrefixAction = 'warn' | 'block' | 'restart' | 'disable';
 export type AddPathSetting = 'off' | 'receive' | 'send' | 'both';
 export type RoleName = 'provider' | 'customer' | 'peer' | 'rs-server' | 'rs-client';
-
-export interface ListenAddress {
-  address: string;
-  port: number;
-}
 
 export interface GlobalConfig {
   asn: number;
@@ -124,6 +121,8 @@ export interface Config {
   api?: ApiConfig;
   /** Absent: no periodic dumps. */
   mrt?: MrtConfig;
+  /** `[[bmp]]`: the BMP stations to export to (RFC 7854); absent or empty: none. */
+  bmp?: BmpConfig[];
   neighbors: NeighborConfig[];
 }
 
@@ -179,17 +178,6 @@ function routerId(f: Fields, key: string): string {
     throw new ConfigError(`global.${key}`, 'a non-zero dotted-quad BGP Identifier such as "10.0.0.1"', v);
   }
   return v;
-}
-
-/** Parses "ADDR:PORT", "[V6]:PORT" or a bare address (port `dflt`). */
-export function parseHostPort(text: string, field: string, dflt: number): ListenAddress {
-  const m = text.match(/^\[([^\]]+)\](?::(\d+))?$/) ?? text.match(/^([^:]+)(?::(\d+))?$/);
-  const address = isIP(text) === 6 ? text : m?.[1];
-  const portText = isIP(text) === 6 ? undefined : m?.[2];
-  if (!address || isIP(address) === 0) throw new ConfigError(field, 'ADDRESS[:PORT] (IPv6 as [ADDRESS]:PORT)', text);
-  const port = portText === undefined ? dflt : Number(portText);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(field, 'a port from 1 to 65535', text);
-  return { address, port };
 }
 
 function validateGlobal(obj: unknown): GlobalConfig {
@@ -363,6 +351,7 @@ export function validateConfig(doc: unknown): Config {
   const rib = validateRib(top.raw('rib'));
   const api = validateApi(top.raw('api'));
   const mrt = validateMrt(top.raw('mrt'));
+  const bmp = validateBmp(top.raw('bmp'));
   const list = top.raw('neighbors') ?? [];
   if (!Array.isArray(list)) throw new ConfigError('neighbors', 'a list of [[neighbors]] tables', list);
   const neighbors = list.map((n, i) => {
@@ -371,7 +360,7 @@ export function validateConfig(doc: unknown): Config {
   });
   checkDistinctNeighbors(neighbors, 'neighbors');
   top.done();
-  return { global, rib, api, ...(mrt ? { mrt } : {}), neighbors };
+  return { global, rib, api, ...(mrt ? { mrt } : {}), ...(bmp.length ? { bmp } : {}), neighbors };
 }
 
 export function loadConfigFile(path: string): Config {

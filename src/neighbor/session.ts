@@ -90,6 +90,12 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
     return this.conn?.localAddress;
   }
 
+  /** The current connection's TCP ports, ours and the peer's (BMP Peer Up). */
+  get ports(): { local: number; remote: number } | null {
+    const s = this.conn?.socket;
+    return s ? { local: s.localPort ?? 0, remote: s.remotePort ?? 0 } : null;
+  }
+
   /** Bytes written but not yet taken by the kernel. */
   get outputBacklog(): number {
     return this.conn?.backlog ?? 0;

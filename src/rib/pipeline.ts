@@ -77,6 +77,8 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   readonly workers: number;
   private seq = 0;
   private nextToEmit = 0;
+  /** Who waits for every batch submitted before a point to be handed on (`applied`), in sequence order. */
+  private barriers: Array<{ seq: number; resolve: () => void }> = [];
   private readonly done = new Map<number, { result: BatchResult; peer: number; events?: string }>();
   private inFlight = 0;
   private running = 0;
@@ -255,10 +257,22 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
         }
       }
     }
+    while (this.barriers.length && this.barriers[0].seq <= this.nextToEmit) this.barriers.shift()!.resolve();
     resolve(result);
   }
 
+  /**
+   * Resolves once every batch submitted before the call has been applied and its changes
+   * handed on: a reader of shared memory then sees all of them (BMP's table after a tap).
+   */
+  applied(): Promise<void> {
+    const seq = this.seq;
+    if (this.nextToEmit >= seq) return Promise.resolve();
+    return new Promise((resolve) => this.barriers.push({ seq, resolve }));
+  }
+
   async close(): Promise<void> {
+    for (const b of this.barriers.splice(0)) b.resolve();
     await this.pool.destroy();
   }
 }

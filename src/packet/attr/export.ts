@@ -122,7 +122,7 @@ function prepend(out: Buffer, o: number, flags: number, src: Uint8Array, v: numb
  * become AS_TRANS and the real path travels in AS4_PATH / AS4_AGGREGATOR. Rare, so it goes
  * through the codec.
  */
-function toTwoOctetAs(block: Uint8Array): Uint8Array {
+export function toTwoOctetAs(block: Uint8Array): Uint8Array {
   const body = new Uint8Array(4 + block.length);
   body[2] = block.length >> 8;
   body[3] = block.length & 0xff;

@@ -44,6 +44,7 @@ export function ribstormConfig(o: TargetOptions, runDir = '.'): string {
     '[rib]',
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
     ...(o.dataOut === 'mrt' ? ['', '[mrt]', `dir = ${JSON.stringify(join(runDir, 'mrt'))}`, 'table-dump-interval = 0', 'updates-interval = 300'] : []),
+    ...(o.bmp ?? []).flatMap((station) => ['', '[[bmp]]', `station = "${station}"`]),
     ...o.peers.flatMap((p) => ['', '[[neighbors]]', `address = "${p.address}"`, `remote-as = ${p.asn}`, 'passive = true', 'import-policy = "accept"', 'export-policy = "accept"']),
     '',
   ].join('\n');

@@ -14,6 +14,8 @@ export interface TargetOptions extends PassivePeers {
   api?: { address: string; port: number };
   /** ribstorm only: route data it writes out while it runs (absent: none). */
   dataOut?: DataOut;
+  /** ribstorm only: BMP stations it exports to ("ADDR:PORT"). */
+  bmp?: string[];
 }
 
 /** Route data out a run may measure ribstorm with: `mrt`, update logs of every UPDATE received. */

@@ -1,0 +1,90 @@
+// What a BMP station costs ingest: `ribstorm run` (a child process, API on) is fed N IPv4
+// prefixes by each of two load peers (the synthetic table generator, a variant per peer), once
+// without a station and once exporting pre-policy Route Monitoring to Debian's pmbmpd (message
+// log as JSON in its run directory); the time until the RIB holds every path, and what the
+// station was sent (ribstorm's /metrics) and logged.
+//
+//   npm run build && node dist/bench/bmp.bench.js [PREFIXES_PER_PEER, default 1000000]
+
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRibstorm } from '../src/harness/bench/targets/ribstorm.js';
+import { Pmbmpd, unavailable } from '../src/harness/daemons/pmbmpd.js';
+import { freePort } from '../src/harness/daemons/proc.js';
+import { LoadPeer } from '../src/harness/loadgen/peer.js';
+import { generateTable } from '../src/harness/tablegen/index.js';
+import { fmt } from './common.js';
+
+const N = Number(process.argv[2] ?? 1_000_000);
+const HOST = '127.0.81.1';
+const PEERS = [
+  { address: '127.0.81.2', asn: 65091 },
+  { address: '127.0.81.3', asn: 65092 },
+];
+
+async function metric(api: string, name: string): Promise<number> {
+  const text = await (await fetch(`http://${api}/metrics`)).text();
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text)?.[1] ?? 0);
+}
+
+async function run(withStation: boolean): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'ribstorm-bmp-bench-'));
+  const station = withStation ? await Pmbmpd.start('127.0.0.1') : null;
+  const port = await freePort(HOST);
+  const apiPort = await freePort('127.0.0.1');
+  const api = `127.0.0.1:${apiPort}`;
+  const target = await startRibstorm(dir, {
+    address: HOST,
+    port,
+    asn: 65000,
+    routerId: '10.0.0.1',
+    peers: PEERS,
+    api: { address: '127.0.0.1', port: apiPort },
+    load: { prefixes: N, prefixes6: 0, paths: 2 * N, attributeSets: 2 * N },
+    bmp: station ? [`127.0.0.1:${station.port}`] : [],
+  });
+  const peers: LoadPeer[] = [];
+  try {
+    if (station) while ((await metric(api, 'ribstorm_bmp_station_up')) !== 1) await new Promise((r) => setTimeout(r, 100));
+    const tables = PEERS.map((p, i) => generateTable({ ipv4Prefixes: N, ipv6Prefixes: 0, variant: i, senderAs: p.asn, seed: 1 }));
+    const t0 = Date.now();
+    await Promise.all(
+      PEERS.map(async (p, i) => {
+        const peer = await LoadPeer.open({ host: HOST, port, localAddress: p.address, asn: p.asn, routerId: p.address });
+        peers.push(peer);
+        await peer.write(tables[i].updates);
+        await peer.write(tables[i].endOfRib);
+      }),
+    );
+    while ((await metric(api, 'bgp_rib_paths')) < 2 * N) await new Promise((r) => setTimeout(r, 200));
+    const secs = (Date.now() - t0) / 1000;
+    let line = `${withStation ? 'with pmbmpd' : 'no station '}: 2 x ${fmt(N)} prefixes held in ${secs.toFixed(1)}s (${fmt((2 * N) / secs)} paths/s)`;
+    if (station) {
+      const sent = await metric(api, 'ribstorm_bmp_sent_bytes_total');
+      const dropped = await metric(api, 'ribstorm_bmp_dropped_messages_total');
+      line += `; BMP ${fmt(await metric(api, 'ribstorm_bmp_messages_sent_total'))} messages, ${fmt(sent / 2 ** 20)} MiB sent, ${dropped} dropped; pmbmpd log ${fmt(statSync(station.msglog).size / 2 ** 20)} MiB so far`;
+    }
+    process.stdout.write(`${line}\n`);
+  } finally {
+    for (const p of peers) p.socket.destroy();
+    await target.stop();
+    await station?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<void> {
+  await run(false);
+  const missing = unavailable();
+  if (missing) process.stdout.write(`with pmbmpd: skipped, pmbmpd ${missing}\n`);
+  else await run(true);
+}
+
+main().then(
+  () => process.exit(0),
+  (e) => {
+    process.stderr.write(`${(e as Error).stack ?? e}\n`);
+    process.exit(1);
+  },
+);
