@@ -36,6 +36,8 @@ export interface BirdExtras {
   ipv4Export?: string;
   /** The IPv6 channel's export clause, `all` by default (the same MED rule applies). */
   ipv6Export?: string;
+  /** The restart time BIRD announces in its graceful restart capability (BIRD's default: 120 s). */
+  gracefulRestartTime?: number;
 }
 
 export interface BirdDaemon extends Daemon {
@@ -106,7 +108,8 @@ protocol bgp ${PROTOCOL} {
   enable route refresh yes;
   enable as4 yes;
   enable extended messages yes;
-  graceful restart yes;
+  graceful restart yes;${extras.gracefulRestartTime !== undefined ? `
+  graceful restart time ${extras.gracefulRestartTime};` : ''}
   ipv4 { import all; export ${extras.ipv4Export ?? 'all'}; igp table igp4; next hop address ${nh.ipv4}; };
   # Over an IPv4 session BIRD needs an explicit IPv6 next hop, or it sends a zero one.
   ipv6 { import all; export ${extras.ipv6Export ?? 'all'}; igp table igp6; next hop address ${nh.ipv6}; };

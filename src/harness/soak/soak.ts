@@ -70,9 +70,9 @@ export interface SoakReport {
 
 /** The soak's addresses: its own /24, apart from the bench's. */
 export const SOAK_LAYOUT: Layout = {
-  target: { address: '127.0.6.1', port: 0, asn: 65000 },
-  sink: { address: '127.0.6.2', asn: 65001 },
-  sender: (i) => ({ address: `127.0.6.${10 + i}`, asn: 65010 + i }),
+  target: { address: '127.0.90.1', port: 0, asn: 65000 },
+  sink: { address: '127.0.90.2', asn: 65001 },
+  sender: (i) => ({ address: `127.0.90.${10 + i}`, asn: 65010 + i }),
 };
 
 /** RSS may grow this much between the end of warm-up and the end of the run. */
