@@ -70,6 +70,11 @@ export interface NeighborConfig {
   nextHop6?: string;
   /** How often our own AS may appear in AS_PATH of routes from this neighbor (default 0). */
   allowasIn: number;
+  /**
+   * Announcements whose AS_PATH is longer are filtered (FRR's `bgp maxas-limit`), counted as
+   * the decision process counts it (RFC 4271 §9.1.2.2: an AS_SET counts one); absent: no limit.
+   */
+  maxAsPathLength?: number;
   /** MRAI, seconds: at most one round of UPDATEs per interval (0: as soon as decided). */
   advertisementInterval: number;
 }
@@ -309,6 +314,7 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
   const routeServerClient = f.bool('route-server-client', false);
   const nextHop6 = f.ip('next-hop-v6', false);
   const allowasIn = f.int('allowas-in', 0, 10, 0, 'a count from 0 to 10');
+  const maxAsPathLength = f.optInt('max-as-path-length', 1, 4096, 'a length from 1 to 4096');
   const advertisementInterval = f.int('advertisement-interval', 0, 600, 0, 'seconds from 0 to 600');
   if (nextHop6 && isIP(nextHop6) !== 6) throw new ConfigError(`${path}.next-hop-v6`, 'an IPv6 address', nextHop6);
   f.done();
@@ -316,7 +322,7 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
     address, remoteAs, localAs, localAddress, port, passive, description, holdTime, keepalive,
     connectRetry, idleHoldTime, idleHoldMax, sendHoldTime, families, maxPrefix, addPath,
     gracefulRestart, extendedMessage, routeRefresh, role, roleStrict, importPolicy, exportPolicy,
-    routeReflectorClient, routeServerClient, nextHop6, allowasIn, advertisementInterval,
+    routeReflectorClient, routeServerClient, nextHop6, allowasIn, ...(maxAsPathLength !== undefined ? { maxAsPathLength } : {}), advertisementInterval,
   };
 }
 

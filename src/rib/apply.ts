@@ -72,6 +72,7 @@ export class BatchApplier {
       Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 1);
     }
     this.received = i >> 1;
+    if (ctx.maxAsPath && this.ops.n) this.rules.maxAsPath(ctx.maxAsPath, result);
     if (ctx.otc && this.ops.n) this.rules.otc(ctx.otc, ctx.ebgp, result);
     if (ctx.policy && this.ops.n) this.rules.policy(ctx.policy, ctx.ebgp, result);
     this.applyOps(seq, peer, result);

@@ -1,6 +1,7 @@
 // What the import side decides about checked announcements, in the workers and on the raw
-// attribute bytes: RFC 9234 §5 (Only to Customer) and the neighbor's import policy. A filtered
-// prefix becomes a withdrawal; a rewritten attribute set is interned like any other.
+// attribute bytes: a maximum AS_PATH length, RFC 9234 §5 (Only to Customer) and the neighbor's
+// import policy. A filtered prefix becomes a withdrawal; a rewritten attribute set is interned
+// like any other.
 
 import { unpack } from 'msgpackr';
 import { AttrFlag, AttrType } from '../packet/index.js';
@@ -8,7 +9,7 @@ import { attrBytes, be32, u32Attribute, withAttribute } from '../packet/attr/wal
 import type { OtcIngress } from '../policy/otc.js';
 import { applyActions, attributesMatch, prefixMatches, type Policy } from '../policy/policy.js';
 import { attributeBytes, internAttributes } from './attrs.js';
-import { F_HAS_OTC, IPV6, M_FLAGS, META_WORDS, type RibViews } from './memory.js';
+import { F_HAS_OTC, IPV6, M_AS_PATH_LEN, M_FLAGS, META_WORDS, type RibViews } from './memory.js';
 import { FAMILY_SHIFT, OP_WORDS, Ops, WITHDRAW } from './ops.js';
 import type { PolicyRef } from './parse.js';
 import type { BatchResult } from './result.js';
@@ -18,6 +19,23 @@ export class ImportRules {
     private readonly v: RibViews,
     private readonly ops: Ops,
   ) {}
+
+  /**
+   * The neighbor's maximum AS_PATH length (FRR's `bgp maxas-limit`): a longer path is filtered,
+   * read from the length the decision process uses, kept beside each attribute set.
+   */
+  maxAsPath(limit: number, result: BatchResult): void {
+    const ops = this.ops.words;
+    const meta = this.v.attrMeta;
+    for (let i = 0; i < this.ops.n; i++) {
+      const o = i * OP_WORDS;
+      const attr = ops[o + 7];
+      if (ops[o + 1] & WITHDRAW || attr === 0 || meta[attr * META_WORDS + M_AS_PATH_LEN] <= limit) continue;
+      this.ops.filter(i);
+      result.filtered++;
+      if (ops[o + 1] >>> FAMILY_SHIFT === IPV6) result.filtered6++;
+    }
+  }
 
   /** Per neighbor AS: attribute sets with OTC added (RFC 9234 §5), and OTC values read. */
   private readonly otcMarked = new Map<number, Map<number, number>>();

@@ -268,4 +268,6 @@ export interface PeerContext {
   policy?: PolicyRef;
   /** RFC 9234 §5 on ingress, when the session has a role. */
   otc?: OtcIngress;
+  /** Announcements with a longer AS_PATH (as the decision process counts it) are filtered. */
+  maxAsPath?: number;
 }

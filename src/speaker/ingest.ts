@@ -63,6 +63,7 @@ export class Ingest implements UpdateIngest {
       policy: policy?.rules.length ? this.rib.policyRef(policy) : undefined,
       // RFC 9234 §5: ingress OTC rules on eBGP.
       otc: s.ebgp ? otcIngress(n.config.role, s.peerAs) : undefined,
+      maxAsPath: n.config.maxAsPathLength,
     };
     const t0 = performance.now();
     return this.rib.submitUpdates(state.index, ctx, buffer, descriptors).then((r) => {
