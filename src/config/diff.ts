@@ -5,7 +5,7 @@
 // speaker applies it (../speaker/reload.ts).
 
 import { ConfigError } from './fields.js';
-import type { Config, NeighborConfig } from './schema.js';
+import { DEFAULT_API, type Config, type NeighborConfig } from './schema.js';
 
 /**
  * What a changed field takes, weakest first:
@@ -77,10 +77,19 @@ export class FixedSettingError extends ConfigError {
 }
 
 function show(v: unknown): string {
-  return v === undefined ? 'unset' : JSON.stringify(v);
+  if (v === undefined) return 'unset';
+  const l = v as { address?: unknown; port?: unknown } | null;
+  if (l && typeof l === 'object' && typeof l.address === 'string' && typeof l.port === 'number') return JSON.stringify(`${l.address}:${l.port}`);
+  return JSON.stringify(v);
 }
 
-const SPELLING: Record<string, string> = { nextHop6: 'next-hop-v6', importPolicy: 'import-policy', exportPolicy: 'export-policy' };
+const SPELLING: Record<string, string> = {
+  nextHop6: 'next-hop-v6',
+  importPolicy: 'import-policy',
+  exportPolicy: 'export-policy',
+  // [api]: whether the address was given follows from `listen`.
+  explicit: 'listen',
+};
 
 /** A Config key as the file spells it: `remoteAs` -> `remote-as`. */
 export function fileKey(key: string): string {
@@ -117,21 +126,24 @@ export function firstDifference(a: unknown, b: unknown): string[] | null {
 
 /** The sections beside `neighbors` must be equal; the first difference refuses the reload. */
 function checkFixed(old: Config, next: Config): void {
-  const a = old as unknown as Record<string, unknown>;
-  const b = next as unknown as Record<string, unknown>;
+  // An absent [api] is the default one.
+  const a: Record<string, unknown> = { ...old, api: old.api ?? DEFAULT_API };
+  const b: Record<string, unknown> = { ...next, api: next.api ?? DEFAULT_API };
   for (const section of new Set([...Object.keys(a), ...Object.keys(b)])) {
     if (section === 'neighbors') continue;
     const d = firstDifference(a[section], b[section]);
     if (!d) continue;
-    let field = [section, ...d.filter((k) => !/^\d+$/.test(k)).map(fileKey)].join('.');
-    // One list in the file, two fields here: listen-addresses and listen-port.
+    // Every section beside `neighbors` is a flat table: its key names the field.
+    if (d.length === 0) throw new FixedSettingError(section, a[section] === undefined ? undefined : 'set', b[section] === undefined ? undefined : 'set');
+    // One list here, two fields in the file: listen-addresses and listen-port.
     if (section === 'global' && d[0] === 'listen') {
       const ports = (c: Config) => c.global.listen.map((l) => l.port).join();
-      field = ports(old) !== ports(next) ? 'global.listen-port' : 'global.listen-addresses';
+      const field = ports(old) !== ports(next) ? 'global.listen-port' : 'global.listen-addresses';
       throw new FixedSettingError(field, old.global.listen.map((l) => `${l.address}:${l.port}`), next.global.listen.map((l) => `${l.address}:${l.port}`));
     }
-    const at = (v: unknown) => d.reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], v);
-    throw new FixedSettingError(field, at(a[section]), at(b[section]));
+    const key = d[0] === 'explicit' ? 'listen' : d[0];
+    const at = (v: unknown) => (v as Record<string, unknown> | undefined)?.[key];
+    throw new FixedSettingError(`${section}.${fileKey(key)}`, at(a[section]), at(b[section]));
   }
 }
 
