@@ -5,18 +5,14 @@
 // route refresh), a changed export policy through a soft reset out, a change the OPEN carries
 // through Cease / Other Configuration Change; the sessions not touched see nothing at all. A
 // bad file, or a change that cannot apply while running, is refused with the field named.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { stringify } from 'smol-toml';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { RibView } from '../../src/api/ribView.js';
-import { loadConfigFile } from '../../src/config/schema.js';
 import { State } from '../../src/neighbor/fsm.js';
 import { CapabilityCode, CeaseSubcode, decodeRouteRefresh, MessageType, type Capability } from '../../src/packet/index.js';
 import { Reloader, type ReloadReport } from '../../src/speaker/reload.js';
-import { Speaker } from '../../src/speaker/speaker.js';
-import { freePort } from '../helpers/env.js';
+import type { Speaker } from '../../src/speaker/speaker.js';
+import { startFromFile } from '../helpers/configFile.js';
 import { announce, attrs, OPEN_POLICY, Table, useCleanup } from '../helpers/lab.js';
 import { captureLog, defaultCaps, RawPeer, sleep, until } from '../helpers/rawPeer.js';
 
@@ -29,8 +25,6 @@ const NEW = '127.0.47.6'; // added by the reload, AS 65476
 const AS: Record<string, number> = { [GONE]: 65472, [POLICY]: 65473, [SINK]: 65474, [STILL]: 65475, [NEW]: 65476 };
 
 const add = useCleanup();
-const dir = mkdtempSync(path.join(tmpdir(), 'ribstorm-reload-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
 let log: string[] = [];
 beforeAll(() => {
   log = captureLog();
@@ -53,27 +47,15 @@ interface Running {
 }
 
 async function run(neighbors: unknown[]): Promise<Running> {
-  const port = await freePort(HOST);
-  const file = path.join(dir, `ribstorm-${port}.toml`);
-  const doc = (ns: unknown[], global: Record<string, unknown> = {}) =>
-    stringify({
-      global: { asn: 65000, 'router-id': '10.0.0.1', 'listen-addresses': [HOST], 'listen-port': port, ...global },
-      rib: { workers: 2, shards: 8, prefixes: 4096, paths: 65536, 'attribute-sets': 65536 },
-      api: { listen: 'off' },
-      neighbors: ns,
-    });
-  writeFileSync(file, doc(neighbors));
-  const speaker = new Speaker(loadConfigFile(file));
-  await speaker.start();
-  add(() => speaker.shutdown('test over', 200));
+  const { speaker, file, port, write } = await startFromFile(add, HOST, neighbors);
   const reloader = new Reloader(speaker, file);
   return {
     speaker,
     reloader,
     rib: new RibView(speaker),
-    write: (text) => writeFileSync(file, text),
+    write: (text) => write(text),
     reload(ns, global) {
-      writeFileSync(file, doc(ns, global));
+      write(ns, global);
       return reloader.reload();
     },
     async peer(addr, caps = defaultCaps(AS[addr])) {
