@@ -58,8 +58,11 @@ export async function run(argv: string[]): Promise<number> {
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
   const bmp = bmpConfig.length && speaker.rib ? new BmpExporter(speaker, bmpConfig, packageVersion()) : null;
-  speaker.on('neighborAdded', (n) => (n.traceMessages = flags.trace === true));
-  const reloader = new Reloader(speaker, (flags.config as string | undefined) ?? null);
+  // --mrt-dir stands over the file on a reload as it did at start.
+  const reloader = new Reloader(speaker, (flags.config as string | undefined) ?? null, (file) => {
+    const next = loadConfigFile(file);
+    return flags['mrt-dir'] === undefined ? next : { ...next, mrt: { ...config.mrt!, ...next.mrt, dir: flags['mrt-dir'] as string } };
+  });
   // Before the neighbors start: the management plane sees every transition.
   const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token, bmp: bmp ? () => bmp.status() : undefined, reload: () => reloader.reload() }) : null;
   // Also before: the update log holds every session's first state change.
@@ -69,6 +72,10 @@ export async function run(argv: string[]): Promise<number> {
     updateLog.start();
     log(`MRT update logs of ${mrt.updatesInterval}s each into ${mrt.dir}`);
   }
+  speaker.on('neighborAdded', (n) => {
+    n.traceMessages = flags.trace === true;
+    updateLog?.watch(n);
+  });
   try {
     await speaker.start();
     if (api && apiConfig.listen) await listenApi(api, apiConfig);
@@ -106,8 +113,9 @@ export async function run(argv: string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     // The reload logs what it did, or why it refused, itself.
     process.on('SIGHUP', () => {
+      if (stopping) return;
       log('SIGHUP: reloading the configuration');
-      if (!stopping) reloader.reload().catch((e) => log(`reload failed: ${(e as Error)?.stack ?? String(e)}`));
+      reloader.reload().catch((e) => log(`reload failed: ${(e as Error)?.stack ?? String(e)}`));
     });
   });
 }

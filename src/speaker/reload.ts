@@ -49,6 +49,8 @@ export class Reloader {
   constructor(
     private readonly speaker: Speaker,
     file: string | null,
+    /** Reads and checks the file (flags the speaker was started with may stand over it). */
+    private readonly load: (file: string) => Config = loadConfigFile,
   ) {
     this.file = file === null ? null : resolve(file);
   }
@@ -67,7 +69,7 @@ export class Reloader {
     }
     let next: Config;
     try {
-      next = loadConfigFile(this.file);
+      next = this.load(this.file);
     } catch (e) {
       if (e instanceof ConfigError) return refused(e);
       throw e;
