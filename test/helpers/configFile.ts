@@ -38,9 +38,9 @@ export function configText(host: string, port: number, neighbors: unknown[], glo
   });
 }
 
-/** A Speaker read from a config file and started; shut down by the cleanup. */
-export async function startFromFile(add: (fn: Cleanup) => void, host: string, neighbors: unknown[]): Promise<FileLab> {
-  const port = await freePort(host);
+/** A Speaker read from a config file and started (on `port`, or a free one); shut down by the cleanup. */
+export async function startFromFile(add: (fn: Cleanup) => void, host: string, neighbors: unknown[], listenPort?: number): Promise<FileLab> {
+  const port = listenPort ?? (await freePort(host));
   const file = path.join(configDir(add), 'ribstorm.toml');
   const text = (ns: unknown[], global: Record<string, unknown> = {}) => configText(host, port, ns, global, { api: { listen: 'off' } });
   writeFileSync(file, text(neighbors));
