@@ -1,7 +1,7 @@
 // What a reload would change: the running configuration against a new one, neighbor by
 // neighbor (keyed by address), each changed field sorted by what applying it takes. Settings
 // that cannot change under a running speaker (AS, router id, listeners, RIB sizing, the API,
-// any other section) refuse the whole reload, with the field named. Decides only; the
+// MRT, BMP, any other section) refuse the whole reload, with the field named. Decides only; the
 // speaker applies it (../speaker/reload.ts).
 
 import { ConfigError } from './fields.js';
@@ -87,8 +87,13 @@ const SPELLING: Record<string, string> = {
   nextHop6: 'next-hop-v6',
   importPolicy: 'import-policy',
   exportPolicy: 'export-policy',
-  // [api]: whether the address was given follows from `listen`.
-  explicit: 'listen',
+};
+
+/** Keys of the fixed sections the file spells otherwise: several fields here from one there. */
+const SECTION_KEYS: Record<string, Record<string, string>> = {
+  // Whether the address was given follows from `listen`.
+  api: { explicit: 'listen' },
+  bmp: { address: 'station', port: 'station', bufferBytes: 'buffer' },
 };
 
 /** A Config key as the file spells it: `remoteAs` -> `remote-as`. */
@@ -141,9 +146,19 @@ function checkFixed(old: Config, next: Config): void {
       const field = ports(old) !== ports(next) ? 'global.listen-port' : 'global.listen-addresses';
       throw new FixedSettingError(field, old.global.listen.map((l) => `${l.address}:${l.port}`), next.global.listen.map((l) => `${l.address}:${l.port}`));
     }
-    const key = d[0] === 'explicit' ? 'listen' : d[0];
-    const at = (v: unknown) => (v as Record<string, unknown> | undefined)?.[key];
-    throw new FixedSettingError(`${section}.${fileKey(key)}`, at(a[section]), at(b[section]));
+    const list = Array.isArray(a[section]) || Array.isArray(b[section]);
+    // A list of tables ([[bmp]]): the entry, then its key.
+    const entry = (v: unknown) => (list ? (v as unknown[] | undefined)?.[Number(d[0])] : v) as Record<string, unknown> | undefined;
+    const key = list ? d[1] : d[0];
+    const where = list ? `${section}[${d[0]}]` : section;
+    if (key === undefined) throw new FixedSettingError(where, entry(a[section]), entry(b[section]));
+    const spelled = SECTION_KEYS[section]?.[key] ?? fileKey(key);
+    const at = (v: unknown) => {
+      const e = entry(v);
+      // "station" is address and port together.
+      return spelled === 'station' && e ? `${e.address}:${e.port}` : spelled === 'listen' ? e?.listen : e?.[key];
+    };
+    throw new FixedSettingError(`${where}.${spelled}`, at(a[section]), at(b[section]));
   }
 }
 

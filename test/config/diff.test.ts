@@ -62,6 +62,11 @@ describe('config diff', () => {
     expect(refusal(() => diffConfig(base([A]), base([A], { 'listen-addresses': ['127.0.0.2'] }))).field).toBe('global.listen-addresses');
     expect(refusal(() => diffConfig(base([A]), base([A], {}, { rib: { 'attribute-sets': 4096 } }))).field).toBe('rib.attribute-sets');
     expect(refusal(() => diffConfig(base([A]), base([A], {}, { api: { listen: '127.0.0.1:9999' } }))).field).toBe('api.listen');
+    const station = (port: number) => ({ bmp: [{ station: `192.0.2.50:${port}` }] });
+    expect(refusal(() => diffConfig(base([A], {}, station(1790)), base([A], {}, station(1791)))).message).toBe(
+      'bmp[0].station: cannot change while running ("192.0.2.50:1790" -> "192.0.2.50:1791"); restart ribstorm to apply it',
+    );
+    expect(refusal(() => diffConfig(base([A]), base([A], {}, station(1790)))).field).toBe('bmp');
     // An absent [api] and the default one are the same.
     const noApi = { ...base([A]) };
     delete noApi.api;
