@@ -135,12 +135,21 @@ export class AdjRibOut {
     return !(fromFlags & PF_IBGP) || t.rrClient || (fromFlags & PF_RR_CLIENT) !== 0;
   }
 
+  /** Whether this peer is sent the best path `attr` from peer `from` of the change at `i` in `c`. */
+  exports(attr: number, from: number, c: Uint32Array, i: number): boolean {
+    const t = this.target;
+    if (!this.attrExportable(attr) || from === t.peer || (t.ibgp && !this.sourceAllowed(from))) return false;
+    return !t.exportPolicy?.rules.length || this.exportRule(attr, c, i) !== -2;
+  }
+
   /**
    * Exports a batch of best-path changes, grouped once for every peer, as packed UPDATEs.
    * `mode`: 'initial' sends the whole table to a new session, 'resend' again after a
-   * ROUTE-REFRESH (every prefix goes out as if the peer had nothing; counts stay).
+   * ROUTE-REFRESH (every prefix goes out as if the peer had nothing; counts stay). With
+   * `previous` (the peer's rules before they changed), 'initial' also withdraws what those
+   * rules sent and these do not.
    */
-  apply(g: GroupedChanges, cache: ExportCache, mode: 'changes' | 'initial' | 'resend' = 'changes'): void {
+  apply(g: GroupedChanges, cache: ExportCache, mode: 'changes' | 'initial' | 'resend' = 'changes', previous?: AdjRibOut): void {
     const initial = mode !== 'changes';
     const c = g.changes;
     const n = c.length / CHANGE_WORDS;
@@ -188,11 +197,13 @@ export class AdjRibOut {
               had = policy && this.exportRule(prev, c, i) === -2 ? 0 : prev;
             }
           }
-        }
+        } else if (previous && want === 0 && previous.exports(attr, from, c, i)) had = attr;
         if (want === had) continue;
         if (want === 0) {
-          this.sentPrefixes--;
-          if (v6) this.sentPrefixes6--;
+          if (!initial) {
+            this.sentPrefixes--;
+            if (v6) this.sentPrefixes6--;
+          }
           if (v6) {
             for (let w = 0; w < 4; w++) this.wd6[nWd6++] = c[i + C_KEY + w];
             this.wd6[nWd6++] = c[i + C_LEN] & 0xff;

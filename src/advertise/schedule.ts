@@ -72,6 +72,28 @@ export class Advertiser {
     p.mraiTimer = null;
   }
 
+  /** The neighbor is gone for good (removed from the configuration). */
+  remove(n: OutputPeer): void {
+    this.close(n);
+    this.peers.delete(n);
+  }
+
+  /**
+   * New export rules for an Established peer (its export policy changed): changes held back
+   * go out first under the old rules, then the whole table under the new ones, with a
+   * withdrawal for every prefix the old rules sent and the new ones do not (soft reset out).
+   */
+  retarget(n: OutputPeer, target: ExportTarget): void {
+    const p = this.peers.get(n);
+    const before = p?.out;
+    if (!p || !before) return;
+    if (p.deferred.size) before.apply(new GroupedChanges().group(sortByAttribute(p.deferred.take())), new Map());
+    if (p.mraiTimer) clearTimeout(p.mraiTimer);
+    p.mraiTimer = null;
+    p.out = new AdjRibOut(this.rib.views, target);
+    p.out.apply(new GroupedChanges().group(sortByAttribute(tableSnapshot(this.rib.views))), new Map(), 'initial', before);
+  }
+
   /** ROUTE-REFRESH: one family's table again. */
   resend(n: OutputPeer, family: string): void {
     const out = this.peers.get(n)?.out;

@@ -64,6 +64,9 @@ export class NeighborView {
   /** Attach before the speaker starts, so that no transition is missed. */
   constructor(private readonly speaker: Speaker) {
     for (const n of speaker.neighbors.values()) this.logs.set(n, new NeighborLog(n));
+    // A reload adds and removes neighbors while the API runs.
+    speaker.on('neighborAdded', (n) => this.logs.set(n, new NeighborLog(n)));
+    speaker.on('neighborRemoved', (n) => this.logs.delete(n));
   }
 
   log(n: Neighbor): NeighborLog {

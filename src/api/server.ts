@@ -9,13 +9,14 @@
 //   GET /rib/summary            prefixes, paths, attribute sets, bytes per family
 //   GET /metrics                Prometheus text
 //   GET /mrt/bview?compress=…   the RIB as an MRT TABLE_DUMP_V2 dump, streamed (../mrt/)
-//   POST /routes, /routes/withdraw, /neighbors/{address}/{action}: writes (./writes.ts)
+//   POST /routes, /routes/withdraw, /neighbors/{address}/{action}, /config/reload: writes (./writes.ts)
 //   WS  /stream                 RIS Live subscribe / ris_message (./stream.ts)
 //   GET /, /ui/*                the status page (./dashboard.ts)
 
 import { log } from '../log.js';
 import { available, COMPRESSIONS, pipeCompressed, type Compression } from '../mrt/output.js';
 import { speakerSource, writeTableDump } from '../mrt/tableDump.js';
+import type { ReloadReport } from '../speaker/reload.js';
 import type { Speaker } from '../speaker/speaker.js';
 import type { StationStatus } from '../bmp/exporter.js';
 import { Dashboard } from './dashboard.js';
@@ -37,6 +38,8 @@ export interface ApiOptions {
   streamBufferBytes?: number;
   /** The BMP stations' figures, for /metrics (none without). */
   bmp?: () => StationStatus[];
+  /** POST /config/reload: reads the configuration again and applies it. */
+  reload?: () => Promise<ReloadReport>;
 }
 
 export class ApiServer {
@@ -55,7 +58,7 @@ export class ApiServer {
   ) {
     this.neighbors = new NeighborView(speaker);
     this.rib = speaker.rib ? new RibView(speaker) : null;
-    this.writes = new Writes(speaker, opts.token);
+    this.writes = new Writes(speaker, opts.token, opts.reload);
     this.stream = this.rib ? new RouteStream(speaker, this.rib, opts.streamBufferBytes) : null;
     this.metrics = new Metrics(speaker, this.neighbors, () => this.rib?.counts() ?? null, opts.bmp);
   }

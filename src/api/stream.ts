@@ -120,6 +120,7 @@ export class RouteStream {
   ) {
     speaker.rib!.on('updates', (index, events) => this.updates(index, events));
     for (const n of speaker.neighbors.values()) this.watchNeighbor(n);
+    speaker.on('neighborAdded', (n) => this.watchNeighbor(n));
   }
 
   close(): void {

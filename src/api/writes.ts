@@ -1,16 +1,19 @@
 // What the API may change, behind a token (`[api] token` or RIBSTORM_API_TOKEN; without one
 // every write is refused): routes announced and withdrawn in bulk, and neighbors enabled,
-// disabled, reset and soft reset in either direction. A bad request changes nothing.
+// disabled, reset and soft reset in either direction; the configuration file read again and
+// applied. A bad request changes nothing.
 //
 //   POST /routes                     {"routes": [{"prefix": …, "next-hop": …, "as-path": […], …}]}
 //   POST /routes/withdraw            {"prefixes": ["192.0.2.0/24", …]}
 //   POST /neighbors/{address}/{enable|disable|reset|soft-reset-in|soft-reset-out}
 //                                    optional {"message": "…"} (RFC 9003), {"family": "ipv6-unicast"}
+//   POST /config/reload              {added, removed, reset, softReset, inPlace, unchanged[, error, field]}
 
 import { timingSafeEqual } from 'node:crypto';
 import { ConfigError } from '../config/fields.js';
 import type { Neighbor } from '../neighbor/neighbor.js';
 import { parseLocalRoute } from '../speaker/localRoutes.js';
+import type { ReloadReport } from '../speaker/reload.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { ApiError, json, type ApiRequest, type Reply } from './transport.js';
 
@@ -43,11 +46,13 @@ export class Writes {
   constructor(
     private readonly speaker: Speaker,
     private readonly token: string | undefined,
+    /** Reads the configuration again and applies it (../speaker/reload.ts); absent: refused. */
+    private readonly reload?: () => Promise<ReloadReport>,
   ) {}
 
   /** Whether the request is a write this room answers. */
   static owns(req: ApiRequest, path: string): boolean {
-    return req.method !== 'GET' && req.method !== 'HEAD' && (path === '/routes' || path === '/routes/withdraw' || /^\/neighbors\/[^/]+\/[a-z-]+$/.test(path));
+    return req.method !== 'GET' && req.method !== 'HEAD' && (path === '/routes' || path === '/routes/withdraw' || path === '/config/reload' || /^\/neighbors\/[^/]+\/[a-z-]+$/.test(path));
   }
 
   private authorize(req: ApiRequest): void {
@@ -63,11 +68,20 @@ export class Writes {
     this.authorize(req);
     if (path === '/routes') return this.announce(req);
     if (path === '/routes/withdraw') return this.withdraw(req);
+    if (path === '/config/reload') return this.reloadConfig(req);
     const [, , address, action] = path.split('/');
     const n = this.speaker.neighbors.get(decodeURIComponent(address));
     if (!n) throw new ApiError(404, 'address', `no neighbor ${JSON.stringify(decodeURIComponent(address))}`);
     if (!(ACTIONS as readonly string[]).includes(action)) throw new ApiError(404, 'action', `expected one of ${ACTIONS.join(', ')}, got ${JSON.stringify(action)}`);
     return this.neighbor(n, action as (typeof ACTIONS)[number], body(req, ['message', 'family']));
+  }
+
+  /** 200 with what was done; a refused reload 400 (or 409: no file to read) with the field named. */
+  private async reloadConfig(req: ApiRequest): Promise<Reply> {
+    body(req, []);
+    if (!this.reload) throw new ApiError(409, 'config', 'this server cannot reload a configuration');
+    const r = await this.reload();
+    return json(r.error === undefined ? 200 : r.field === 'config' ? 409 : 400, r);
   }
 
   private local() {

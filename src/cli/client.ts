@@ -1,5 +1,5 @@
 // The CLI over the management API: `ribstorm neighbors`, `neighbor ADDR`, `rib PREFIX`,
-// `watch [filters]`. Aligned tables as FRR prints them by default, `-j` for the API's JSON;
+// `watch [filters]`, `announce`/`withdraw`, `reload`. Aligned tables as FRR prints them by default, `-j` for the API's JSON;
 // `--api ADDR:PORT` reaches another instance.
 
 import WebSocket from 'ws';
@@ -13,6 +13,7 @@ export const CLIENT_USAGE = `usage: ribstorm neighbors [-j] [--api ADDR:PORT]
        ribstorm announce PREFIX... [--next-hop ADDR] [--as-path "ASN ASN"] [--origin igp|egp|incomplete]
                 [--med N] [--local-pref N] [--community C]... [--large-community C]... [--token T]
        ribstorm withdraw PREFIX... [--token T]
+       ribstorm reload [--token T] [-j] [--api ADDR:PORT]   read the config file again, apply what changed
 (writes need the API's token: --token or RIBSTORM_API_TOKEN)
 (the API of a running \`ribstorm run\`, by default at ${DEFAULT_API_LISTEN.address}:${DEFAULT_API_LISTEN.port})`;
 
@@ -178,9 +179,32 @@ export async function client(cmd: string, argv: string[], out: Out = (l) => proc
       else out(cmd === 'announce' ? `announced ${(r as { announced: number }).announced}` : `withdrew ${(r as { withdrawn: number }).withdrawn}`);
       return 0;
     }
+    case 'reload': {
+      only(['token']);
+      if (rest.length) throw new ConfigError(rest[0], 'no argument (the running speaker reads its own --config FILE)');
+      const token = (flags.token as string | undefined) ?? process.env.RIBSTORM_API_TOKEN;
+      const r = await getJson(api, '/config/reload', { body: {}, token });
+      if (asJson) print(r);
+      else reloadTable(r as Record<string, string[]>, out);
+      return 0;
+    }
     default:
       throw new ConfigError(cmd, 'a client command');
   }
+}
+
+const RELOAD_ROWS: Array<[key: string, label: string]> = [
+  ['added', 'added'],
+  ['removed', 'removed'],
+  ['reset', 'reset'],
+  ['softReset', 'soft reset'],
+  ['inPlace', 'changed in place'],
+  ['unchanged', 'unchanged'],
+];
+
+/** What a reload did: one row per outcome, the neighbors' addresses beside it. */
+function reloadTable(r: Record<string, string[]>, out: Out): void {
+  for (const l of table(RELOAD_ROWS.map(([k, label]) => [label, String(r[k]?.length ?? 0), (r[k] ?? []).join(' ')]))) out(l);
 }
 
 /** One route of `ribstorm announce`, in the API's field names (checked there). */

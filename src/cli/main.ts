@@ -18,7 +18,7 @@ commands:
   loadtest  the load generator against a router you run
   plan      RAM and time for N full feeds, projected from measurements here
   soak      ribstorm under churn for ten minutes: memory, handles, and the RIB at the end
-  neighbors, neighbor, rib, watch, announce, withdraw
+  neighbors, neighbor, rib, watch, announce, withdraw, reload
             ask (or change) a running speaker through its management API
   dump      the running speaker's RIB as an MRT table dump (TABLE_DUMP_V2)
   version   print the version
@@ -41,7 +41,7 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, soak: SOAK_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE, dump: DUMP_USAGE };
+      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, soak: SOAK_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE, reload: CLIENT_USAGE, dump: DUMP_USAGE };
       process.stdout.write((usage[cmd] ?? USAGE) + '\n');
       return 0;
     }
@@ -62,6 +62,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'watch':
       case 'announce':
       case 'withdraw':
+      case 'reload':
         return await client(cmd, rest);
       case 'dump':
         return await dump(rest);
@@ -77,7 +78,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, soak, neighbors, neighbor, rib, watch, announce, withdraw, dump, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, soak, neighbors, neighbor, rib, watch, announce, withdraw, reload, dump, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {
@@ -85,7 +86,7 @@ export async function main(argv: string[]): Promise<number> {
       return 2;
     }
     // A run that could not be carried out (a target that never answered...): one line, exit 1.
-    if (cmd && ['bench', 'loadtest', 'plan', 'neighbors', 'neighbor', 'rib', 'watch', 'announce', 'withdraw', 'dump'].includes(cmd)) {
+    if (cmd && ['bench', 'loadtest', 'plan', 'neighbors', 'neighbor', 'rib', 'watch', 'announce', 'withdraw', 'reload', 'dump'].includes(cmd)) {
       process.stderr.write(`ribstorm ${cmd}: ${(e as Error).message}\n`);
       return 1;
     }

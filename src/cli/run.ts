@@ -9,6 +9,7 @@ import { configFromFlags } from '../config/flags.js';
 import { log } from '../log.js';
 import { checkWritableDir, PeriodicDumps } from '../mrt/files.js';
 import { UpdateLog } from '../mrt/updateLog.js';
+import { Reloader } from '../speaker/reload.js';
 import { Speaker } from '../speaker/speaker.js';
 import { parseFlags } from './flags.js';
 
@@ -19,7 +20,8 @@ options: --workers N               RIB worker threads (default: one per core)
          --mrt-dir DIR             MRT table dumps every 8 h and update logs every 5 min into DIR ([mrt])
          --bmp ADDR[:PORT]         export to a BMP station (RFC 7854; port 1790 by default; [[bmp]])
          --shutdown-message TEXT   sent to every peer on SIGINT/SIGTERM (RFC 9003)
-         --trace                   log every message received`;
+         --trace                   log every message received
+SIGHUP (or ribstorm reload) reads the --config FILE again and applies what changed.`;
 
 export async function run(argv: string[]): Promise<number> {
   const { flags, rest } = parseFlags(argv, {
@@ -56,8 +58,13 @@ export async function run(argv: string[]): Promise<number> {
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
   const bmp = bmpConfig.length && speaker.rib ? new BmpExporter(speaker, bmpConfig, packageVersion()) : null;
+  // --mrt-dir stands over the file on a reload as it did at start.
+  const reloader = new Reloader(speaker, (flags.config as string | undefined) ?? null, (file) => {
+    const next = loadConfigFile(file);
+    return flags['mrt-dir'] === undefined ? next : { ...next, mrt: { ...config.mrt!, ...next.mrt, dir: flags['mrt-dir'] as string } };
+  });
   // Before the neighbors start: the management plane sees every transition.
-  const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token, bmp: bmp ? () => bmp.status() : undefined }) : null;
+  const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token, bmp: bmp ? () => bmp.status() : undefined, reload: () => reloader.reload() }) : null;
   // Also before: the update log holds every session's first state change.
   const mrt = config.mrt;
   const updateLog = mrt?.updatesInterval ? new UpdateLog(speaker, { dir: mrt.dir, interval: mrt.updatesInterval, compression: mrt.compression }) : null;
@@ -65,6 +72,10 @@ export async function run(argv: string[]): Promise<number> {
     updateLog.start();
     log(`MRT update logs of ${mrt.updatesInterval}s each into ${mrt.dir}`);
   }
+  speaker.on('neighborAdded', (n) => {
+    n.traceMessages = flags.trace === true;
+    updateLog?.watch(n);
+  });
   try {
     await speaker.start();
     if (api && apiConfig.listen) await listenApi(api, apiConfig);
@@ -100,6 +111,12 @@ export async function run(argv: string[]): Promise<number> {
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
+    // The reload logs what it did, or why it refused, itself.
+    process.on('SIGHUP', () => {
+      if (stopping) return;
+      log('SIGHUP: reloading the configuration');
+      reloader.reload().catch((e) => log(`reload failed: ${(e as Error)?.stack ?? String(e)}`));
+    });
   });
 }
 

@@ -36,18 +36,18 @@ export class Neighbor extends Receiver {
     this.handle(this.config.passive ? Event.ManualStartPassive : Event.ManualStart);
   }
 
-  /** ManualStop: Cease / Administrative Shutdown with an RFC 9003 shutdown communication. */
-  stop(text?: string): void {
+  /** ManualStop: Cease / Administrative Shutdown (or `subcode`) with an RFC 9003 shutdown communication. */
+  stop(text?: string, subcode = CeaseSubcode.AdministrativeShutdown): void {
     this.enabled = false;
     this.timers.clear('idleHold');
-    this.handle(Event.ManualStop, { notification: cease(CeaseSubcode.AdministrativeShutdown, text) });
-    this.dropCandidate(CeaseSubcode.AdministrativeShutdown, text);
+    this.handle(Event.ManualStop, { notification: cease(subcode, text) });
+    this.dropCandidate(subcode, text);
   }
 
-  /** Cease / Administrative Reset (RFC 4486), then starts again: FRR's `clear bgp ADDRESS`. */
-  clear(text?: string): void {
-    this.handle(Event.ManualStop, { notification: cease(CeaseSubcode.AdministrativeReset, text) });
-    this.dropCandidate(CeaseSubcode.AdministrativeReset, text);
+  /** Cease / Administrative Reset (or `subcode`, RFC 4486), then starts again: FRR's `clear bgp ADDRESS`. */
+  clear(text?: string, subcode = CeaseSubcode.AdministrativeReset): void {
+    this.handle(Event.ManualStop, { notification: cease(subcode, text) });
+    this.dropCandidate(subcode, text);
     this.start();
   }
 

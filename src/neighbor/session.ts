@@ -59,18 +59,21 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
   protected conn: Connection | null = null;
   /** An inbound connection that arrived while `conn` was in OpenSent/OpenConfirm (RFC 4271 §6.8). */
   protected candidate: Connection | null = null;
-  protected readonly ourOpen: OpenMessage;
-  protected readonly ourOpenBytes: Uint8Array;
+  protected ourOpen: OpenMessage;
+  protected ourOpenBytes: Uint8Array;
   protected enabled = false;
   /** An internal error is being handled: one arising meanwhile only closes what is left. */
   protected resetting = false;
   protected readonly timers: Timers;
 
+  private current: NeighborConfig;
+
   constructor(
-    readonly config: NeighborConfig,
+    config: NeighborConfig,
     readonly local: LocalIdentity,
   ) {
     super();
+    this.current = config;
     this.ourOpen = localOpen(local, config);
     this.ourOpenBytes = encodeOpen(this.ourOpen);
     this.timers = new Timers(config, {
@@ -78,6 +81,23 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
       failed: (err, where) => this.internalError(null, err, where),
       readingPaused: () => this.readingPaused,
     });
+  }
+
+  /** The neighbor's configuration: the one it was built with, or the last reconfigure(). */
+  get config(): NeighborConfig {
+    return this.current;
+  }
+
+  /**
+   * A new configuration for this neighbor (a reload). The OPEN we send and the timers follow
+   * it from the next connection on; a change the current session must see at once (its OPEN,
+   * its policies) is for the caller to reset, refresh or resend.
+   */
+  reconfigure(config: NeighborConfig): void {
+    this.current = config;
+    this.ourOpen = localOpen(this.local, config);
+    this.ourOpenBytes = encodeOpen(this.ourOpen);
+    this.timers.config = config;
   }
 
   get name(): string {

@@ -40,7 +40,8 @@ export class Timers {
   private idleHoldOverrideMs: number | null = null;
 
   constructor(
-    private readonly config: NeighborConfig,
+    /** Read when each timer starts: a reload replaces it (Session.reconfigure). */
+    public config: NeighborConfig,
     private readonly owner: TimerOwner,
   ) {}
 

@@ -83,7 +83,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   private inFlight = 0;
   private running = 0;
   private readonly queue: Array<{ task: RibTask; peer: number; resolve: (r: BatchResult) => void }> = [];
-  private freePeers: number[] = [];
+  private readonly freePeers: number[] = [];
   private nextPeer = 1; // peer index 0 means "none"
 
   constructor(opts: RibOptions) {
@@ -135,6 +135,23 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     p[o + PEER_ADDR] = info.address;
     p[o + PEER_FLAGS] = (info.ibgp ? PF_IBGP : 0) | (info.rrClient ? PF_RR_CLIENT : 0) | ((info.allowasIn ?? 0) << PF_ALLOWAS_SHIFT);
     Atomics.store(p, o + PEER_LIMIT, info.limit ?? 0);
+  }
+
+  /** A max-prefix block's limit for a peer (0: none), for its batches from now on. */
+  setPeerLimit(index: number, limit: number): void {
+    Atomics.store(this.views.peers, index * PEER_WORDS + PEER_LIMIT, limit);
+  }
+
+  /**
+   * A peer gone for good (its neighbor was removed): its paths flushed after every batch
+   * submitted before, then its index free for the next addPeer. No stored path carries the
+   * index by then, so a new peer given it starts clean.
+   */
+  async releasePeer(index: number): Promise<BatchResult> {
+    const r = await this.flushPeer(index);
+    this.setPeer(index, { asn: 0, routerId: 0, address: 0, ibgp: false });
+    this.freePeers.push(index);
+    return r;
   }
 
   private readonly policies = new WeakMap<Policy, PolicyRef>();

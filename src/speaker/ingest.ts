@@ -84,6 +84,17 @@ export class Ingest implements UpdateIngest {
     this.peers.get(n)!.down(event);
   }
 
+  /**
+   * The neighbor's export rules changed (a reload): its Adj-RIB-Out recomputed and sent again,
+   * what the new rules refuse withdrawn (soft reset out). False when the session is not up.
+   */
+  exportChanged(n: Neighbor): boolean {
+    const state = this.peers.get(n);
+    if (!state || !n.established) return false;
+    this.advertiser.retarget(n, exportTarget(n, state.index, this.config.global, this.policy(n, 'exportPolicy')));
+    return true;
+  }
+
   resend(n: Neighbor, family: string): void {
     this.advertiser.resend(n, family);
   }

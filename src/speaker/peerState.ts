@@ -97,6 +97,17 @@ export class PeerState {
     void this.rib.flushPeer(this.index).then((r) => this.moved(r));
   }
 
+  /**
+   * The neighbor's max-prefix settings changed (a reload): the workers' block limit from the
+   * next batch on, warnings armed again, and what is held checked against the new limit.
+   */
+  limitChanged(): void {
+    this.rib.setPeerLimit(this.index, blockLimit(this.n.config));
+    this.maxPrefixWarned = false;
+    this.maxPrefixReached = false;
+    if (this.n.established) this.checkMaxPrefix();
+  }
+
   /** Stops the stale timer (shutdown). */
   stop(): void {
     this.endStale();

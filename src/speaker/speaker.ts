@@ -7,9 +7,9 @@
 
 import { EventEmitter } from 'node:events';
 import net, { isIP } from 'node:net';
-import { DEFAULT_RIB, type Config, type RibConfig } from '../config/schema.js';
+import { DEFAULT_RIB, type Config, type NeighborConfig, type RibConfig } from '../config/schema.js';
 import { log } from '../log.js';
-import { ipv4ToNumber } from '../packet/index.js';
+import { CeaseSubcode, ipv4ToNumber } from '../packet/index.js';
 import { Neighbor, type MessageTap } from '../neighbor/neighbor.js';
 import { State } from '../neighbor/fsm.js';
 import { RibPipeline } from '../rib/pipeline.js';
@@ -53,6 +53,10 @@ export interface SpeakerOptions {
 export interface SpeakerEvents {
   /** A batch of a neighbor's UPDATEs applied in the RIB, `seconds` after submission. */
   batch: [n: Neighbor, result: BatchResult, seconds: number];
+  /** A neighbor added by a reload, before it starts. */
+  neighborAdded: [n: Neighbor];
+  /** A neighbor removed by a reload, as it stops. */
+  neighborRemoved: [n: Neighbor];
 }
 
 export class Speaker extends EventEmitter<SpeakerEvents> {
@@ -60,6 +64,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   readonly rib: RibPipeline | null;
   private readonly peers = new Map<Neighbor, PeerState>();
   private readonly advertiser: Advertiser | null = null;
+  private readonly ingest: Ingest | null = null;
   /** Routes the operator originates (the API): the RIB's local peer. */
   readonly local: LocalRoutes | null = null;
   private readonly servers: net.Server[] = [];
@@ -70,11 +75,11 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private readonly tapFailures = new LineLimiter(log);
 
   constructor(
-    readonly config: Config,
+    /** The running configuration; a reload (./reload.ts) replaces it. */
+    public config: Config,
     opts: SpeakerOptions = {},
   ) {
     super();
-    const local = { asn: config.global.asn, routerId: config.global.routerId };
     const ribConfig: RibConfig = config.rib ?? DEFAULT_RIB;
     const rib = (this.rib = opts.rib === false ? null : new RibPipeline({
       localAs: config.global.asn,
@@ -83,29 +88,75 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       alwaysCompareMed: ribConfig.alwaysCompareMed,
       sizing: ribConfig,
     }));
-    let ingest: Ingest | null = null;
     if (rib) {
       const advertiser = (this.advertiser = new Advertiser(rib));
-      ingest = new Ingest(config, rib, this.peers, advertiser, (n, r, seconds) => this.emit('batch', n, r, seconds));
+      this.ingest = new Ingest(config, rib, this.peers, advertiser, (n, r, seconds) => this.emit('batch', n, r, seconds));
       rib.on('changes', (result) => advertiser.distribute(result));
       rib.on('listenerError', (e) => log(`internal error handing on best-path changes: ${(e as Error)?.stack ?? String(e)}`));
     }
-    for (const n of config.neighbors) {
-      const localAddress = n.localAddress ?? defaultLocalAddress(config, n.address);
-      const neighbor = new Neighbor({ ...n, localAddress }, local);
-      this.neighbors.set(n.address, neighbor);
-      if (rib && ingest && this.advertiser) {
-        neighbor.ingest = ingest;
-        const index = rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? config.global.asn), limit: blockLimit(n) });
-        this.peers.set(neighbor, new PeerState(neighbor, rib, index));
-        this.advertiser.add(neighbor);
-      }
-    }
+    for (const n of config.neighbors) this.addNeighbor(n);
     if (rib) {
       // Local routes come from a peer of our own AS that is not iBGP: every peer may be sent them.
       const routerId = ipv4ToNumber(config.global.routerId);
       this.local = new LocalRoutes(rib, rib.addPeer({ asn: config.global.asn, routerId, address: routerId, ibgp: false }));
     }
+  }
+
+  /** A configured neighbor: its session, RIB peer and advertisement; not started. */
+  addNeighbor(n: NeighborConfig): Neighbor {
+    const local = { asn: this.config.global.asn, routerId: this.config.global.routerId };
+    const neighbor = new Neighbor(this.withLocalAddress(n), local);
+    this.neighbors.set(n.address, neighbor);
+    const rib = this.rib;
+    if (rib && this.ingest && this.advertiser) {
+      neighbor.ingest = this.ingest;
+      const index = rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? this.config.global.asn), limit: blockLimit(n) });
+      this.peers.set(neighbor, new PeerState(neighbor, rib, index));
+      this.advertiser.add(neighbor);
+    }
+    if (this.taps.size) this.setTaps();
+    this.emit('neighborAdded', neighbor);
+    return neighbor;
+  }
+
+  /**
+   * A neighbor taken out of the configuration: Cease / Peer De-configured (RFC 4486), its
+   * paths flushed from the RIB, its RIB peer index freed, gone from every view. Resolves once
+   * its paths are gone.
+   */
+  async removeNeighbor(n: Neighbor, graceMs = 2000): Promise<void> {
+    this.neighbors.delete(n.config.address);
+    this.emit('neighborRemoved', n);
+    n.stop(undefined, CeaseSubcode.PeerDeconfigured);
+    const deadline = Date.now() + graceMs;
+    await new Promise((r) => setTimeout(r, 100)); // the NOTIFICATION on the wire first
+    while (Date.now() < deadline && n.state !== State.Idle) await new Promise((r) => setTimeout(r, 20));
+    n.destroy();
+    const p = this.peers.get(n);
+    if (!p || !this.rib) return;
+    p.stop();
+    this.peers.delete(n);
+    this.advertiser?.remove(n);
+    await this.rib.releasePeer(p.index);
+  }
+
+  /** A neighbor's new configuration (a reload), from its next connection on; see Session.reconfigure. */
+  reconfigureNeighbor(n: Neighbor, c: NeighborConfig): void {
+    n.reconfigure(this.withLocalAddress(c));
+  }
+
+  /** Soft reset out after a neighbor's export rules changed; false when its session is not up. */
+  resendExport(n: Neighbor): boolean {
+    return this.ingest?.exportChanged(n) ?? false;
+  }
+
+  /** A neighbor's max-prefix settings changed: applied to its RIB peer in place. */
+  maxPrefixChanged(n: Neighbor): void {
+    this.peers.get(n)?.limitChanged();
+  }
+
+  private withLocalAddress(n: NeighborConfig): NeighborConfig {
+    return { ...n, localAddress: n.localAddress ?? defaultLocalAddress(this.config, n.address) };
   }
 
   /** Listens on every configured address, then starts every neighbor. */
