@@ -46,6 +46,8 @@ export const NEIGHBOR_FIELDS: Record<keyof NeighborConfig, ChangeKind> = {
   // The RIB peer's flags are set when the session comes up: a new session applies them.
   routeReflectorClient: 'session',
   allowasIn: 'session',
+  // Read with each batch, like the import policy: the table asked for again applies it to all.
+  maxAsPathLength: 'import',
   routeServerClient: 'export',
   nextHop6: 'export',
   advertisementInterval: 'in-place',
