@@ -5,6 +5,9 @@ import { DEFAULT_API, loadConfigFile, ConfigError, parseApiListen, type ApiConfi
 import { configFromFlags } from '../config/flags.js';
 import { log } from '../log.js';
 import { checkWritableDir, PeriodicDumps } from '../mrt/files.js';
+import { checkCollector, checkNatsUrl, checkStreamName, DEFAULT_NATS_STREAM, natsDefaults } from '../config/nats.js';
+import { feedMetrics } from '../nats/metrics.js';
+import { NatsFeed } from '../nats/feed.js';
 import { Speaker } from '../speaker/speaker.js';
 import { parseFlags } from './flags.js';
 
@@ -12,6 +15,9 @@ export const RUN_USAGE = `usage: ribstorm run --config FILE
        ribstorm run --as ASN --router-id ID [--listen ADDR[:PORT]]... --peer ADDR:AS[,field=value...]...
 options: --workers N               RIB worker threads (default: one per core)
          --api ADDR:PORT|off       the management API (default 127.0.0.1:8179; [api] listen)
+         --nats URL                publish to NATS JetStream ([nats] url; see also [nats] in the config)
+         --nats-collector NAME     this collector's name in subjects (default: the router id)
+         --nats-stream NAME        the JetStream stream (default ${DEFAULT_NATS_STREAM})
          --shutdown-message TEXT   sent to every peer on SIGINT/SIGTERM (RFC 9003)
          --trace                   log every message received`;
 
@@ -26,6 +32,9 @@ export async function run(argv: string[]): Promise<number> {
     'shutdown-message': { value: true },
     api: { value: true },
     trace: { value: false },
+    nats: { value: true },
+    'nats-collector': { value: true },
+    'nats-stream': { value: true },
   });
   if (rest.length) throw new ConfigError(rest[0], 'a flag (see ribstorm run --help)');
   let config: Config;
@@ -40,10 +49,15 @@ export async function run(argv: string[]): Promise<number> {
   if (flags.api !== undefined) Object.assign(apiConfig, { listen: parseApiListen(flags.api as string, '--api'), explicit: true });
   apiConfig.token ??= process.env.RIBSTORM_API_TOKEN || undefined;
   if (config.mrt) checkWritableDir(config.mrt.dir, 'mrt.dir');
+  natsFlags(config, flags);
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
   // Before the neighbors start: the management plane sees every transition.
   const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token }) : null;
+  // The feed connects in the background: a NATS server that is away never stops the speaker.
+  const feed = config.nats && speaker.rib ? new NatsFeed(speaker, config.nats) : null;
+  if (feed && api) feedMetrics(api.metrics.registry, feed.publisher);
+  feed?.start();
   try {
     await speaker.start();
     if (api && apiConfig.listen) await listenApi(api, apiConfig);
@@ -59,6 +73,7 @@ export async function run(argv: string[]): Promise<number> {
     log(`MRT table dumps every ${config.mrt.tableDumpInterval}s into ${config.mrt.dir}`);
   }
   const text = (flags['shutdown-message'] as string | undefined) ?? 'ribstorm shutting down';
+  if (feed && config.nats) log(`NATS feed as collector ${feed.collector} to ${config.nats.url}, stream ${config.nats.stream}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals) => {
@@ -68,18 +83,32 @@ export async function run(argv: string[]): Promise<number> {
       }
       stopping = true;
       log(`${sig}: sending Cease / Administrative Shutdown to every peer`);
-      Promise.all([dumps?.stop(), speaker.shutdown(text), api?.close()]).then(() => resolve(0));
+      Promise.all([dumps?.stop(), speaker.shutdown(text).then(() => feed?.close()), api?.close()]).then(() => resolve(0));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
   });
 }
 
+/** --nats, --nats-collector, --nats-stream: a [nats] table, or changes to the config file's. */
+function natsFlags(config: Config, flags: Record<string, unknown>): void {
+  const url = flags.nats as string | undefined;
+  if (url === undefined && !config.nats) {
+    const stray = ['nats-collector', 'nats-stream'].find((k) => flags[k] !== undefined);
+    if (stray) throw new ConfigError(`--${stray}`, 'a NATS server as well (--nats URL or [nats] url)');
+    return;
+  }
+  const n = (config.nats ??= natsDefaults(checkNatsUrl(url, '--nats')));
+  if (url !== undefined) n.url = checkNatsUrl(url, '--nats');
+  if (flags['nats-collector'] !== undefined) n.collector = checkCollector(flags['nats-collector'], '--nats-collector');
+  if (flags['nats-stream'] !== undefined) n.stream = checkStreamName(flags['nats-stream'], '--nats-stream');
+}
+
 /**
  * The management API where configured. On the default address a port in use only costs the
  * API (logged); an address the operator chose must work.
  */
-async function listenApi(api: ApiServer, c: ApiConfig): Promise<void> {
+export async function listenApi(api: ApiServer, c: ApiConfig): Promise<void> {
   const { address, port } = c.listen!;
   try {
     const bound = await api.listen(address, port);

@@ -7,6 +7,7 @@ import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_SIZING, type RibSizing } from '../rib/memory.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
 import { ConfigError, Fields, type Obj } from './fields.js';
+import { validateNats, type NatsConfig } from './nats.js';
 
 export { ConfigError } from './fields.js';
 
@@ -119,6 +120,8 @@ export interface Config {
   api?: ApiConfig;
   /** Absent: no periodic dumps. */
   mrt?: MrtConfig;
+  /** Absent: no NATS JetStream feed. */
+  nats?: NatsConfig;
   neighbors: NeighborConfig[];
 }
 
@@ -354,6 +357,7 @@ export function validateConfig(doc: unknown): Config {
   const rib = validateRib(top.raw('rib'));
   const api = validateApi(top.raw('api'));
   const mrt = validateMrt(top.raw('mrt'));
+  const nats = validateNats(top.raw('nats'));
   const list = top.raw('neighbors') ?? [];
   if (!Array.isArray(list)) throw new ConfigError('neighbors', 'a list of [[neighbors]] tables', list);
   const neighbors = list.map((n, i) => {
@@ -362,7 +366,7 @@ export function validateConfig(doc: unknown): Config {
   });
   checkDistinctNeighbors(neighbors, 'neighbors');
   top.done();
-  return { global, rib, api, ...(mrt ? { mrt } : {}), neighbors };
+  return { global, rib, api, ...(mrt ? { mrt } : {}), ...(nats ? { nats } : {}), neighbors };
 }
 
 export function loadConfigFile(path: string): Config {
