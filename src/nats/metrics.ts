@@ -13,6 +13,7 @@ export function feedMetrics(r: client.Registry, p: Publisher): void {
   const c = p.counts;
   gauge(r, 'ribstorm_nats_published_total', 'NATS messages published to JetStream (retries included)', () => c.published, true);
   gauge(r, 'ribstorm_nats_acked_total', 'NATS messages the stream acknowledged', () => c.acked, true);
+  gauge(r, 'ribstorm_nats_acked_bytes_total', 'Payload bytes of the NATS messages the stream acknowledged', () => c.ackedBytes, true);
   gauge(r, 'ribstorm_nats_dropped_total', 'NATS messages dropped because the buffer was full', () => c.dropped, true);
   gauge(r, 'ribstorm_nats_dropped_bytes_total', 'Bytes of the NATS messages dropped', () => c.droppedBytes, true);
   gauge(r, 'ribstorm_nats_retried_total', 'NATS messages sent again after a failed or missing acknowledgement', () => c.retried, true);

@@ -28,6 +28,7 @@ export interface PublisherCounts {
   published: number;
   /** Acknowledged by the stream: stored. */
   acked: number;
+  ackedBytes: number;
   /** Dropped because the buffer was full. */
   dropped: number;
   droppedBytes: number;
@@ -38,7 +39,7 @@ export interface PublisherCounts {
 }
 
 export class Publisher {
-  readonly counts: PublisherCounts = { published: 0, acked: 0, dropped: 0, droppedBytes: 0, retried: 0, buffered: 0 };
+  readonly counts: PublisherCounts = { published: 0, acked: 0, ackedBytes: 0, dropped: 0, droppedBytes: 0, retried: 0, buffered: 0 };
   readonly link: NatsLink;
   /** Largest payload the server takes (its max_payload, less room for headers). */
   maxPayload = 1 << 19;
@@ -140,6 +141,7 @@ export class Publisher {
   private acked(e: Entry): void {
     this.sending.delete(e);
     this.counts.acked++;
+    this.counts.ackedBytes += e.payload.byteLength;
     this.counts.buffered -= e.payload.byteLength;
     if (this.holding) this.settled();
     else this.pump();

@@ -40,6 +40,7 @@ export function ribstormConfig(o: TargetOptions): string {
     '',
     '[rib]',
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
+    ...(o.nats ? ['', '[nats]', `url = "${o.nats.url}"`, `collector = "${o.nats.collector}"`, ...(o.nats.stream ? [`stream = "${o.nats.stream}"`] : [])] : []),
     ...o.peers.flatMap((p) => ['', '[[neighbors]]', `address = "${p.address}"`, `remote-as = ${p.asn}`, 'passive = true', 'import-policy = "accept"', 'export-policy = "accept"']),
     '',
   ].join('\n');

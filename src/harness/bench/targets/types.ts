@@ -12,6 +12,8 @@ export interface TargetOptions extends PassivePeers {
   load?: TargetLoad;
   /** ribstorm only: where its management API listens (absent: off). */
   api?: { address: string; port: number };
+  /** ribstorm only: publish to NATS JetStream as this collector (absent: no feed). */
+  nats?: { url: string; collector: string; stream?: string };
 }
 
 /** What a run puts into a target at most. */
