@@ -22,6 +22,8 @@ interface Entry {
 
 /** Pause before sending again what a failure held back. */
 const RETRY_MS = 1000;
+/** Pause before trying again to make a stream the server refused. */
+const STREAM_RETRY_MS = 10_000;
 
 export interface PublisherCounts {
   /** NATS messages handed to the server (retries included). */
@@ -82,7 +84,11 @@ export class Publisher {
         await jsm.streams.add({ name: stream, subjects });
         log(`NATS feed: created stream ${stream} for ${subjects.join(' ')} on ${this.config.url}`);
       } catch (e) {
-        throw new Error(`cannot create stream ${stream} (${subjects.join(' ')}): ${(e as Error).message}; holding messages until it can`);
+        // Tried again while the connection lasts (a reconnect tries at once).
+        setTimeout(() => {
+          if (this.link.connection === nc && !this.js) void this.up(nc).catch((x) => log(`NATS feed: ${(x as Error).message}`));
+        }, STREAM_RETRY_MS).unref();
+        throw new Error(`cannot create stream ${stream} (${subjects.join(' ')}): ${(e as Error).message}; holding messages and trying again in ${STREAM_RETRY_MS / 1000}s`);
       }
     }
     this.js = jetstream(nc, { timeout: this.config.ackTimeout * 1000 });

@@ -8,6 +8,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RibView } from '../../src/api/ribView.js';
 import { ApiServer } from '../../src/api/server.js';
+import { speakerPeers } from '../../src/mrt/tableDump.js';
 import { main } from '../../src/cli/main.js';
 import { DEFAULT_RIB, validateConfig, type Config } from '../../src/config/schema.js';
 import { natsDefaults, type NatsConfig } from '../../src/config/nats.js';
@@ -138,6 +139,10 @@ describe.skipIf(!haveServer)('NATS JetStream feed', () => {
     await until(() => pathCount(lateSpeaker) === expected, 30_000, `the late consumer holds ${expected} paths`);
     expect(await table(lateSpeaker)).toEqual(want);
     expect(late.peerList().map((p) => p.name).sort()).toEqual([...name.values()].sort());
+    // An MRT dump of the consumer lists them by their own addresses, with their BGP ids.
+    const listed = speakerPeers(lateSpeaker, 0).filter((p) => p.address !== '127.0.73.99');
+    expect(listed.map((p) => p.address).sort()).toEqual([...name.keys()].sort());
+    expect(listed.every((p) => p.bgpId !== 0)).toBe(true);
     // GET /rib tells the collectors' peers apart, and takes them as a peer filter.
     const api = new ApiServer(lateSpeaker);
     const port = await api.listen('127.0.0.1', 0);
