@@ -246,10 +246,14 @@ describe('NATS configuration', () => {
     try {
       expect(await main(['consume', '--nats', 'nats://127.0.0.1:4222', '--from', 'yesterday'])).toBe(2);
       expect(await main(['consume'])).toBe(2);
+      expect(await main(['run', '--as', '65000', '--router-id', '10.0.0.1', '--nats-collector', 'x'])).toBe(2);
+      expect(await main(['run', '--as', '65000', '--router-id', '10.0.0.1', '--nats', 'nats://h:1 2'])).toBe(2);
     } finally {
       process.stderr.write = write;
     }
     expect(err[0]).toMatch(/^ribstorm: --from: expected start or live, got "yesterday"\n$/);
     expect(err[1]).toMatch(/^ribstorm: --nats: expected the NATS server/);
+    expect(err[2]).toMatch(/^ribstorm: --nats-collector: expected a NATS server as well/);
+    expect(err[3]).toMatch(/^ribstorm: --nats: expected a NATS server URL such as "nats:\/\/127.0.0.1:4222", got "nats:\/\/h:1 2"\n$/);
   });
 });
