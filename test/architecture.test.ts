@@ -18,7 +18,7 @@ function room(file: string): string {
 
 /** The harness: benchmarks, load and table generators. The product never imports it. */
 const HARNESS = new Set(['harness', 'bench', 'loadgen', 'tablegen']);
-const PRODUCT_ROOMS = ['util', 'log', 'packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'speaker', 'mrt', 'bmp', 'api'];
+const PRODUCT_ROOMS = ['util', 'log', 'packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'speaker', 'mrt', 'bmp', 'api', 'nats'];
 
 /** What each room of the product may import besides itself. */
 const MAY_IMPORT: Record<string, string[]> = {
@@ -38,6 +38,9 @@ const MAY_IMPORT: Record<string, string[]> = {
   bmp: ['packet', 'rib', 'neighbor', 'speaker', 'config', 'log', 'util'],
   // The management plane reads the speaker and the shared RIB; only cli/ starts it.
   api: ['packet', 'config', 'rib', 'neighbor', 'speaker', 'mrt', 'bmp', 'log', 'util'],
+  // The NATS feed and consumer: the speaker's events out (RIS Live messages as the API makes
+  // them), other collectors' UPDATEs into the RIB; only cli/ starts them.
+  nats: ['packet', 'config', 'rib', 'neighbor', 'speaker', 'api', 'log', 'util'],
 };
 
 function sources(dir: string): string[] {

@@ -65,6 +65,7 @@ export class RibView {
       if (i !== undefined) m.set(i, [n.config.address, n.session?.peerAs ?? n.config.remoteAs]);
     }
     if (this.speaker.local) m.set(this.speaker.local.index, ['local', this.speaker.config.global.asn]);
+    for (const [i, p] of this.speaker.remotePeers) m.set(i, [p.name, p.asn]);
     return m;
   }
 
@@ -92,6 +93,7 @@ export class RibView {
   peerFilter(address: string | null): number | undefined {
     if (address === null || address === '') return undefined;
     if (address === 'local' && this.speaker.local) return this.speaker.local.index;
+    for (const [i, p] of this.speaker.remotePeers) if (p.name === address) return i;
     const n = this.speaker.neighbors.get(address);
     const i = n && this.speaker.peerIndex(n);
     if (i === undefined) throw new ApiError(404, 'peer', `no neighbor ${JSON.stringify(address)}`);

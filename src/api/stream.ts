@@ -11,11 +11,10 @@
 
 import { hostname } from 'node:os';
 import { pack } from 'msgpackr';
-import { capabilitiesOf, capabilityName, type OpenMessage } from '../packet/index.js';
-import { State } from '../neighbor/fsm.js';
 import type { Neighbor } from '../neighbor/neighbor.js';
 import { storedPathEvent, type UpdateEventBatch, type UpdateEventMode } from '../rib/events.js';
 import type { Speaker } from '../speaker/speaker.js';
+import { watchRisMessages } from './risMessages.js';
 import { FilterError, matches, parseSubscription, rowMatches, type RisData, type Subscription } from './risFilter.js';
 import type { RibView } from './ribView.js';
 import { SOCKET_BUFFER_BYTES, type SocketHandler, type SocketPeer } from './transport.js';
@@ -134,21 +133,7 @@ export class RouteStream {
   }
 
   private watchNeighbor(n: Neighbor): void {
-    n.on('state', (from, to) => {
-      if (to === State.Established || from === State.Established) {
-        this.publish(n, 'RIS_PEER_STATE', { state: to === State.Established ? 'connected' : 'down' });
-      }
-    });
-    n.on('established', () => {
-      this.publish(n, 'OPEN', openData('sent', n.localOpen));
-      if (n.peerOpen) this.publish(n, 'OPEN', openData('received', n.peerOpen));
-    });
-    n.on('notification', (direction, msg) => {
-      this.publish(n, 'NOTIFICATION', { direction, notification: { code: msg.code, subcode: msg.subcode, data: Buffer.from(msg.data).toString('hex').toUpperCase() } });
-    });
-    n.on('message', (direction, type) => {
-      if (direction === 'in' && type === 4) this.publish(n, 'KEEPALIVE', {});
-    });
+    watchRisMessages(n, (type, fields) => this.publish(n, type, fields));
   }
 
   private envelope(n: Neighbor, type: RisData['type']): RisData {
@@ -338,7 +323,7 @@ export class RouteStream {
     }
     if (mode !== this.mode) {
       this.mode = mode;
-      this.speaker.rib?.watchUpdates(mode);
+      this.speaker.rib?.watchUpdates(mode, this);
     }
   }
 }
@@ -347,16 +332,4 @@ export class RouteStream {
 function msgpackArray(items: Uint8Array[]): Uint8Array {
   const head = items.length < 16 ? Uint8Array.of(0x90 | items.length) : items.length < 65536 ? Uint8Array.of(0xdc, items.length >> 8, items.length & 0xff) : Uint8Array.of(0xdd, items.length >>> 24, (items.length >> 16) & 0xff, (items.length >> 8) & 0xff, items.length & 0xff);
   return Buffer.concat([head, ...items]);
-}
-
-/** An OPEN as RIS Live shows it: capabilities keyed by code. */
-function openData(direction: 'sent' | 'received', o: OpenMessage): object {
-  const caps: Record<string, { name: string; families?: string[]; asn4?: number }> = {};
-  for (const c of capabilitiesOf(o)) {
-    const [name, detail] = capabilityName(c).split(':');
-    const entry = (caps[String(c.code)] ??= { name });
-    if (name === 'multiprotocol' && detail) (entry.families ??= []).push(detail.replace('-', '/'));
-    if (name === 'asn4') entry.asn4 = (c as { asn: number }).asn;
-  }
-  return { direction, version: o.version, asn: o.myAs, hold_time: o.holdTime, router_id: o.bgpId, capabilities: caps };
 }

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { bench, BENCH_USAGE } from './bench.js';
 import { client, CLIENT_USAGE } from './client.js';
+import { consume, CONSUME_USAGE } from './consume.js';
 import { dump, DUMP_USAGE } from './dump.js';
 import { loadtest, LOADTEST_USAGE } from './loadtest.js';
 import { planCommand, PLAN_USAGE } from './plan.js';
@@ -14,6 +15,7 @@ const USAGE = `ribstorm: a BGP-4 speaker built for full-table throughput
 
 commands:
   run       run the speaker in the foreground (see ribstorm run --help)
+  consume   rebuild the tables of ribstorm collectors from a NATS JetStream stream
   bench     full-table convergence through ribstorm (and BIRD), side by side
   loadtest  the load generator against a router you run
   plan      RAM and time for N full feeds, projected from measurements here
@@ -24,6 +26,8 @@ commands:
   version   print the version
 
 ${RUN_USAGE}
+
+${CONSUME_USAGE}
 
 ${BENCH_USAGE}
 
@@ -41,13 +45,15 @@ export async function main(argv: string[]): Promise<number> {
   const [cmd, ...rest] = argv;
   try {
     if (rest.includes('--help') || rest.includes('-h')) {
-      const usage: Record<string, string> = { run: RUN_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, soak: SOAK_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE, reload: CLIENT_USAGE, dump: DUMP_USAGE };
+      const usage: Record<string, string> = { run: RUN_USAGE, consume: CONSUME_USAGE, bench: BENCH_USAGE, loadtest: LOADTEST_USAGE, plan: PLAN_USAGE, soak: SOAK_USAGE, neighbors: CLIENT_USAGE, neighbor: CLIENT_USAGE, rib: CLIENT_USAGE, watch: CLIENT_USAGE, announce: CLIENT_USAGE, withdraw: CLIENT_USAGE, reload: CLIENT_USAGE, dump: DUMP_USAGE };
       process.stdout.write((usage[cmd] ?? USAGE) + '\n');
       return 0;
     }
     switch (cmd) {
       case 'run':
         return await run(rest);
+      case 'consume':
+        return await consume(rest);
       case 'bench':
         return await bench(rest);
       case 'loadtest':
@@ -78,7 +84,7 @@ export async function main(argv: string[]): Promise<number> {
         process.stdout.write(USAGE + '\n');
         return cmd === undefined ? 2 : 0;
       default:
-        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, bench, loadtest, plan, soak, neighbors, neighbor, rib, watch, announce, withdraw, reload, dump, version, help');
+        throw ConfigError.unknown(`command ${JSON.stringify(cmd)}`, 'run, consume, bench, loadtest, plan, soak, neighbors, neighbor, rib, watch, announce, withdraw, reload, dump, version, help');
     }
   } catch (e) {
     if (e instanceof ConfigError) {

@@ -10,6 +10,9 @@ import { log } from '../log.js';
 import { checkWritableDir, PeriodicDumps } from '../mrt/files.js';
 import { UpdateLog } from '../mrt/updateLog.js';
 import { Reloader } from '../speaker/reload.js';
+import { checkCollector, checkNatsUrl, checkStreamName, DEFAULT_NATS_STREAM, natsDefaults } from '../config/nats.js';
+import { feedMetrics } from '../nats/metrics.js';
+import { NatsFeed } from '../nats/feed.js';
 import { Speaker } from '../speaker/speaker.js';
 import { parseFlags } from './flags.js';
 
@@ -19,6 +22,9 @@ options: --workers N               RIB worker threads (default: one per core)
          --api ADDR:PORT|off       the management API (default 127.0.0.1:8179; [api] listen)
          --mrt-dir DIR             MRT table dumps every 8 h and update logs every 5 min into DIR ([mrt])
          --bmp ADDR[:PORT]         export to a BMP station (RFC 7854; port 1790 by default; [[bmp]])
+         --nats URL                publish to NATS JetStream ([nats] url; see also [nats] in the config)
+         --nats-collector NAME     this collector's name in subjects (default: the router id)
+         --nats-stream NAME        the JetStream stream (default ${DEFAULT_NATS_STREAM})
          --shutdown-message TEXT   sent to every peer on SIGINT/SIGTERM (RFC 9003)
          --trace                   log every message received
 SIGHUP (or ribstorm reload) reads the --config FILE again and applies what changed.`;
@@ -36,6 +42,9 @@ export async function run(argv: string[]): Promise<number> {
     'mrt-dir': { value: true },
     bmp: { value: true, repeat: true },
     trace: { value: false },
+    nats: { value: true },
+    'nats-collector': { value: true },
+    'nats-stream': { value: true },
   });
   if (rest.length) throw new ConfigError(rest[0], 'a flag (see ribstorm run --help)');
   let config: Config;
@@ -55,6 +64,7 @@ export async function run(argv: string[]): Promise<number> {
   }
   if (config.mrt) checkWritableDir(config.mrt.dir, flags['mrt-dir'] !== undefined ? '--mrt-dir' : 'mrt.dir');
   const bmpConfig = [...(config.bmp ?? []), ...((flags.bmp as string[] | undefined) ?? []).map((b, i) => bmpStation(b, `--bmp[${i}]`))];
+  natsFlags(config, flags);
   const speaker = new Speaker(config);
   for (const n of speaker.neighbors.values()) n.traceMessages = flags.trace === true;
   const bmp = bmpConfig.length && speaker.rib ? new BmpExporter(speaker, bmpConfig, packageVersion()) : null;
@@ -76,6 +86,10 @@ export async function run(argv: string[]): Promise<number> {
     n.traceMessages = flags.trace === true;
     updateLog?.watch(n);
   });
+  // The feed connects in the background: a NATS server that is away never stops the speaker.
+  const feed = config.nats && speaker.rib ? new NatsFeed(speaker, config.nats) : null;
+  if (feed && api) feedMetrics(api.metrics.registry, feed.publisher);
+  feed?.start();
   try {
     await speaker.start();
     if (api && apiConfig.listen) await listenApi(api, apiConfig);
@@ -97,6 +111,7 @@ export async function run(argv: string[]): Promise<number> {
   }
 
   const text = (flags['shutdown-message'] as string | undefined) ?? 'ribstorm shutting down';
+  if (feed && config.nats) log(`NATS feed as collector ${feed.collector} to ${config.nats.url}, stream ${config.nats.stream}`);
   return new Promise<number>((resolve) => {
     let stopping = false;
     const onSignal = (sig: NodeJS.Signals) => {
@@ -107,7 +122,7 @@ export async function run(argv: string[]): Promise<number> {
       stopping = true;
       log(`${sig}: sending Cease / Administrative Shutdown to every peer`);
       // Peer Downs reach the BMP stations before their Termination.
-      Promise.all([dumps?.stop(), speaker.shutdown(text).then(() => Promise.all([updateLog?.stop(), bmp?.stop()])), api?.close()]).then(() => resolve(0));
+      Promise.all([dumps?.stop(), speaker.shutdown(text).then(() => Promise.all([updateLog?.stop(), bmp?.stop(), feed?.close()])), api?.close()]).then(() => resolve(0));
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -120,11 +135,25 @@ export async function run(argv: string[]): Promise<number> {
   });
 }
 
+/** --nats, --nats-collector, --nats-stream: a [nats] table, or changes to the config file's. */
+function natsFlags(config: Config, flags: Record<string, unknown>): void {
+  const url = flags.nats as string | undefined;
+  if (url === undefined && !config.nats) {
+    const stray = ['nats-collector', 'nats-stream'].find((k) => flags[k] !== undefined);
+    if (stray) throw new ConfigError(`--${stray}`, 'a NATS server as well (--nats URL or [nats] url)');
+    return;
+  }
+  const n = (config.nats ??= natsDefaults(checkNatsUrl(url, '--nats')));
+  if (url !== undefined) n.url = checkNatsUrl(url, '--nats');
+  if (flags['nats-collector'] !== undefined) n.collector = checkCollector(flags['nats-collector'], '--nats-collector');
+  if (flags['nats-stream'] !== undefined) n.stream = checkStreamName(flags['nats-stream'], '--nats-stream');
+}
+
 /**
  * The management API where configured. On the default address a port in use only costs the
  * API (logged); an address the operator chose must work.
  */
-async function listenApi(api: ApiServer, c: ApiConfig): Promise<void> {
+export async function listenApi(api: ApiServer, c: ApiConfig): Promise<void> {
   const { address, port } = c.listen!;
   try {
     const bound = await api.listen(address, port);

@@ -8,6 +8,7 @@ import { DEFAULT_SIZING, type RibSizing } from '../rib/memory.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
 import { ConfigError, Fields, parseHostPort, type ListenAddress, type Obj } from './fields.js';
 import { validateBmp, type BmpConfig } from './bmp.js';
+import { validateNats, type NatsConfig } from './nats.js';
 
 export { ConfigError, parseHostPort, type ListenAddress } from './fields.js';
 export type { BmpConfig } from './bmp.js';
@@ -128,6 +129,8 @@ export interface Config {
   mrt?: MrtConfig;
   /** `[[bmp]]`: the BMP stations to export to (RFC 7854); absent or empty: none. */
   bmp?: BmpConfig[];
+  /** Absent: no NATS JetStream feed. */
+  nats?: NatsConfig;
   neighbors: NeighborConfig[];
 }
 
@@ -358,6 +361,7 @@ export function validateConfig(doc: unknown): Config {
   const api = validateApi(top.raw('api'));
   const mrt = validateMrt(top.raw('mrt'));
   const bmp = validateBmp(top.raw('bmp'));
+  const nats = validateNats(top.raw('nats'));
   const list = top.raw('neighbors') ?? [];
   if (!Array.isArray(list)) throw new ConfigError('neighbors', 'a list of [[neighbors]] tables', list);
   const neighbors = list.map((n, i) => {
@@ -366,7 +370,7 @@ export function validateConfig(doc: unknown): Config {
   });
   checkDistinctNeighbors(neighbors, 'neighbors');
   top.done();
-  return { global, rib, api, ...(mrt ? { mrt } : {}), ...(bmp.length ? { bmp } : {}), neighbors };
+  return { global, rib, api, ...(mrt ? { mrt } : {}), ...(bmp.length ? { bmp } : {}), ...(nats ? { nats } : {}), neighbors };
 }
 
 export function loadConfigFile(path: string): Config {

@@ -48,7 +48,8 @@ const CHUNK_BYTES = 256 << 10;
 
 /**
  * The peers of a running speaker as the dump lists them: every configured neighbor with a RIB
- * index, then the local peer (routes announced through the API), in RIB index order.
+ * index, other collectors' peers held from a NATS stream, then the local peer (routes
+ * announced through the API), in RIB index order.
  *
  * Originated time: the RIB does not keep when each path arrived; every path of a peer gets the
  * time its session was established (the dump's time while it is down, and for local routes).
@@ -67,6 +68,10 @@ export function speakerPeers(speaker: Speaker, time: number): DumpPeer[] {
       asn: n.session?.peerAs ?? n.config.remoteAs,
       originated: n.establishedAt > 0 ? Math.floor(n.establishedAt / 1000) : time,
     });
+  }
+  // Other collectors' peers (a NATS consumer's): listed by their own address.
+  for (const [rib, p] of speaker.remotePeers) {
+    out.push({ rib, bgpId: v.peers[rib * PEER_WORDS + PEER_ID], address: p.name.slice(p.name.lastIndexOf('/') + 1), asn: p.asn, originated: time });
   }
   const local = speaker.local;
   if (local) {

@@ -77,8 +77,6 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   readonly workers: number;
   private seq = 0;
   private nextToEmit = 0;
-  /** Who waits for every batch submitted before a point to be handed on (`applied`), in sequence order. */
-  private barriers: Array<{ seq: number; resolve: () => void }> = [];
   private readonly done = new Map<number, { result: BatchResult; peer: number; events?: string }>();
   private inFlight = 0;
   private running = 0;
@@ -174,14 +172,34 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
 
   /** Whether batches carry UPDATE events back, and with the raw message (see watchUpdates). */
   private watch: UpdateEventMode = 'off';
+  /** What each watcher asks for; the mode is the most any of them asks. */
+  private readonly watchers = new Map<object, UpdateEventMode>();
 
   /**
    * Asks the workers for an 'updates' event per batch submitted from now on ('decoded' or
-   * 'raw'), or for none ('off', the default: no decoding at all). Batches already submitted
-   * keep the mode they were submitted with.
+   * 'raw'), or for none ('off', the default: no decoding at all), on behalf of `who` (the
+   * route stream, a NATS feed...): batches carry what the most demanding watcher asks, and
+   * none once every watcher said 'off'. Batches already submitted keep their mode.
    */
-  watchUpdates(mode: UpdateEventMode): void {
-    this.watch = mode;
+  watchUpdates(mode: UpdateEventMode, who: object = this): void {
+    if (mode === 'off') this.watchers.delete(who);
+    else this.watchers.set(who, mode);
+    let m: UpdateEventMode = 'off';
+    for (const w of this.watchers.values()) if (w === 'raw' || m === 'off') m = w;
+    this.watch = m;
+  }
+
+  /** Callbacks waiting for a batch to be handed on: [seq, fn], in seq order. */
+  private readonly barriers: Array<[number, () => void]> = [];
+
+  /**
+   * Runs `fn` once every batch submitted so far has been handed on ('changes' and 'updates'
+   * emitted), right after the last of them, synchronously: what it does lands between those
+   * batches' events and the next ones (a peer's going down after its last UPDATEs).
+   */
+  afterHandedOn(fn: () => void): void {
+    if (this.nextToEmit >= this.seq) fn();
+    else this.barriers.push([this.seq, fn]);
   }
 
   /** Applies the UPDATEs at `descriptors` (offset, length pairs) in `buffer` for `peer`. */
@@ -273,8 +291,14 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
           this.emit('listenerError', e);
         }
       }
+      while (this.barriers.length && this.barriers[0][0] <= this.nextToEmit) {
+        try {
+          this.barriers.shift()![1]();
+        } catch (e) {
+          this.emit('listenerError', e);
+        }
+      }
     }
-    while (this.barriers.length && this.barriers[0].seq <= this.nextToEmit) this.barriers.shift()!.resolve();
     resolve(result);
   }
 
@@ -283,13 +307,11 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
    * handed on: a reader of shared memory then sees all of them (BMP's table after a tap).
    */
   applied(): Promise<void> {
-    const seq = this.seq;
-    if (this.nextToEmit >= seq) return Promise.resolve();
-    return new Promise((resolve) => this.barriers.push({ seq, resolve }));
+    return new Promise((resolve) => this.afterHandedOn(resolve));
   }
 
   async close(): Promise<void> {
-    for (const b of this.barriers.splice(0)) b.resolve();
+    for (const [, fn] of this.barriers.splice(0)) fn(); // nobody waits past the end
     await this.pool.destroy();
   }
 }

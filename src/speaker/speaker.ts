@@ -67,6 +67,11 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private readonly ingest: Ingest | null = null;
   /** Routes the operator originates (the API): the RIB's local peer. */
   readonly local: LocalRoutes | null = null;
+  /**
+   * RIB peers that are not neighbors of ours (a NATS consumer's: another collector's peers),
+   * by index: the name the API shows for their paths ("collector/address") and their AS.
+   */
+  readonly remotePeers = new Map<number, { name: string; asn: number }>();
   private readonly servers: net.Server[] = [];
   /** Connections from strangers: closed at once, logged at a bounded rate. */
   private readonly refusals = new LineLimiter(log);

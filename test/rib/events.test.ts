@@ -217,6 +217,40 @@ describe('UPDATE events', () => {
     expect(mixed.length).toBe(1);
   });
 
+  it('each watcher asks on its own: the most demanding one decides, and off only once all are off', async () => {
+    const msg = () => encodeUpdate({ withdrawn: [], attributes: base([65001]), nlri: p('10.6.1.0/24') }, codec(EBGP));
+    const stream = {};
+    const feed = {};
+    const rawOf = async () => (await watch(() => submit(peers[0], EBGP, [msg()]))).map((g) => g.events[0].raw !== undefined);
+    rib.watchUpdates('decoded', stream);
+    rib.watchUpdates('raw', feed);
+    expect(await rawOf()).toEqual([true]);
+    rib.watchUpdates('off', feed);
+    expect(await rawOf()).toEqual([false]);
+    rib.watchUpdates('raw', feed);
+    rib.watchUpdates('off', stream);
+    expect(await rawOf()).toEqual([true]);
+    rib.watchUpdates('off', feed);
+    expect(await rawOf()).toEqual([]);
+  });
+
+  it('afterHandedOn runs right after the batches submitted before it, ahead of later ones', async () => {
+    const msg = () => encodeUpdate({ withdrawn: [], attributes: base([65001]), nlri: p('10.6.2.0/24') }, codec(EBGP));
+    const order: string[] = [];
+    const on = () => order.push('batch');
+    rib.on('changes', on);
+    try {
+      rib.afterHandedOn(() => order.push('idle'));
+      const first = [submit(peers[0], EBGP, [msg()]), submit(peers[1], EBGP, [msg()])];
+      rib.afterHandedOn(() => order.push('after two'));
+      const third = submit(peers[0], EBGP, [msg()]);
+      await Promise.all([...first, third]);
+    } finally {
+      rib.off('changes', on);
+    }
+    expect(order).toEqual(['idle', 'batch', 'batch', 'after two', 'batch']);
+  });
+
   it('announcements the import policy keeps out are reported all the same', async () => {
     const deny: PeerContext = { ...EBGP, import: 'deny' };
     const msg = encodeUpdate({ withdrawn: [], attributes: base([65003]), nlri: p('10.8.0.0/24') }, codec(deny));

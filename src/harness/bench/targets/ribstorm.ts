@@ -45,6 +45,7 @@ export function ribstormConfig(o: TargetOptions, runDir = '.'): string {
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
     ...(o.dataOut === 'mrt' ? ['', '[mrt]', `dir = ${JSON.stringify(join(runDir, 'mrt'))}`, 'table-dump-interval = 0', 'updates-interval = 300'] : []),
     ...(o.bmp ?? []).flatMap((station) => ['', '[[bmp]]', `station = "${station}"`]),
+    ...(o.nats ? ['', '[nats]', `url = "${o.nats.url}"`, `collector = "${o.nats.collector}"`, ...(o.nats.stream ? [`stream = "${o.nats.stream}"`] : [])] : []),
     ...o.peers.flatMap((p) => ['', '[[neighbors]]', `address = "${p.address}"`, `remote-as = ${p.asn}`, 'passive = true', 'import-policy = "accept"', 'export-policy = "accept"']),
     '',
   ].join('\n');

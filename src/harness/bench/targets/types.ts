@@ -16,6 +16,8 @@ export interface TargetOptions extends PassivePeers {
   dataOut?: DataOut;
   /** ribstorm only: BMP stations it exports to ("ADDR:PORT"). */
   bmp?: string[];
+  /** ribstorm only: publish to NATS JetStream as this collector (absent: no feed). */
+  nats?: { url: string; collector: string; stream?: string };
 }
 
 /** Route data out a run may measure ribstorm with: `mrt`, update logs of every UPDATE received. */
