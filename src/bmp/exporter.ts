@@ -68,32 +68,37 @@ export class BmpExporter {
     }
   }
 
+  private watch(n: Neighbor): void {
+    const onEstablished = () => {
+      this.notifications.delete(n);
+      this.each((f) => f.established(n));
+    };
+    const onNotification = (direction: 'sent' | 'received', msg: NotificationMessage) => this.notifications.set(n, { direction, n: msg });
+    const onState = (from: State, _to: State, event: string) => {
+      // The NOTIFICATION a transition sends is sent after the new state is entered: decide
+      // once the FSM's actions have run.
+      if (from === State.Established) queueMicrotask(() => this.peerDown(n, event));
+    };
+    n.on('established', onEstablished);
+    n.on('notification', onNotification);
+    n.on('state', onState);
+    this.detach.push(() => {
+      n.off('established', onEstablished);
+      n.off('notification', onNotification);
+      n.off('state', onState);
+    });
+  }
+
   private each(fn: (f: Feed) => void): void {
     for (const f of this.feeds) this.guard(f.station, 'handing on an event', () => fn(f));
   }
 
-  /** Listens to the neighbors and the RIB, and connects to every station. */
+  /** Listens to the neighbors (and those a reload adds) and the RIB, and connects to every station. */
   start(): void {
-    for (const n of this.speaker.neighbors.values()) {
-      const onEstablished = () => {
-        this.notifications.delete(n);
-        this.each((f) => f.established(n));
-      };
-      const onNotification = (direction: 'sent' | 'received', msg: NotificationMessage) => this.notifications.set(n, { direction, n: msg });
-      const onState = (from: State, _to: State, event: string) => {
-        // The NOTIFICATION a transition sends is sent after the new state is entered: decide
-        // once the FSM's actions have run.
-        if (from === State.Established) queueMicrotask(() => this.peerDown(n, event));
-      };
-      n.on('established', onEstablished);
-      n.on('notification', onNotification);
-      n.on('state', onState);
-      this.detach.push(() => {
-        n.off('established', onEstablished);
-        n.off('notification', onNotification);
-        n.off('state', onState);
-      });
-    }
+    for (const n of this.speaker.neighbors.values()) this.watch(n);
+    const onAdded = (n: Neighbor) => this.watch(n);
+    this.speaker.on('neighborAdded', onAdded);
+    this.detach.push(() => this.speaker.off('neighborAdded', onAdded));
     const onChanges = (r: BatchResult) => this.each((f) => f.changes(r));
     this.speaker.rib!.on('changes', onChanges);
     this.detach.push(() => this.speaker.rib!.off('changes', onChanges));

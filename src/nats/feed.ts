@@ -36,14 +36,17 @@ export class NatsFeed {
     rib.on('updates', this.onUpdates);
     // Raw in every UPDATE: a consumer rebuilds from the bytes, unknown attributes and all.
     rib.watchUpdates('raw', this);
-    for (const n of speaker.neighbors.values()) {
-      watchRisMessages(n, (type, fields) => {
-        // A new session's parameters are known now; the message waits for the earlier batches.
-        if (type === 'RIS_PEER_STATE' && n.session) this.sessions.delete(n);
-        const session = this.session(n);
-        rib.afterHandedOn(() => this.message(n, session, type, fields));
-      });
-    }
+    for (const n of speaker.neighbors.values()) this.watch(n);
+    speaker.on('neighborAdded', (n) => this.watch(n));
+  }
+
+  private watch(n: Neighbor): void {
+    watchRisMessages(n, (type, fields) => {
+      // A new session's parameters are known now; the message waits for the earlier batches.
+      if (type === 'RIS_PEER_STATE' && n.session) this.sessions.delete(n);
+      const session = this.session(n);
+      this.speaker.rib!.afterHandedOn(() => this.message(n, session, type, fields));
+    });
   }
 
   start(): void {
