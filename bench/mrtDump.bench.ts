@@ -1,11 +1,14 @@
 // How long an MRT table dump of a full table takes: `ribstorm run` (a child process, API on)
 // is fed N IPv4 prefixes by each of two load peers (the synthetic table generator, a variant per
 // peer: same prefixes, other paths), then `ribstorm dump FILE` is timed for each compression,
-// and `bgpdump -m FILE | wc -l` is checked against the paths held.
+// and `bgpdump -m FILE | wc -l` is checked against the paths held; the uncompressed dump is then
+// compared route by route (prefix, peer, AS path, next hop) with `GET /rib` as NDJSON, the
+// table `ribstorm rib` reads.
 //
 //   npm run build && node dist/bench/mrtDump.bench.js [PREFIXES_PER_PEER, default 1000000]
 
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { createInterface } from 'node:readline';
 import { existsSync, mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,6 +46,51 @@ async function summary(api: string): Promise<{ paths: number }> {
 async function rss(api: string): Promise<number> {
   const text = await (await get(`http://${api}/metrics`)).text();
   return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? 0);
+}
+
+/** Every line of `cmd`'s output, or of a fetched body, handed to `take`. */
+async function eachLine(lines: AsyncIterable<string>, take: (line: string) => void): Promise<void> {
+  for await (const line of lines) if (line) take(line);
+}
+
+async function* bodyLines(res: Response): AsyncGenerator<string> {
+  const decoder = new TextDecoder();
+  let rest = '';
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    const parts = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = parts.pop()!;
+    yield* parts;
+  }
+  if (rest) yield rest;
+}
+
+/**
+ * The dump against the RIB, route by route: `bgpdump -m` lines as prefix|peer|AS path|next hop,
+ * each found once among `GET /rib`'s rows (and the other way round).
+ */
+async function compareWithRib(file: string, api: string): Promise<{ dump: number; rib: number; onlyInDump: number; onlyInRib: number; example: string }> {
+  const keys = new Set<string>();
+  const child = spawn('bgpdump', ['-m', file], { stdio: ['ignore', 'pipe', 'ignore'] });
+  let dump = 0;
+  await eachLine(createInterface({ input: child.stdout }), (l) => {
+    const f = l.split('|');
+    keys.add(`${f[5]}|${f[3]}|${f[6]}|${f[8]}`);
+    dump++;
+  });
+  let rib = 0;
+  let onlyInRib = 0;
+  let example = '';
+  await eachLine(bodyLines(await get(`http://${api}/rib?family=ipv4&format=ndjson`)), (l) => {
+    const r = JSON.parse(l) as { prefix: string; fromPeer: string; path: string; nextHop: string };
+    const k = `${r.prefix}|${r.fromPeer}|${r.path}|${r.nextHop}`;
+    rib++;
+    if (!keys.delete(k)) {
+      onlyInRib++;
+      example ||= `in the RIB, not in the dump: ${k}`;
+    }
+  });
+  if (!example && keys.size) example = `in the dump, not in the RIB: ${keys.values().next().value}`;
+  return { dump, rib, onlyInDump: keys.size, onlyInRib, example };
 }
 
 async function main(): Promise<void> {
@@ -89,6 +137,11 @@ async function main(): Promise<void> {
           `bgpdump -m | wc -l: ${fmt(lines)} lines in ${bsecs.toFixed(1)}s${lines === paths ? ' (= paths)' : ` (paths: ${fmt(paths)}: MISMATCH)`}\n`,
       );
     }
+    const c = await compareWithRib(join(dir, 'bview.mrt'), api);
+    process.stdout.write(
+      `route by route, bgpdump -m bview.mrt against GET /rib: ${fmt(c.dump)} routes in the dump, ${fmt(c.rib)} in the RIB, ` +
+        `${c.onlyInDump + c.onlyInRib === 0 ? 'identical (prefix, peer, AS path, next hop)' : `${fmt(c.onlyInDump)} only in the dump, ${fmt(c.onlyInRib)} only in the RIB: DIFFERENT (${c.example})`}\n`,
+    );
   } catch (e) {
     const cause = (e as Error).cause as Error | undefined;
     process.stderr.write(`${(e as Error).message}${cause ? ` (${cause.message})` : ''}\nribstorm's log, last lines:\n${target.readLog().split('\n').slice(-15).join('\n')}\n`);
