@@ -14,7 +14,7 @@ import { Pmbmpd, unavailable } from '../src/harness/daemons/pmbmpd.js';
 import { freePort } from '../src/harness/daemons/proc.js';
 import { LoadPeer } from '../src/harness/loadgen/peer.js';
 import { generateTable } from '../src/harness/tablegen/index.js';
-import { fmt } from './common.js';
+import { fmt, metric } from './common.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const HOST = '127.0.81.1';
@@ -22,11 +22,6 @@ const PEERS = [
   { address: '127.0.81.2', asn: 65091 },
   { address: '127.0.81.3', asn: 65092 },
 ];
-
-async function metric(api: string, name: string): Promise<number> {
-  const text = await (await fetch(`http://${api}/metrics`)).text();
-  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\d+)`, 'm').exec(text)?.[1] ?? 0);
-}
 
 async function run(withStation: boolean): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ribstorm-bmp-bench-'));

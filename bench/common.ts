@@ -1,5 +1,5 @@
 // Shared by the benchmarks: tables placed in shared memory and cut into batches the way the
-// receive ring hands them to the RIB.
+// receive ring hands them to the RIB; a running ribstorm's API asked for paths and metrics.
 
 import type { EncodedTable } from '../src/harness/tablegen/index.js';
 
@@ -34,3 +34,27 @@ export function shareTable(t: EncodedTable, batchBytes = 256 * 1024): SharedTabl
 }
 
 export const fmt = (n: number) => Math.round(n).toLocaleString('en-US');
+
+/**
+ * GET `path` from the API at `api` ("ADDR:PORT"), once more on failure: a kept-alive connection
+ * left idle meanwhile is closed by the server (uWebSockets.js's idle timeout), and the next
+ * request on it fails.
+ */
+export async function apiGet(api: string, path: string): Promise<Response> {
+  try {
+    return await fetch(`http://${api}${path}`);
+  } catch {
+    return fetch(`http://${api}${path}`);
+  }
+}
+
+/** Paths held (GET /rib/summary). */
+export async function ribPaths(api: string): Promise<number> {
+  return ((await (await apiGet(api, '/rib/summary')).json()) as { paths: number }).paths;
+}
+
+/** A metric's value from GET /metrics: the first series of `name` (with or without labels), 0 when absent. */
+export async function metric(api: string, name: string): Promise<number> {
+  const text = await (await apiGet(api, '/metrics')).text();
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)`, 'm').exec(text)?.[1] ?? 0);
+}

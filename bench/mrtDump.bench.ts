@@ -17,7 +17,7 @@ import { startRibstorm } from '../src/harness/bench/targets/ribstorm.js';
 import { freePort } from '../src/harness/daemons/proc.js';
 import { LoadPeer } from '../src/harness/loadgen/peer.js';
 import { generateTable } from '../src/harness/tablegen/index.js';
-import { fmt } from './common.js';
+import { apiGet, fmt, metric, ribPaths } from './common.js';
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const HOST = '127.0.80.1';
@@ -27,26 +27,6 @@ const PEERS = [
 ];
 const BIN = fileURLToPath(new URL('../../bin/ribstorm.js', import.meta.url));
 
-/**
- * fetch, once more on failure: a kept-alive connection left idle while bgpdump runs is closed
- * by the server (uWebSockets.js's idle timeout), and the next request on it fails.
- */
-async function get(url: string): Promise<Response> {
-  try {
-    return await fetch(url);
-  } catch {
-    return fetch(url);
-  }
-}
-
-async function summary(api: string): Promise<{ paths: number }> {
-  return (await (await get(`http://${api}/rib/summary`)).json()) as { paths: number };
-}
-
-async function rss(api: string): Promise<number> {
-  const text = await (await get(`http://${api}/metrics`)).text();
-  return Number(/^process_resident_memory_bytes (\d+)/m.exec(text)?.[1] ?? 0);
-}
 
 /** Every line of `cmd`'s output, or of a fetched body, handed to `take`. */
 async function eachLine(lines: AsyncIterable<string>, take: (line: string) => void): Promise<void> {
@@ -80,7 +60,7 @@ async function compareWithRib(file: string, api: string): Promise<{ dump: number
   let rib = 0;
   let onlyInRib = 0;
   let example = '';
-  await eachLine(bodyLines(await get(`http://${api}/rib?family=ipv4&format=ndjson`)), (l) => {
+  await eachLine(bodyLines(await apiGet(api, '/rib?family=ipv4&format=ndjson')), (l) => {
     const r = JSON.parse(l) as { prefix: string; fromPeer: string; path: string; nextHop: string };
     const k = `${r.prefix}|${r.fromPeer}|${r.path}|${r.nextHop}`;
     rib++;
@@ -117,18 +97,18 @@ async function main(): Promise<void> {
       await peer.write(table.updates);
       await peer.write(table.endOfRib);
     }
-    while ((await summary(api)).paths < 2 * N) await new Promise((r) => setTimeout(r, 500));
-    const paths = (await summary(api)).paths;
-    process.stdout.write(`loaded ${fmt(paths)} paths (2 x ${fmt(N)} prefixes) in ${((Date.now() - t0) / 1000).toFixed(1)}s; ribstorm RSS ${fmt((await rss(api)) / 2 ** 20)} MiB\n`);
+    while ((await ribPaths(api)) < 2 * N) await new Promise((r) => setTimeout(r, 500));
+    const paths = await ribPaths(api);
+    process.stdout.write(`loaded ${fmt(paths)} paths (2 x ${fmt(N)} prefixes) in ${((Date.now() - t0) / 1000).toFixed(1)}s; ribstorm RSS ${fmt((await metric(api, 'process_resident_memory_bytes')) / 2 ** 20)} MiB\n`);
 
     for (const name of ['bview.mrt', 'bview.gz', 'bview.bz2']) {
       const file = join(dir, name);
-      const rssBefore = await rss(api);
+      const rssBefore = await metric(api, 'process_resident_memory_bytes');
       const s = Date.now();
       const r = spawnSync(process.execPath, [BIN, 'dump', file, '--api', api], { encoding: 'utf8' });
       const secs = (Date.now() - s) / 1000;
       if (r.status !== 0) throw new Error(`ribstorm dump ${name}: ${r.stderr.trim()}`);
-      const rssAfter = await rss(api);
+      const rssAfter = await metric(api, 'process_resident_memory_bytes');
       const b = Date.now();
       const lines = Number(execFileSync('sh', ['-c', `bgpdump -m '${file}' 2>/dev/null | wc -l`], { encoding: 'utf8' }).trim());
       const bsecs = (Date.now() - b) / 1000;

@@ -18,7 +18,7 @@ import { NatsServer, hasNatsServer } from '../src/harness/daemons/natsServer.js'
 import { DaemonProcess, freePort } from '../src/harness/daemons/proc.js';
 import { LoadPeer } from '../src/harness/loadgen/peer.js';
 import { generateTable, type EncodedTable } from '../src/harness/tablegen/index.js';
-import { fmt } from './common.js';
+import { apiGet, fmt, metric, ribPaths } from './common.js';
 
 const N = Number(process.argv[2] ?? 100_000);
 const BIN = fileURLToPath(new URL('../../bin/ribstorm.js', import.meta.url));
@@ -26,31 +26,19 @@ const STREAM = 'RIBSTORM_BENCH';
 const peerOf = (c: number, k: number) => ({ address: `127.0.81.${10 * (c + 1) + 1 + k}`, asn: 65181 + 2 * c + k });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const get = async (api: string, path: string) => {
-  try {
-    return await fetch(`http://${api}${path}`);
-  } catch {
-    return fetch(`http://${api}${path}`);
-  }
-};
-const paths = async (api: string) => ((await (await get(api, '/rib/summary')).json()) as { paths: number }).paths;
-async function metric(api: string, name: string): Promise<number> {
-  const text = await (await get(api, '/metrics')).text();
-  return Number(new RegExp(`^${name} (\\S+)`, 'm').exec(text)?.[1] ?? 0);
-}
 
 /** Waits until the speaker at `api` holds `want` paths; seconds since `t0`. */
 async function until(api: string, want: number, t0: number, what: string, timeoutS = 600): Promise<number> {
   for (;;) {
-    if ((await paths(api)) >= want) return (Date.now() - t0) / 1000;
-    if (Date.now() - t0 > timeoutS * 1000) throw new Error(`${what}: not ${fmt(want)} paths after ${timeoutS}s (${fmt(await paths(api))})`);
+    if ((await ribPaths(api)) >= want) return (Date.now() - t0) / 1000;
+    if (Date.now() - t0 > timeoutS * 1000) throw new Error(`${what}: not ${fmt(want)} paths after ${timeoutS}s (${fmt(await ribPaths(api))})`);
     await sleep(200);
   }
 }
 
 /** GET /rib as comparable rows: prefix | peer (by `rename`) | path | next hop | best. */
 async function rows(api: string, rename: (p: string) => string): Promise<string[]> {
-  const text = await (await get(api, '/rib')).text();
+  const text = await (await apiGet(api, '/rib')).text();
   return text
     .split('\n')
     .filter(Boolean)

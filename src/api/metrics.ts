@@ -4,22 +4,13 @@
 // Series grow with peers and families, never with prefixes.
 
 import client from 'prom-client';
-import { State } from '../neighbor/fsm.js';
+import { State, STATE_NUMBER } from '../neighbor/fsm.js';
 import type { Neighbor } from '../neighbor/neighbor.js';
 import type { Speaker } from '../speaker/speaker.js';
 import type { StationStatus } from '../bmp/exporter.js';
 import type { NeighborView } from './neighborView.js';
 import type { RibCounts } from './ribView.js';
 
-/** BGP4-MIB bgpPeerState: idle(1) … established(6). */
-const STATE_CODE: Record<State, number> = {
-  [State.Idle]: 1,
-  [State.Connect]: 2,
-  [State.Active]: 3,
-  [State.OpenSent]: 4,
-  [State.OpenConfirm]: 5,
-  [State.Established]: 6,
-};
 
 const MESSAGE_TYPES = ['open', 'update', 'notification', 'keepalive', 'refresh'] as const;
 const FAMILIES = [
@@ -44,7 +35,7 @@ export class Metrics {
       registers: [r],
       collect() {
         this.reset();
-        each((l, n) => this.set(l, STATE_CODE[n.state]));
+        each((l, n) => this.set(l, STATE_NUMBER[n.state]));
       },
     });
     new client.Gauge({

@@ -4,18 +4,8 @@
 
 import { isIP } from 'node:net';
 import { AS_TRANS, AttrFlag, AttrType, HEADER_LENGTH, ipv4ToBytes, ipv6ToBytes } from '../packet/index.js';
-import { State } from '../neighbor/fsm.js';
+import { STATE_NUMBER, type State } from '../neighbor/fsm.js';
 import { Bgp4mpSubtype, MRT_HEADER_LENGTH, MrtType } from './constants.js';
-
-/** RFC 6396 §4.4.1: the FSM states as BGP4MP_STATE_CHANGE numbers them. */
-export const MRT_STATE: Record<State, number> = {
-  [State.Idle]: 1,
-  [State.Connect]: 2,
-  [State.Active]: 3,
-  [State.OpenSent]: 4,
-  [State.OpenConfirm]: 5,
-  [State.Established]: 6,
-};
 
 /** Who a record is about: the peer and our side of its session. */
 export interface SessionEnds {
@@ -79,7 +69,7 @@ export function writeRecord(out: Buffer, p: number, timeMs: number, subtype: num
 
 /** §4.4.1 BGP4MP_STATE_CHANGE_AS4's two states, old then new. */
 export function stateChangeTail(from: State, to: State): Uint8Array {
-  return Uint8Array.of(0, MRT_STATE[from], 0, MRT_STATE[to]);
+  return Uint8Array.of(0, STATE_NUMBER[from], 0, STATE_NUMBER[to]);
 }
 
 /**

@@ -10,6 +10,19 @@ export enum State {
   Established = 'Established',
 }
 
+/**
+ * The states as numbers, idle(1) … established(6): BGP4-MIB's bgpPeerState (RFC 4273), and
+ * MRT's BGP4MP_STATE_CHANGE (RFC 6396 §4.4.1).
+ */
+export const STATE_NUMBER: Readonly<Record<State, number>> = {
+  [State.Idle]: 1,
+  [State.Connect]: 2,
+  [State.Active]: 3,
+  [State.OpenSent]: 4,
+  [State.OpenConfirm]: 5,
+  [State.Established]: 6,
+};
+
 /** RFC 4271 §8.1 event names (DelayOpen events are not used); SendHoldTimer_Expires from RFC 9687. */
 export enum Event {
   ManualStart = 'ManualStart',
