@@ -2,11 +2,13 @@
 // prefixes by each of two load peers (the synthetic table generator, a variant per peer), once
 // without a station and once exporting pre-policy Route Monitoring to Debian's pmbmpd (message
 // log as JSON in its run directory); the time until the RIB holds every path, and what the
-// station was sent (ribstorm's /metrics) and logged.
+// station was sent (ribstorm's /metrics) and logged; then pmbmpd's log, once it stops growing,
+// replayed route by route (peer, prefix, AS path, next hop) against `GET /rib`.
 //
 //   npm run build && node dist/bench/bmp.bench.js [PREFIXES_PER_PEER, default 1000000]
 
-import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRibstorm } from '../src/harness/bench/targets/ribstorm.js';
@@ -14,7 +16,61 @@ import { Pmbmpd, unavailable } from '../src/harness/daemons/pmbmpd.js';
 import { freePort } from '../src/harness/daemons/proc.js';
 import { LoadPeer } from '../src/harness/loadgen/peer.js';
 import { generateTable } from '../src/harness/tablegen/index.js';
-import { fmt, metric } from './common.js';
+import { apiGet, fmt, metric } from './common.js';
+
+/**
+ * pmbmpd's view against the RIB: the pre-policy routes its log holds per peer (announcements
+ * less withdrawals) and `GET /rib`'s rows, keyed peer|prefix|AS path|next hop.
+ */
+async function compareWithStation(msglog: string, api: string): Promise<{ station: number; rib: number; differing: number; example: string }> {
+  const held = new Map<string, string>();
+  for await (const line of createInterface({ input: createReadStream(msglog) })) {
+    if (!line.includes('route_monitor')) continue;
+    const e = JSON.parse(line) as { log_type?: string; is_loc?: number; peer_ip?: string; ip_prefix?: string; as_path?: string; bgp_nexthop?: string };
+    if (e.is_loc || !e.ip_prefix) continue;
+    const at = `${e.peer_ip}|${e.ip_prefix}`;
+    if (e.log_type === 'update') held.set(at, `${at}|${e.as_path}|${e.bgp_nexthop}`);
+    else if (e.log_type === 'withdraw') held.delete(at);
+  }
+  const station = held.size;
+  let rib = 0;
+  let differing = 0;
+  let example = '';
+  const res = await apiGet(api, '/rib?family=ipv4&format=ndjson');
+  let rest = '';
+  const decoder = new TextDecoder();
+  const take = (l: string) => {
+    if (!l) return;
+    const r = JSON.parse(l) as { prefix: string; fromPeer: string; path: string; nextHop: string };
+    rib++;
+    const at = `${r.fromPeer}|${r.prefix}`;
+    if (held.get(at) !== `${at}|${r.path}|${r.nextHop}`) {
+      differing++;
+      example ||= `${at}: RIB ${r.path} via ${r.nextHop}, station ${held.get(at) ?? 'nothing'}`;
+    }
+    held.delete(at);
+  };
+  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+    const parts = (rest + decoder.decode(chunk, { stream: true })).split('\n');
+    rest = parts.pop()!;
+    parts.forEach(take);
+  }
+  take(rest);
+  differing += held.size;
+  return { station, rib, differing, example };
+}
+
+/** Waits until `file` has not grown for `quietMs`. */
+async function settled(file: string, quietMs = 3000): Promise<void> {
+  let size = -1;
+  let since = Date.now();
+  for (;;) {
+    const now = statSync(file).size;
+    if (now !== size) [size, since] = [now, Date.now()];
+    else if (Date.now() - since >= quietMs) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+}
 
 const N = Number(process.argv[2] ?? 1_000_000);
 const HOST = '127.0.81.1';
@@ -61,6 +117,13 @@ async function run(withStation: boolean): Promise<void> {
       line += `; BMP ${fmt(await metric(api, 'ribstorm_bmp_messages_sent_total'))} messages, ${fmt(sent / 2 ** 20)} MiB sent, ${dropped} dropped; pmbmpd log ${fmt(statSync(station.msglog).size / 2 ** 20)} MiB so far`;
     }
     process.stdout.write(`${line}\n`);
+    if (station) {
+      await settled(station.msglog);
+      const c = await compareWithStation(station.msglog, api);
+      process.stdout.write(
+        `pmbmpd's log replayed: ${fmt(c.station)} routes, the RIB ${fmt(c.rib)}; ${c.differing === 0 ? 'identical (peer, prefix, AS path, next hop)' : `${fmt(c.differing)} DIFFERING (${c.example})`}\n`,
+      );
+    }
   } finally {
     for (const p of peers) p.socket.destroy();
     await target.stop();
@@ -69,11 +132,14 @@ async function run(withStation: boolean): Promise<void> {
   }
 }
 
+/** Two rounds, alternating: without a station, then with one. */
 async function main(): Promise<void> {
-  await run(false);
   const missing = unavailable();
-  if (missing) process.stdout.write(`with pmbmpd: skipped, pmbmpd ${missing}\n`);
-  else await run(true);
+  for (let round = 0; round < 2; round++) {
+    await run(false);
+    if (missing) process.stdout.write(`with pmbmpd: skipped, pmbmpd ${missing}\n`);
+    else await run(true);
+  }
 }
 
 main().then(
