@@ -160,6 +160,15 @@ export class Metrics {
         this.set(speaker.rib?.pending ?? 0);
       },
     });
+    new client.Counter({
+      name: 'ribstorm_rib_worker_faults_total',
+      help: 'Batches the RIB workers failed (a worker died or threw): each one logged, its peer reset',
+      registers: [r],
+      collect() {
+        this.reset();
+        this.inc(speaker.rib?.faults ?? 0);
+      },
+    });
     const processing = new client.Histogram({
       name: 'bgp_update_processing_seconds',
       help: 'Time from handing a batch of UPDATEs to the RIB workers to its result',

@@ -22,9 +22,11 @@ import {
   PEER_WORDS,
   type RibViews,
 } from './memory.js';
+import { faultShard, injectFault, type FaultHow } from './fault.js';
 import { FAMILY_SHIFT, OP_WORDS, Ops, WITHDRAW } from './ops.js';
 import { UpdateParser, type PeerContext } from './parse.js';
 import { CHANGE_WORDS, C_ATTR, C_KEY, C_LEN, C_PEER, C_PREV_ATTR, C_PREV_PEER, C_REF, emptyResult, type BatchResult } from './result.js';
+import { rebuildShard } from './repair.js';
 import { markStale, removePath, removePeer, slotFor, TOUCHED, upsertPath } from './shard.js';
 
 export * from './result.js';
@@ -45,6 +47,8 @@ export class BatchApplier {
   private nTouched = 0;
   private pathDelta = 0;
   private pathDelta6 = 0;
+  /** A fault to inject into the next batch (fault.ts, tests only); null otherwise. */
+  fault: FaultHow | null = null;
 
   constructor(private readonly v: RibViews) {
     this.counts = new Int32Array(v.buffers.sizing.shards + 1);
@@ -93,20 +97,54 @@ export class BatchApplier {
   flushPeer(seq: number, peer: number, how: 'all' | 'stale' | 'mark' = 'all'): BatchResult {
     const result = emptyResult();
     this.beginChanges();
-    this.visitShards(seq, result, (s) => {
-      // Every batch before this one has passed shard 0: the peer's next session starts clean.
-      if (s === 0) Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 0);
-      for (const f of this.v.families) {
-        const before = this.v.headers[s * HEADER_WORDS + H_PATHS];
-        if (how === 'mark') markStale(this.v, f, s, peer);
-        else removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot), how === 'stale');
-        // The shard is ours for this turn: what its path count lost were this peer's paths.
-        const lost = before - this.v.headers[s * HEADER_WORDS + H_PATHS];
-        Atomics.sub(this.v.peers, peer * PEER_WORDS + PEER_PATHS, lost);
-        result.pathDelta -= lost;
-        if (f.id === IPV6) result.pathDelta6 -= lost;
+    this.visitShards(seq, result, (s) => this.flushShard(s, peer, how, result));
+    result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
+    return result;
+  }
+
+  private flushShard(s: number, peer: number, how: 'all' | 'stale' | 'mark', result: BatchResult): void {
+    // Every batch before this one has passed shard 0: the peer's next session starts clean.
+    if (s === 0) Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 0);
+    for (const f of this.v.families) {
+      const before = this.v.headers[s * HEADER_WORDS + H_PATHS];
+      if (how === 'mark') markStale(this.v, f, s, peer);
+      else removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot), how === 'stale');
+      // The shard is ours for this turn: what its path count lost were this peer's paths.
+      const lost = before - this.v.headers[s * HEADER_WORDS + H_PATHS];
+      Atomics.sub(this.v.peers, peer * PEER_WORDS + PEER_PATHS, lost);
+      result.pathDelta -= lost;
+      if (f.id === IPV6) result.pathDelta6 -= lost;
+    }
+  }
+
+  /**
+   * Completes batch `seq` after the worker running it died or threw out of its shard loop:
+   * takes the turns it had not released (a shard whose H_SEQ is already past `seq` was done),
+   * rebuilds the first of them, where it may have stopped half-way (repair.ts), and releases
+   * them, so the batches behind it go on. A flush is completed (`redo`): its peer's session
+   * is gone already. A batch of UPDATEs is not: the pipeline resets the peer's session.
+   */
+  recover(seq: number, peer: number, redo?: 'all' | 'stale' | 'mark'): BatchResult {
+    const result = emptyResult();
+    this.beginChanges();
+    let rebuilt = false;
+    for (let s = 0; s < this.v.buffers.sizing.shards; s++) {
+      if (((Atomics.load(this.v.headers, s * HEADER_WORDS + H_SEQ) - seq) | 0) > 0) continue;
+      this.waitTurn(s, seq);
+      try {
+        this.nTouched = 0;
+        if (!rebuilt) {
+          rebuilt = true;
+          rebuildShard(this.v, s, (f, slot) => this.touch(f.id, s, slot));
+        }
+        if (redo) this.flushShard(s, peer, redo, result);
+        this.settle(s);
+      } catch (e) {
+        result.error = { code: 6, subcode: 8, data: [], detail: `RIB: ${(e as Error).message}`, internal: true };
+      } finally {
+        this.releaseTurn(s, seq);
       }
-    });
+    }
     result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
     return result;
   }
@@ -133,6 +171,10 @@ export class BatchApplier {
     this.refused = 0;
     this.refused6 = 0;
     let apply = this.ops.n > 0;
+    const fault = this.fault;
+    this.fault = null;
+    const faultAt = fault === null ? -1 : faultShard(fault, starts, shards);
+    const faultIn = fault === 'shard' || fault === 'exit' ? faultAt : -1;
     this.visitShards(seq, result, (s) => {
       // A batch of this peer found an error before us: its session is ending (see PEER_RESET),
       // and nothing of this batch counts, not even what nothing would be applied for.
@@ -141,8 +183,11 @@ export class BatchApplier {
         this.received = 0;
       }
       if (!apply) return;
-      for (let i = starts[s]; i < starts[s + 1]; i++) this.applyOne(s, i * OP_WORDS, peer);
-    });
+      // An injected fault (tests) stops after half the shard's operations.
+      const end = s === faultIn ? (starts[s] + starts[s + 1] + 1) >> 1 : starts[s + 1];
+      for (let i = starts[s]; i < end; i++) this.applyOne(s, i * OP_WORDS, peer);
+      if (s === faultIn) injectFault(fault!);
+    }, fault === 'throw' ? faultAt : -1);
     result.pathDelta = this.pathDelta;
     result.pathDelta6 = this.pathDelta6;
     result.filtered += this.refused;
@@ -154,7 +199,7 @@ export class BatchApplier {
    * Takes every shard's turn for batch `seq` in order and runs `work` on it. Every shard is
    * released even after a failure, or all later batches would wait forever.
    */
-  private visitShards(seq: number, result: BatchResult, work: (shard: number) => void): void {
+  private visitShards(seq: number, result: BatchResult, work: (shard: number) => void, throwAfter = -1): void {
     for (let s = 0; s < this.v.buffers.sizing.shards; s++) {
       this.waitTurn(s, seq);
       try {
@@ -163,11 +208,28 @@ export class BatchApplier {
         work(s);
         this.settle(s);
       } catch (e) {
-        result.error = { code: 6, subcode: 8, data: [], detail: `RIB: ${(e as Error).message}` };
+        result.error = { code: 6, subcode: 8, data: [], detail: `RIB: ${(e as Error).message}`, internal: true };
+        this.repair(s);
       } finally {
         this.releaseTurn(s, seq);
       }
+      if (s === throwAfter) injectFault('throw');
     }
+  }
+
+  /**
+   * The shard a failure stopped half-way, made whole before its turn is released: the best
+   * paths of what it touched chosen again, its counts and free list rebuilt (repair.ts).
+   */
+  private repair(s: number): void {
+    try {
+      this.settle(s);
+    } catch {
+      // rebuildShard below finds what settle() left marked
+    }
+    this.nTouched = 0;
+    rebuildShard(this.v, s, (f, slot) => this.touch(f.id, s, slot));
+    this.settle(s);
   }
 
   private applyOne(s: number, o: number, peer: number): void {

@@ -3,7 +3,7 @@
 
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import { pack } from 'msgpackr';
 import type { Policy } from '../policy/policy.js';
 import { emptyResult, unpackResult, type BatchResult, type PeerContext, type PolicyRef } from './apply.js';
@@ -16,6 +16,7 @@ import {
   PEER_FLAGS,
   PEER_ID,
   PEER_LIMIT,
+  PEER_PATHS,
   PEER_WORDS,
   PF_ALLOWAS_SHIFT,
   PF_IBGP,
@@ -25,16 +26,9 @@ import {
   type RibSizing,
 } from './memory.js';
 import { UpdateEventBatch, type UpdateEventMode, type UpdateWatch } from './events.js';
+import { parseFault } from './fault.js';
+import { createPool } from './pool.js';
 import type { RibTask, RibTaskOutput } from './worker.js';
-
-/**
- * Worker threads load compiled JavaScript. Run from the TypeScript sources (the tests), this
- * module finds the build of the same tree in dist/ (npm test builds it first).
- */
-function workerUrl(): string {
-  const here = import.meta.url;
-  return here.endsWith('.ts') ? new URL('../../dist/src/rib/worker.js', here).href : new URL('./worker.js', here).href;
-}
 
 export interface RibOptions {
   localAs: number;
@@ -43,6 +37,29 @@ export interface RibOptions {
   workers?: number;
   sizing?: Partial<RibSizing>;
   alwaysCompareMed?: boolean;
+  /** A fault to inject (fault.ts, tests only); default: the RIBSTORM_FAULT environment variable. */
+  fault?: string;
+}
+
+/** A batch the RIB failed: its worker died or threw out of its shard loop, or a shard turn threw. */
+export interface WorkerFault {
+  peer: number;
+  seq: number;
+  task: 'updates' | 'flush';
+  /** 'died': the task was lost with its worker (or threw out of it) and was completed without its work. */
+  how: 'died' | 'shard';
+  detail: string;
+}
+
+/** Tries at completing a lost batch before the RIB is given up as stalled. */
+const RECOVERY_TRIES = 3;
+
+interface Queued {
+  task: RibTask;
+  peer: number;
+  resolve: (r: BatchResult) => void;
+  /** A recovery: what the lost task was, why, and how often it has been tried. */
+  lost?: { task: 'updates' | 'flush'; detail: string; tries: number };
 }
 
 export interface PeerInfo {
@@ -68,6 +85,8 @@ export interface RibPipelineEvents {
   updates: [peer: number, events: UpdateEventBatch];
   /** A 'changes' or 'updates' listener threw. */
   listenerError: [error: unknown];
+  /** A batch the RIB failed (see WorkerFault); its peer's session is to be reset. */
+  workerFault: [fault: WorkerFault];
 }
 
 export class RibPipeline extends EventEmitter<RibPipelineEvents> {
@@ -77,10 +96,16 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   readonly workers: number;
   private seq = 0;
   private nextToEmit = 0;
-  private readonly done = new Map<number, { result: BatchResult; peer: number; events?: string }>();
+  private readonly done = new Map<number, { result: BatchResult; peer: number; flush?: (r: BatchResult) => void; flushAll: boolean; events?: string }>();
   private inFlight = 0;
   private running = 0;
-  private readonly queue: Array<{ task: RibTask; peer: number; resolve: (r: BatchResult) => void }> = [];
+  private readonly queue: Queued[] = [];
+  /** Batches the RIB failed (WorkerFault), and worker errors outside any batch. */
+  faults = 0;
+  /** The last sequence number given to a task of each peer. */
+  private readonly lastSeq = new Float64Array(MAX_PEERS).fill(-1);
+  /** Peers that lost a batch: their path count is checked once their paths are flushed. */
+  private readonly faulted = new Set<number>();
   private readonly freePeers: number[] = [];
   private nextPeer = 1; // peer index 0 means "none"
 
@@ -89,28 +114,9 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     this.buffers = allocateRib(opts.localAs, { ...DEFAULT_SIZING, ...opts.sizing }, opts.alwaysCompareMed ?? false, opts.routerId ?? 0);
     this.views = new RibViews(this.buffers);
     this.workers = opts.workers ?? Math.max(1, availableParallelism());
-    const options = {
-      filename: workerUrl(),
-      minThreads: this.workers,
-      maxThreads: this.workers,
-      idleTimeout: 60_000,
-      // Batches block on each other's shard turns: more than one per thread could deadlock.
-      concurrentTasksPerWorker: 1,
-      workerData: { rib: this.buffers },
-      // Workers keep their data in shared memory and allocate little of their own: a small
-      // young generation keeps their heaps from growing to V8's defaults.
-      resourceLimits: { maxYoungGenerationSizeMb: 4 },
-    };
-    // Piscina require()s the worker file first and import()s it when that fails; the preload
-    // and the first task can do so at once, and Node 20's require(esm) then aborts the
-    // process. Without require(esm) both import. A process started with options a worker may
-    // not take (--expose-gc: `ribstorm plan`'s probes) keeps the inherited ones.
-    try {
-      this.pool = new Piscina({ ...options, execArgv: [...process.execArgv, '--no-experimental-require-module'] });
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'ERR_WORKER_INVALID_EXEC_ARGV') throw e;
-      this.pool = new Piscina(options);
-    }
+    this.pool = createPool(this.workers, this.buffers, parseFault(opts.fault ?? process.env.RIBSTORM_FAULT));
+    // A worker that fails while it runs no task: Piscina replaces it and reports it here.
+    this.pool.on('error', (e) => this.fault({ peer: 0, seq: -1, task: 'updates', how: 'died', detail: String((e as Error)?.message ?? e) }));
   }
 
   get pending(): number {
@@ -246,6 +252,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
    */
   private run(task: RibTask, peer: number): Promise<BatchResult> {
     this.inFlight++;
+    this.lastSeq[peer] = task.seq;
     return new Promise<BatchResult>((resolve) => {
       this.queue.push({ task, peer, resolve });
       this.pump();
@@ -254,30 +261,85 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
 
   private pump(): void {
     while (this.running < this.workers && this.queue.length) {
-      const { task, peer, resolve } = this.queue.shift()!;
+      const q = this.queue.shift()!;
       this.running++;
-      this.pool.run(task).then(
-        (r: BatchResult | Uint32Array | RibTaskOutput) => {
-          if (r instanceof Uint32Array) this.finish(task.seq, peer, unpackResult(r), resolve);
-          else if ('events' in r) this.finish(task.seq, peer, r.result instanceof Uint32Array ? unpackResult(r.result) : r.result, resolve, r.events);
-          else this.finish(task.seq, peer, r, resolve);
+      this.pool.run(q.task).then(
+        (out: BatchResult | Uint32Array | RibTaskOutput) => {
+          const events = out instanceof Uint32Array || !('events' in out) ? undefined : out.events;
+          const packed = events === undefined ? out : (out as RibTaskOutput).result;
+          const r = packed instanceof Uint32Array ? unpackResult(packed) : (packed as BatchResult);
+          this.finish(q, q.lost ? this.recovered(q, r) : r.error ? this.checked(q, r) : r, events);
         },
-        // A worker failure must not stall later batches or lose the error.
-        (e) => this.finish(task.seq, peer, { ...emptyResult(), error: { code: 6, subcode: 8, data: [], detail: String(e) } }, resolve),
+        (e) => this.lost(q, e),
       );
     }
   }
 
-  private finish(seq: number, peer: number, result: BatchResult, resolve: (r: BatchResult) => void, events?: string): void {
+  /** A result with an error: a failure of the RIB in a shard turn is counted and reported. */
+  private checked(q: Queued, r: BatchResult): BatchResult {
+    if (r.error!.internal) this.fault({ peer: q.peer, seq: q.task.seq, task: q.task.kind === 'flush' ? 'flush' : 'updates', how: 'shard', detail: r.error!.detail });
+    return r;
+  }
+
+  /**
+   * The task's worker died, or the task threw out of its shard loop: the shard turns it still
+   * held or waited for are taken and released by a recovery task, ahead of everything queued
+   * (every later batch waits for them). A lost batch of UPDATEs ends as Cease / Out of
+   * Resources for its peer, whose session is reset and its paths flushed.
+   */
+  private lost(q: Queued, e: unknown): void {
+    const detail = String((e as Error)?.message ?? e);
+    const task = q.lost?.task ?? (q.task.kind === 'flush' ? 'flush' : 'updates');
+    if (!q.lost) this.fault({ peer: q.peer, seq: q.task.seq, task, how: 'died', detail });
+    const tries = (q.lost?.tries ?? 0) + 1;
+    if (tries > RECOVERY_TRIES) {
+      // The shards behind it stay blocked: said once more, then handed on as an error.
+      this.fault({ peer: q.peer, seq: q.task.seq, task, how: 'died', detail: `recovery failed ${RECOVERY_TRIES} times, the RIB is stalled: ${detail}` });
+      this.finish(q, { ...emptyResult(), error: { code: 6, subcode: 8, data: [], detail, internal: true } });
+      return;
+    }
+    this.running--;
+    const redo = q.task.kind === 'flush' ? q.task.how : q.task.kind === 'recover' ? q.task.redo : undefined;
+    this.queue.unshift({ task: { kind: 'recover', seq: q.task.seq, peer: q.peer, redo }, peer: q.peer, resolve: q.resolve, lost: { task, detail: q.lost?.detail ?? detail, tries } });
+    this.pump();
+  }
+
+  /** The result of a recovered task: a batch of UPDATEs as an error for its peer. */
+  private recovered(q: Queued, r: BatchResult): BatchResult {
+    if (q.lost!.task === 'flush') return r;
+    return { ...r, error: { code: 6, subcode: 8, data: [], detail: `RIB worker fault: ${q.lost!.detail}`, internal: true } };
+  }
+
+  private fault(f: WorkerFault): void {
+    this.faults++;
+    this.faulted.add(f.peer);
+    try {
+      this.emit('workerFault', f);
+    } catch (e) {
+      this.emit('listenerError', e);
+    }
+  }
+
+  /**
+   * A task's result, handed on ('changes', 'updates') with those before it in sequence order.
+   * A batch's promise resolves at once; a flush's in that order too, after every batch before
+   * it (what a peer's path count after a flush needs).
+   */
+  private finish(q: Queued, result: BatchResult, events?: string): void {
     this.running--;
     this.inFlight--;
     // The next batch goes to the free worker before this one's changes are exported, so the
     // workers are not idle while the main thread packs UPDATEs.
     this.pump();
-    this.done.set(seq, { result, peer, events });
+    const t = q.task;
+    const flush = t.kind === 'flush' || (t.kind === 'recover' && t.redo !== undefined);
+    const flushAll = t.kind === 'flush' ? t.how === 'all' : t.kind === 'recover' && t.redo === 'all';
+    this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, events, flushAll });
     while (this.done.has(this.nextToEmit)) {
-      const d = this.done.get(this.nextToEmit)!;
+      const at = this.nextToEmit;
+      const d = this.done.get(at)!;
       this.done.delete(this.nextToEmit++);
+      if (d.flushAll && this.faulted.has(d.peer) && this.lastSeq[d.peer] === at) this.emptied(d.peer);
       try {
         this.emit('changes', d.result, d.peer);
       } catch (e) {
@@ -291,6 +353,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
           this.emit('listenerError', e);
         }
       }
+      d.flush?.(d.result);
       while (this.barriers.length && this.barriers[0][0] <= this.nextToEmit) {
         try {
           this.barriers.shift()![1]();
@@ -299,7 +362,17 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
         }
       }
     }
-    resolve(result);
+    if (!flush) q.resolve(result);
+  }
+
+  /**
+   * A peer that lost a batch has had its paths flushed, with no task of it after the flush:
+   * it holds no path. Its count is set right, in case the worker died between a path and its
+   * count.
+   */
+  private emptied(peer: number): void {
+    this.faulted.delete(peer);
+    Atomics.store(this.views.peers, peer * PEER_WORDS + PEER_PATHS, 0);
   }
 
   /**

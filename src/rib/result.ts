@@ -108,5 +108,12 @@ export interface BatchResult extends Record<Count, number> {
   /** What RFC 7606 found, one line per problem (at most a few per batch), for the log. */
   problems: string[];
   /** A session-level error in this batch: the NOTIFICATION for the peer. Nothing of the batch is applied. */
-  error?: { code: number; subcode: number; data: number[]; detail: string };
+  error?: {
+    code: number;
+    subcode: number;
+    data: number[];
+    detail: string;
+    /** The RIB failed, not the peer: an exception in a shard turn, or a worker that died (Cease / Out of Resources). */
+    internal?: boolean;
+  };
 }

@@ -5,6 +5,7 @@ import { workerData } from 'node:worker_threads';
 import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
 import { BatchApplier, packResult, sortByAttribute, type BatchResult, type PeerContext } from './apply.js';
 import { encodeUpdateEvents, type UpdateWatch } from './events.js';
+import { faultDue, type FaultSpec } from './fault.js';
 import { RibViews, type RibBuffers } from './memory.js';
 import { codecContext } from './parse.js';
 
@@ -19,7 +20,9 @@ export type RibTask =
       /** Someone watches received UPDATEs (events.ts): absent when nobody does. */
       watch?: UpdateWatch;
     }
-  | { kind: 'flush'; seq: number; peer: number; how: 'all' | 'stale' | 'mark' };
+  | { kind: 'flush'; seq: number; peer: number; how: 'all' | 'stale' | 'mark' }
+  /** Batch `seq` again after its worker failed (BatchApplier.recover); `redo` a flush's work. */
+  | { kind: 'recover'; seq: number; peer: number; redo?: 'all' | 'stale' | 'mark' };
 
 /** A batch's result (transferred) with its UPDATE events (JSON lines, events.ts: copied as a string). */
 export interface RibTaskOutput {
@@ -27,7 +30,9 @@ export interface RibTaskOutput {
   events: string;
 }
 
-const views = new RibViews((workerData as { rib: RibBuffers }).rib);
+const data = workerData as { rib: RibBuffers; fault?: FaultSpec };
+const views = new RibViews(data.rib);
+const fault = data.fault;
 const applier = new BatchApplier(views);
 const rings = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
@@ -39,7 +44,9 @@ export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskO
   let result: BatchResult;
   let events: string | undefined;
   if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer, task.how);
+  else if (task.kind === 'recover') result = applier.recover(task.seq, task.peer, task.redo);
   else {
+    if (fault && faultDue(fault, task.peer, task.descriptors.length >> 1)) applier.fault = fault.how;
     let bytes = rings.get(task.buffer);
     if (!bytes) {
       bytes = new Uint8Array(task.buffer);

@@ -9,12 +9,20 @@ import { otcIngress } from '../policy/otc.js';
 import type { Neighbor, UpdateIngest } from '../neighbor/neighbor.js';
 import type { Event } from '../neighbor/fsm.js';
 import type { BatchResult, PeerContext } from '../rib/apply.js';
-import type { RibPipeline } from '../rib/pipeline.js';
+import type { RibPipeline, WorkerFault } from '../rib/pipeline.js';
 import type { Advertiser } from '../advertise/schedule.js';
 import { exportTarget } from './exportTarget.js';
 import type { PeerState } from './peerState.js';
 
 const ACCEPT_ALL: Policy = { default: 'accept', rules: [] };
+
+/** The log line of a batch the RIB failed (`name`: its neighbor; none for local routes or outside a batch). */
+export function workerFaultLine(f: WorkerFault, name: string | undefined): string {
+  if (f.seq < 0) return `RIB worker fault outside any batch (worker replaced): ${f.detail}`;
+  const how = f.how === 'died' ? 'its worker died or threw out of it; the shards it held completed' : 'an exception in a shard turn; the shard rebuilt';
+  const then = f.task === 'flush' ? 'the flush was completed' : name ? 'the session is reset (Cease / Out of Resources) and its routes flushed' : 'the routes are refused';
+  return `RIB worker fault: ${f.task} batch ${f.seq} of ${name ?? (f.peer ? `local routes (peer ${f.peer})` : 'no peer')} lost (${how}): ${then}: ${f.detail}`;
+}
 
 export class Ingest implements UpdateIngest {
   private readonly rfc8212Logged = new Set<Neighbor>();

@@ -94,7 +94,19 @@ export class PeerState {
       return;
     }
     this.endStale();
-    void this.rib.flushPeer(this.index).then((r) => this.moved(r));
+    void this.rib.flushPeer(this.index).then((r) => this.flushed(r));
+  }
+
+  /**
+   * Every path of the peer removed, after all its batches before (results come in sequence
+   * order): it holds none. A batch the RIB lost (a worker fault) changed paths it never
+   * reported: the count is set right here.
+   */
+  private flushed(r: BatchResult): void {
+    this.moved(r);
+    if (this.paths4 === 0 && this.paths6 === 0) return;
+    log(`${this.n.name}: ${this.paths} paths still counted after all its paths were flushed (a batch lost by the RIB): count set to 0`);
+    this.paths4 = this.paths6 = 0;
   }
 
   /**

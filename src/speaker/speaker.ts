@@ -17,7 +17,7 @@ import type { ImportStats } from '../rib/importStats.js';
 import type { BatchResult } from '../rib/apply.js';
 import { Advertiser } from '../advertise/schedule.js';
 import { LineLimiter } from '../util/lineLimiter.js';
-import { Ingest } from './ingest.js';
+import { Ingest, workerFaultLine } from './ingest.js';
 import { LocalRoutes } from './localRoutes.js';
 import { blockLimit, PeerState } from './peerState.js';
 
@@ -98,6 +98,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       this.ingest = new Ingest(config, rib, this.peers, advertiser, (n, r, seconds) => this.emit('batch', n, r, seconds));
       rib.on('changes', (result) => advertiser.distribute(result));
       rib.on('listenerError', (e) => log(`internal error handing on best-path changes: ${(e as Error)?.stack ?? String(e)}`));
+      rib.on('workerFault', (f) => log(workerFaultLine(f, this.neighborAt(f.peer)?.name)));
     }
     for (const n of config.neighbors) this.addNeighbor(n);
     if (rib) {
