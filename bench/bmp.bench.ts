@@ -1,13 +1,15 @@
 // What a BMP station costs ingest: `ribstorm run` (a child process, API on) is fed N IPv4
 // prefixes by each of two load peers (the synthetic table generator, a variant per peer), once
-// without a station and once exporting pre-policy Route Monitoring to Debian's pmbmpd (message
-// log as JSON in its run directory); the time until the RIB holds every path, and what the
+// without a station, once exporting pre-policy Route Monitoring to a station that reads and
+// discards, and once to Debian's pmbmpd (message log as JSON in its run directory); the time
+// until the RIB holds every path, CPU seconds of ribstorm (and pmbmpd), and what the
 // station was sent (ribstorm's /metrics) and logged; then pmbmpd's log, once it stops growing,
 // replayed route by route (peer, prefix, AS path, next hop) against `GET /rib`.
 //
 //   npm run build && node dist/bench/bmp.bench.js [PREFIXES_PER_PEER, default 1000000]
 
 import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
+import net from 'node:net';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -79,9 +81,34 @@ const PEERS = [
   { address: '127.0.81.3', asn: 65092 },
 ];
 
-async function run(withStation: boolean): Promise<void> {
+/** A station that reads and discards: what exporting costs ribstorm, without a station's own work. */
+async function discardStation(): Promise<{ port: number; bytes: () => number; stop: () => Promise<void> }> {
+  let bytes = 0;
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((s) => {
+    sockets.add(s);
+    s.on('data', (d) => (bytes += d.length));
+    s.on('error', () => {});
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    port: (server.address() as net.AddressInfo).port,
+    bytes: () => bytes,
+    stop: () => new Promise<void>((r) => {
+      for (const s of sockets) s.destroy();
+      server.close(() => r());
+    }),
+  };
+}
+
+type Station = 'none' | 'discard' | 'pmbmpd';
+const LABEL: Record<Station, string> = { none: 'no station   ', discard: 'discarding   ', pmbmpd: 'with pmbmpd  ' };
+
+async function run(kind: Station): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'ribstorm-bmp-bench-'));
-  const station = withStation ? await Pmbmpd.start('127.0.0.1') : null;
+  const station = kind === 'pmbmpd' ? await Pmbmpd.start('127.0.0.1') : null;
+  const discard = kind === 'discard' ? await discardStation() : null;
   const port = await freePort(HOST);
   const apiPort = await freePort('127.0.0.1');
   const api = `127.0.0.1:${apiPort}`;
@@ -93,11 +120,11 @@ async function run(withStation: boolean): Promise<void> {
     peers: PEERS,
     api: { address: '127.0.0.1', port: apiPort },
     load: { prefixes: N, prefixes6: 0, paths: 2 * N, attributeSets: 2 * N },
-    bmp: station ? [`127.0.0.1:${station.port}`] : [],
+    bmp: station ? [`127.0.0.1:${station.port}`] : discard ? [`127.0.0.1:${discard.port}`] : [],
   });
   const peers: LoadPeer[] = [];
   try {
-    if (station) while ((await metric(api, 'ribstorm_bmp_station_up')) !== 1) await new Promise((r) => setTimeout(r, 100));
+    if (kind !== 'none') while ((await metric(api, 'ribstorm_bmp_station_up')) !== 1) await new Promise((r) => setTimeout(r, 100));
     const tables = PEERS.map((p, i) => generateTable({ ipv4Prefixes: N, ipv6Prefixes: 0, variant: i, senderAs: p.asn, seed: 1 }));
     const t0 = Date.now();
     await Promise.all(
@@ -110,12 +137,14 @@ async function run(withStation: boolean): Promise<void> {
     );
     while ((await metric(api, 'bgp_rib_paths')) < 2 * N) await new Promise((r) => setTimeout(r, 200));
     const secs = (Date.now() - t0) / 1000;
-    let line = `${withStation ? 'with pmbmpd' : 'no station '}: 2 x ${fmt(N)} prefixes held in ${secs.toFixed(1)}s (${fmt((2 * N) / secs)} paths/s)`;
-    if (station) {
+    let line = `${LABEL[kind]}: 2 x ${fmt(N)} prefixes held in ${secs.toFixed(1)}s (${fmt((2 * N) / secs)} paths/s)`;
+    if (kind !== 'none') {
       const sent = await metric(api, 'ribstorm_bmp_sent_bytes_total');
       const dropped = await metric(api, 'ribstorm_bmp_dropped_messages_total');
-      line += `; BMP ${fmt(await metric(api, 'ribstorm_bmp_messages_sent_total'))} messages, ${fmt(sent / 2 ** 20)} MiB sent, ${dropped} dropped; pmbmpd log ${fmt(statSync(station.msglog).size / 2 ** 20)} MiB so far`;
+      line += `; BMP ${fmt(await metric(api, 'ribstorm_bmp_messages_sent_total'))} messages, ${fmt(sent / 2 ** 20)} MiB sent, ${dropped} dropped`;
+      if (station) line += `; pmbmpd log ${fmt(statSync(station.msglog).size / 2 ** 20)} MiB so far, pmbmpd CPU ${station.cpuSeconds().toFixed(1)} s`;
     }
+    line += `; ribstorm CPU ${target.cpuSeconds().toFixed(1)} s`;
     process.stdout.write(`${line}\n`);
     if (station) {
       await settled(station.msglog);
@@ -128,17 +157,23 @@ async function run(withStation: boolean): Promise<void> {
     for (const p of peers) p.socket.destroy();
     await target.stop();
     await station?.stop();
+    await discard?.stop();
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-/** Two rounds, alternating: without a station, then with one. */
+/**
+ * Two rounds, alternating: without a station, to a station that discards (ribstorm's own cost),
+ * and to pmbmpd (which needs a core of its own to parse and log, on this machine one of the
+ * two the workers use).
+ */
 async function main(): Promise<void> {
   const missing = unavailable();
   for (let round = 0; round < 2; round++) {
-    await run(false);
+    await run('none');
+    await run('discard');
     if (missing) process.stdout.write(`with pmbmpd: skipped, pmbmpd ${missing}\n`);
-    else await run(true);
+    else await run('pmbmpd');
   }
 }
 

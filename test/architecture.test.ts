@@ -28,7 +28,7 @@ const MAY_IMPORT: Record<string, string[]> = {
   io: ['packet'],
   policy: ['packet', 'util'],
   rib: ['packet', 'policy', 'util'],
-  config: ['packet', 'policy', 'rib'], // policy rules and RIB sizing are part of the config
+  config: ['packet', 'io', 'policy', 'rib'], // policy rules, ring and RIB sizing are part of the config
   neighbor: ['packet', 'io', 'config', 'log', 'util'],
   advertise: ['packet', 'rib', 'policy', 'log', 'util'],
   speaker: ['packet', 'io', 'config', 'policy', 'rib', 'neighbor', 'advertise', 'log', 'util'],

@@ -48,6 +48,8 @@ export const NEIGHBOR_FIELDS: Record<keyof NeighborConfig, ChangeKind> = {
   allowasIn: 'session',
   // Read with each batch, like the import policy: the table asked for again applies it to all.
   maxAsPathLength: 'import',
+  // The ring of the next connection.
+  receiveBuffer: 'in-place',
   routeServerClient: 'export',
   nextHop6: 'export',
   advertisementInterval: 'in-place',

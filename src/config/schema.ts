@@ -5,6 +5,7 @@ import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
 import { DEFAULT_SIZING, type RibSizing } from '../rib/memory.js';
+import { MIN_RING_BYTES } from '../io/ring.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
 import { ConfigError, Fields, parseHostPort, type ListenAddress, type Obj } from './fields.js';
 import { validateBmp, type BmpConfig } from './bmp.js';
@@ -76,6 +77,11 @@ export interface NeighborConfig {
    * the decision process counts it (RFC 4271 §9.1.2.2: an AS_SET counts one); absent: no limit.
    */
   maxAsPathLength?: number;
+  /**
+   * Octets of the receive ring of each connection: what this peer may have waiting for the RIB
+   * at most. When it is full, reading pauses (TCP pushes back on the peer); absent: 4 MiB.
+   */
+  receiveBuffer?: number;
   /** MRAI, seconds: at most one round of UPDATEs per interval (0: as soon as decided). */
   advertisementInterval: number;
 }
@@ -318,6 +324,7 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
   const nextHop6 = f.ip('next-hop-v6', false);
   const allowasIn = f.int('allowas-in', 0, 10, 0, 'a count from 0 to 10');
   const maxAsPathLength = f.optInt('max-as-path-length', 1, 4096, 'a length from 1 to 4096');
+  const receiveBuffer = f.optInt('receive-buffer', MIN_RING_BYTES, 1 << 30, `octets from ${MIN_RING_BYTES} to ${1 << 30}`);
   const advertisementInterval = f.int('advertisement-interval', 0, 600, 0, 'seconds from 0 to 600');
   if (nextHop6 && isIP(nextHop6) !== 6) throw new ConfigError(`${path}.next-hop-v6`, 'an IPv6 address', nextHop6);
   f.done();
@@ -325,7 +332,7 @@ export function validateNeighbor(obj: Obj, path: string): NeighborConfig {
     address, remoteAs, localAs, localAddress, port, passive, description, holdTime, keepalive,
     connectRetry, idleHoldTime, idleHoldMax, sendHoldTime, families, maxPrefix, addPath,
     gracefulRestart, extendedMessage, routeRefresh, role, roleStrict, importPolicy, exportPolicy,
-    routeReflectorClient, routeServerClient, nextHop6, allowasIn, ...(maxAsPathLength !== undefined ? { maxAsPathLength } : {}), advertisementInterval,
+    routeReflectorClient, routeServerClient, nextHop6, allowasIn, ...(maxAsPathLength !== undefined ? { maxAsPathLength } : {}), ...(receiveBuffer !== undefined ? { receiveBuffer } : {}), advertisementInterval,
   };
 }
 

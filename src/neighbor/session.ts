@@ -74,6 +74,7 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
   ) {
     super();
     this.current = config;
+    this.ringBytes = config.receiveBuffer ?? DEFAULT_RING_BYTES;
     this.ourOpen = localOpen(local, config);
     this.ourOpenBytes = encodeOpen(this.ourOpen);
     this.timers = new Timers(config, {
@@ -98,6 +99,7 @@ export abstract class Session extends EventEmitter<NeighborEvents> {
     this.ourOpen = localOpen(this.local, config);
     this.ourOpenBytes = encodeOpen(this.ourOpen);
     this.timers.config = config;
+    this.ringBytes = config.receiveBuffer ?? DEFAULT_RING_BYTES;
   }
 
   get name(): string {
