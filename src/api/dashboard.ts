@@ -32,6 +32,7 @@ function files(): Files {
   return {
     '/': [`${dir}index.html`, HTML],
     '/ui/app.js': [`${dir}app.js`, JS],
+    '/ui/dom.js': [`${dir}dom.js`, JS],
     '/ui/style.css': [`${dir}style.css`, CSS],
     '/ui/favicon.svg': [`${dir}favicon.svg`, SVG],
     '/ui/uplot.min.js': [resolve('uplot/dist/uPlot.iife.min.js'), JS],

@@ -47,6 +47,8 @@ export interface PeerSummary extends FamilyPrefixes {
   capabilities: { local: string[]; remote: string[] };
   /** RFC 7606 outcomes per family and resets by code/subcode. */
   rfc7606: { ipv4Unicast: Rfc7606Counts; ipv6Unicast: Rfc7606Counts; resets: Record<string, number> };
+  /** `[neighbors.max-prefix]`, OpenConfig's prefix-limit names: the limit, its action, the warning share. */
+  prefixLimit?: { maxPrefixes: number; action: string; warningThresholdPct: number };
 }
 
 export type Rfc7606Counts = Omit<FamilyImportStats, 'filtered'>;
@@ -115,6 +117,7 @@ export class NeighborView {
       },
     };
     if (up) out.peerUptimeEstablishedEpoch = Math.floor(log.since / 1000);
+    if (c.maxPrefix) out.prefixLimit = { maxPrefixes: c.maxPrefix.limit, action: c.maxPrefix.action, warningThresholdPct: c.maxPrefix.warnPct };
     if (err) {
       out.lastResetDueTo = `${err.direction === 'local' ? '' : `NOTIFICATION ${err.direction}: `}${err.text}`;
       out.lastResetCode = `${err.code}/${err.subcode}`;

@@ -29,6 +29,8 @@ export interface RouteRow extends Omit<PathAttributesView, 'path'> {
   stale: boolean;
   fromPeer: string;
   peerAs: number;
+  /** Seconds since the path was learned or last changed. */
+  age: number;
 }
 
 export interface PrefixRoutes {
@@ -72,7 +74,8 @@ export class RibView {
   private row(prefix: string, p: PathView, names: Map<number, [string, number]>): RouteRow {
     const a = this.attrs.get(p.attr);
     const [fromPeer, peerAs] = names.get(p.peer) ?? ['', 0];
-    const r: RouteRow = { prefix, pathId: p.pathId, ...a, best: p.best, stale: p.stale, fromPeer, peerAs };
+    const age = Math.max(0, Math.floor(Date.now() / 1000) - p.time);
+    const r: RouteRow = { prefix, pathId: p.pathId, ...a, best: p.best, stale: p.stale, fromPeer, peerAs, age };
     if (!p.best) r.reason = REASON_NAMES[p.reason] ?? `step ${p.reason}`;
     return r;
   }

@@ -51,8 +51,8 @@ const CHUNK_BYTES = 256 << 10;
  * index, other collectors' peers held from a NATS stream, then the local peer (routes
  * announced through the API), in RIB index order.
  *
- * Originated time: the RIB does not keep when each path arrived; every path of a peer gets the
- * time its session was established (the dump's time while it is down, and for local routes).
+ * Originated time: each path's own, when it was learned or last changed; `originated` here is
+ * what a path without one gets (its session's Established time, or the dump's time).
  */
 export function speakerPeers(speaker: Speaker, time: number): DumpPeer[] {
   const v = speaker.rib!.views;
@@ -217,7 +217,8 @@ export async function writeTableDump(src: TableDumpSource, time: number, emit: (
       const path = paths[i];
       const peer = tableIndex.get(path.peer)!;
       p = b.writeUInt16BE(peer, p);
-      p = b.writeUInt32BE(originated[peer], p);
+      // RFC 6396 §4.3.4 originated time: when the path was learned or last changed.
+      p = b.writeUInt32BE(path.time || originated[peer], p);
       if (addPath) p = b.writeUInt32BE(path.pathId >>> 0, p); // RFC 8050 §4
       const lengthAt = p;
       p = writeAttributes(b, p + 2, blocks[i], walker);

@@ -168,6 +168,7 @@ export class BatchApplier {
     this.pathDelta6 = 0;
     this.limitPeer = peer;
     this.limited = Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_LIMIT) !== 0;
+    this.now = Math.floor(Date.now() / 1000); // the time of every path this batch changes
     this.refused = 0;
     this.refused6 = 0;
     let apply = this.ops.n > 0;
@@ -256,7 +257,7 @@ export class BatchApplier {
       const before = v.headers[s * HEADER_WORDS + H_PATHS];
       // With a limit, admit() counts the new path; without one it is counted here.
       if (this.limited) this.admitFamily = f.id;
-      upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7], this.limited ? this.admit : undefined);
+      upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7], this.now, this.limited ? this.admit : undefined);
       if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) {
         this.pathDelta++;
         if (f.id === IPV6) this.pathDelta6++;
@@ -267,6 +268,8 @@ export class BatchApplier {
 
   /** The peer of the batch being applied has a max-prefix block (PEER_LIMIT); its paths are counted in PEER_PATHS. */
   private limited = false;
+  /** This batch's time, seconds since the epoch: what a path it adds or changes records. */
+  private now = 0;
   private limitPeer = 0;
   private refused = 0;
   private refused6 = 0;

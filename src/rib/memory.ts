@@ -63,13 +63,15 @@ export interface Family {
 
 /**
  * Words per path record: peer | reason << 16 | STALE, path identifier, attribute id, next
- * record.
+ * record, and when the path was learned or last changed (seconds since the epoch: a route's
+ * age, an MRT entry's originated time).
  */
-export const PATH_WORDS = 4;
+export const PATH_WORDS = 5;
 export const P_PEER = 0;
 export const P_PATH_ID = 1;
 export const P_ATTR = 2;
 export const P_NEXT = 3;
+export const P_TIME = 4;
 /** The path outlived its session and waits for the peer's End-of-RIB (RFC 4724 §4.2). */
 export const STALE = 1 << 24;
 

@@ -5,7 +5,7 @@
 import { formatPrefix, parsePrefix } from '../packet/index.js';
 import { attributeBytes } from './attrs.js';
 import { Reason } from './decision.js';
-import { IPV6, STALE, P_ATTR, P_NEXT, P_PATH_ID, P_PEER, PATH_WORDS, type Family, type RibViews } from './memory.js';
+import { IPV6, STALE, P_ATTR, P_NEXT, P_PATH_ID, P_PEER, P_TIME, PATH_WORDS, type Family, type RibViews } from './memory.js';
 import { findSlot, shardOf, TOUCHED } from './shard.js';
 
 export interface PathView {
@@ -17,6 +17,8 @@ export interface PathView {
   reason: Reason;
   /** Kept from a restarting peer's previous session (RFC 4724). */
   stale: boolean;
+  /** When it was learned or last changed, seconds since the epoch. */
+  time: number;
 }
 
 /** Calls fn for every prefix that has at least one path (both families, or `families`), until it returns false. */
@@ -97,7 +99,7 @@ export function pathsAt(v: RibViews, f: Family, shard: number, slot: number): Pa
   for (let r = slots[slot * f.words + f.headAt]; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
     const q = r * PATH_WORDS;
     const w = paths[q + P_PEER];
-    out.push({ peer: w & 0xffff, pathId: paths[q + P_PATH_ID], attr: paths[q + P_ATTR], best: r === best, reason: (w >>> 16) & 0xff, stale: (w & STALE) !== 0 });
+    out.push({ peer: w & 0xffff, pathId: paths[q + P_PATH_ID], attr: paths[q + P_ATTR], best: r === best, reason: (w >>> 16) & 0xff, stale: (w & STALE) !== 0, time: paths[q + P_TIME] });
   }
   return out;
 }

@@ -14,6 +14,7 @@ import {
   P_NEXT,
   P_PATH_ID,
   P_PEER,
+  P_TIME,
   PATH_WORDS,
   STALE,
   type Family,
@@ -98,10 +99,11 @@ export function markStale(v: RibViews, f: Family, shard: number, peer: number): 
 }
 
 /**
- * Adds or replaces the path of (peer, pathId); true when something changed. A new path is
- * added only when `admit()` agrees (a max-prefix block).
+ * Adds or replaces the path of (peer, pathId); true when something changed, and then `now`
+ * (seconds since the epoch) is its time. A new path is added only when `admit()` agrees (a
+ * max-prefix block).
  */
-export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number, attr: number, admit?: () => boolean): boolean {
+export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number, attr: number, now: number, admit?: () => boolean): boolean {
   const slots = f.slots[shard];
   const paths = v.paths[shard];
   const head = slot * f.words + f.headAt;
@@ -111,6 +113,7 @@ export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, 
       paths[q + P_PEER] &= ~STALE; // announced again by the new session
       if (paths[q + P_ATTR] === attr) return false;
       paths[q + P_ATTR] = attr;
+      paths[q + P_TIME] = now;
       return true;
     }
   }
@@ -120,6 +123,7 @@ export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, 
   paths[q + P_PEER] = peer;
   paths[q + P_PATH_ID] = pathId;
   paths[q + P_ATTR] = attr;
+  paths[q + P_TIME] = now;
   paths[q + P_NEXT] = slots[head];
   if (slots[head] === 0) v.headers[shard * HEADER_WORDS + H_ROUTED + f.id * 2]++;
   slots[head] = r;

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../src/api/server.js';
 import { client } from '../../src/cli/client.js';
-import { captureLog, until } from '../helpers/rawPeer.js';
+import { captureLog, sleep, until } from '../helpers/rawPeer.js';
 import { announce, attrs, communities, LOCAL_AS, med, OPEN_POLICY, startLab, useCleanup, withdraw } from '../helpers/lab.js';
 
 const add = useCleanup();
@@ -223,3 +223,25 @@ for (const native of [true, false]) {
     });
   });
 }
+
+describe('route rows: age', () => {
+  it('counts from when the path was learned or last changed; the same path announced again keeps it', { timeout: 20_000 }, async () => {
+    const { l, get } = await lab(false);
+    const a = await l.peer(A, 65102);
+    const held = () => l.speaker.receivedPaths(l.speaker.neighbors.get(A)!);
+    a.send(announce(attrs([65102, 3356]), ['10.61.9.0/24']));
+    await until(() => held() === 1);
+    const age = async () => (await get('/rib?prefix=10.61.9.0/24')).json().routes[0].paths[0].age as number;
+    expect(await age()).toBeLessThanOrEqual(1);
+    await sleep(2_100);
+    expect(await age()).toBeGreaterThanOrEqual(2);
+    // The same attributes again: nothing changed, the age stands.
+    a.send(announce(attrs([65102, 3356]), ['10.61.9.0/24', '10.61.9.128/25']));
+    await until(() => held() === 2);
+    expect(await age()).toBeGreaterThanOrEqual(2);
+    // Other attributes: a changed path, its age starts again.
+    a.send(announce(attrs([65102, 174]), ['10.61.9.0/24']));
+    await eventually(async () => (await get('/rib?prefix=10.61.9.0/24')).json().routes[0].paths[0].path === '65102 174');
+    expect(await age()).toBeLessThanOrEqual(1);
+  });
+});

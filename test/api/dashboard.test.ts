@@ -43,7 +43,7 @@ function needBrowser(ctx: TestContext): Browser {
 
 async function lab(native: boolean) {
   const l = await startLab(add, HOST, [
-    { address: A, 'remote-as': 65102, description: 'upstream <b>A</b> & "co"', ...OPEN_POLICY },
+    { address: A, 'remote-as': 65102, description: 'upstream <b>A</b> & "co"', ...OPEN_POLICY, 'max-prefix': { limit: 4, action: 'warn', 'warn-pct': 50 } },
     { address: B, 'remote-as': 65103, ...OPEN_POLICY },
   ]);
   const api = new ApiServer(l.speaker, { native });
@@ -83,6 +83,7 @@ for (const native of [true, false]) {
       expect(page).toMatchObject({ status: 200, type: expect.stringContaining('text/html') });
       expect(page.text).toContain('/ui/app.js');
       expect(await get('/ui/app.js')).toMatchObject({ status: 200, type: expect.stringContaining('text/javascript') });
+      expect(await get('/ui/dom.js')).toMatchObject({ status: 200, type: expect.stringContaining('text/javascript') });
       expect(await get('/ui/style.css')).toMatchObject({ status: 200, type: expect.stringContaining('text/css') });
       const uplot = await get('/ui/uplot.min.js');
       expect(uplot).toMatchObject({ status: 200, type: expect.stringContaining('text/javascript') });
@@ -121,6 +122,11 @@ for (const native of [true, false]) {
 
       // The neighbors table: A Established with 2 prefixes, B not; the description as text.
       await row(page, A).locator('.c-pfxrcd', { hasText: /^2$/ }).waitFor();
+      // max-prefix 4, warning at 50%: 2 prefixes fill half the bar, amber.
+      const bar = row(page, A).locator('.c-pfxrcd .pfx-limit');
+      expect(await bar.getAttribute('class')).toBe('pfx-limit warn');
+      expect(await bar.getAttribute('title')).toBe('2 of max-prefix 4 (50%), action warn');
+      expect(await row(page, B).locator('.pfx-limit').count()).toBe(0);
       expect(await row(page, A).locator('.c-state').textContent()).toBe('Established');
       expect(await row(page, B).locator('.c-state').textContent()).not.toBe('Established');
       expect(await row(page, A).locator('td.desc').textContent()).toBe('upstream <b>A</b> & "co"');

@@ -205,7 +205,7 @@ describe('rebuilding a shard a batch stopped in', () => {
       const key = [(0x0a000000 + a * 256) >>> 0];
       if (shardOf(v, f, key, 24) !== 1) continue;
       const slot = slotFor(v, f, 1, key, 24);
-      for (const peer of [1, 2]) upsertPath(v, f, 1, slot, peer, 0, peer + 10);
+      for (const peer of [1, 2]) upsertPath(v, f, 1, slot, peer, 0, peer + 10, 0);
       f.slots[1][slot * f.words + f.bestAt] = f.slots[1][slot * f.words + f.headAt];
       slots.push(slot);
     }

@@ -1,6 +1,8 @@
 // ribstorm's status page: the neighbors table (GET /neighbors every 2 s), one neighbor in
 // detail, route lookups (GET /rib), the RIS Live tail (WS /stream) and the convergence panel.
-// Every value from the speaker is put in the page as text (h() below): nothing is parsed as HTML.
+// Every value from the speaker is put in the page as text (h(), dom.js): nothing is parsed as HTML.
+
+import { $, h, num, cell, numCell, clock, secs, rate, bytes, getJSON, badge, stateBadge, chart } from './dom.js';
 
 const POLL_MS = 2000;
 const TAIL_LINES_PER_S = 20;
@@ -9,73 +11,6 @@ const SPARK_SECONDS = 120;
 const HISTORY_POINTS = 150;
 const DETAILS_PER_POLL = 4;
 const LOOKUP_ROWS = 2000;
-
-const $ = (id) => document.getElementById(id);
-
-/** An element; strings among the children become text nodes. */
-function h(tag, attrs = {}, ...kids) {
-  const e = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === undefined || v === null || v === false) continue;
-    if (k === 'class') e.className = v;
-    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
-    else e.setAttribute(k, v === true ? '' : String(v));
-  }
-  for (const c of kids.flat()) if (c !== undefined && c !== null) e.append(c instanceof Node ? c : String(c));
-  return e;
-}
-
-const num = (n) => (typeof n === 'number' ? n.toLocaleString('en-US') : '');
-const cell = (v, cls) => h('td', { class: cls }, v ?? '');
-const numCell = (n) => cell(num(n), 'num');
-const clock = (ms) => new Date(ms).toLocaleTimeString('en-GB', { hour12: false }) + '.' + String(Math.floor(ms % 1000)).padStart(3, '0');
-const secs = (ms) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(2)} s`);
-const rate = (r) => (Number.isFinite(r) ? r.toLocaleString('en-US', { maximumFractionDigits: 0 }) : '');
-
-function bytes(n) {
-  if (typeof n !== 'number') return '';
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) (n /= 1024), i++;
-  return `${n.toFixed(i ? 1 : 0)} ${units[i]}`;
-}
-
-async function getJSON(path) {
-  const r = await fetch(path, { headers: { accept: 'application/json' } });
-  const body = await r.json().catch(() => ({}));
-  if (!r.ok) throw new Error(body.error ?? `${r.status} ${r.statusText}`);
-  return body;
-}
-
-function badge(text, kind) {
-  return h('span', { class: `badge ${kind}` }, text);
-}
-
-function stateBadge(p) {
-  if (p.adminState === 'down') return badge(`${p.state} (Admin)`, 'down');
-  return badge(p.state, p.state === 'Established' ? 'up' : p.state === 'Idle' ? 'idle' : 'warn');
-}
-
-/** A line chart (uPlot, served from /ui/uplot.min.js); null when uPlot did not load. */
-function chart(el, series, { height = 90, spark = false } = {}) {
-  if (!window.uPlot) return null;
-  const axis = { stroke: '#8a94a6', grid: { stroke: '#2a3140', width: 1 }, ticks: { show: false }, font: '11px system-ui', size: 44 };
-  const u = new window.uPlot(
-    {
-      width: Math.max(200, el.clientWidth),
-      height,
-      legend: { show: false },
-      cursor: { show: !spark, points: { show: false } },
-      scales: { x: { time: true }, y: { range: (_u, min, max) => [Math.min(0, min), Math.max(1, max)] } },
-      axes: spark ? [{ show: false }, { show: false }] : [{ ...axis, size: 22, space: 70, values: (_u, v) => v.map((t) => clock(t * 1000).slice(0, 8)) }, { ...axis, size: 64, values: (_u, v) => v.map(series[0].fmt ?? num) }],
-      series: [{}, ...series.map((s) => ({ label: s.label, stroke: s.color, width: 1.5, fill: spark ? s.color + '33' : undefined, points: { show: false } }))],
-    },
-    [[], ...series.map(() => [])],
-    el,
-  );
-  new ResizeObserver(() => u.setSize({ width: Math.max(200, el.clientWidth), height })).observe(el);
-  return u;
-}
 
 // ---- neighbors ----------------------------------------------------------------------------
 
@@ -86,6 +21,16 @@ function lastReset(p) {
   return h('td', { class: 'reset', title: `code/subcode ${p.lastResetCode ?? '?'}` }, p.lastResetDueTo);
 }
 
+/** Under pfxRcd, with a max-prefix: how full the limit is (amber past its warning share, red past it). */
+function limitBar(p) {
+  const l = p.prefixLimit;
+  if (!l) return null;
+  const pct = (100 * p.pfxRcd) / l.maxPrefixes;
+  const level = pct >= 100 ? 'over' : pct >= l.warningThresholdPct ? 'warn' : 'ok';
+  const title = `${num(p.pfxRcd)} of max-prefix ${num(l.maxPrefixes)} (${pct.toFixed(0)}%), action ${l.action}`;
+  return h('div', { class: `pfx-limit ${level}`, title, role: 'meter', 'aria-valuenow': Math.round(pct), 'aria-valuemax': 100 }, h('span', { style: `width:${Math.min(100, pct).toFixed(1)}%` }));
+}
+
 function renderNeighbors(s) {
   const peers = Object.entries(s.peers).sort(([a], [b]) => a.localeCompare(b, 'en', { numeric: true }));
   const rows = peers.map(([addr, p]) =>
@@ -94,7 +39,7 @@ function renderNeighbors(s) {
       { 'data-peer': addr, tabindex: 0, class: addr === state.selected ? 'sel' : '', onclick: () => select(addr), onkeydown: (e) => e.key === 'Enter' && select(addr) },
       cell(addr, 'mono'), cell(p.remoteAs, 'num'), cell(p.description, 'desc'), h('td', { class: 'c-state' }, stateBadge(p)),
       cell(p.adminState), cell(p.peerUptime, 'mono'), numCell(p.msgRcvd), numCell(p.msgSent), numCell(p.outq),
-      h('td', { class: 'num c-pfxrcd' }, num(p.pfxRcd)), numCell(p.pfxAccepted), numCell(p.pfxFiltered), numCell(p.pfxSnt),
+      h('td', { class: 'num c-pfxrcd' }, num(p.pfxRcd), limitBar(p)), numCell(p.pfxAccepted), numCell(p.pfxFiltered), numCell(p.pfxSnt),
       numCell(p.connectionsDropped), lastReset(p),
     ),
   );
