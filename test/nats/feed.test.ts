@@ -4,7 +4,9 @@
 // speaker fed all six directly (overlapping prefixes, equal-length paths decided by router id,
 // withdrawals, an unknown transitive attribute). Then the server goes away and stalls: the
 // collector keeps ingesting, says so in one line naming the server, drops what does not fit
-// its buffer (counted), and delivers what it held once the server is back.
+// its buffer (counted), and delivers what it held once the server is back; a consumer whose
+// server restarts reads on from where it was.
+import { jetstreamManager } from '@nats-io/jetstream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RibView } from '../../src/api/ribView.js';
 import { ApiServer } from '../../src/api/server.js';
@@ -209,6 +211,39 @@ describe.skipIf(!haveServer)('NATS JetStream feed', () => {
     await until(() => f.publisher.counts.acked > acked + held, 10_000, 'publishing resumed');
     expect(pathCount(lab.speaker)).toBe(6810);
   }, 120_000);
+
+  it('a consumer whose server restarts or whose connection is lost reads on from the message after its last, each message once', async () => {
+    const nats = await natsServer();
+    const lab = await startLab(add, '127.0.76.1', [{ address: '127.0.76.2', 'remote-as': 65401, ...OPEN_POLICY }], RIB);
+    const f = feed(lab, { ...natsDefaults(nats.url), stream: 'AGAINTEST', subject: 'again.{collector}.{peer}.{type}', collector: 'solo' });
+    const peer = await lab.peer('127.0.76.2', 65401);
+    const s = consumerSpeaker();
+    const consumer = new NatsConsumer(s, { url: nats.url, stream: 'AGAINTEST', from: 'start' });
+    add(() => consumer.close());
+    consumer.start();
+    const send = (b: number) => {
+      for (let k = 0; k < 1000; k += 100) peer.send(announce(attrs([65401, b + 1]), Array.from({ length: 100 }, (_, i) => `50.${b}.${(k + i) >> 8}.${(k + i) & 255}/32`)));
+    };
+    send(0);
+    await until(() => pathCount(s) === 1000, 10_000, 'the first routes at the consumer');
+
+    await nats.stop();
+    await nats.start();
+    await until(() => f.publisher.link.connected && consumer.link.connected, 20_000, 'both connected again');
+    send(1);
+    await until(() => pathCount(s) === 2000, 10_000, 'the routes sent after the restart at the consumer');
+    // A connection lost while the server keeps the consumer (as when it drops a slow one): read on
+    // at once, not when the ordered consumer's missed heartbeats (2 x 15 s) would have it pull again.
+    await consumer.link.connection!.reconnect();
+    await until(() => consumer.link.connected, 10_000, 'the consumer connected again');
+    send(2);
+    await until(() => pathCount(s) === 3000, 10_000, 'the routes sent after the reconnect at the consumer');
+    expect(logLines.some((l) => l.includes(`NATS consumer: reconnected to NATS server ${nats.url}`) || l.includes(`NATS consumer: connected to NATS server ${nats.url}`))).toBe(true);
+    const info = await (await jetstreamManager(consumer.link.connection!)).streams.info('AGAINTEST');
+    expect(consumer.counts.lastSeq).toBe(info.state.last_seq);
+    expect(consumer.counts.messages).toBe(info.state.messages);
+    expect(consumer.counts.skipped).toBe(0);
+  }, 60_000);
 
   it('skips with a reason only when nats-server is missing', () => {
     expect(haveServer || !required).toBe(true);
