@@ -9,7 +9,7 @@
 //   npm run build && node dist/bench/bmp.bench.js [PREFIXES_PER_PEER, default 1000000]
 
 import { createReadStream, mkdtempSync, rmSync, statSync } from 'node:fs';
-import net from 'node:net';
+import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,25 +81,18 @@ const PEERS = [
   { address: '127.0.81.3', asn: 65092 },
 ];
 
-/** A station that reads and discards: what exporting costs ribstorm, without a station's own work. */
-async function discardStation(): Promise<{ port: number; bytes: () => number; stop: () => Promise<void> }> {
-  let bytes = 0;
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((s) => {
-    sockets.add(s);
-    s.on('data', (d) => (bytes += d.length));
-    s.on('error', () => {});
-    s.on('close', () => sockets.delete(s));
+/**
+ * A station that reads and discards, in a process of its own (not on the load generator's
+ * event loop): what exporting costs ribstorm, without a station's own work.
+ */
+async function discardStation(): Promise<{ port: number; stop: () => Promise<void> }> {
+  const code = "const s=require('net').createServer((c)=>{c.on('data',()=>{});c.on('error',()=>{})});s.listen(0,'127.0.0.1',()=>console.log(s.address().port))";
+  const child = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', (c) => reject(new Error(`discarding station exited (${c})`)));
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return {
-    port: (server.address() as net.AddressInfo).port,
-    bytes: () => bytes,
-    stop: () => new Promise<void>((r) => {
-      for (const s of sockets) s.destroy();
-      server.close(() => r());
-    }),
-  };
+  return { port, stop: async () => void child.kill() };
 }
 
 type Station = 'none' | 'discard' | 'pmbmpd';

@@ -16,6 +16,12 @@ export const RECONNECT_MAX_MS = 30_000;
 const STABLE_MS = 60_000;
 /** A connect that takes longer than this failed (a silent address). */
 const CONNECT_TIMEOUT_MS = 10_000;
+/**
+ * Messages are gathered into chunks of this size and written once per chunk (or once per turn
+ * of the event loop): one socket write per Route Monitoring message would cost the main
+ * thread more than the message.
+ */
+const CHUNK_BYTES = 64 * 1024;
 
 export type StationState = 'connecting' | 'up' | 'waiting' | 'stopped';
 
@@ -47,6 +53,10 @@ export class Station extends EventEmitter<StationEvents> {
   private backoff = RECONNECT_FIRST_MS;
   private upSince = 0;
   private drainWaiters: Array<(ok: boolean) => void> = [];
+  /** Messages not yet handed to the socket: `used` octets of `chunk`, written at the next flush. */
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private used = 0;
+  private flushQueued = false;
 
   constructor(
     readonly address: string,
@@ -63,7 +73,7 @@ export class Station extends EventEmitter<StationEvents> {
 
   /** Octets queued for the station and not yet taken by the kernel. */
   get backlog(): number {
-    return this.socket?.writableLength ?? 0;
+    return (this.socket?.writableLength ?? 0) + this.used;
   }
 
   start(): void {
@@ -104,6 +114,7 @@ export class Station extends EventEmitter<StationEvents> {
   private closed(reason: string): void {
     const wasUp = this.state === 'up';
     this.socket = null;
+    this.used = 0; // gathered for a connection that is gone
     this.wake(false);
     if (this.state === 'stopped') return;
     if (wasUp && Date.now() - this.upSince >= STABLE_MS) this.backoff = RECONNECT_FIRST_MS;
@@ -129,14 +140,33 @@ export class Station extends EventEmitter<StationEvents> {
   send(msg: Uint8Array): boolean {
     const s = this.socket;
     if (this.state !== 'up' || !s) return false;
-    if (s.writableLength + msg.length > this.bufferBytes) {
+    if (this.backlog + msg.length > this.bufferBytes) {
       this.overflow(msg.length);
       return false;
     }
-    s.write(msg);
+    if (this.used + msg.length > CHUNK_BYTES) this.flush();
+    if (msg.length > CHUNK_BYTES / 2) s.write(msg);
+    else {
+      this.chunk.set(msg, this.used);
+      this.used += msg.length;
+      if (!this.flushQueued) {
+        this.flushQueued = true;
+        setImmediate(() => this.flush());
+      }
+    }
     this.counters.messages++;
     this.counters.bytes += msg.length;
     return true;
+  }
+
+  /** Hands the gathered messages to the socket, in one write. */
+  private flush(): void {
+    this.flushQueued = false;
+    if (this.used === 0) return;
+    const s = this.socket;
+    if (s && !s.destroyed) s.write(this.chunk.subarray(0, this.used));
+    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES); // the socket keeps the written one
+    this.used = 0;
   }
 
   /**
@@ -147,7 +177,7 @@ export class Station extends EventEmitter<StationEvents> {
   overflow(length: number, waiting = 0): void {
     const s = this.socket;
     if (this.state !== 'up' || !s) return;
-    const queued = s.writableLength + waiting;
+    const queued = this.backlog + waiting;
     this.counters.dropped++;
     this.counters.droppedBytes += length + queued;
     s.destroy();
@@ -175,6 +205,7 @@ export class Station extends EventEmitter<StationEvents> {
   async stop(last?: Uint8Array, graceMs = 1000): Promise<void> {
     const s = this.socket;
     const wasUp = this.state === 'up';
+    if (wasUp) this.flush();
     this.state = 'stopped';
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
