@@ -4,13 +4,13 @@
 import { ApiServer } from '../api/server.js';
 import { checkNatsUrl, checkStreamName, DEFAULT_NATS_STREAM } from '../config/nats.js';
 import { configFromFlags } from '../config/flags.js';
-import { ConfigError, DEFAULT_API, loadConfigFile, parseApiListen, type ApiConfig, type Config } from '../config/schema.js';
+import { ConfigError, loadConfigFile, type Config } from '../config/schema.js';
 import { log } from '../log.js';
 import { NatsConsumer } from '../nats/consume.js';
 import { consumerMetrics } from '../nats/metrics.js';
 import { Speaker } from '../speaker/speaker.js';
 import { parseFlags } from './flags.js';
-import { listenApi } from './run.js';
+import { apiSettings, startServing } from './run.js';
 
 export const CONSUME_USAGE = `usage: ribstorm consume --nats URL [--stream NAME] [--from start|live] [--api ADDR:PORT]
        [--config FILE | --as ASN --router-id ID [--workers N]]
@@ -47,21 +47,12 @@ export async function consume(argv: string[]): Promise<number> {
     config = configFromFlags({ as: (flags.as as string) ?? '65000', 'router-id': (flags['router-id'] as string) ?? '127.0.0.1', workers: flags.workers as string | undefined });
     config.global.listen = [];
   }
-  const apiConfig: ApiConfig = { ...(config.api ?? DEFAULT_API) };
-  if (flags.api !== undefined) Object.assign(apiConfig, { listen: parseApiListen(flags.api as string, '--api'), explicit: true });
-  apiConfig.token ??= process.env.RIBSTORM_API_TOKEN || undefined;
+  const apiConfig = apiSettings(config, flags.api);
   const speaker = new Speaker(config);
   const api = apiConfig.listen ? new ApiServer(speaker, { token: apiConfig.token }) : null;
   const consumer = new NatsConsumer(speaker, { url, stream, from });
   if (api) consumerMetrics(api.metrics.registry, consumer);
-  try {
-    await speaker.start();
-    if (api && apiConfig.listen) await listenApi(api, apiConfig);
-  } catch (e) {
-    process.stderr.write(`ribstorm: ${(e as Error).message}\n`);
-    await speaker.shutdown('ribstorm failed to start', 0);
-    return 1;
-  }
+  if (!(await startServing(speaker, api, apiConfig))) return 1;
   consumer.start();
   log(`ribstorm consume: stream ${stream} on ${url}, ${from === 'start' ? 'from its start' : 'live'}`);
   return new Promise<number>((resolve) => {

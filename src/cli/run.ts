@@ -55,9 +55,7 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     config = configFromFlags(flags as Record<string, never>);
   }
-  const apiConfig: ApiConfig = { ...(config.api ?? DEFAULT_API) };
-  if (flags.api !== undefined) Object.assign(apiConfig, { listen: parseApiListen(flags.api as string, '--api'), explicit: true });
-  apiConfig.token ??= process.env.RIBSTORM_API_TOKEN || undefined;
+  const apiConfig = apiSettings(config, flags.api);
   if (flags['mrt-dir'] !== undefined) {
     const dir = flags['mrt-dir'] as string;
     config.mrt = { tableDumpInterval: DEFAULT_TABLE_DUMP_INTERVAL, updatesInterval: DEFAULT_UPDATES_INTERVAL, compression: 'gzip', ...config.mrt, dir };
@@ -90,12 +88,7 @@ export async function run(argv: string[]): Promise<number> {
   const feed = config.nats && speaker.rib ? new NatsFeed(speaker, config.nats) : null;
   if (feed && api) feedMetrics(api.metrics.registry, feed.publisher);
   feed?.start();
-  try {
-    await speaker.start();
-    if (api && apiConfig.listen) await listenApi(api, apiConfig);
-  } catch (e) {
-    process.stderr.write(`ribstorm: ${(e as Error).message}\n`);
-    await speaker.shutdown('ribstorm failed to start', 0);
+  if (!(await startServing(speaker, api, apiConfig))) {
     await updateLog?.stop();
     return 1;
   }
@@ -149,11 +142,32 @@ function natsFlags(config: Config, flags: Record<string, unknown>): void {
   if (flags['nats-stream'] !== undefined) n.stream = checkStreamName(flags['nats-stream'], '--nats-stream');
 }
 
+/** The API's settings: the file's `[api]` (or the default), `--api` over it, the token from RIBSTORM_API_TOKEN when the file has none. */
+export function apiSettings(config: Config, flag: unknown): ApiConfig {
+  const c: ApiConfig = { ...(config.api ?? DEFAULT_API) };
+  if (flag !== undefined) Object.assign(c, { listen: parseApiListen(flag as string, '--api'), explicit: true });
+  c.token ??= process.env.RIBSTORM_API_TOKEN || undefined;
+  return c;
+}
+
+/** Starts the speaker, then the API; false (why on stderr, the speaker shut down) when either cannot. */
+export async function startServing(speaker: Speaker, api: ApiServer | null, c: ApiConfig): Promise<boolean> {
+  try {
+    await speaker.start();
+    if (api && c.listen) await listenApi(api, c);
+    return true;
+  } catch (e) {
+    process.stderr.write(`ribstorm: ${(e as Error).message}\n`);
+    await speaker.shutdown('ribstorm failed to start', 0);
+    return false;
+  }
+}
+
 /**
  * The management API where configured. On the default address a port in use only costs the
  * API (logged); an address the operator chose must work.
  */
-export async function listenApi(api: ApiServer, c: ApiConfig): Promise<void> {
+async function listenApi(api: ApiServer, c: ApiConfig): Promise<void> {
   const { address, port } = c.listen!;
   try {
     const bound = await api.listen(address, port);
