@@ -13,11 +13,22 @@ import { loadTables } from '../harness/bench/tables.js';
 import { measureLoadGenerator } from '../harness/loadgen/direct.js';
 import { intFlag, parseFlags } from './flags.js';
 import type { ApiClients } from '../harness/bench/apiLoad.js';
+import type { LatencyReport } from '../harness/bench/latency.js';
 
 const DATA_OUT_NAMES: Record<DataOut, string> = { mrt: 'MRT update logs' };
 
+/** How long the latency run sends at its rate, each way. */
+const LATENCY_SECONDS = 5;
+
+const isLatency = (c: ConvergenceOptions['churn']): boolean => typeof c === 'object' && 'latency' in c;
+
+function latencyText(l: LatencyReport): string {
+  const one = (f: LatencyReport['announce']) => `p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms${f.seen < f.sent ? ` (${f.sent - f.seen} of ${f.sent} NOT SEEN)` : ''}`;
+  return `${l.rate.toLocaleString('en-US')} UPDATEs/s: ${one(l.announce)} / ${one(l.withdraw)}`;
+}
+
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
-                     [--churn withdraw-all|flap | --replay BGP4MP-FILE [--speed X]] [--api-clients both|queries|stream] [--data-out mrt] [--json FILE] [--chart FILE.svg]
+                     [--churn withdraw-all|flap|latency [--rate N] | --replay BGP4MP-FILE [--speed X]] [--api-clients both|queries|stream] [--data-out mrt] [--json FILE] [--chart FILE.svg]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
@@ -25,7 +36,9 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   (each but ribstorm from its Debian package). The load generator's own rate (senders straight
   into a sink) is measured first and reported beside the targets. After convergence, --churn
   withdraw-all withdraws every table, --churn flap withdraws and announces it again (a flap
-  storm of the whole table); --replay plays a real update trace's busiest peer from the first
+  storm of the whole table), --churn latency announces new prefixes one an UPDATE at N a second
+  (default 10,000) for 5 s and then withdraws them, and reports the time from each UPDATE in to
+  its change at the receiver (p50, p99, max); --replay plays a real update trace's busiest peer from the first
   sender at X times its pace. --api-clients runs ribstorm a second time with its management
   API on and clients beside the run: one asking /neighbors and /rib in a loop (queries), one
   taking the whole /stream (stream), or both; it reports what they got. --data-out mrt runs
@@ -54,17 +67,20 @@ export async function bench(argv: string[]): Promise<number> {
     sinks: { value: true },
     'api-clients': { value: true },
     'data-out': { value: true },
+    rate: { value: true },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   // One or more peer counts ("1,2"): each a round of every target, all in one table.
   const peerCounts = String(flags.peers ?? '2').split(',').map((p) => intFlag(p, 'peers', 1, MAX_SENDERS, 2));
   const sinks = intFlag(flags.sinks as string | undefined, 'sinks', 1, MAX_SINKS, 1);
   const prefixes = intFlag(flags.prefixes as string | undefined, 'prefixes', 1000, 2_000_000, 1_000_000);
-  if (flags.churn !== undefined && flags.churn !== 'withdraw-all' && flags.churn !== 'flap') throw new ConfigError('--churn', 'withdraw-all or flap', flags.churn);
+  if (flags.churn !== undefined && !['withdraw-all', 'flap', 'latency'].includes(flags.churn as string)) throw new ConfigError('--churn', 'withdraw-all, flap or latency', flags.churn);
+  const rate = intFlag(flags.rate as string | undefined, 'rate', 100, 100_000, 10_000);
+  if (flags.rate !== undefined && flags.churn !== 'latency') throw new ConfigError('--rate', 'only with --churn latency', flags.rate);
   if (flags.churn && flags.replay) throw new ConfigError('--replay', 'no --churn beside it (one churn phase a run)');
   const speed = flags.speed === undefined ? 1 : Number(flags.speed);
   if (!(speed > 0 && speed <= 10000)) throw new ConfigError('--speed', 'a factor above 0, at most 10000', flags.speed);
-  let churn: ConvergenceOptions['churn'] = flags.churn as 'withdraw-all' | 'flap' | undefined;
+  let churn: ConvergenceOptions['churn'] = flags.churn === 'latency' ? { latency: { rate, count: rate * LATENCY_SECONDS } } : (flags.churn as 'withdraw-all' | 'flap' | undefined);
   if (flags.replay) {
     const trace = await loadTrace(flags.replay as string, 65010);
     process.stderr.write(`replay: ${trace.messages.length.toLocaleString('en-US')} UPDATEs of ${trace.peer} over ${(trace.offsets.at(-1) ?? 0).toFixed(0)} s, at ${speed}x (${trace.skipped} skipped)\n`);
@@ -86,7 +102,7 @@ export async function bench(argv: string[]): Promise<number> {
     return ok;
   });
 
-  const header = `| target | peers x prefixes | converged in | paths/s | settled | lost / unexpected | peak RSS | CPU s | ratio to fastest | verdict |${churn === 'withdraw-all' ? ' all withdrawn in |' : churn === 'flap' ? ' flap: re-converged in |' : churn ? ' trace replay |' : ''}`;
+  const header = `| target | peers x prefixes | converged in | paths/s | settled | lost / unexpected | peak RSS | CPU s | ratio to fastest | verdict |${churn === 'withdraw-all' ? ' all withdrawn in |' : churn === 'flap' ? ' flap: re-converged in |' : isLatency(churn) ? ' UPDATE in to change out: announce / withdraw |' : churn ? ' trace replay |' : ''}`;
   const lines = [header, header.replace(/[^|]+/g, '---')];
   const results: ConvergenceResult[] = [];
   const report: Array<{ tables: string; loadGenerator: unknown; results: ConvergenceResult[] }> = [];
@@ -136,7 +152,8 @@ export async function bench(argv: string[]): Promise<number> {
         `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')}${r.sinks > 1 ? ` -> ${r.sinks} sinks` : ''} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.lost} / ${r.unexpected} | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |` +
           (churn === 'withdraw-all' ? ` ${r.withdrawnSeconds == null ? 'not emptied' : `${r.withdrawnSeconds.toFixed(2)} s`} |` : '') +
           (churn === 'flap' ? ` ${r.reconvergedSeconds == null ? 'not re-converged' : `${r.reconvergedSeconds.toFixed(2)} s`} |` : '') +
-          (r.replay ? ` ${r.replay.messages} UPDATEs in ${r.replay.seconds.toFixed(1)} s, ${r.replay.sinkUpdates} at the sink, settled ${r.replay.settleSeconds.toFixed(2)} s after |` : ''),
+          (r.replay ? ` ${r.replay.messages} UPDATEs in ${r.replay.seconds.toFixed(1)} s, ${r.replay.sinkUpdates} at the sink, settled ${r.replay.settleSeconds.toFixed(2)} s after |` : '') +
+          (r.latency ? ` ${latencyText(r.latency)} |` : isLatency(churn) ? ' - |' : ''),
       );
     }
     for (const r of round) {

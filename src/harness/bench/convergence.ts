@@ -4,6 +4,7 @@
 
 import type { EncodedTable } from '../tablegen/index.js';
 import { withdrawalsOf } from '../loadgen/churn.js';
+import { measureLatency, type LatencyReport } from './latency.js';
 import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
 import { freePort } from '../daemons/proc.js';
@@ -70,9 +71,10 @@ export interface ConvergenceOptions {
   stallMs?: number;
   /**
    * After convergence: 'withdraw-all', every sender withdraws its whole table (timed until the
-   * sink is empty); or a trace the first sender replays at `speed` times its pace.
+   * sink is empty); a trace the first sender replays at `speed` times its pace; or `latency`:
+   * new prefixes announced then withdrawn at `rate` UPDATEs a second (latency.ts).
    */
-  churn?: 'withdraw-all' | 'flap' | { trace: Trace; speed: number };
+  churn?: 'withdraw-all' | 'flap' | { trace: Trace; speed: number } | { latency: { rate: number; count: number } };
   onProgress?: (held: number, elapsedMs: number) => void;
   /** ribstorm only: its API on, one client querying it in a loop and one taking the whole stream. */
   apiClients?: ApiClients;
@@ -131,6 +133,8 @@ export interface ConvergenceResult {
   unexpected: number;
   /** With a trace: how long the replay took, and how long the sink took to settle after it. */
   replay?: { messages: number; seconds: number; sinkUpdates: number; settleSeconds: number };
+  /** With churn latency: from an UPDATE in to the change out, announcements and withdrawals. */
+  latency?: LatencyReport;
   /** With apiClients: what the API's clients got during the run. */
   api?: ApiLoadReport;
   /** With dataOut: what ribstorm wrote out. */
@@ -142,7 +146,8 @@ export interface ConvergenceResult {
  * attribute sets (a replayed trace may bring a new one with each UPDATE).
  */
 function runLoad(o: ConvergenceOptions): TargetLoad {
-  const trace = typeof o.churn === 'object' ? o.churn.trace.messages.length : 0;
+  // A trace or the latency run may bring a new prefix and attribute set with each UPDATE.
+  const trace = typeof o.churn !== 'object' ? 0 : 'trace' in o.churn ? o.churn.trace.messages.length : o.churn.latency.count;
   const sum = (f: (t: EncodedTable) => number) => o.tables.reduce((s, t) => s + f(t), 0);
   return {
     prefixes: o.expected + trace,
@@ -181,12 +186,17 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
   try {
     await target.start();
     const sets = Array.from({ length: o.sinks ?? 1 }, () => new PrefixSet());
+    /** Who else reads the first sink's UPDATEs (the latency run). */
+    const watchers = new Set<(b: Buffer, off: number, len: number) => void>();
     const held = new Sinks(sets);
     for (let i = 0; i < sets.length; i++) {
       const at = sinkAt(layout, i);
       const sink = await LoadPeer.open({ host: address, port, localAddress: at.address, asn: at.asn, routerId: at.address });
       open.push(sink);
-      sink.onUpdate = (b, off, len) => sets[i].apply(b, off, len);
+      sink.onUpdate = (b, off, len) => {
+        sets[i].apply(b, off, len);
+        if (i === 0) for (const f of watchers) f(b, off, len);
+      };
     }
     const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
@@ -280,8 +290,17 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
         }
       }
     }
+    let latency: LatencyReport | undefined;
+    if (typeof o.churn === 'object' && 'latency' in o.churn && doneAt !== null) {
+      latency = await measureLatency({
+        sender: senders[0],
+        senderAs: peers[0].asn,
+        ...o.churn.latency,
+        watch: (fn) => (watchers.add(fn), () => watchers.delete(fn)),
+      });
+    }
     let replay: ConvergenceResult['replay'];
-    if (typeof o.churn === 'object' && doneAt !== null) {
+    if (typeof o.churn === 'object' && 'trace' in o.churn && doneAt !== null) {
       const { trace, speed } = o.churn;
       const before = held.updates;
       const t1 = performance.now();
@@ -317,6 +336,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       withdrawnSeconds,
       reconvergedSeconds,
       replay,
+      ...(latency ? { latency } : {}),
       lost,
       unexpected,
       ...(apiReport ? { api: apiReport } : {}),
