@@ -2,7 +2,7 @@
 // export pass shared by every peer, the whole table as changes (initial send, ROUTE-REFRESH),
 // and changes held back for one peer, collapsed to one per prefix.
 
-import { C_ATTR, C_LEN, C_PEER, C_REF, CHANGE_WORDS } from '../rib/apply.js';
+import { C_ATTR, C_LEN, C_PEER, C_PREV_ATTR, C_PREV_PEER, C_REF, CHANGE_WORDS } from '../rib/apply.js';
 import { P_ATTR, P_PEER, PATH_WORDS, type RibViews } from '../rib/memory.js';
 
 /**
@@ -51,26 +51,38 @@ export class GroupedChanges {
  * Every prefix with a best path (of one family, or both), as change records with nothing
  * before them: the table a new session is sent, or a ROUTE-REFRESH answered. Read from the
  * shared RIB while workers write to it: a prefix changing meanwhile is sent again when its
- * change arrives, so the peer ends up right.
+ * change arrives, so the peer ends up right. Written into `into` when it has room (the result
+ * is then a view of it), else into an array of the size counted first: no per-word growth.
  */
-export function tableSnapshot(v: RibViews, family?: number): Uint32Array {
-  const out: number[] = [];
-  for (const f of v.families) {
-    if (family !== undefined && f.id !== family) continue;
+export function tableSnapshot(v: RibViews, family?: number, into?: Uint32Array): Uint32Array {
+  const fams = v.families.filter((f) => family === undefined || f.id === family);
+  let n = 0;
+  for (const f of fams) {
+    for (const slots of f.slots) for (let at = f.bestAt; at < slots.length; at += f.words) if (slots[at]) n++;
+  }
+  const out = into && into.length >= n * CHANGE_WORDS ? into.subarray(0, n * CHANGE_WORDS) : new Uint32Array(n * CHANGE_WORDS);
+  let o = 0;
+  for (const f of fams) {
     for (let s = 0; s < f.slots.length; s++) {
       const slots = f.slots[s];
       const paths = v.paths[s];
       for (let i = 0; i <= f.mask; i++) {
         const at = i * f.words;
         const best = slots[at + f.bestAt];
-        if (!best) continue;
-        out.push(((slots[at + f.lenAt] & 0x7fffffff) - 1) | (f.id << 8));
-        for (let w = 0; w < 4; w++) out.push(w < f.keyWords ? slots[at + w] : 0);
-        out.push(paths[best * PATH_WORDS + P_ATTR], paths[best * PATH_WORDS + P_PEER] & 0xffff, (s << 22) | i, 0, 0);
+        // A prefix that gained its best path since the count waits for its change.
+        if (!best || o === out.length) continue;
+        out[o] = ((slots[at + f.lenAt] & 0x7fffffff) - 1) | (f.id << 8);
+        for (let w = 0; w < 4; w++) out[o + 1 + w] = w < f.keyWords ? slots[at + w] : 0;
+        out[o + C_ATTR] = paths[best * PATH_WORDS + P_ATTR];
+        out[o + C_PEER] = paths[best * PATH_WORDS + P_PEER] & 0xffff;
+        out[o + C_REF] = ((s << 22) | i) >>> 0;
+        out[o + C_PREV_ATTR] = 0;
+        out[o + C_PREV_PEER] = 0;
+        o += CHANGE_WORDS;
       }
     }
   }
-  return Uint32Array.from(out);
+  return out.subarray(0, o);
 }
 
 /**
@@ -91,9 +103,10 @@ export class DeferredChanges {
     this.count += c.length / CHANGE_WORDS;
   }
 
-  take(): Uint32Array {
+  /** The held changes, collapsed; into `into` when it has room (the result is then a view of it). */
+  take(into?: Uint32Array): Uint32Array {
     const at = new Map<number, number>();
-    const out = new Uint32Array(this.count * CHANGE_WORDS);
+    const out = into && into.length >= this.count * CHANGE_WORDS ? into : new Uint32Array(this.count * CHANGE_WORDS);
     let n = 0;
     for (const c of this.parts) {
       for (let i = 0; i < c.length; i += CHANGE_WORDS) {

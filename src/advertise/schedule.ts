@@ -44,6 +44,13 @@ interface PeerOutput {
 export class Advertiser {
   private readonly peers = new Map<OutputPeer, PeerOutput>();
   private readonly grouped = new GroupedChanges();
+  /**
+   * Scratch for a whole table or a peer's held changes, and for the same sorted by attribute:
+   * kept and grown, so a session that comes up (the table, as big as the RIB) or drains (its
+   * held changes) does not allocate arrays of that size each time.
+   */
+  private taken: Uint32Array = new Uint32Array(0);
+  private sorted: Uint32Array = new Uint32Array(0);
 
   /** `rib.views`: the shared RIB the export reads attribute sets and tables from. */
   constructor(private readonly rib: { readonly views: RibViews }) {}
@@ -87,11 +94,11 @@ export class Advertiser {
     const p = this.peers.get(n);
     const before = p?.out;
     if (!p || !before) return;
-    if (p.deferred.size) before.apply(new GroupedChanges().group(sortByAttribute(p.deferred.take())), new Map());
+    if (p.deferred.size) before.apply(new GroupedChanges().group(this.sort(p.deferred.take(this.room(p.deferred.size)))), new Map());
     if (p.mraiTimer) clearTimeout(p.mraiTimer);
     p.mraiTimer = null;
     p.out = new AdjRibOut(this.rib.views, target);
-    p.out.apply(new GroupedChanges().group(sortByAttribute(tableSnapshot(this.rib.views))), new Map(), 'initial', before);
+    p.out.apply(new GroupedChanges().group(this.sort(tableSnapshot(this.rib.views, undefined, this.taken))), new Map(), 'initial', before);
   }
 
   /** ROUTE-REFRESH: one family's table again. */
@@ -117,8 +124,22 @@ export class Advertiser {
 
   /** The whole table as this peer's export rules make it, from what the peers were last told. */
   private sendTable(out: AdjRibOut, mode: 'initial' | 'resend', family?: number): void {
-    const all = tableSnapshot(this.rib.views, family);
-    out.apply(new GroupedChanges().group(sortByAttribute(all)), new Map(), mode);
+    const all = tableSnapshot(this.rib.views, family, this.taken);
+    // Kept for the next table when it was too small for this one.
+    if (all.buffer !== this.taken.buffer) this.taken = new Uint32Array(all.buffer);
+    out.apply(new GroupedChanges().group(this.sort(all)), new Map(), mode);
+  }
+
+  /** The scratch for `records` change records: grown when too small. */
+  private room(records: number): Uint32Array {
+    if (this.taken.length < records * CHANGE_WORDS) this.taken = new Uint32Array(Math.max(records * CHANGE_WORDS, this.taken.length * 2));
+    return this.taken;
+  }
+
+  /** Changes sorted by attribute into the second scratch, grown when too small. */
+  private sort(c: Uint32Array): Uint32Array {
+    if (this.sorted.length < c.length) this.sorted = new Uint32Array(Math.max(c.length, this.sorted.length * 2));
+    return sortByAttribute(c, 0, this.sorted);
   }
 
   /** Hands one batch's best-path changes to every Adj-RIB-Out, grouped once for all. */
@@ -172,7 +193,7 @@ export class Advertiser {
       return;
     }
     try {
-      const changes = sortByAttribute(p.deferred.take());
+      const changes = this.sort(p.deferred.take(this.room(p.deferred.size)));
       out.apply(new GroupedChanges().group(changes), new Map());
       if (n.config.advertisementInterval > 0) this.startMrai(n, p);
     } catch (e) {

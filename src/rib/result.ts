@@ -57,20 +57,25 @@ export function unpackResult(a: Uint32Array): BatchResult {
   return r;
 }
 
+/** sortByAttribute's sort keys, kept between calls (one per thread): grown, never shrunk. */
+let sortKeys = new Float64Array(0);
+
 /**
  * Change records ordered by attribute id (stable), so prefixes that will share an UPDATE are
- * adjacent when the Adj-RIB-Out packs them; `lead` words are left free in front.
+ * adjacent when the Adj-RIB-Out packs them; `lead` words are left free in front. Written into
+ * `into` when it is large enough (the result is then a view of it), else into a new array.
  */
-export function sortByAttribute(c: Uint32Array, lead = 0): Uint32Array {
+export function sortByAttribute(c: Uint32Array, lead = 0, into?: Uint32Array): Uint32Array {
   const n = c.length / CHANGE_WORDS;
-  const out = new Uint32Array(lead + c.length);
+  const out = into && into.length >= lead + c.length ? into.subarray(0, lead + c.length) : new Uint32Array(lead + c.length);
   const put = (i: number, j: number) => out.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), lead + j * CHANGE_WORDS);
   // One float sort on attribute id * 2^bits + position: exact while the key fits in 53 bits
   // (32-bit ids, up to 2^21 records); larger sets take a stable comparison sort.
   const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
   if (bits <= 21) {
     const scale = 2 ** bits;
-    const keys = new Float64Array(n);
+    if (sortKeys.length < n) sortKeys = new Float64Array(Math.max(n, sortKeys.length * 2));
+    const keys = sortKeys.subarray(0, n);
     for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + C_ATTR] * scale + i;
     keys.sort();
     for (let j = 0; j < n; j++) put(keys[j] % scale, j);
