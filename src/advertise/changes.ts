@@ -103,19 +103,36 @@ export class DeferredChanges {
     this.count += c.length / CHANGE_WORDS;
   }
 
-  /** The held changes, collapsed; into `into` when it has room (the result is then a view of it). */
-  take(into?: Uint32Array): Uint32Array {
+  /**
+   * The held changes, collapsed. Counted first: `room(records)` may give an array with room for
+   * that many (the result is then a view of it), so what is written is the size of the
+   * collapsed set, not of every change held.
+   */
+  take(room?: (records: number) => Uint32Array): Uint32Array {
     const at = new Map<number, number>();
-    const out = into && into.length >= this.count * CHANGE_WORDS ? into : new Uint32Array(this.count * CHANGE_WORDS);
+    // Which collapsed record each held change goes to.
+    const to = new Int32Array(this.count);
     let n = 0;
+    let k = 0;
     for (const c of this.parts) {
       for (let i = 0; i < c.length; i += CHANGE_WORDS) {
         const key = c[i + C_REF] * 2 + (c[i + C_LEN] >>> 8);
-        const j = at.get(key);
-        if (j === undefined) {
-          at.set(key, n);
-          out.set(c.subarray(i, i + CHANGE_WORDS), n * CHANGE_WORDS);
-          n++;
+        let j = at.get(key);
+        if (j === undefined) at.set(key, (j = n++));
+        to[k++] = j;
+      }
+    }
+    at.clear();
+    const into = room?.(n);
+    const out = into && into.length >= n * CHANGE_WORDS ? into.subarray(0, n * CHANGE_WORDS) : new Uint32Array(n * CHANGE_WORDS);
+    let next = 0;
+    k = 0;
+    for (const c of this.parts) {
+      for (let i = 0; i < c.length; i += CHANGE_WORDS) {
+        const j = to[k++];
+        if (j === next) {
+          out.set(c.subarray(i, i + CHANGE_WORDS), j * CHANGE_WORDS);
+          next++;
         } else {
           // Keep the first change's previous path; take the newest best path.
           out[j * CHANGE_WORDS + C_ATTR] = c[i + C_ATTR];
@@ -125,6 +142,6 @@ export class DeferredChanges {
     }
     this.parts = [];
     this.count = 0;
-    return out.subarray(0, n * CHANGE_WORDS);
+    return out;
   }
 }

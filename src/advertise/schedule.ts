@@ -94,7 +94,7 @@ export class Advertiser {
     const p = this.peers.get(n);
     const before = p?.out;
     if (!p || !before) return;
-    if (p.deferred.size) before.apply(new GroupedChanges().group(this.sort(p.deferred.take(this.room(p.deferred.size)))), new Map());
+    if (p.deferred.size) before.apply(new GroupedChanges().group(this.sort(p.deferred.take(this.room))), new Map());
     if (p.mraiTimer) clearTimeout(p.mraiTimer);
     p.mraiTimer = null;
     p.out = new AdjRibOut(this.rib.views, target);
@@ -130,15 +130,15 @@ export class Advertiser {
     out.apply(new GroupedChanges().group(this.sort(all)), new Map(), mode);
   }
 
-  /** The scratch for `records` change records: grown when too small. */
-  private room(records: number): Uint32Array {
-    if (this.taken.length < records * CHANGE_WORDS) this.taken = new Uint32Array(Math.max(records * CHANGE_WORDS, this.taken.length * 2));
+  /** The scratch for `records` change records: grown to that when too small. */
+  private readonly room = (records: number): Uint32Array => {
+    if (this.taken.length < records * CHANGE_WORDS) this.taken = new Uint32Array(records * CHANGE_WORDS);
     return this.taken;
-  }
+  };
 
-  /** Changes sorted by attribute into the second scratch, grown when too small. */
+  /** Changes sorted by attribute into the second scratch, grown to their size when too small. */
   private sort(c: Uint32Array): Uint32Array {
-    if (this.sorted.length < c.length) this.sorted = new Uint32Array(Math.max(c.length, this.sorted.length * 2));
+    if (this.sorted.length < c.length) this.sorted = new Uint32Array(c.length);
     return sortByAttribute(c, 0, this.sorted);
   }
 
@@ -193,7 +193,7 @@ export class Advertiser {
       return;
     }
     try {
-      const changes = this.sort(p.deferred.take(this.room(p.deferred.size)));
+      const changes = this.sort(p.deferred.take(this.room));
       out.apply(new GroupedChanges().group(changes), new Map());
       if (n.config.advertisementInterval > 0) this.startMrai(n, p);
     } catch (e) {

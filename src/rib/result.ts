@@ -74,7 +74,7 @@ export function sortByAttribute(c: Uint32Array, lead = 0, into?: Uint32Array): U
   const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
   if (bits <= 21) {
     const scale = 2 ** bits;
-    if (sortKeys.length < n) sortKeys = new Float64Array(Math.max(n, sortKeys.length * 2));
+    if (sortKeys.length < n) sortKeys = new Float64Array(n);
     const keys = sortKeys.subarray(0, n);
     for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + C_ATTR] * scale + i;
     keys.sort();
