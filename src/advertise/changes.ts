@@ -1,8 +1,9 @@
 // Best-path changes as the advertisement side reads them: grouped by attribute set for one
 // export pass shared by every peer, the whole table as changes (initial send, ROUTE-REFRESH),
-// and changes held back for one peer, collapsed to one per prefix.
+// changes held back for one peer, collapsed to one per prefix, and large sets of changes
+// handed out in attribute order a chunk at a time.
 
-import { C_ATTR, C_LEN, C_PEER, C_PREV_ATTR, C_PREV_PEER, C_REF, CHANGE_WORDS } from '../rib/apply.js';
+import { C_ATTR, C_LEN, C_PEER, C_PREV_ATTR, C_PREV_PEER, C_REF, CHANGE_WORDS, sortByAttribute } from '../rib/apply.js';
 import { P_ATTR, P_PEER, PATH_WORDS, type RibViews } from '../rib/memory.js';
 
 /**
@@ -143,5 +144,41 @@ export class DeferredChanges {
     this.parts = [];
     this.count = 0;
     return out;
+  }
+}
+
+/** Records handed out at once by sortedChunks(). */
+export const CHUNK_RECORDS = 1 << 16;
+
+/** sortedChunks()'s sort keys and chunk, kept between calls: grown, never shrunk. */
+let chunkKeys = new Float64Array(0);
+let chunk = new Uint32Array(0);
+
+/**
+ * Change records `c` in attribute order (as sortByAttribute orders them), handed to `each` in
+ * chunks of at most CHUNK_RECORDS: a view of scratch, valid during the call. A whole table
+ * goes out without a second copy of every record; an attribute set cut by a chunk's end
+ * costs one more UPDATE. Past 2^21 records, one sorted copy in a single chunk.
+ */
+export function sortedChunks(c: Uint32Array, each: (chunk: Uint32Array) => void): void {
+  const n = c.length / CHANGE_WORDS;
+  const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
+  if (bits > 21) {
+    each(sortByAttribute(c));
+    return;
+  }
+  const scale = 2 ** bits;
+  if (chunkKeys.length < n) chunkKeys = new Float64Array(n);
+  const keys = chunkKeys.subarray(0, n);
+  for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + C_ATTR] * scale + i;
+  keys.sort();
+  if (chunk.length < Math.min(n, CHUNK_RECORDS) * CHANGE_WORDS) chunk = new Uint32Array(CHUNK_RECORDS * CHANGE_WORDS);
+  for (let from = 0; from < n; from += CHUNK_RECORDS) {
+    const m = Math.min(CHUNK_RECORDS, n - from);
+    for (let x = 0; x < m; x++) {
+      const i = keys[from + x] % scale;
+      chunk.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), x * CHANGE_WORDS);
+    }
+    each(chunk.subarray(0, m * CHANGE_WORDS));
   }
 }

@@ -3,10 +3,10 @@
 // advertisement interval (MRAI) is running or its socket is not draining; then the changes
 // are held, collapsed one per prefix, and sent when the interval ends or the socket drains.
 
-import { CHANGE_WORDS, sortByAttribute, type BatchResult } from '../rib/apply.js';
+import { CHANGE_WORDS, type BatchResult } from '../rib/apply.js';
 import type { RibViews } from '../rib/memory.js';
 import { AdjRibOut, type ExportCache, type ExportTarget } from './adjRibOut.js';
-import { DeferredChanges, GroupedChanges, tableSnapshot } from './changes.js';
+import { DeferredChanges, GroupedChanges, sortedChunks, tableSnapshot } from './changes.js';
 
 /**
  * Output queued in user space beyond which a peer's UPDATEs are held (and collapsed, one per
@@ -45,12 +45,12 @@ export class Advertiser {
   private readonly peers = new Map<OutputPeer, PeerOutput>();
   private readonly grouped = new GroupedChanges();
   /**
-   * Scratch for a whole table or a peer's held changes, and for the same sorted by attribute:
-   * kept and grown, so a session that comes up (the table, as big as the RIB) or drains (its
-   * held changes) does not allocate arrays of that size each time.
+   * Scratch for a whole table or a peer's held changes, kept and grown, so a session that
+   * comes up (the table, as big as the RIB) or drains (its held changes) does not allocate an
+   * array of that size each time; they go out sorted a chunk at a time (sortedChunks).
    */
   private taken: Uint32Array = new Uint32Array(0);
-  private sorted: Uint32Array = new Uint32Array(0);
+  private readonly chunkGroups = new GroupedChanges();
 
   /** `rib.views`: the shared RIB the export reads attribute sets and tables from. */
   constructor(private readonly rib: { readonly views: RibViews }) {}
@@ -94,11 +94,11 @@ export class Advertiser {
     const p = this.peers.get(n);
     const before = p?.out;
     if (!p || !before) return;
-    if (p.deferred.size) before.apply(new GroupedChanges().group(this.sort(p.deferred.take(this.room))), new Map());
+    if (p.deferred.size) this.applySorted(before, p.deferred.take(this.room), 'changes');
     if (p.mraiTimer) clearTimeout(p.mraiTimer);
     p.mraiTimer = null;
     p.out = new AdjRibOut(this.rib.views, target);
-    p.out.apply(new GroupedChanges().group(this.sort(tableSnapshot(this.rib.views, undefined, this.taken))), new Map(), 'initial', before);
+    this.applySorted(p.out, this.snapshot(), 'initial', before);
   }
 
   /** ROUTE-REFRESH: one family's table again. */
@@ -124,10 +124,20 @@ export class Advertiser {
 
   /** The whole table as this peer's export rules make it, from what the peers were last told. */
   private sendTable(out: AdjRibOut, mode: 'initial' | 'resend', family?: number): void {
+    this.applySorted(out, this.snapshot(family), mode);
+  }
+
+  /** The table (of one family, or both) in the scratch; a larger scratch kept when it did not fit. */
+  private snapshot(family?: number): Uint32Array {
     const all = tableSnapshot(this.rib.views, family, this.taken);
-    // Kept for the next table when it was too small for this one.
     if (all.buffer !== this.taken.buffer) this.taken = new Uint32Array(all.buffer);
-    out.apply(new GroupedChanges().group(this.sort(all)), new Map(), mode);
+    return all;
+  }
+
+  /** Changes to one Adj-RIB-Out in attribute order, a chunk at a time. */
+  private applySorted(out: AdjRibOut, c: Uint32Array, mode: 'changes' | 'initial' | 'resend', previous?: AdjRibOut): void {
+    const cache: ExportCache = new Map();
+    sortedChunks(c, (chunk) => out.apply(this.chunkGroups.group(chunk), cache, mode, previous));
   }
 
   /** The scratch for `records` change records: grown to that when too small. */
@@ -136,11 +146,6 @@ export class Advertiser {
     return this.taken;
   };
 
-  /** Changes sorted by attribute into the second scratch, grown to their size when too small. */
-  private sort(c: Uint32Array): Uint32Array {
-    if (this.sorted.length < c.length) this.sorted = new Uint32Array(c.length);
-    return sortByAttribute(c, 0, this.sorted);
-  }
 
   /** Hands one batch's best-path changes to every Adj-RIB-Out, grouped once for all. */
   distribute(result: BatchResult): void {
@@ -193,8 +198,7 @@ export class Advertiser {
       return;
     }
     try {
-      const changes = this.sort(p.deferred.take(this.room));
-      out.apply(new GroupedChanges().group(changes), new Map());
+      this.applySorted(out, p.deferred.take(this.room), 'changes');
       if (n.config.advertisementInterval > 0) this.startMrai(n, p);
     } catch (e) {
       n.reportInternalError(e, 'advertising held changes');

@@ -62,12 +62,11 @@ let sortKeys = new Float64Array(0);
 
 /**
  * Change records ordered by attribute id (stable), so prefixes that will share an UPDATE are
- * adjacent when the Adj-RIB-Out packs them; `lead` words are left free in front. Written into
- * `into` when it is large enough (the result is then a view of it), else into a new array.
+ * adjacent when the Adj-RIB-Out packs them; `lead` words are left free in front.
  */
-export function sortByAttribute(c: Uint32Array, lead = 0, into?: Uint32Array): Uint32Array {
+export function sortByAttribute(c: Uint32Array, lead = 0): Uint32Array {
   const n = c.length / CHANGE_WORDS;
-  const out = into && into.length >= lead + c.length ? into.subarray(0, lead + c.length) : new Uint32Array(lead + c.length);
+  const out = new Uint32Array(lead + c.length);
   const put = (i: number, j: number) => out.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), lead + j * CHANGE_WORDS);
   // One float sort on attribute id * 2^bits + position: exact while the key fits in 53 bits
   // (32-bit ids, up to 2^21 records); larger sets take a stable comparison sort.
