@@ -56,11 +56,16 @@ export class AdjRibOut {
   private sentPrefixes = 0;
   private sentPrefixes6 = 0;
   private readonly exportClass: string;
-  /** Scratch for one group's announcements and the batch's withdrawals (IPv4: 2 words a prefix, IPv6: 5). */
-  private ann = new Uint32Array(5120);
-  private wd4 = new Uint32Array(2048);
-  private wd6 = new Uint32Array(5120);
-  private annRule = new Int16Array(2048);
+  /**
+   * Scratch for one group's announcements and the batch's withdrawals (IPv4: 2 words a prefix,
+   * IPv6: 5), shared by every Adj-RIB-Out (apply() runs to the end before the next one starts)
+   * and grown to what a batch needs, never shrunk: a whole table sent to a new session does
+   * not leave each session its own table-sized arrays.
+   */
+  private static ann = new Uint32Array(5120);
+  private static wd4 = new Uint32Array(2048);
+  private static wd6 = new Uint32Array(5120);
+  private static annRule = new Int16Array(2048);
   private readonly memoTag = new Uint32Array(MEMO_MASK + 1);
   private readonly memoVal = new Uint8Array(MEMO_MASK + 1);
 
@@ -143,6 +148,28 @@ export class AdjRibOut {
   }
 
   /**
+   * The shared scratch, with room for the batch `g`: announcements for its largest group,
+   * withdrawals for each family's changes.
+   */
+  private static scratch(g: GroupedChanges): { ann: Uint32Array; wd4: Uint32Array; wd6: Uint32Array; annRule: Int16Array } {
+    const c = g.changes;
+    let group = 0;
+    let n6 = 0;
+    for (let k = 0; k < g.groups; k++) {
+      const size = g.starts[k + 1] - g.starts[k];
+      if (size > group) group = size;
+      if (c[g.starts[k] * CHANGE_WORDS + C_LEN] >>> 8 === IPV6) n6 += size;
+    }
+    const n4 = c.length / CHANGE_WORDS - n6;
+    const grow = <T extends Uint32Array | Int16Array>(a: T, need: number, make: (n: number) => T): T => (a.length >= need ? a : make(Math.max(need, a.length * 2)));
+    AdjRibOut.ann = grow(AdjRibOut.ann, group * 5, (n) => new Uint32Array(n));
+    AdjRibOut.annRule = grow(AdjRibOut.annRule, group, (n) => new Int16Array(n));
+    AdjRibOut.wd4 = grow(AdjRibOut.wd4, n4 * 2, (n) => new Uint32Array(n));
+    AdjRibOut.wd6 = grow(AdjRibOut.wd6, n6 * 5, (n) => new Uint32Array(n));
+    return { ann: AdjRibOut.ann, wd4: AdjRibOut.wd4, wd6: AdjRibOut.wd6, annRule: AdjRibOut.annRule };
+  }
+
+  /**
    * Exports a batch of best-path changes, grouped once for every peer, as packed UPDATEs.
    * `mode`: 'initial' sends the whole table to a new session, 'resend' again after a
    * ROUTE-REFRESH (every prefix goes out as if the peer had nothing; counts stay). With
@@ -152,18 +179,11 @@ export class AdjRibOut {
   apply(g: GroupedChanges, cache: ExportCache, mode: 'changes' | 'initial' | 'resend' = 'changes', previous?: AdjRibOut): void {
     const initial = mode !== 'changes';
     const c = g.changes;
-    const n = c.length / CHANGE_WORDS;
-    if (this.ann.length < n * 5) {
-      this.ann = new Uint32Array(n * 5);
-      this.annRule = new Int16Array(n);
-      this.wd4 = new Uint32Array(n * 2);
-      this.wd6 = new Uint32Array(n * 5);
-    }
+    const { ann, wd4, wd6, annRule } = AdjRibOut.scratch(g);
     let classCache = cache.get(this.exportClass);
     if (!classCache) cache.set(this.exportClass, (classCache = new Map()));
     const out = new UpdateWriter(this.target.maxMessageLength || MAX_MESSAGE_LENGTH, this.target.addPathSend);
     const t = this.target;
-    const ann = this.ann;
     let nWd4 = 0;
     let nWd6 = 0;
     for (let k = 0; k < g.groups; k++) {
@@ -205,11 +225,11 @@ export class AdjRibOut {
             if (v6) this.sentPrefixes6--;
           }
           if (v6) {
-            for (let w = 0; w < 4; w++) this.wd6[nWd6++] = c[i + C_KEY + w];
-            this.wd6[nWd6++] = c[i + C_LEN] & 0xff;
+            for (let w = 0; w < 4; w++) wd6[nWd6++] = c[i + C_KEY + w];
+            wd6[nWd6++] = c[i + C_LEN] & 0xff;
           } else {
-            this.wd4[nWd4++] = c[i + C_KEY];
-            this.wd4[nWd4++] = c[i + C_LEN] & 0xff;
+            wd4[nWd4++] = c[i + C_KEY];
+            wd4[nWd4++] = c[i + C_LEN] & 0xff;
           }
           continue;
         }
@@ -220,7 +240,7 @@ export class AdjRibOut {
         if (v6) for (let w = 0; w < 4; w++) ann[nAnn++] = c[i + C_KEY + w];
         else ann[nAnn++] = c[i + C_KEY];
         ann[nAnn++] = c[i + C_LEN] & 0xff;
-        this.annRule[entries++] = rule;
+        annRule[entries++] = rule;
       }
       if (nAnn === 0) continue;
       let bytes = classCache.get(attr);
@@ -237,11 +257,11 @@ export class AdjRibOut {
       }
       // With export rules, prefixes of one attribute set may leave with different actions.
       const stride = v6 ? 5 : 2;
-      for (const r of new Set(this.annRule.subarray(0, entries))) {
+      for (const r of new Set(annRule.subarray(0, entries))) {
         const sub = new Uint32Array(nAnn);
         let n = 0;
         for (let e = 0; e < entries; e++) {
-          if (this.annRule[e] !== r) continue;
+          if (annRule[e] !== r) continue;
           sub.set(ann.subarray(e * stride, e * stride + stride), n);
           n += stride;
         }
@@ -250,9 +270,8 @@ export class AdjRibOut {
         else out.announce(withActions, sub, n);
       }
     }
-    out.withdraw(this.wd4, nWd4);
-    out.withdraw6(this.wd6, nWd6);
-    const msg = out.finish();
-    if (msg) this.target.send(msg.bytes, msg.messages);
+    out.withdraw(wd4, nWd4);
+    out.withdraw6(wd6, nWd6);
+    for (const piece of out.finish()) this.target.send(piece.bytes, piece.messages);
   }
 }

@@ -3,10 +3,10 @@
 // advertisement interval (MRAI) is running or its socket is not draining; then the changes
 // are held, collapsed one per prefix, and sent when the interval ends or the socket drains.
 
-import { CHANGE_WORDS, sortByAttribute, type BatchResult } from '../rib/apply.js';
+import { CHANGE_WORDS, type BatchResult } from '../rib/apply.js';
 import type { RibViews } from '../rib/memory.js';
 import { AdjRibOut, type ExportCache, type ExportTarget } from './adjRibOut.js';
-import { DeferredChanges, GroupedChanges, tableSnapshot } from './changes.js';
+import { DeferredChanges, GroupedChanges, sortedChunks, tableSnapshot } from './changes.js';
 
 /**
  * Output queued in user space beyond which a peer's UPDATEs are held (and collapsed, one per
@@ -44,6 +44,13 @@ interface PeerOutput {
 export class Advertiser {
   private readonly peers = new Map<OutputPeer, PeerOutput>();
   private readonly grouped = new GroupedChanges();
+  /**
+   * Scratch for a whole table or a peer's held changes, kept and grown, so a session that
+   * comes up (the table, as big as the RIB) or drains (its held changes) does not allocate an
+   * array of that size each time; they go out sorted a chunk at a time (sortedChunks).
+   */
+  private taken: Uint32Array = new Uint32Array(0);
+  private readonly chunkGroups = new GroupedChanges();
 
   /** `rib.views`: the shared RIB the export reads attribute sets and tables from. */
   constructor(private readonly rib: { readonly views: RibViews }) {}
@@ -87,11 +94,11 @@ export class Advertiser {
     const p = this.peers.get(n);
     const before = p?.out;
     if (!p || !before) return;
-    if (p.deferred.size) before.apply(new GroupedChanges().group(sortByAttribute(p.deferred.take())), new Map());
+    if (p.deferred.size) this.applySorted(before, p.deferred.take(this.room), 'changes');
     if (p.mraiTimer) clearTimeout(p.mraiTimer);
     p.mraiTimer = null;
     p.out = new AdjRibOut(this.rib.views, target);
-    p.out.apply(new GroupedChanges().group(sortByAttribute(tableSnapshot(this.rib.views))), new Map(), 'initial', before);
+    this.applySorted(p.out, this.snapshot(), 'initial', before);
   }
 
   /** ROUTE-REFRESH: one family's table again. */
@@ -117,9 +124,28 @@ export class Advertiser {
 
   /** The whole table as this peer's export rules make it, from what the peers were last told. */
   private sendTable(out: AdjRibOut, mode: 'initial' | 'resend', family?: number): void {
-    const all = tableSnapshot(this.rib.views, family);
-    out.apply(new GroupedChanges().group(sortByAttribute(all)), new Map(), mode);
+    this.applySorted(out, this.snapshot(family), mode);
   }
+
+  /** The table (of one family, or both) in the scratch; a larger scratch kept when it did not fit. */
+  private snapshot(family?: number): Uint32Array {
+    const all = tableSnapshot(this.rib.views, family, this.taken);
+    if (all.buffer !== this.taken.buffer) this.taken = new Uint32Array(all.buffer);
+    return all;
+  }
+
+  /** Changes to one Adj-RIB-Out in attribute order, a chunk at a time. */
+  private applySorted(out: AdjRibOut, c: Uint32Array, mode: 'changes' | 'initial' | 'resend', previous?: AdjRibOut): void {
+    const cache: ExportCache = new Map();
+    sortedChunks(c, (chunk) => out.apply(this.chunkGroups.group(chunk), cache, mode, previous));
+  }
+
+  /** The scratch for `records` change records: grown to that when too small. */
+  private readonly room = (records: number): Uint32Array => {
+    if (this.taken.length < records * CHANGE_WORDS) this.taken = new Uint32Array(records * CHANGE_WORDS);
+    return this.taken;
+  };
+
 
   /** Hands one batch's best-path changes to every Adj-RIB-Out, grouped once for all. */
   distribute(result: BatchResult): void {
@@ -172,8 +198,7 @@ export class Advertiser {
       return;
     }
     try {
-      const changes = sortByAttribute(p.deferred.take());
-      out.apply(new GroupedChanges().group(changes), new Map());
+      this.applySorted(out, p.deferred.take(this.room), 'changes');
       if (n.config.advertisementInterval > 0) this.startMrai(n, p);
     } catch (e) {
       n.reportInternalError(e, 'advertising held changes');

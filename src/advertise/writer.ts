@@ -5,6 +5,9 @@
 import { MessageType } from '../packet/index.js';
 import { lastAttrAt } from '../packet/attr/export.js';
 
+/** What finish() copies out at most in one piece (more when one UPDATE is larger). */
+export const PIECE_BYTES = 1 << 20;
+
 /** Packs prefixes into UPDATEs of at most maxLength octets. */
 export class UpdateWriter {
   /** One scratch buffer reused for every batch; what is sent is copied out at its exact size. */
@@ -12,6 +15,10 @@ export class UpdateWriter {
   private buf = UpdateWriter.scratch;
   private o = 0;
   private messages = 0;
+  /** Where the pieces finish() copies out end, with how many UPDATEs each holds: [end, messages]... */
+  private readonly cuts: number[] = [];
+  private cutAt = 0;
+  private cutMessages = 0;
 
   constructor(
     private readonly max: number,
@@ -31,6 +38,11 @@ export class UpdateWriter {
     this.buf.writeUInt16BE(this.o - at, at + 16);
     this.buf[at + 18] = MessageType.UPDATE;
     this.messages++;
+    if (this.o - this.cutAt >= PIECE_BYTES) {
+      this.cuts.push(this.o, this.messages - this.cutMessages);
+      this.cutAt = this.o;
+      this.cutMessages = this.messages;
+    }
   }
 
   /**
@@ -140,8 +152,17 @@ export class UpdateWriter {
     }
   }
 
-  finish(): { bytes: Uint8Array; messages: number } | null {
-    if (!this.messages) return null;
-    return { bytes: Buffer.from(this.buf.subarray(0, this.o)), messages: this.messages };
+  /**
+   * The UPDATEs written, copied out of the shared scratch in pieces of about PIECE_BYTES, each
+   * ending at an UPDATE's end: a whole table sent to a new session is many buffers of one size,
+   * not one the size of the table (which the allocator keeps long after it is written).
+   */
+  finish(): Array<{ bytes: Uint8Array; messages: number }> {
+    if (this.o > this.cutAt) this.cuts.push(this.o, this.messages - this.cutMessages);
+    const pieces: Array<{ bytes: Uint8Array; messages: number }> = [];
+    for (let i = 0, from = 0; i < this.cuts.length; from = this.cuts[i], i += 2) {
+      pieces.push({ bytes: Buffer.from(this.buf.subarray(from, this.cuts[i])), messages: this.cuts[i + 1] });
+    }
+    return pieces;
   }
 }

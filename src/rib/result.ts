@@ -57,6 +57,9 @@ export function unpackResult(a: Uint32Array): BatchResult {
   return r;
 }
 
+/** sortByAttribute's sort keys, kept between calls (one per thread): grown, never shrunk. */
+let sortKeys = new Float64Array(0);
+
 /**
  * Change records ordered by attribute id (stable), so prefixes that will share an UPDATE are
  * adjacent when the Adj-RIB-Out packs them; `lead` words are left free in front.
@@ -70,7 +73,8 @@ export function sortByAttribute(c: Uint32Array, lead = 0): Uint32Array {
   const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));
   if (bits <= 21) {
     const scale = 2 ** bits;
-    const keys = new Float64Array(n);
+    if (sortKeys.length < n) sortKeys = new Float64Array(n);
+    const keys = sortKeys.subarray(0, n);
     for (let i = 0; i < n; i++) keys[i] = c[i * CHANGE_WORDS + C_ATTR] * scale + i;
     keys.sort();
     for (let j = 0; j < n; j++) put(keys[j] % scale, j);

@@ -34,7 +34,6 @@ const data = workerData as { rib: RibBuffers; fault?: FaultSpec };
 const views = new RibViews(data.rib);
 const fault = data.fault;
 const applier = new BatchApplier(views);
-const rings = new WeakMap<SharedArrayBuffer, Uint8Array>();
 
 /**
  * Results travel back as one transferred Uint32Array (no copy), or as an object when there is
@@ -47,11 +46,10 @@ export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskO
   else if (task.kind === 'recover') result = applier.recover(task.seq, task.peer, task.redo);
   else {
     if (fault && faultDue(fault, task.peer, task.descriptors.length >> 1)) applier.fault = fault.how;
-    let bytes = rings.get(task.buffer);
-    if (!bytes) {
-      bytes = new Uint8Array(task.buffer);
-      rings.set(task.buffer, bytes);
-    }
+    // Every message brings its own SharedArrayBuffer object, so a view cached per buffer would
+    // never be found again and would keep each session's receive ring alive until this
+    // thread's next full GC: a view for this task only.
+    const bytes = new Uint8Array(task.buffer);
     result = applier.applyUpdates(task.seq, task.peer, task.ctx, bytes, task.descriptors);
     if (task.watch !== undefined) events = encodeUpdateEvents(bytes, task.descriptors, applier.received, codecContext(task.ctx), task.watch);
   }

@@ -51,6 +51,13 @@ describe('change records sorted by attribute id', () => {
     expectSorted(c, sortByAttribute(c));
   });
 
+  it('a smaller set after a larger one (the sort keys are kept between calls)', () => {
+    const a = records(3000, (i) => (i * 13) % 97);
+    expectSorted(a, sortByAttribute(a));
+    const b = records(2000, (i) => 50 - (i % 50));
+    expectSorted(b, sortByAttribute(b));
+  });
+
   it('through the worker result (packed, transferred, unpacked)', () => {
     const c = records(3000, (i) => HIGH - 1500 + ((i * 37) % 3000));
     const r = emptyResult();
