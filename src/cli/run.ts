@@ -92,7 +92,6 @@ export async function run(argv: string[]): Promise<number> {
     await updateLog?.stop();
     return 1;
   }
-  log(`ribstorm AS${config.global.asn} router-id ${config.global.routerId}, ${config.neighbors.length} neighbor(s)`);
   if (bmp) {
     bmp.start();
     log(`BMP: exporting to ${bmp.stations.map((s) => s.name.replace('BMP station ', '')).join(', ')}`);
@@ -125,6 +124,8 @@ export async function run(argv: string[]): Promise<number> {
       log('SIGHUP: reloading the configuration');
       reloader.reload().catch((e) => log(`reload failed: ${(e as Error)?.stack ?? String(e)}`));
     });
+    // Last, once every signal has its handler: the line that says the speaker is up.
+    log(`ribstorm AS${config.global.asn} router-id ${config.global.routerId}, ${config.neighbors.length} neighbor(s)`);
   });
 }
 
