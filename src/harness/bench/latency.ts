@@ -5,6 +5,7 @@
 
 import { AttrFlag, AttrType, AsPathSegmentType, encodeUpdate, type PathAttribute } from '../../packet/index.js';
 import type { LoadPeer } from '../loadgen/peer.js';
+import { prefixKey, prefixKeys } from '../soak/sinkTable.js';
 
 export interface LatencyFigures {
   /** Changes sent, and seen at the receiver. */
@@ -29,30 +30,18 @@ function prefixAt(i: number): { text: string; network: number } {
   return { text: `${n >>> 24}.${(n >>> 16) & 255}.${(n >>> 8) & 255}.${n & 255}/28`, network: n };
 }
 
-/** The prefixes (network << 6 | length, for /28s) an UPDATE announces and withdraws. */
+/** The prefixes (as prefixKey) an UPDATE withdraws and announces. */
 function prefixesOf(b: Buffer, off: number, len: number): { withdrawn: number[]; announced: number[] } {
   const end = off + len;
   let p = off + 19;
   const wLen = b.readUInt16BE(p);
   p += 2;
-  const withdrawn = walk(b, p, p + wLen);
+  const withdrawn = prefixKeys(b, p, p + wLen);
   p += wLen;
   const aLen = b.readUInt16BE(p);
-  return { withdrawn, announced: walk(b, p + 2 + aLen, end) };
+  return { withdrawn, announced: prefixKeys(b, p + 2 + aLen, end) };
 }
 
-function walk(b: Buffer, p: number, end: number): number[] {
-  const out: number[] = [];
-  while (p < end) {
-    const l = b[p];
-    const octets = (l + 7) >> 3;
-    let n = 0;
-    for (let i = 0; i < 4; i++) n = n * 256 + (i < octets ? b[p + 1 + i] : 0);
-    if (l === 28) out.push(n);
-    p += 1 + octets;
-  }
-  return out;
-}
 
 function figures(sentAt: Float64Array, seenAt: Float64Array): LatencyFigures {
   const lat: number[] = [];
@@ -80,7 +69,7 @@ export async function measureLatency(o: { sender: LoadPeer; senderAs: number; co
   ];
   for (let i = 0; i < count; i++) {
     const p = prefixAt(i);
-    index.set(p.network, i);
+    index.set(prefixKey(p.network, 28), i);
     announce.push(Buffer.from(encodeUpdate({ withdrawn: [], attributes, nlri: [{ prefix: p.text }] }, { asn4: true })));
     withdraw.push(Buffer.from(encodeUpdate({ withdrawn: [{ prefix: p.text }], attributes: [], nlri: [] }, { asn4: true })));
   }

@@ -35,18 +35,19 @@ export class SinkTable {
     let p = off + 19;
     const wLen = b.readUInt16BE(p);
     p += 2;
-    for (const key of prefixes(b, p, p + wLen)) this.routes.delete(key);
+    for (const key of prefixKeys(b, p, p + wLen)) this.routes.delete(key);
     p += wLen;
     const aLen = b.readUInt16BE(p);
     const aStart = p + 2;
-    const nlri = prefixes(b, aStart + aLen, end);
+    const nlri = prefixKeys(b, aStart + aLen, end);
     if (nlri.length === 0) return;
     const neighborAs = secondAs(b, aStart, aStart + aLen);
     for (const key of nlri) this.routes.set(key, neighborAs);
   }
 }
 
-function prefixes(b: Buffer, p: number, end: number): number[] {
+/** The IPv4 prefixes (as prefixKey) of a Withdrawn Routes or NLRI field, b[p, end). */
+export function prefixKeys(b: Buffer, p: number, end: number): number[] {
   const out: number[] = [];
   while (p < end) {
     const l = b[p];
