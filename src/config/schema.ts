@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { DEFAULT_SIZING, type RibSizing } from '../rib/memory.js';
+import { ATTRIBUTE_SETS_MAX, DEFAULT_SIZING, PATHS_MAX, type RibSizing } from '../rib/memory.js';
 import { MIN_RING_BYTES } from '../io/ring.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
 import { ConfigError, Fields, parseHostPort, type ListenAddress, type Obj } from './fields.js';
@@ -89,8 +89,9 @@ export interface NeighborConfig {
 export type PolicyDefault = 'accept' | 'reject';
 
 /**
- * The `[rib]` table: the shared tables' sizing (address space is reserved, memory used as
- * filled) and how the workers decide.
+ * The `[rib]` table: the shared tables' sizing and how the workers decide. Paths and attribute
+ * sets need no sizing (their ceilings default to what the machine's memory holds; address
+ * space is reserved, memory used as filled); the prefix tables are sized for `prefixes`.
  */
 export interface RibConfig extends RibSizing {
   /** Worker threads applying UPDATEs; default: one per core. */
@@ -175,9 +176,10 @@ function validateRib(obj: unknown): RibConfig {
     shards,
     prefixes: f.int('prefixes', 1024, 1 << 30, DEFAULT_RIB.prefixes),
     prefixes6: f.int('prefixes6', 1024, 1 << 30, DEFAULT_RIB.prefixes6),
-    paths: f.int('paths', 1024, 1 << 30, DEFAULT_RIB.paths),
-    attributeSets: f.int('attribute-sets', 1024, 1 << 30, DEFAULT_RIB.attributeSets),
+    paths: f.int('paths', 1024, PATHS_MAX, DEFAULT_RIB.paths),
+    attributeSets: f.int('attribute-sets', 1024, ATTRIBUTE_SETS_MAX, DEFAULT_RIB.attributeSets),
     attributeBytes: DEFAULT_RIB.attributeBytes,
+    attributeIndex: DEFAULT_RIB.attributeIndex,
     alwaysCompareMed: f.bool('always-compare-med', false),
   };
   f.done();

@@ -1,5 +1,6 @@
 // Path attribute sets interned once, keyed by their bytes: one lock-free open-addressing index
-// over a SharedArrayBuffer, an append-only arena of the bytes, and the decision fields decoded
+// over a SharedArrayBuffer (doubled by the pipeline between batches, memory.ts growAttrIndex),
+// an append-only arena of the bytes, and the decision fields decoded
 // once beside them. Validation (RFC 7606, by the attribute table) runs only for a set seen for
 // the first time.
 
@@ -192,10 +193,12 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
         }
         decodeDecisionFields(b, start, end, v.buffers.localAs, v.buffers.routerId);
         fresh = Atomics.add(v.attrCounters, 0, 1);
-        if ((fresh + 1) * META_WORDS > meta.length) throw new Error('attribute table full: raise [rib] attribute-sets');
+        if ((fresh + 1) * META_WORDS > meta.length) throw new Error(`attribute table full: ${meta.length / META_WORDS - 1} sets ([rib] attribute-sets)`);
+        // The pipeline doubles the index at half full, between batches; this far it never gets.
+        if (fresh > (mask + 1) * 0.9) throw new Error(`attribute index full: ${mask + 1} slots`);
         const len = end - start;
         const off = Atomics.add(v.attrCounters, 1, len);
-        if (off + len > v.attrArena.length) throw new Error('attribute arena full: raise [rib] attribute-sets');
+        if (off < 0 || off + len > v.attrArena.length) throw new Error(`attribute arena full: ${v.attrArena.length} octets`);
         v.attrArena.set(b.subarray(start, end), off);
         scratch[M_HASH] = hash;
         scratch[M_OFFSET] = off;

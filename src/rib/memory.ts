@@ -1,6 +1,12 @@
 // The RIB's shared memory: every table is a typed array over a SharedArrayBuffer, allocated
 // once on the main thread and handed to every worker. Pages are committed by the kernel only
-// when first written, so generous capacities cost address space, not RSS.
+// when first written, so the tables filled in order (path records, attribute sets and their
+// bytes) reserve address space for as much as the machine's memory could hold and use memory
+// as they fill: no sizing is needed. The tables written at random (prefix slots, the
+// attribute index) are sized for what they hold: the prefix tables from `[rib] prefixes`, the
+// attribute index doubled as it fills (growAttrIndex(), between batches).
+
+import { totalmem } from 'node:os';
 
 /** Words per interned attribute set in `attrMeta` (the decision fields, decoded once). */
 export const META_WORDS = 12;
@@ -114,22 +120,59 @@ export interface RibSizing {
   prefixes: number;
   /** IPv6 prefixes the table is sized for. */
   prefixes6: number;
-  /** Paths the table is sized for (all peers together). */
+  /** The most paths the tables hold (all peers together): address space, used as filled. */
   paths: number;
-  /** Distinct attribute sets. */
+  /** The most distinct attribute sets: address space, used as filled. */
   attributeSets: number;
-  /** Mean attribute block size, octets. */
+  /** Mean attribute block size, octets: the arena reserves attributeSets times this, within ARENA_MAX. */
   attributeBytes: number;
+  /** Slots the attribute index starts with (a power of two); it doubles at half full. */
+  attributeIndex: number;
+}
+
+/** Octets a path costs in its shard's records, and an attribute set at least (meta, index, bytes). */
+const PATH_BYTES = PATH_WORDS * 4;
+const ATTRIBUTE_SET_BYTES = 128;
+/** Arena offsets are counted in an Int32 (Atomics): at most 2 GiB of attribute bytes. */
+export const ARENA_MAX = 2 ** 31 - 1;
+/** A typed array holds at most 4 GiB here (V8 on 64-bit). */
+const BUFFER_MAX = 2 ** 32;
+/** The attribute index's ceiling: 2^28 slots (1 GiB), 134M sets at half load. */
+export const INDEX_SLOTS_MAX = 2 ** 28;
+/** The most attribute sets the tables can describe (their decision fields fill a 4 GiB array). */
+export const ATTRIBUTE_SETS_MAX = Math.min(Math.floor(BUFFER_MAX / (META_WORDS * 4)) - 1, INDEX_SLOTS_MAX / 2);
+/** The most paths: each shard's records fill at most a 4 GiB array. */
+export const PATHS_MAX = 2 ** 32;
+
+/**
+ * Paths and attribute sets up to what the machine's memory could hold at all: the ceilings a
+ * run reaches only by running out of memory first.
+ */
+function memoryCeilings(): { paths: number; attributeSets: number } {
+  const bytes = totalmem();
+  return {
+    paths: Math.max(1 << 20, Math.min(Math.floor(bytes / PATH_BYTES), PATHS_MAX)),
+    attributeSets: Math.max(1 << 16, Math.min(Math.floor(bytes / ATTRIBUTE_SET_BYTES), ATTRIBUTE_SETS_MAX)),
+  };
 }
 
 export const DEFAULT_SIZING: RibSizing = {
   shards: 64,
   prefixes: 1_200_000,
   prefixes6: 320_000,
-  paths: 16_000_000,
-  attributeSets: 2_000_000,
+  ...memoryCeilings(),
   attributeBytes: 96,
+  attributeIndex: 1 << 21,
 };
+
+/**
+ * A growable SharedArrayBuffer (ES2024; Node 20 has it, TypeScript's ES2023 library does not
+ * describe it).
+ */
+interface GrowableSharedArrayBuffer extends SharedArrayBuffer {
+  grow(byteLength: number): void;
+}
+const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => GrowableSharedArrayBuffer;
 
 /** Everything a worker needs to reach the RIB: plain SharedArrayBuffers, cloned by reference. */
 export interface RibBuffers {
@@ -139,6 +182,7 @@ export interface RibBuffers {
   routerId: number;
   alwaysCompareMed: boolean;
   peers: SharedArrayBuffer;
+  /** Growable: doubled between batches as it fills (growAttrIndex); views are re-made by syncAttrIndex(). */
   attrIndex: SharedArrayBuffer;
   attrMeta: SharedArrayBuffer;
   attrArena: SharedArrayBuffer;
@@ -159,14 +203,13 @@ export function slotsPerShard(s: RibSizing, prefixes = s.prefixes): number {
 }
 
 export function pathsPerShard(s: RibSizing): number {
-  return Math.ceil((s.paths / s.shards) * 1.25) + 1;
+  // Prefixes spread evenly over shards; a quarter to spare for an unlucky one.
+  return Math.min(Math.ceil((s.paths / s.shards) * 1.25) + 1, Math.floor(BUFFER_MAX / PATH_BYTES));
 }
 
-export function attrSlots(s: RibSizing): number {
-  return nextPow2(Math.ceil(s.attributeSets / 0.75));
-}
-
-export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0): RibBuffers {
+/** The RIB's tables for `sizing` (what it leaves out from DEFAULT_SIZING). */
+export function allocateRib(localAs: number, partial: Partial<RibSizing> = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0): RibBuffers {
+  const sizing: RibSizing = { ...DEFAULT_SIZING, ...partial };
   const slots = slotsPerShard(sizing);
   const paths = pathsPerShard(sizing);
   const headers = new SharedArrayBuffer(sizing.shards * HEADER_WORDS * 4);
@@ -180,9 +223,9 @@ export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING,
     routerId,
     alwaysCompareMed,
     peers: new SharedArrayBuffer(MAX_PEERS * PEER_WORDS * 4),
-    attrIndex: new SharedArrayBuffer(attrSlots(sizing) * 4),
+    attrIndex: new GrowableSharedArrayBuffer(nextPow2(sizing.attributeIndex) * 4, { maxByteLength: INDEX_SLOTS_MAX * 4 }),
     attrMeta: new SharedArrayBuffer((sizing.attributeSets + 1) * META_WORDS * 4),
-    attrArena: new SharedArrayBuffer(sizing.attributeSets * sizing.attributeBytes),
+    attrArena: new SharedArrayBuffer(Math.min(ARENA_MAX, sizing.attributeSets * sizing.attributeBytes)),
     attrCounters: counters,
     shardHeaders: headers,
     shardSlots: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(slots * SLOT_WORDS * 4)),
@@ -194,7 +237,8 @@ export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING,
 /** Typed views over the buffers, made once per thread. */
 export class RibViews {
   readonly peers: Uint32Array;
-  readonly attrIndex: Int32Array;
+  /** A fixed-length view (a length-tracking one is several times slower to index): see syncAttrIndex(). */
+  attrIndex: Int32Array;
   readonly attrMeta: Uint32Array;
   readonly attrArena: Uint8Array;
   readonly attrCounters: Int32Array;
@@ -209,7 +253,7 @@ export class RibViews {
 
   constructor(readonly buffers: RibBuffers) {
     this.peers = new Uint32Array(buffers.peers);
-    this.attrIndex = new Int32Array(buffers.attrIndex);
+    this.attrIndex = new Int32Array(buffers.attrIndex, 0, buffers.attrIndex.byteLength / 4);
     this.attrMeta = new Uint32Array(buffers.attrMeta);
     this.attrArena = new Uint8Array(buffers.attrArena);
     this.attrCounters = new Int32Array(buffers.attrCounters);
@@ -231,6 +275,40 @@ export class RibViews {
     this.shardMask = buffers.sizing.shards - 1;
     this.pathCapacity = this.paths[0].length / PATH_WORDS;
   }
+
+  /** The attribute index as it is now, after growAttrIndex() on any thread; before each batch. */
+  syncAttrIndex(): void {
+    const b = this.buffers.attrIndex;
+    if (b.byteLength !== this.attrIndex.byteLength) this.attrIndex = new Int32Array(b, 0, b.byteLength / 4);
+  }
+
+  /** Attribute sets interned so far. */
+  get attributeSets(): number {
+    return Math.max(0, Atomics.load(this.attrCounters, 0) - 1);
+  }
+}
+
+/**
+ * Doubles the attribute index and places every set in it again. Only while no batch runs
+ * (the pipeline holds them back): the workers take the new size at their next batch.
+ */
+export function growAttrIndex(v: RibViews): number {
+  const before = Int32Array.from(v.attrIndex);
+  const b = v.buffers.attrIndex as GrowableSharedArrayBuffer;
+  const slots = Math.min(INDEX_SLOTS_MAX, (b.byteLength / 4) * 2);
+  if (slots * 4 > b.byteLength) b.grow(slots * 4);
+  v.syncAttrIndex();
+  const index = v.attrIndex;
+  index.fill(0);
+  const mask = index.length - 1;
+  for (let k = 0; k < before.length; k++) {
+    const id = before[k];
+    if (id === 0) continue;
+    let i = v.attrMeta[id * META_WORDS + M_HASH] & mask;
+    while (index[i] !== 0) i = (i + 1) & mask;
+    index[i] = id;
+  }
+  return slots;
 }
 
 /** Spreads prefixes over shards and slots; the length takes part so 10/8 and 10/16 differ. */

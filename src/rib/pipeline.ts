@@ -10,6 +10,8 @@ import { emptyResult, unpackResult, type BatchResult, type PeerContext, type Pol
 import {
   allocateRib,
   DEFAULT_SIZING,
+  growAttrIndex,
+  INDEX_SLOTS_MAX,
   MAX_PEERS,
   PEER_ADDR,
   PEER_AS,
@@ -51,6 +53,21 @@ export interface WorkerFault {
   detail: string;
 }
 
+/**
+ * The attribute index's load no batch may take it past, counting what the batches running may
+ * add: interning (attrs.ts) refuses past 0.9, and probes get long well before.
+ */
+const INDEX_LOAD_MAX = 0.85;
+
+/**
+ * The most attribute sets a task can intern, counted per UPDATE: its own set (or what RFC 7606
+ * left of it) and what import policy makes of it, with one to spare for a policy whose terms
+ * split an UPDATE's prefixes. Interning refuses past 0.9 load, should one split them more.
+ */
+function newSetsAtMost(task: RibTask): number {
+  return task.kind === 'updates' ? (task.descriptors.length / 2) * 3 : 0;
+}
+
 /** Tries at completing a lost batch before the RIB is given up as stalled. */
 const RECOVERY_TRIES = 3;
 
@@ -58,6 +75,8 @@ interface Queued {
   task: RibTask;
   peer: number;
   resolve: (r: BatchResult) => void;
+  /** While it runs: the most attribute sets it may add (newSetsAtMost). */
+  mayIntern?: number;
   /** A recovery: what the lost task was, why, and how often it has been tried. */
   lost?: { task: 'updates' | 'flush'; detail: string; tries: number };
 }
@@ -87,6 +106,8 @@ export interface RibPipelineEvents {
   listenerError: [error: unknown];
   /** A batch the RIB failed (see WorkerFault); its peer's session is to be reset. */
   workerFault: [fault: WorkerFault];
+  /** The attribute index was doubled (to `slots`), the pipeline held for `ms`. */
+  attributeIndexGrown: [slots: number, sets: number, ms: number];
 }
 
 export class RibPipeline extends EventEmitter<RibPipelineEvents> {
@@ -259,9 +280,26 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     });
   }
 
+  /**
+   * The attribute index is half full: no batch is handed out until those running are done and
+   * it has been doubled (lock-free interning cannot move sets while workers probe for them).
+   */
+  private growing = false;
+  /** The most attribute sets the running batches may still add (newSetsAtMost). */
+  private mayIntern = 0;
+
   private pump(): void {
     while (this.running < this.workers && this.queue.length) {
+      const need = newSetsAtMost(this.queue[0].task);
+      const slots = this.views.attrIndex.length;
+      if (slots < INDEX_SLOTS_MAX && (this.growing || this.views.attributeSets + this.mayIntern + need > slots * INDEX_LOAD_MAX)) {
+        if (this.running > 0) return; // finish() pumps again
+        this.growIndex();
+        continue;
+      }
       const q = this.queue.shift()!;
+      q.mayIntern = need;
+      this.mayIntern += need;
       this.running++;
       this.pool.run(q.task).then(
         (out: BatchResult | Uint32Array | RibTaskOutput) => {
@@ -272,6 +310,17 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
         },
         (e) => this.lost(q, e),
       );
+    }
+  }
+
+  private growIndex(): void {
+    const t = performance.now();
+    const slots = growAttrIndex(this.views);
+    this.growing = false;
+    try {
+      this.emit('attributeIndexGrown', slots, this.views.attributeSets, performance.now() - t);
+    } catch (e) {
+      this.emit('listenerError', e);
     }
   }
 
@@ -299,6 +348,8 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       return;
     }
     this.running--;
+    this.mayIntern -= q.mayIntern ?? 0;
+    q.mayIntern = 0;
     const redo = q.task.kind === 'flush' ? q.task.how : q.task.kind === 'recover' ? q.task.redo : undefined;
     this.queue.unshift({ task: { kind: 'recover', seq: q.task.seq, peer: q.peer, redo }, peer: q.peer, resolve: q.resolve, lost: { task, detail: q.lost?.detail ?? detail, tries } });
     this.pump();
@@ -328,6 +379,9 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   private finish(q: Queued, result: BatchResult, events?: string): void {
     this.running--;
     this.inFlight--;
+    this.mayIntern -= q.mayIntern ?? 0;
+    q.mayIntern = 0;
+    if (this.views.attributeSets * 2 > this.views.attrIndex.length) this.growing = true;
     // The next batch goes to the free worker before this one's changes are exported, so the
     // workers are not idle while the main thread packs UPDATEs.
     this.pump();

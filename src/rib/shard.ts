@@ -75,7 +75,7 @@ function allocPath(v: RibViews, shard: number): number {
     return free;
   }
   const r = v.headers[h + H_PATH_TOP]++;
-  if (r >= v.pathCapacity) throw new Error('path table full: raise rib sizing paths');
+  if (r >= v.pathCapacity) throw new Error(`path table full: ${v.pathCapacity} paths in shard ${shard} ([rib] paths)`);
   return r;
 }
 

@@ -99,6 +99,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       rib.on('changes', (result) => advertiser.distribute(result));
       rib.on('listenerError', (e) => log(`internal error handing on best-path changes: ${(e as Error)?.stack ?? String(e)}`));
       rib.on('workerFault', (f) => log(workerFaultLine(f, this.neighborAt(f.peer)?.name)));
+      rib.on('attributeIndexGrown', (slots, sets, ms) => log(`RIB: attribute index doubled to ${slots} slots at ${sets} attribute sets (${ms.toFixed(0)} ms)`));
     }
     for (const n of config.neighbors) this.addNeighbor(n);
     if (rib) {

@@ -126,7 +126,7 @@ function diffMaps(want: Map<number, string>, got: Map<number, string>): Array<{ 
 
 const LOCAL_AS = 4294967294; // a number the generated paths practically never hold
 const PEER = 1;
-const SIZING: RibSizing = { shards: 4, prefixes: 16384, prefixes6: 4096, paths: 32768, attributeSets: 100_000, attributeBytes: 128 };
+const SIZING: RibSizing = { shards: 4, prefixes: 16384, prefixes6: 4096, paths: 32768, attributeSets: 100_000, attributeBytes: 128, attributeIndex: 1 << 18 };
 
 export interface LiveResult {
   error?: { code: number; subcode: number; detail: string };

@@ -38,16 +38,22 @@ describe("the ribstorm target's config", () => {
     load,
   });
 
-  it('sizes the RIB for 16 full feeds', () => {
+  it('needs no RIB sizing for 16 full feeds', () => {
     // 16 synthetic feeds of 1M prefixes: 16M paths, 3.4M attribute sets.
     const c = validateConfig(parse(ribstormConfig(options({ prefixes: 1_000_000, prefixes6: 0, paths: 16_000_000, attributeSets: 3_406_880 }))));
     expect(c.neighbors.length).toBe(17);
     expect(c.neighbors.every((n) => n.passive && n.importPolicy && n.exportPolicy)).toBe(true);
     expect(c.rib.workers).toBe(2);
+    expect(c.rib).toMatchObject({ prefixes: DEFAULT_SIZING.prefixes, paths: DEFAULT_SIZING.paths, attributeSets: DEFAULT_SIZING.attributeSets });
     expect(c.rib.paths).toBeGreaterThanOrEqual(16_000_000 * 1.25);
     expect(c.rib.attributeSets).toBeGreaterThanOrEqual(3_406_880 * 1.25);
-    expect(c.rib.prefixes).toBeGreaterThanOrEqual(1_000_000 * 1.2);
     expect(c.global.listen).toEqual([{ address: L.target.address, port }]);
+  });
+
+  it('sizes the prefix tables for more prefixes than the default', () => {
+    const c = validateConfig(parse(ribstormConfig(options({ prefixes: 2_000_000, prefixes6: 0, paths: 4_000_000, attributeSets: 500_000 }))));
+    expect(c.rib.prefixes).toBeGreaterThanOrEqual(2_000_000 * 1.2);
+    expect(c.rib.paths).toBe(DEFAULT_SIZING.paths);
   });
 
   it('keeps the defaults for a small run', () => {

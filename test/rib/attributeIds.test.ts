@@ -88,7 +88,7 @@ function announce(prefix: string, path: number[]): Uint8Array {
 
 describe('a RIB past 2^21 attribute sets', () => {
   it('reports every best-path change of a batch exactly once', async () => {
-    const rib = new RibPipeline({ localAs: 65000, workers: 2, sizing: { shards: 8, prefixes: 16384, paths: 65536, attributeSets: HIGH + 16384 } });
+    const rib = new RibPipeline({ localAs: 65000, workers: 2, sizing: { shards: 8, prefixes: 16384, paths: 65536, attributeSets: HIGH + 16384, attributeIndex: HIGH * 4 } });
     try {
       // As if 2^21 - 100 sets were interned already.
       Atomics.store(rib.views.attrCounters, 0, HIGH - 100);

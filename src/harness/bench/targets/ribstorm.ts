@@ -1,6 +1,6 @@
 // ribstorm itself as a target: `ribstorm run` as a child process on the daemon drivers' process
-// layer, from a config file that is passive towards every peer and sizes the RIB for the run's
-// load.
+// layer, from a config file that is passive towards every peer, with no RIB sizing but for
+// prefix counts beyond the default.
 
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -10,23 +10,19 @@ import { DaemonProcess } from '../../daemons/proc.js';
 import type { TargetLoad, TargetOptions } from './types.js';
 
 /**
- * The `[rib]` table for a run: the defaults, raised to what the run loads with a quarter to
- * spare. Tables are reserved address space, committed as they fill.
+ * The `[rib]` table for a run: nothing but the worker count, unless the run brings more prefixes
+ * than the prefix tables are sized for by default (paths and attribute sets need no sizing).
  */
 export function ribstormRib(load: TargetLoad | undefined, workers?: number): Record<string, number> {
-  const room = (n: number, min: number) => Math.max(min, Math.ceil(n * 1.25));
   const d = DEFAULT_SIZING;
-  return {
-    ...(workers ? { workers } : {}),
-    prefixes: room(load?.prefixes ?? 0, d.prefixes),
-    prefixes6: room(load?.prefixes6 ?? 0, d.prefixes6),
-    paths: room(load?.paths ?? 0, d.paths),
-    'attribute-sets': room(load?.attributeSets ?? 0, d.attributeSets),
-  };
+  const beyond = (n: number | undefined, dflt: number) => ((n ?? 0) > dflt ? Math.ceil(n! * 1.25) : undefined);
+  const prefixes = beyond(load?.prefixes, d.prefixes);
+  const prefixes6 = beyond(load?.prefixes6, d.prefixes6);
+  return { ...(workers ? { workers } : {}), ...(prefixes ? { prefixes } : {}), ...(prefixes6 ? { prefixes6 } : {}) };
 }
 
 /**
- * ribstorm's config file for a run: passive towards every peer, RIB sized for the load, the API
+ * ribstorm's config file for a run: passive towards every peer, prefix tables sized for the load, the API
  * off unless asked for; with dataOut `mrt`, update logs into `runDir`/mrt.
  */
 export function ribstormConfig(o: TargetOptions, runDir = '.'): string {
@@ -41,7 +37,7 @@ export function ribstormConfig(o: TargetOptions, runDir = '.'): string {
     '[api]',
     `listen = "${o.api ? `${o.api.address}:${o.api.port}` : 'off'}"`,
     '',
-    '[rib]',
+    ...(Object.keys(rib).length ? ['[rib]'] : []),
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
     ...(o.dataOut === 'mrt' ? ['', '[mrt]', `dir = ${JSON.stringify(join(runDir, 'mrt'))}`, 'table-dump-interval = 0', 'updates-interval = 300'] : []),
     ...(o.bmp ?? []).flatMap((station) => ['', '[[bmp]]', `station = "${station}"`]),

@@ -1,0 +1,79 @@
+// The attribute index starts small and is doubled between batches as it fills: no set is lost
+// or interned twice across the moves, and batches go on while it grows.
+import { describe, expect, it } from 'vitest';
+import { type PeerContext } from '../../src/rib/apply.js';
+import { RibPipeline } from '../../src/rib/pipeline.js';
+import { encodeUpdate, AsPathSegmentType, AttrFlag, AttrType } from '../../src/packet/index.js';
+import { countPaths } from '../../src/rib/query.js';
+
+const LOCAL_AS = 65000;
+const START_SLOTS = 1024;
+
+function announce(prefix: string, path: number[], med: number): Uint8Array {
+  return encodeUpdate(
+    {
+      withdrawn: [],
+      attributes: [
+        { type: AttrType.ORIGIN, flags: AttrFlag.Transitive, origin: 0 },
+        { type: AttrType.AS_PATH, flags: AttrFlag.Transitive, segments: [{ type: AsPathSegmentType.AS_SEQUENCE, asns: path }] },
+        { type: AttrType.NEXT_HOP, flags: AttrFlag.Transitive, nextHop: '198.18.0.9' },
+        { type: AttrType.MULTI_EXIT_DISC, flags: AttrFlag.Optional, med },
+      ],
+      nlri: [{ prefix }],
+    },
+    { asn4: true },
+  );
+}
+
+/** The messages in one shared buffer and its (offset, length) pairs, in batches of `per`. */
+function batches(msgs: Uint8Array[], per: number): { sab: SharedArrayBuffer; batches: Uint32Array[] } {
+  const sab = new SharedArrayBuffer(msgs.reduce((s, m) => s + m.length, 0));
+  const bytes = new Uint8Array(sab);
+  const out: Uint32Array[] = [];
+  let at = 0;
+  for (let i = 0; i < msgs.length; i += per) {
+    const d: number[] = [];
+    for (const m of msgs.slice(i, i + per)) {
+      bytes.set(m, at);
+      d.push(at, m.length);
+      at += m.length;
+    }
+    out.push(Uint32Array.from(d));
+  }
+  return { sab, batches: out };
+}
+
+describe('the attribute index', () => {
+  it('grows from 1,024 slots to hold 20,000 sets from two peers, each set interned once', async () => {
+    const rib = new RibPipeline({ localAs: LOCAL_AS, workers: 2, sizing: { shards: 8, prefixes: 65536, paths: 65536, attributeSets: 65536, attributeIndex: START_SLOTS } });
+    const grown: number[] = [];
+    rib.on('attributeIndexGrown', (slots) => grown.push(slots));
+    try {
+      const ctx: PeerContext = { asn4: true, ebgp: true, addPath: false, import: 'accept' };
+      const N = 10_000;
+      const prefix = (k: number) => `10.${k >> 8}.${k & 255}.0/24`;
+      const peers = [64601, 64602].map((asn, i) => ({ asn, index: rib.addPeer({ asn, routerId: 0x0a000001 + i, address: 0x7f006401 + i, ibgp: false }) }));
+      // Every UPDATE its own attribute set (MED k), the two peers' sets distinct (first AS).
+      const feeds = peers.map((p) => batches(Array.from({ length: N }, (_, k) => announce(prefix(k), [p.asn, 100 + (k % 50)], k)), 250));
+      const submitAll = () => Promise.all(feeds.flatMap((f, i) => f.batches.map((d) => rib.submitUpdates(peers[i].index, ctx, f.sab, d))));
+      const first = await submitAll();
+      expect(first.filter((r) => r.error)).toEqual([]);
+      expect(first.reduce((s, r) => s + r.pathDelta, 0)).toBe(2 * N);
+      expect(grown.length, 'times the index doubled').toBeGreaterThanOrEqual(5);
+      expect(rib.views.attrIndex.length).toBe(grown.at(-1));
+      expect(rib.views.attrIndex.length).toBeGreaterThanOrEqual(2 * 2 * N);
+      expect(rib.views.attributeSets, 'sets interned (none twice)').toBe(2 * N);
+      // The same UPDATEs again find every set where the moves put it: nothing new, nothing changed.
+      const changes: number[] = [];
+      rib.on('changes', (r) => changes.push(r.changes.length));
+      const again = await submitAll();
+      expect(again.filter((r) => r.error)).toEqual([]);
+      expect(again.reduce((s, r) => s + r.pathDelta, 0)).toBe(0);
+      expect(changes.reduce((s, n) => s + n, 0), 'change records').toBe(0);
+      expect(rib.views.attributeSets).toBe(2 * N);
+      expect(countPaths(rib.views)).toEqual({ prefixes: N, paths: 2 * N });
+    } finally {
+      await rib.close();
+    }
+  });
+});
