@@ -1,66 +1,57 @@
-// Capacity planning: measure the RIB at a few small sizes, each in a fresh process, fit memory
-// (per prefix, per path) and ingest speed, and project them to the size asked for.
+// Capacity planning from measured runs: full-table convergence through `ribstorm run` (the
+// bench's layout: N sending peers, one receiver) at a few feed counts on this machine, a model
+// of time and peak memory fitted to them, each point's error stated by leaving it out of the
+// fit, and the model projected to the size asked for.
 
-import { spawn } from 'node:child_process';
 import { availableParallelism } from 'node:os';
-import { fileURLToPath } from 'node:url';
-import { RibPipeline } from '../../rib/pipeline.js';
-import { countPaths } from '../../rib/query.js';
-import { generateTable } from '../tablegen/index.js';
+import { BENCH_LAYOUT, runConvergence, type ConvergenceResult } from './convergence.js';
+import { loadTables } from './tables.js';
 
-export interface Probe {
+/** One measured run: `peers` full feeds of `prefixes`. */
+export interface PlanPoint {
   peers: number;
   prefixes: number;
   paths: number;
-  attributeSets: number;
-  /** Resident set with the tables loaded, after GC, minus the process before the RIB existed. */
-  rssBytes: number;
-  /** The process itself before the RIB (Node, modules, the test tables). */
-  baseRssBytes: number;
-  /** Ingest time of all peers' tables (already in memory) into a complete Loc-RIB. */
+  /** First UPDATE byte in to the receiver holding every prefix. */
   seconds: number;
-  workers: number;
+  /** ribstorm's peak resident set (VmHWM), bytes. */
+  peakRssBytes: number;
 }
 
-/** Runs inside the probe process: loads `peers` x `prefixes` and reports what it cost. */
-export async function probe(peers: number, prefixes: number, workers: number): Promise<Probe> {
-  const gc = (globalThis as { gc?: () => void }).gc ?? (() => {});
-  const tables = Array.from({ length: peers }, (_, i) => generateTable({ seed: 5, ipv4Prefixes: prefixes, ipv6Prefixes: 0, variant: i, senderAs: 65010 + i }));
-  const shared = tables.map((t) => {
-    const sab = new SharedArrayBuffer(t.updates.length);
-    new Uint8Array(sab).set(t.updates);
-    const d: number[] = [];
-    for (let o = 0; o < t.updates.length; o += t.updates.readUInt16BE(o + 16)) d.push(o, t.updates.readUInt16BE(o + 16));
-    return { sab, batches: Array.from({ length: Math.ceil(d.length / 2000) }, (_, k) => Uint32Array.from(d.slice(k * 2000, (k + 1) * 2000))) };
-  });
-  gc();
-  const before = process.memoryUsage().rss;
-  const rib = new RibPipeline({ localAs: 65000, workers, sizing: { prefixes: Math.ceil(prefixes * 1.2), paths: Math.ceil(peers * prefixes * 1.2) + 1024, attributeSets: Math.ceil((peers * prefixes) / 2) + 1024 } });
-  await rib.flushPeer(1000); // the workers are up before the clock starts
-  const t0 = performance.now();
-  await Promise.all(
-    shared.map((s, i) => {
-      rib.setPeer(i + 1, { asn: 65010 + i, routerId: i + 1, address: i + 1, ibgp: false });
-      return Promise.all(s.batches.map((d) => rib.submitUpdates(i + 1, { asn4: true, ebgp: true, addPath: false, import: 'accept' as const }, s.sab, d)));
-    }),
-  );
-  const seconds = (performance.now() - t0) / 1000;
-  const { paths } = countPaths(rib.views);
-  const attributeSets = Atomics.load(rib.views.attrCounters, 0) - 1;
-  gc();
-  const rssBytes = process.memoryUsage().rss - before;
-  await rib.close();
-  return { peers, prefixes, paths, attributeSets, rssBytes, baseRssBytes: before, seconds, workers };
+/** time = a + b x paths + c x paths x peers (each path meets the others at its prefix). */
+export interface TimeModel {
+  fixedSeconds: number;
+  secondsPerPath: number;
+  secondsPerPathPeer: number;
 }
 
-function runProbe(peers: number, prefixes: number, workers: number): Promise<Probe> {
-  const bin = fileURLToPath(new URL('../../../../bin/ribstorm.js', import.meta.url));
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--expose-gc', bin, 'plan', '--probe', `${peers}x${prefixes}`, '--workers', String(workers)], { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c) => (out += c));
-    child.on('exit', (code) => (code === 0 ? resolve(JSON.parse(out) as Probe) : reject(new Error(`probe ${peers}x${prefixes} exited with ${code}`))));
-  });
+/** peak RSS = fixed + perPath x paths (the prefix count is that of the runs). */
+export interface MemoryModel {
+  fixedBytes: number;
+  bytesPerPath: number;
+}
+
+/** Relative errors at one point (+: the model says more than was measured). */
+export interface PlanError {
+  peers: number;
+  time: number;
+  memory: number;
+}
+
+export interface PlanFit {
+  time: TimeModel;
+  memory: MemoryModel;
+  /** Per point: the model fitted to every point, at it. */
+  residuals: PlanError[];
+  /** Per point: the model fitted without it, predicting it (the stricter figure). */
+  errors: PlanError[];
+}
+
+export interface Plan extends PlanFit {
+  points: PlanPoint[];
+  workers: number | undefined;
+  cores: number;
+  target: { peers: number; prefixes: number; paths: number; seconds: number; peakRssBytes: number; extrapolated: boolean };
 }
 
 /** Least squares for y = X·beta (small systems, normal equations). */
@@ -83,46 +74,80 @@ function leastSquares(X: number[][], y: number[]): number[] {
   return b.map((v, i) => v / A[i][i]);
 }
 
-export interface Plan {
-  probes: Probe[];
-  /** Memory model: bytes = fixed + perPrefix x prefixes + perPath x paths. */
-  fixedBytes: number;
-  bytesPerPrefix: number;
-  bytesPerPath: number;
-  /** Largest relative error of the memory model on the probes. */
-  memoryFitError: number;
-  /** Paths per second into the Loc-RIB with `workers` workers (from the largest probe). */
-  pathsPerSecond: number;
-  workers: number;
-  cores: number;
-  target: { peers: number; prefixes: number; paths: number; ramBytes: number; ingestSeconds: number };
-  /** The smallest process seen before its RIB: a floor for the process itself. */
-  processBytes: number;
+const timeRow = (p: { paths: number; peers: number }) => [1, p.paths, p.paths * p.peers];
+
+function fitTime(points: PlanPoint[]): TimeModel {
+  // Three terms need three points; with two, the straight line.
+  const rows = points.map((p) => (points.length >= 3 ? timeRow(p) : timeRow(p).slice(0, 2)));
+  const [a, b, c = 0] = leastSquares(rows, points.map((p) => p.seconds));
+  return { fixedSeconds: a, secondsPerPath: b, secondsPerPathPeer: c };
 }
 
-export async function plan(peers: number, prefixes: number, workers = Math.max(1, availableParallelism()), onProbe?: (p: Probe) => void): Promise<Plan> {
-  const probes: Probe[] = [];
-  for (const [p, n] of [[1, 100_000], [2, 100_000], [1, 200_000], [2, 200_000], [1, 400_000], [2, 400_000]] as const) {
-    const r = await runProbe(p, n, workers);
-    onProbe?.(r);
-    probes.push(r);
+function fitMemory(points: PlanPoint[]): MemoryModel {
+  const [f, p] = leastSquares(points.map((q) => [1, q.paths]), points.map((q) => q.peakRssBytes));
+  return { fixedBytes: f, bytesPerPath: p };
+}
+
+export const projectTime = (m: TimeModel, peers: number, paths: number): number => m.fixedSeconds + m.secondsPerPath * paths + m.secondsPerPathPeer * paths * peers;
+export const projectMemory = (m: MemoryModel, paths: number): number => m.fixedBytes + m.bytesPerPath * paths;
+
+function errorAt(p: PlanPoint, time: TimeModel, memory: MemoryModel): PlanError {
+  return { peers: p.peers, time: projectTime(time, p.peers, p.paths) / p.seconds - 1, memory: projectMemory(memory, p.paths) / p.peakRssBytes - 1 };
+}
+
+/** The models over every point, their residuals, and each point predicted by the models fitted to the others. */
+export function fitPlan(points: PlanPoint[]): PlanFit {
+  if (points.length < 2) throw new Error('a plan needs runs at two feed counts at least');
+  const time = fitTime(points);
+  const memory = fitMemory(points);
+  const errors = points.map((p) => {
+    const others = points.filter((q) => q !== p);
+    // With two points, leaving one out leaves nothing to fit: the in-sample error then.
+    const basis = others.length >= 2 ? others : points;
+    return errorAt(p, fitTime(basis), fitMemory(basis));
+  });
+  return { time, memory, residuals: points.map((p) => errorAt(p, time, memory)), errors };
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** One point of several runs at the same feed count: the median time and the median peak RSS. */
+export function medianPoint(runs: PlanPoint[]): PlanPoint {
+  return { ...runs[0], seconds: median(runs.map((r) => r.seconds)), peakRssBytes: median(runs.map((r) => r.peakRssBytes)) };
+}
+
+export const PLAN_FEEDS = [1, 2, 4, 8];
+
+/**
+ * Measures `ribstorm run` at each of `feeds` full feeds of `prefixes` synthetic IPv4 prefixes
+ * (alone on the machine), fits the models and projects them to `peers` feeds.
+ */
+export async function plan(o: { peers: number; prefixes: number; feeds?: number[]; rounds?: number; workers?: number; onRun?: (p: PlanPoint, r: ConvergenceResult) => void; onTables?: (text: string) => void }): Promise<Plan> {
+  const feeds = [...(o.feeds ?? PLAN_FEEDS)].sort((a, b) => a - b);
+  const set = await loadTables({ peers: feeds.at(-1)!, prefixes: o.prefixes, firstAs: 65010, targetAs: BENCH_LAYOUT.target.asn });
+  o.onTables?.(set.description);
+  const runs = new Map<number, PlanPoint[]>(feeds.map((n) => [n, []]));
+  // Round after round over the feed counts, so that a slow spell of the machine spreads.
+  for (let round = 0; round < (o.rounds ?? 3); round++) {
+    for (const n of feeds) {
+      const r = await runConvergence({ target: 'ribstorm', tables: set.tables.slice(0, n), expected: set.expected, workers: o.workers });
+      if (r.seconds === null) throw new Error(`the run with ${n} feed(s) did not converge (${r.verdict}, ${r.prefixesAtSink} of ${r.prefixes} prefixes at the receiver)`);
+      const p: PlanPoint = { peers: n, prefixes: o.prefixes, paths: n * o.prefixes, seconds: r.seconds, peakRssBytes: r.peakRssMB * 1e6 };
+      o.onRun?.(p, r);
+      runs.get(n)!.push(p);
+    }
   }
-  const [fixed, perPrefix, perPath] = leastSquares(probes.map((p) => [1, p.prefixes, p.paths]), probes.map((p) => p.rssBytes));
-  const model = (pre: number, pa: number) => fixed + perPrefix * pre + perPath * pa;
-  const memoryFitError = Math.max(...probes.map((p) => Math.abs(model(p.prefixes, p.paths) - p.rssBytes) / p.rssBytes));
-  const largest = probes.reduce((a, b) => (b.paths > a.paths ? b : a));
-  const pathsPerSecond = largest.paths / largest.seconds;
-  const paths = peers * prefixes;
+  const points = feeds.map((n) => medianPoint(runs.get(n)!));
+  const fit = fitPlan(points);
+  const paths = o.peers * o.prefixes;
   return {
-    probes,
-    fixedBytes: fixed,
-    bytesPerPrefix: perPrefix,
-    bytesPerPath: perPath,
-    memoryFitError,
-    pathsPerSecond,
-    workers,
+    ...fit,
+    points,
+    workers: o.workers,
     cores: availableParallelism(),
-    target: { peers, prefixes, paths, ramBytes: model(prefixes, paths), ingestSeconds: paths / pathsPerSecond },
-    processBytes: Math.min(...probes.map((q) => q.baseRssBytes)),
+    target: { peers: o.peers, prefixes: o.prefixes, paths, seconds: projectTime(fit.time, o.peers, paths), peakRssBytes: projectMemory(fit.memory, paths), extrapolated: o.peers > feeds.at(-1)! || o.peers < feeds[0] },
   };
 }
