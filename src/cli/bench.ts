@@ -2,7 +2,7 @@
 // asked for and installed), side by side in one run, on loopback. With no flags: ribstorm and
 // BIRD, 2 synthetic full feeds in, 1 receiver out.
 
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { runConvergence, type ConvergenceOptions, type ConvergenceResult } from '../harness/bench/convergence.js';
 import { loadTrace } from '../harness/loadgen/replay.js';
@@ -14,6 +14,8 @@ import { measureLoadGenerator } from '../harness/loadgen/direct.js';
 import { intFlag, parseFlags } from './flags.js';
 import type { ApiClients } from '../harness/bench/apiLoad.js';
 import type { LatencyReport } from '../harness/bench/latency.js';
+import { PerformanceReport, reportTable } from '../harness/bench/report.js';
+import type { ParsedFlags } from './flags.js';
 
 const DATA_OUT_NAMES: Record<DataOut, string> = { mrt: 'MRT update logs' };
 
@@ -27,8 +29,12 @@ function latencyText(l: LatencyReport): string {
   return `${l.rate.toLocaleString('en-US')} UPDATEs/s: ${one(l.announce)} / ${one(l.withdraw)}`;
 }
 
+/** The real RIB dump the report's one-feed run takes its largest IPv4 view from. */
+const DEFAULT_REAL_TABLE = '../shared/data/mrt/rib/routeviews.route-views.jinx.ribs.1401487200.bz2';
+
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
                      [--churn withdraw-all|flap|latency [--rate N] | --replay BGP4MP-FILE [--speed X]] [--api-clients both|queries|stream] [--data-out mrt] [--json FILE] [--chart FILE.svg]
+       ribstorm bench --report [--rounds N] [--mrt FILE] [--workers N] [--json FILE]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
@@ -44,7 +50,36 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   taking the whole /stream (stream), or both; it reports what they got. --data-out mrt runs
   ribstorm a second time writing MRT update logs of every UPDATE it receives, and reports the
   files. --peers 1,2 runs each count and prints one table. Up to
-  ${MAX_SENDERS} peers and ${MAX_SINKS} sinks; ribstorm's RIB is sized for the run (peers x prefixes).`;
+  ${MAX_SENDERS} peers and ${MAX_SINKS} sinks; ribstorm runs with no RIB sizing but for prefix
+  counts beyond its default.
+  --report measures every performance goal against BIRD in one run (about 15 minutes): 1, 2, 4
+  and 8 x 1M (--rounds, default 3, alternating, medians), collector mode at 8 x 1M, the real
+  table of --mrt (default ${DEFAULT_REAL_TABLE}) as one feed, 16 x 1M once,
+  churn latency once, and \`ribstorm plan\`'s model over the 1-8 feed runs; one table, each goal
+  met or missed by how much.`;
+
+async function performanceReport(flags: ParsedFlags): Promise<number> {
+  const allowed = new Set(['report', 'rounds', 'mrt', 'workers', 'json']);
+  for (const k of Object.keys(flags)) if (!allowed.has(k)) throw new ConfigError(`--${k}`, 'not with --report');
+  const rounds = intFlag(flags.rounds as string | undefined, 'rounds', 1, 9, 3);
+  const mrt = (flags.mrt as string | undefined) ?? DEFAULT_REAL_TABLE;
+  if (!existsSync(mrt)) throw new ConfigError('--mrt', 'a readable MRT RIB dump (the real table)', mrt);
+  const bird = targetAvailable('bird');
+  if (!bird) process.stderr.write(`bird: not installed, BIRD's columns stay empty (apt-get install ${TARGET_PACKAGES.bird})\n`);
+  const collector = (TARGET_KINDS as readonly string[]).includes('ribstorm-collector') ? ('ribstorm-collector' as TargetKind) : null;
+  const report = new PerformanceReport({
+    rounds,
+    mrt,
+    bird,
+    collector,
+    workers: flags.workers === undefined ? undefined : intFlag(flags.workers as string, 'workers', 1, 64, 1),
+    progress: (line) => process.stderr.write(`${line}\n`),
+  });
+  const rows = await report.measure();
+  process.stdout.write(reportTable(rows) + '\n');
+  if (flags.json) writeFileSync(flags.json as string, JSON.stringify(rows, null, 2));
+  return 0;
+}
 
 function bar(held: number, total: number, ms: number): string {
   const width = 30;
@@ -68,8 +103,12 @@ export async function bench(argv: string[]): Promise<number> {
     'api-clients': { value: true },
     'data-out': { value: true },
     rate: { value: true },
+    report: { value: false },
+    rounds: { value: true },
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
+  if (flags.report) return performanceReport(flags);
+  if (flags.rounds !== undefined) throw new ConfigError('--rounds', 'only with --report', flags.rounds);
   // One or more peer counts ("1,2"): each a round of every target, all in one table.
   const peerCounts = String(flags.peers ?? '2').split(',').map((p) => intFlag(p, 'peers', 1, MAX_SENDERS, 2));
   const sinks = intFlag(flags.sinks as string | undefined, 'sinks', 1, MAX_SINKS, 1);
