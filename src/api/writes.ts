@@ -86,6 +86,7 @@ export class Writes {
 
   private local() {
     const local = this.speaker.local;
+    if (this.speaker.rib?.collector) throw new ApiError(409, 'rib.mode', 'collector mode originates and advertises nothing');
     if (!local) throw new ApiError(409, 'rib', 'this speaker runs without a RIB');
     return local;
   }

@@ -138,6 +138,11 @@ export interface RibBuffers {
   /** Our BGP Identifier, also our cluster id for route reflection. */
   routerId: number;
   alwaysCompareMed: boolean;
+  /**
+   * Collector mode: the workers keep every peer's Adj-RIB-In and run no decision process (no
+   * best path, no change records); everything else of a batch is as in speaker mode.
+   */
+  collector: boolean;
   peers: SharedArrayBuffer;
   attrIndex: SharedArrayBuffer;
   attrMeta: SharedArrayBuffer;
@@ -166,7 +171,7 @@ export function attrSlots(s: RibSizing): number {
   return nextPow2(Math.ceil(s.attributeSets / 0.75));
 }
 
-export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0): RibBuffers {
+export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0, collector = false): RibBuffers {
   const slots = slotsPerShard(sizing);
   const paths = pathsPerShard(sizing);
   const headers = new SharedArrayBuffer(sizing.shards * HEADER_WORDS * 4);
@@ -179,6 +184,7 @@ export function allocateRib(localAs: number, sizing: RibSizing = DEFAULT_SIZING,
     localAs,
     routerId,
     alwaysCompareMed,
+    collector,
     peers: new SharedArrayBuffer(MAX_PEERS * PEER_WORDS * 4),
     attrIndex: new SharedArrayBuffer(attrSlots(sizing) * 4),
     attrMeta: new SharedArrayBuffer((sizing.attributeSets + 1) * META_WORDS * 4),
