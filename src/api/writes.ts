@@ -92,19 +92,19 @@ export class Writes {
   }
 
   private async announce(req: ApiRequest): Promise<Reply> {
+    const local = this.local();
     const b = body(req, ['routes']);
     if (!Array.isArray(b.routes) || b.routes.length === 0) throw new ApiError(400, 'routes', 'expected a non-empty list of routes');
     const routerId = this.speaker.config.global.routerId;
     const seen = new Map();
     const routes = checked(() => (b.routes as unknown[]).map((r, i) => parseLocalRoute(r, `routes[${i}]`, routerId, seen)));
-    const local = this.local();
     return json(200, await checked(() => local.announce(routes)));
   }
 
   private async withdraw(req: ApiRequest): Promise<Reply> {
+    const local = this.local();
     const b = body(req, ['prefixes']);
     if (!Array.isArray(b.prefixes) || b.prefixes.length === 0) throw new ApiError(400, 'prefixes', 'expected a non-empty list of prefixes');
-    const local = this.local();
     const prefixes = b.prefixes as string[];
     // Every prefix is checked before anything is withdrawn.
     return json(200, await checked(() => local.withdraw(prefixes, 'prefixes')));
