@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { diffConfig } from '../../src/config/diff.js';
 import { configFromFlags } from '../../src/config/flags.js';
 import { loadConfigFile } from '../../src/config/schema.js';
 
@@ -48,6 +49,12 @@ describe('[rib] mode', () => {
   it('refuses any other value, naming rib.mode', () => {
     expect(errorOf(() => loadConfigFile(file('bad.toml', `${BASE}\n[rib]\nmode = "router"\n`)))).toBe('rib.mode: expected one of speaker, collector, got "router"');
     expect(errorOf(() => loadConfigFile(file('num.toml', `${BASE}\n[rib]\nmode = 1\n`)))).toBe('rib.mode: expected one of speaker, collector, got 1');
+  });
+
+  it('cannot change on a reload', () => {
+    const speaker = loadConfigFile(file('reload-a.toml', BASE));
+    const collector = loadConfigFile(file('reload-b.toml', `${BASE}\n[rib]\nmode = "collector"\n`));
+    expect(errorOf(() => diffConfig(speaker, collector))).toBe('rib.mode: cannot change while running ("speaker" -> "collector"); restart ribstorm to apply it');
   });
 
   it('refuses BMP Loc-RIB monitoring in collector mode, naming the station, and takes pre-policy', () => {
