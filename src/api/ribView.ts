@@ -23,7 +23,7 @@ export interface RouteRow extends Omit<PathAttributesView, 'path'> {
   pathId: number;
   path: string;
   best: boolean;
-  /** Why the decision process did not choose it (absent on the best path). */
+  /** Why the decision process did not choose it (absent on the best path, and in collector mode, where none runs). */
   reason?: string;
   /** RFC 4724: kept from a restarting peer's previous session. */
   stale: boolean;
@@ -52,10 +52,13 @@ export function parseFamily(text: string | null): FamilyName | undefined {
 export class RibView {
   private readonly attrs: AttributeCache;
   private readonly v: RibViews;
+  /** Collector mode: no path is best and none lost to another. */
+  private readonly collector: boolean;
 
   constructor(private readonly speaker: Speaker) {
     if (!speaker.rib) throw new Error('the speaker runs without a RIB');
     this.v = speaker.rib.views;
+    this.collector = speaker.rib.collector;
     this.attrs = new AttributeCache(this.v);
   }
 
@@ -76,7 +79,7 @@ export class RibView {
     const [fromPeer, peerAs] = names.get(p.peer) ?? ['', 0];
     const age = Math.max(0, Math.floor(Date.now() / 1000) - p.time);
     const r: RouteRow = { prefix, pathId: p.pathId, ...a, best: p.best, stale: p.stale, fromPeer, peerAs, age };
-    if (!p.best) r.reason = REASON_NAMES[p.reason] ?? `step ${p.reason}`;
+    if (!p.best && !this.collector) r.reason = REASON_NAMES[p.reason] ?? `step ${p.reason}`;
     return r;
   }
 

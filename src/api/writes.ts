@@ -86,24 +86,25 @@ export class Writes {
 
   private local() {
     const local = this.speaker.local;
+    if (this.speaker.rib?.collector) throw new ApiError(409, 'rib.mode', 'collector mode originates and advertises nothing');
     if (!local) throw new ApiError(409, 'rib', 'this speaker runs without a RIB');
     return local;
   }
 
   private async announce(req: ApiRequest): Promise<Reply> {
+    const local = this.local();
     const b = body(req, ['routes']);
     if (!Array.isArray(b.routes) || b.routes.length === 0) throw new ApiError(400, 'routes', 'expected a non-empty list of routes');
     const routerId = this.speaker.config.global.routerId;
     const seen = new Map();
     const routes = checked(() => (b.routes as unknown[]).map((r, i) => parseLocalRoute(r, `routes[${i}]`, routerId, seen)));
-    const local = this.local();
     return json(200, await checked(() => local.announce(routes)));
   }
 
   private async withdraw(req: ApiRequest): Promise<Reply> {
+    const local = this.local();
     const b = body(req, ['prefixes']);
     if (!Array.isArray(b.prefixes) || b.prefixes.length === 0) throw new ApiError(400, 'prefixes', 'expected a non-empty list of prefixes');
-    const local = this.local();
     const prefixes = b.prefixes as string[];
     // Every prefix is checked before anything is withdrawn.
     return json(200, await checked(() => local.withdraw(prefixes, 'prefixes')));

@@ -6,7 +6,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { ConfigError } from '../config/schema.js';
 import { runConvergence, type ConvergenceOptions, type ConvergenceResult } from '../harness/bench/convergence.js';
 import { loadTrace } from '../harness/loadgen/replay.js';
-import { DATA_OUT, TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type DataOut, type TargetKind } from '../harness/bench/targets/index.js';
+import { COLLECTOR_TARGET, DATA_OUT, isCollectorTarget, TARGET_KINDS, TARGET_PACKAGES, targetAvailable, type DataOut, type TargetKind } from '../harness/bench/targets/index.js';
 import { BENCH_LAYOUT, MAX_SENDERS, MAX_SINKS } from '../harness/bench/convergence.js';
 import { convergenceSvg } from '../harness/bench/chart.js';
 import { loadTables } from '../harness/bench/tables.js';
@@ -39,7 +39,9 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
   target, one receiving peer out. Defaults: 2 peers, 1,000,000 IPv4 prefixes each, targets
   ribstorm and BIRD (when installed). LIST: any of ${TARGET_KINDS.join(', ')}, comma-separated
-  (each but ribstorm from its Debian package). The load generator's own rate (senders straight
+  (each but ribstorm from its Debian package). ${COLLECTOR_TARGET} is ribstorm in collector mode
+  ([rib] mode = "collector": every peer's Adj-RIB-In, no best path, nothing advertised): it has
+  no receiving peer and is timed until its API shows every path held. The load generator's own rate (senders straight
   into a sink) is measured first and reported beside the targets. After convergence, --churn
   withdraw-all withdraws every table, --churn flap withdraws and announces it again (a flap
   storm of the whole table), --churn latency announces new prefixes one an UPDATE at N a second
@@ -66,7 +68,7 @@ async function performanceReport(flags: ParsedFlags): Promise<number> {
   if (!existsSync(mrt)) throw new ConfigError('--mrt', 'a readable MRT RIB dump (the real table)', mrt);
   const bird = targetAvailable('bird');
   if (!bird) process.stderr.write(`bird: not installed, BIRD's columns stay empty (apt-get install ${TARGET_PACKAGES.bird})\n`);
-  const collector = (TARGET_KINDS as readonly string[]).includes('ribstorm-collector') ? ('ribstorm-collector' as TargetKind) : null;
+  const collector: TargetKind = COLLECTOR_TARGET;
   const report = new PerformanceReport({
     rounds,
     mrt,
@@ -81,10 +83,10 @@ async function performanceReport(flags: ParsedFlags): Promise<number> {
   return 0;
 }
 
-function bar(held: number, total: number, ms: number): string {
+function bar(held: number, total: number, ms: number, what: string): string {
   const width = 30;
   const filled = Math.min(width, Math.round((held / total) * width));
-  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${held.toLocaleString('en-US')}/${total.toLocaleString('en-US')} prefixes at the sink, ${(ms / 1000).toFixed(1)} s`;
+  return `[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${held.toLocaleString('en-US')}/${total.toLocaleString('en-US')} ${what}, ${(ms / 1000).toFixed(1)} s`;
 }
 
 export async function bench(argv: string[]): Promise<number> {
@@ -135,6 +137,9 @@ export async function bench(argv: string[]): Promise<number> {
   for (const t of requested) {
     if (!(TARGET_KINDS as readonly string[]).includes(t)) throw new ConfigError('--targets', `a list of ${TARGET_KINDS.join(', ')}`, t);
   }
+  if ((flags.churn || flags.replay) && requested.some(isCollectorTarget)) {
+    throw new ConfigError('--targets', `no ${COLLECTOR_TARGET} with --churn or --replay (it advertises nothing to time a change by)`, flags.targets);
+  }
   const targets = (requested as TargetKind[]).filter((t) => {
     const ok = targetAvailable(t);
     if (!ok) process.stderr.write(`${t}: not installed, skipped (apt-get install ${TARGET_PACKAGES[t]})\n`);
@@ -166,16 +171,17 @@ export async function bench(argv: string[]): Promise<number> {
         target,
         tables,
         expected,
-        workers: target === 'ribstorm' ? workers : undefined,
+        workers: target === 'ribstorm' || isCollectorTarget(target) ? workers : undefined,
         churn,
         sinks,
         apiClients: api,
         dataOut: out,
-        onProgress: (held, ms) => {
-          if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, expected, ms)}`);
+        onProgress: (held, ms, of) => {
+          const what = isCollectorTarget(target) ? 'paths held' : 'prefixes at the sink';
+          if (tty) process.stderr.write(`\r${target.padEnd(9)} ${bar(held, of, ms, what)}`);
           else if (ms - lastPrint > 2000) {
             lastPrint = ms;
-            process.stderr.write(`${target}: ${held} prefixes at the sink after ${(ms / 1000).toFixed(1)} s\n`);
+            process.stderr.write(`${target}: ${held} ${what} after ${(ms / 1000).toFixed(1)} s\n`);
           }
         },
       });
@@ -188,7 +194,7 @@ export async function bench(argv: string[]): Promise<number> {
     const fastest = Math.min(...round.filter((r) => r.seconds !== null).map((r) => r.seconds!));
     for (const r of round) {
       lines.push(
-        `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')}${r.sinks > 1 ? ` -> ${r.sinks} sinks` : ''} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.lost} / ${r.unexpected} | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |` +
+        `| ${r.target} | ${r.peers} x ${r.prefixes.toLocaleString('en-US')}${r.sinks > 1 ? ` -> ${r.sinks} sinks` : ''} | ${r.seconds === null ? '-' : `${r.seconds.toFixed(2)} s`} | ${r.pathsPerSecond?.toLocaleString('en-US') ?? '-'} | ${r.settledSeconds.toFixed(2)} s | ${r.lost} / ${r.unexpected} | ${r.peakRssMB} MB | ${r.cpuSeconds} | ${r.seconds === null ? '-' : (r.seconds / fastest).toFixed(2)} | ${r.verdict}${r.verdict === 'converged' ? '' : r.held ? ` (${r.held.paths} of ${r.held.of} paths held)` : ` (${r.prefixesAtSink} of ${r.prefixes} at the sink)`} |` +
           (churn === 'withdraw-all' ? ` ${r.withdrawnSeconds == null ? 'not emptied' : `${r.withdrawnSeconds.toFixed(2)} s`} |` : '') +
           (churn === 'flap' ? ` ${r.reconvergedSeconds == null ? 'not re-converged' : `${r.reconvergedSeconds.toFixed(2)} s`} |` : '') +
           (r.replay ? ` ${r.replay.messages} UPDATEs in ${r.replay.seconds.toFixed(1)} s, ${r.replay.sinkUpdates} at the sink, settled ${r.replay.settleSeconds.toFixed(2)} s after |` : '') +

@@ -6,6 +6,7 @@ import { BmpExporter } from '../bmp/exporter.js';
 import { bmpStation } from '../config/bmp.js';
 import { DEFAULT_API, DEFAULT_TABLE_DUMP_INTERVAL, DEFAULT_UPDATES_INTERVAL, loadConfigFile, ConfigError, parseApiListen, type ApiConfig, type Config } from '../config/schema.js';
 import { configFromFlags } from '../config/flags.js';
+import { checkRibMode } from '../config/ribMode.js';
 import { log } from '../log.js';
 import { checkWritableDir, PeriodicDumps } from '../mrt/files.js';
 import { UpdateLog } from '../mrt/updateLog.js';
@@ -42,6 +43,7 @@ export async function run(argv: string[]): Promise<number> {
     'mrt-dir': { value: true },
     bmp: { value: true, repeat: true },
     trace: { value: false },
+    collector: { value: false },
     nats: { value: true },
     'nats-collector': { value: true },
     'nats-stream': { value: true },
@@ -54,6 +56,10 @@ export async function run(argv: string[]): Promise<number> {
     config = loadConfigFile(flags.config as string);
   } else {
     config = configFromFlags(flags as Record<string, never>);
+  }
+  if (flags.collector === true) {
+    config.rib.mode = 'collector';
+    checkRibMode(config);
   }
   const apiConfig = apiSettings(config, flags.api);
   if (flags['mrt-dir'] !== undefined) {
@@ -69,6 +75,10 @@ export async function run(argv: string[]): Promise<number> {
   // --mrt-dir stands over the file on a reload as it did at start.
   const reloader = new Reloader(speaker, (flags.config as string | undefined) ?? null, (file) => {
     const next = loadConfigFile(file);
+    if (flags.collector === true) {
+      next.rib.mode = 'collector';
+      checkRibMode(next);
+    }
     return flags['mrt-dir'] === undefined ? next : { ...next, mrt: { ...config.mrt!, ...next.mrt, dir: flags['mrt-dir'] as string } };
   });
   // Before the neighbors start: the management plane sees every transition.
@@ -125,7 +135,7 @@ export async function run(argv: string[]): Promise<number> {
       reloader.reload().catch((e) => log(`reload failed: ${(e as Error)?.stack ?? String(e)}`));
     });
     // Last, once every signal has its handler: the line that says the speaker is up.
-    log(`ribstorm AS${config.global.asn} router-id ${config.global.routerId}, ${config.neighbors.length} neighbor(s)`);
+    log(`ribstorm AS${config.global.asn} router-id ${config.global.routerId}, ${config.neighbors.length} neighbor(s)${config.rib.mode === 'collector' ? ', collector mode (Adj-RIB-In only, nothing advertised)' : ''}`);
   });
 }
 

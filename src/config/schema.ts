@@ -10,6 +10,7 @@ import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, typ
 import { ConfigError, Fields, parseHostPort, type ListenAddress, type Obj } from './fields.js';
 import { validateBmp, type BmpConfig } from './bmp.js';
 import { validateNats, type NatsConfig } from './nats.js';
+import { checkRibMode } from './ribMode.js';
 
 export { ConfigError, parseHostPort, type ListenAddress } from './fields.js';
 export type { BmpConfig } from './bmp.js';
@@ -97,7 +98,15 @@ export interface RibConfig extends RibSizing {
   /** Worker threads applying UPDATEs; default: one per core. */
   workers?: number;
   alwaysCompareMed: boolean;
+  /**
+   * `speaker`: the decision process and the advertisement (a router). `collector`: every
+   * peer's Adj-RIB-In only, no best path chosen and nothing advertised (a route collector).
+   */
+  mode: RibMode;
 }
+
+export const RIB_MODES = ['speaker', 'collector'] as const;
+export type RibMode = (typeof RIB_MODES)[number];
 
 /** The `[api]` table: the management plane's address and its write token. */
 export interface ApiConfig {
@@ -162,7 +171,7 @@ function validateApi(obj: unknown): ApiConfig {
   };
 }
 
-export const DEFAULT_RIB: RibConfig = { ...DEFAULT_SIZING, alwaysCompareMed: false };
+export const DEFAULT_RIB: RibConfig = { ...DEFAULT_SIZING, alwaysCompareMed: false, mode: 'speaker' };
 
 function validateRib(obj: unknown): RibConfig {
   if (obj === undefined) return { ...DEFAULT_RIB };
@@ -181,6 +190,7 @@ function validateRib(obj: unknown): RibConfig {
     attributeBytes: DEFAULT_RIB.attributeBytes,
     attributeIndex: DEFAULT_RIB.attributeIndex,
     alwaysCompareMed: f.bool('always-compare-med', false),
+    mode: f.oneOf('mode', RIB_MODES, 'speaker'),
   };
   f.done();
   return rib;
@@ -379,7 +389,9 @@ export function validateConfig(doc: unknown): Config {
   });
   checkDistinctNeighbors(neighbors, 'neighbors');
   top.done();
-  return { global, rib, api, ...(mrt ? { mrt } : {}), ...(bmp.length ? { bmp } : {}), ...(nats ? { nats } : {}), neighbors };
+  const config: Config = { global, rib, api, ...(mrt ? { mrt } : {}), ...(bmp.length ? { bmp } : {}), ...(nats ? { nats } : {}), neighbors };
+  checkRibMode(config);
+  return config;
 }
 
 export function loadConfigFile(path: string): Config {

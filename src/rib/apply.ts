@@ -49,8 +49,15 @@ export class BatchApplier {
   private pathDelta6 = 0;
   /** A fault to inject into the next batch (fault.ts, tests only); null otherwise. */
   fault: FaultHow | null = null;
+  /**
+   * Speaker mode: prefixes a batch changes are marked and decided again at the end of their
+   * shard's turn. Collector mode (`RibBuffers.collector`): nothing is marked, no best path is
+   * chosen, no change is recorded; paths, counts, limits and stale marks are kept as ever.
+   */
+  private readonly decide: boolean;
 
   constructor(private readonly v: RibViews) {
+    this.decide = !v.buffers.collector;
     this.counts = new Int32Array(v.buffers.sizing.shards + 1);
     this.parser = new UpdateParser(v, this.ops);
     this.rules = new ImportRules(v, this.ops);
@@ -288,6 +295,7 @@ export class BatchApplier {
   };
 
   private touch(fam: number, s: number, slot: number): void {
+    if (!this.decide) return; // collector mode: nothing to decide again, nothing to record
     // Remember each prefix's best before its first change in this batch; the TOUCHED bit in
     // its length word marks it until settle() (lookups mask it out).
     const f = this.v.families[fam];

@@ -181,6 +181,11 @@ export interface RibBuffers {
   /** Our BGP Identifier, also our cluster id for route reflection. */
   routerId: number;
   alwaysCompareMed: boolean;
+  /**
+   * Collector mode: the workers keep every peer's Adj-RIB-In and run no decision process (no
+   * best path, no change records); everything else of a batch is as in speaker mode.
+   */
+  collector: boolean;
   peers: SharedArrayBuffer;
   /** Growable: doubled between batches as it fills (growAttrIndex); views are re-made by syncAttrIndex(). */
   attrIndex: SharedArrayBuffer;
@@ -208,7 +213,7 @@ export function pathsPerShard(s: RibSizing): number {
 }
 
 /** The RIB's tables for `sizing` (what it leaves out from DEFAULT_SIZING). */
-export function allocateRib(localAs: number, partial: Partial<RibSizing> = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0): RibBuffers {
+export function allocateRib(localAs: number, partial: Partial<RibSizing> = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0, collector = false): RibBuffers {
   const sizing: RibSizing = { ...DEFAULT_SIZING, ...partial };
   const slots = slotsPerShard(sizing);
   const paths = pathsPerShard(sizing);
@@ -222,6 +227,7 @@ export function allocateRib(localAs: number, partial: Partial<RibSizing> = DEFAU
     localAs,
     routerId,
     alwaysCompareMed,
+    collector,
     peers: new SharedArrayBuffer(MAX_PEERS * PEER_WORDS * 4),
     attrIndex: new GrowableSharedArrayBuffer(nextPow2(sizing.attributeIndex) * 4, { maxByteLength: INDEX_SLOTS_MAX * 4 }),
     attrMeta: new SharedArrayBuffer((sizing.attributeSets + 1) * META_WORDS * 4),

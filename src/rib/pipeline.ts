@@ -39,6 +39,8 @@ export interface RibOptions {
   workers?: number;
   sizing?: Partial<RibSizing>;
   alwaysCompareMed?: boolean;
+  /** Collector mode (memory.ts `RibBuffers.collector`): no decision process, no best-path changes. */
+  collector?: boolean;
   /** A fault to inject (fault.ts, tests only); default: the RIBSTORM_FAULT environment variable. */
   fault?: string;
 }
@@ -132,12 +134,17 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
 
   constructor(opts: RibOptions) {
     super();
-    this.buffers = allocateRib(opts.localAs, { ...DEFAULT_SIZING, ...opts.sizing }, opts.alwaysCompareMed ?? false, opts.routerId ?? 0);
+    this.buffers = allocateRib(opts.localAs, { ...DEFAULT_SIZING, ...opts.sizing }, opts.alwaysCompareMed ?? false, opts.routerId ?? 0, opts.collector ?? false);
     this.views = new RibViews(this.buffers);
     this.workers = opts.workers ?? Math.max(1, availableParallelism());
     this.pool = createPool(this.workers, this.buffers, parseFault(opts.fault ?? process.env.RIBSTORM_FAULT));
     // A worker that fails while it runs no task: Piscina replaces it and reports it here.
     this.pool.on('error', (e) => this.fault({ peer: 0, seq: -1, task: 'updates', how: 'died', detail: String((e as Error)?.message ?? e) }));
+  }
+
+  /** Collector mode: 'changes' carry no best-path changes, only each batch's counts. */
+  get collector(): boolean {
+    return this.buffers.collector;
   }
 
   get pending(): number {

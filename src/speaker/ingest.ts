@@ -31,7 +31,8 @@ export class Ingest implements UpdateIngest {
     private readonly config: Config,
     private readonly rib: RibPipeline,
     private readonly peers: ReadonlyMap<Neighbor, PeerState>,
-    private readonly advertiser: Advertiser,
+    /** null in collector mode: nothing is advertised, a session gets End-of-RIB only. */
+    private readonly advertiser: Advertiser | null,
     /** Each batch applied: its neighbor, result and seconds from submission to result. */
     private readonly applied: (n: Neighbor, r: BatchResult, seconds: number) => void = () => {},
   ) {}
@@ -84,11 +85,13 @@ export class Ingest implements UpdateIngest {
   sessionUp(n: Neighbor): void {
     const state = this.peers.get(n)!;
     state.up();
-    this.advertiser.open(n, exportTarget(n, state.index, this.config.global, this.policy(n, 'exportPolicy')));
+    // RFC 4724 §2: End-of-RIB after the initial table, which a collector's is empty.
+    if (!this.advertiser) n.sendEndOfRib();
+    else this.advertiser.open(n, exportTarget(n, state.index, this.config.global, this.policy(n, 'exportPolicy')));
   }
 
   sessionDown(n: Neighbor, event: Event): void {
-    this.advertiser.close(n);
+    this.advertiser?.close(n);
     this.peers.get(n)!.down(event);
   }
 
@@ -98,12 +101,13 @@ export class Ingest implements UpdateIngest {
    */
   exportChanged(n: Neighbor): boolean {
     const state = this.peers.get(n);
-    if (!state || !n.established) return false;
+    if (!state || !n.established || !this.advertiser) return false;
     this.advertiser.retarget(n, exportTarget(n, state.index, this.config.global, this.policy(n, 'exportPolicy')));
     return true;
   }
 
+  /** ROUTE-REFRESH: the family's Adj-RIB-Out again (in collector mode empty: nothing). */
   resend(n: Neighbor, family: string): void {
-    this.advertiser.resend(n, family);
+    this.advertiser?.resend(n, family);
   }
 }

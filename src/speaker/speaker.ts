@@ -2,7 +2,8 @@
 // listening sockets; orderly shutdown.
 //
 // Data walks one way: neighbor → Ingest (./ingest.ts) → RibPipeline → best-path changes →
-// Advertiser (../advertise/) → neighbor.sendUpdates. Per-neighbor RIB state (import stats,
+// Advertiser (../advertise/) → neighbor.sendUpdates. In collector mode (`[rib] mode`) it ends
+// at the RIB: no best path, no advertiser. Per-neighbor RIB state (import stats,
 // max-prefix, graceful-restart stale paths) is in ./peerState.ts.
 
 import { EventEmitter } from 'node:events';
@@ -65,7 +66,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
   private readonly peers = new Map<Neighbor, PeerState>();
   private readonly advertiser: Advertiser | null = null;
   private readonly ingest: Ingest | null = null;
-  /** Routes the operator originates (the API): the RIB's local peer. */
+  /** Routes the operator originates (the API): the RIB's local peer; none in collector mode. */
   readonly local: LocalRoutes | null = null;
   /**
    * RIB peers that are not neighbors of ours (a NATS consumer's: another collector's peers),
@@ -91,18 +92,21 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       routerId: ipv4ToNumber(config.global.routerId),
       workers: ribConfig.workers,
       alwaysCompareMed: ribConfig.alwaysCompareMed,
+      collector: ribConfig.mode === 'collector',
       sizing: ribConfig,
     }));
     if (rib) {
-      const advertiser = (this.advertiser = new Advertiser(rib));
+      // Collector mode: no decision process in the workers, no advertiser here; a peer gets its
+      // session and End-of-RIB, nothing else (ingest.ts).
+      const advertiser = (this.advertiser = rib.collector ? null : new Advertiser(rib));
       this.ingest = new Ingest(config, rib, this.peers, advertiser, (n, r, seconds) => this.emit('batch', n, r, seconds));
-      rib.on('changes', (result) => advertiser.distribute(result));
+      if (advertiser) rib.on('changes', (result) => advertiser.distribute(result));
       rib.on('listenerError', (e) => log(`internal error handing on best-path changes: ${(e as Error)?.stack ?? String(e)}`));
       rib.on('workerFault', (f) => log(workerFaultLine(f, this.neighborAt(f.peer)?.name)));
       rib.on('attributeIndexGrown', (slots, sets, ms) => log(`RIB: attribute index doubled to ${slots} slots at ${sets} attribute sets (${ms.toFixed(0)} ms)`));
     }
     for (const n of config.neighbors) this.addNeighbor(n);
-    if (rib) {
+    if (rib && !rib.collector) {
       // Local routes come from a peer of our own AS that is not iBGP: every peer may be sent them.
       const routerId = ipv4ToNumber(config.global.routerId);
       this.local = new LocalRoutes(rib, rib.addPeer({ asn: config.global.asn, routerId, address: routerId, ibgp: false }));
@@ -115,11 +119,11 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
     const neighbor = new Neighbor(this.withLocalAddress(n), local);
     this.neighbors.set(n.address, neighbor);
     const rib = this.rib;
-    if (rib && this.ingest && this.advertiser) {
+    if (rib && this.ingest) {
       neighbor.ingest = this.ingest;
       const index = rib.addPeer({ asn: n.remoteAs, routerId: 0, address: isIP(n.address) === 4 ? ipv4ToNumber(n.address) : 0, ibgp: n.remoteAs === (n.localAs ?? this.config.global.asn), limit: blockLimit(n) });
       this.peers.set(neighbor, new PeerState(neighbor, rib, index));
-      this.advertiser.add(neighbor);
+      this.advertiser?.add(neighbor);
     }
     if (this.taps.size) this.setTaps();
     this.emit('neighborAdded', neighbor);

@@ -1,6 +1,8 @@
 // One full-table convergence run through a target router: N sending peers blast pre-encoded
 // tables into it, one sink peer receives what it advertises. Measured from the first UPDATE
-// byte written to the moment the sink holds every prefix, never polling the target.
+// byte written to the moment the sink holds every prefix, never polling the target. A target
+// that advertises nothing (ribstorm in collector mode) has no sink: it is measured until its
+// API shows every path held (heldPaths.ts).
 
 import type { EncodedTable } from '../tablegen/index.js';
 import { withdrawalsOf } from '../loadgen/churn.js';
@@ -10,7 +12,8 @@ import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
 import { freePort } from '../daemons/proc.js';
 import { decodeUpdate } from '../../packet/index.js';
 import { startApiLoad, type ApiClients, type ApiLoadReport } from './apiLoad.js';
-import { createTarget, type DataOut, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
+import { createTarget, isCollectorTarget, type DataOut, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
+import { HeldPaths } from './heldPaths.js';
 
 /** Where the peers and the target are: the bench's own loopback plan, or the user's. */
 export interface Layout {
@@ -75,7 +78,8 @@ export interface ConvergenceOptions {
    * new prefixes announced then withdrawn at `rate` UPDATEs a second (latency.ts).
    */
   churn?: 'withdraw-all' | 'flap' | { trace: Trace; speed: number } | { latency: { rate: number; count: number } };
-  onProgress?: (held: number, elapsedMs: number) => void;
+  /** `held` of `of`: prefixes at the sink, or a collector's paths. */
+  onProgress?: (held: number, elapsedMs: number, of: number) => void;
   /** ribstorm only: its API on, one client querying it in a loop and one taking the whole stream. */
   apiClients?: ApiClients;
   /** ribstorm only: route data it writes out meanwhile (update logs). */
@@ -111,7 +115,7 @@ export interface ConvergenceResult {
   peers: number;
   sinks: number;
   prefixes: number;
-  /** First UPDATE byte written -> sink holds every prefix; null when it never did. */
+  /** First UPDATE byte written -> sink holds every prefix (a collector: every path); null when it never did. */
   seconds: number | null;
   /** First UPDATE byte written -> last UPDATE at the sink (the table settled). */
   settledSeconds: number;
@@ -139,6 +143,8 @@ export interface ConvergenceResult {
   api?: ApiLoadReport;
   /** With dataOut: what ribstorm wrote out. */
   dataOut?: DataOutReport;
+  /** A collector (no sink): the paths its API showed held at the end, of how many sent. */
+  held?: { paths: number; of: number };
 }
 
 /**
@@ -169,26 +175,35 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
   const { address } = layout.target;
   const port = layout.target.port || (await freePort(address));
   const peers = o.tables.map((_, i) => layout.sender(i));
-  const api = o.apiClients && o.target === 'ribstorm' ? { address: '127.0.0.1', port: await freePort('127.0.0.1') } : undefined;
+  // A collector advertises nothing: no sink, and what it holds is asked of its API.
+  const collector = typeof o.target === 'string' && isCollectorTarget(o.target);
+  const sinkCount = collector ? 0 : (o.sinks ?? 1);
+  const api = (o.apiClients && o.target === 'ribstorm') || collector ? { address: '127.0.0.1', port: await freePort('127.0.0.1') } : undefined;
   const target = typeof o.target !== 'string' ? o.target : createTarget(o.target, {
     address,
     port,
     asn: layout.target.asn,
     routerId: '10.255.255.1',
-    peers: [...Array.from({ length: o.sinks ?? 1 }, (_, i) => sinkAt(layout, i)), ...peers],
+    peers: [...Array.from({ length: sinkCount }, (_, i) => sinkAt(layout, i)), ...peers],
     workers: o.workers,
     load: runLoad(o),
     api,
     dataOut: o.dataOut,
   });
   const open: LoadPeer[] = [];
+  let polled: HeldPaths | null = null;
   let result: ConvergenceResult;
   try {
     await target.start();
-    const sets = Array.from({ length: o.sinks ?? 1 }, () => new PrefixSet());
+    const sets = Array.from({ length: sinkCount }, () => new PrefixSet());
     /** Who else reads the first sink's UPDATEs (the latency run). */
     const watchers = new Set<(b: Buffer, off: number, len: number) => void>();
-    const held = new Sinks(sets);
+    const sinks = new Sinks(sets);
+    // Paths for a collector (every sender's table), prefixes at the sinks otherwise.
+    const expected = collector ? o.tables.reduce((n, t) => n + t.ipv4Prefixes + t.ipv6Prefixes, 0) : o.expected;
+    const held: { readonly size: number; readonly lastUpdateAt: number; readonly updates: number } = collector
+      ? (polled = new HeldPaths(`${api!.address}:${api!.port}`, peers.map((p) => p.address)))
+      : sinks;
     for (let i = 0; i < sets.length; i++) {
       const at = sinkAt(layout, i);
       const sink = await LoadPeer.open({ host: address, port, localAddress: at.address, asn: at.asn, routerId: at.address });
@@ -200,7 +215,8 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     }
     const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
-    const clients = api ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0])) : null;
+    const clients = api && o.apiClients ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0])) : null;
+    polled?.start();
     const cpu0 = target.cpuSeconds();
     const t0 = performance.now();
     const curve: Array<[number, number]> = [[0, 0]];
@@ -220,9 +236,9 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
         last = held.size;
         lastProgressAt = now;
         curve.push([Math.round(now - t0), last]);
-        o.onProgress?.(last, now - t0);
+        o.onProgress?.(last, now - t0, expected);
       }
-      if (doneAt === null && held.size >= o.expected) doneAt = held.lastUpdateAt;
+      if (doneAt === null && held.size >= expected) doneAt = held.lastUpdateAt;
       // Settled: everything is there and nothing has arrived for a second.
       if (doneAt !== null && now - held.lastUpdateAt > 1000) break;
       if (now - lastProgressAt > stallMs && now - held.lastUpdateAt > stallMs) {
@@ -237,14 +253,17 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     await Promise.race([Promise.all(writes), new Promise((r) => setTimeout(r, 1000))]);
     const apiReport = await clients?.stop(o.tables.reduce((n, t) => n + t.ipv4Prefixes + t.ipv6Prefixes, 0));
     const seconds = doneAt === null ? null : (doneAt - t0) / 1000;
-    const paths = o.tables.length * o.expected;
+    const paths = collector ? expected : o.tables.length * o.expected;
     const settledSeconds = (held.lastUpdateAt - t0) / 1000;
     let withdrawnSeconds: number | null | undefined;
     // Lost and unexpected at convergence: the sink's table against what the senders announced.
-    const sent = new PrefixSet();
-    for (const t of o.tables) for (let off = 0; off < t.updates.length; off += t.updates.readUInt16BE(off + 16)) sent.apply(t.updates, off, t.updates.readUInt16BE(off + 16));
-    const unexpected = held.countMissingFrom(sent);
-    const lost = Math.max(0, o.expected - (held.size - unexpected));
+    let unexpected = Math.max(0, held.size - expected);
+    if (!collector) {
+      const sent = new PrefixSet();
+      for (const t of o.tables) for (let off = 0; off < t.updates.length; off += t.updates.readUInt16BE(off + 16)) sent.apply(t.updates, off, t.updates.readUInt16BE(off + 16));
+      unexpected = sinks.countMissingFrom(sent);
+    }
+    const lost = Math.max(0, expected - (held.size - unexpected));
     let reconvergedSeconds: number | null | undefined;
     if (o.churn === 'flap' && doneAt !== null) {
       const streams = o.tables.map((t) => withdrawalsOf(t.updates));
@@ -326,11 +345,11 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       prefixes: o.expected,
       seconds,
       settledSeconds,
-      prefixesAtSink: held.size,
+      prefixesAtSink: collector ? 0 : held.size,
       pathsPerSecond: seconds ? Math.round(paths / seconds) : null,
       peakRssMB: Math.round(target.peakRss() / 1e6),
       cpuSeconds: Math.round((target.cpuSeconds() - cpu0) * 100) / 100,
-      updatesAtSink: held.updates,
+      updatesAtSink: collector ? 0 : held.updates,
       verdict: doneAt === null ? verdict : 'converged',
       curve,
       withdrawnSeconds,
@@ -340,8 +359,10 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       lost,
       unexpected,
       ...(apiReport ? { api: apiReport } : {}),
+      ...(collector ? { held: { paths: held.size, of: expected } } : {}),
     };
   } finally {
+    await polled?.stop();
     for (const p of open) p.close();
     await target.stop();
   }

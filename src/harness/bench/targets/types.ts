@@ -16,6 +16,8 @@ export interface TargetOptions extends PassivePeers {
   dataOut?: DataOut;
   /** ribstorm only: BMP stations it exports to ("ADDR:PORT"). */
   bmp?: string[];
+  /** ribstorm only: collector mode (`[rib] mode = "collector"`): Adj-RIB-In only, nothing advertised. */
+  collector?: boolean;
   /** ribstorm only: publish to NATS JetStream as this collector (absent: no feed). */
   nats?: { url: string; collector: string; stream?: string };
 }
@@ -48,5 +50,12 @@ export interface Target {
   stop(): Promise<void>;
 }
 
-export const TARGET_KINDS = ['ribstorm', 'bird', 'gobgp', 'frr', 'openbgpd'] as const;
+export const TARGET_KINDS = ['ribstorm', 'ribstorm-collector', 'bird', 'gobgp', 'frr', 'openbgpd'] as const;
 export type TargetKind = (typeof TARGET_KINDS)[number];
+
+/**
+ * ribstorm in collector mode: it advertises nothing, so a run has no receiving peer and is
+ * measured until its RIB holds every path (convergence.ts, heldPaths.ts).
+ */
+export const COLLECTOR_TARGET = 'ribstorm-collector';
+export const isCollectorTarget = (kind: TargetKind | string): boolean => kind === COLLECTOR_TARGET;
