@@ -50,6 +50,15 @@ describe("the ribstorm target's config", () => {
     expect(c.global.listen).toEqual([{ address: L.target.address, port }]);
   });
 
+  it('runs collector mode from its own [rib] table, with or without other RIB settings', () => {
+    for (const workers of [2, undefined]) {
+      const c = validateConfig(parse(ribstormConfig({ ...options(), workers, collector: true })));
+      expect(c.rib.mode, `workers ${workers}`).toBe('collector');
+      expect(c.api?.listen).toBeNull();
+    }
+    expect(validateConfig(parse(ribstormConfig({ ...options(), workers: undefined }))).rib.mode).toBe('speaker');
+  });
+
   it('sizes the prefix tables for more prefixes than the default', () => {
     const c = validateConfig(parse(ribstormConfig(options({ prefixes: 2_000_000, prefixes6: 0, paths: 4_000_000, attributeSets: 500_000 }))));
     expect(c.rib.prefixes).toBeGreaterThanOrEqual(2_000_000 * 1.2);

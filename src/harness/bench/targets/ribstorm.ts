@@ -22,14 +22,9 @@ export function ribstormRib(load: TargetLoad | undefined, workers?: number): Rec
 }
 
 /**
-<<<<<<< HEAD
  * ribstorm's config file for a run: passive towards every peer, prefix tables sized for the load, the API
- * off unless asked for; with dataOut `mrt`, update logs into `runDir`/mrt.
-=======
- * ribstorm's config file for a run: passive towards every peer, RIB sized for the load, the API
  * off unless asked for; with dataOut `mrt`, update logs into `runDir`/mrt; with `collector`,
  * collector mode.
->>>>>>> collector
  */
 export function ribstormConfig(o: TargetOptions, runDir = '.'): string {
   const rib = ribstormRib(o.load, o.workers);
@@ -43,7 +38,7 @@ export function ribstormConfig(o: TargetOptions, runDir = '.'): string {
     '[api]',
     `listen = "${o.api ? `${o.api.address}:${o.api.port}` : 'off'}"`,
     '',
-    ...(Object.keys(rib).length ? ['[rib]'] : []),
+    ...(Object.keys(rib).length || o.collector ? ['[rib]'] : []),
     ...Object.entries(rib).map(([k, v]) => `${k} = ${v}`),
     ...(o.collector ? ['mode = "collector"'] : []),
     ...(o.dataOut === 'mrt' ? ['', '[mrt]', `dir = ${JSON.stringify(join(runDir, 'mrt'))}`, 'table-dump-interval = 0', 'updates-interval = 300'] : []),
