@@ -26,7 +26,8 @@ const isLatency = (c: ConvergenceOptions['churn']): boolean => typeof c === 'obj
 
 function latencyText(l: LatencyReport): string {
   const one = (f: LatencyReport['announce']) => `p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms${f.seen < f.sent ? ` (${f.sent - f.seen} of ${f.sent} NOT SEEN)` : ''}`;
-  return `${l.rate.toLocaleString('en-US')} UPDATEs/s: ${one(l.announce)} / ${one(l.withdraw)}`;
+  const change = l.better && l.worse ? `; best-path change: ${one(l.better)} / ${one(l.worse)}` : '';
+  return `${l.rate.toLocaleString('en-US')} UPDATEs/s: ${one(l.announce)} / ${one(l.withdraw)}${change}`;
 }
 
 /** The real RIB dump the report's one-feed run takes its largest IPv4 view from. */
@@ -45,8 +46,9 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   into a sink) is measured first and reported beside the targets. After convergence, --churn
   withdraw-all withdraws every table, --churn flap withdraws and announces it again (a flap
   storm of the whole table), --churn latency announces new prefixes one an UPDATE at N a second
-  (default 10,000) for 5 s and then withdraws them, and reports the time from each UPDATE in to
-  its change at the receiver (p50, p99, max); --replay plays a real update trace's busiest peer from the first
+  (default 10,000) for 5 s and then withdraws them, then (two peers or more) has the second
+  peer make loaded prefixes' best path its own and then give it up, and reports the time from
+  each UPDATE in to its change at the receiver (p50, p99, max); --replay plays a real update trace's busiest peer from the first
   sender at X times its pace. --api-clients runs ribstorm a second time with its management
   API on and clients beside the run: one asking /neighbors and /rib in a loop (queries), one
   taking the whole /stream (stream), or both; it reports what they got. --data-out mrt runs
@@ -146,7 +148,7 @@ export async function bench(argv: string[]): Promise<number> {
     return ok;
   });
 
-  const header = `| target | peers x prefixes | converged in | paths/s | settled | lost / unexpected | peak RSS | CPU s | ratio to fastest | verdict |${churn === 'withdraw-all' ? ' all withdrawn in |' : churn === 'flap' ? ' flap: re-converged in |' : isLatency(churn) ? ' UPDATE in to change out: announce / withdraw |' : churn ? ' trace replay |' : ''}`;
+  const header = `| target | peers x prefixes | converged in | paths/s | settled | lost / unexpected | peak RSS | CPU s | ratio to fastest | verdict |${churn === 'withdraw-all' ? ' all withdrawn in |' : churn === 'flap' ? ' flap: re-converged in |' : isLatency(churn) ? ' UPDATE in to change out: announce / withdraw; best-path change: better / worse |' : churn ? ' trace replay |' : ''}`;
   const lines = [header, header.replace(/[^|]+/g, '---')];
   const results: ConvergenceResult[] = [];
   const report: Array<{ tables: string; loadGenerator: unknown; results: ConvergenceResult[] }> = [];

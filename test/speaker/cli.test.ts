@@ -181,22 +181,24 @@ describe('ribstorm bench with churn', () => {
     expect(res.curve.at(-1)[1]).toBe(20_000);
   }, 30_000);
 
-  it('--churn latency: every new prefix and every withdrawal seen at the receiver, with p50, p99 and max', async () => {
+  it('--churn latency: every flap and every best-path change seen at the receiver, with p50, p99 and max', async () => {
     const json = path.join(dir, 'bench-latency.json');
-    const r = await cli(['bench', '--targets', 'ribstorm', '--peers', '1', '--prefixes', '20000', '--churn', 'latency', '--rate', '500', '--json', json]);
+    const r = await cli(['bench', '--targets', 'ribstorm', '--peers', '2', '--prefixes', '20000', '--churn', 'latency', '--rate', '500', '--json', json]);
     expect(r.code, r.stderr + r.stdout).toBe(0);
     const res = JSON.parse(readFileSync(json, 'utf8'))[0].results[0];
-    expect(res.latency.rate).toBe(500);
-    for (const f of [res.latency.announce, res.latency.withdraw]) {
+    const l = res.latency;
+    expect(l.rate).toBe(500);
+    for (const f of [l.announce, l.withdraw, l.better, l.worse]) {
       expect(f).toMatchObject({ sent: 2500, seen: 2500 }); // 5 s at 500 a second, each way
       expect(f.p50Ms).toBeGreaterThan(0);
       expect(f.p50Ms).toBeLessThanOrEqual(f.p99Ms);
       expect(f.p99Ms).toBeLessThanOrEqual(f.maxMs);
     }
-    expect(res.prefixesAtSink).toBe(20_000); // the new prefixes came and went
+    expect(res.prefixesAtSink).toBe(20_000); // the new prefixes came and went; the changed ones stayed
     const [row] = tableRows(r.stdout);
-    expect(row['UPDATE in to change out: announce / withdraw']).toBe(
-      `500 UPDATEs/s: p50 ${res.latency.announce.p50Ms} ms, p99 ${res.latency.announce.p99Ms} ms, max ${res.latency.announce.maxMs} ms / p50 ${res.latency.withdraw.p50Ms} ms, p99 ${res.latency.withdraw.p99Ms} ms, max ${res.latency.withdraw.maxMs} ms`,
+    const one = (f: { p50Ms: number; p99Ms: number; maxMs: number }) => `p50 ${f.p50Ms} ms, p99 ${f.p99Ms} ms, max ${f.maxMs} ms`;
+    expect(row['UPDATE in to change out: announce / withdraw; best-path change: better / worse']).toBe(
+      `500 UPDATEs/s: ${one(l.announce)} / ${one(l.withdraw)}; best-path change: ${one(l.better)} / ${one(l.worse)}`,
     );
     const bad = await cli(['bench', '--rate', '500']);
     expect(bad.stderr.trim()).toMatch(/^ribstorm: --rate: expected only with --churn latency/);

@@ -312,8 +312,9 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     let latency: LatencyReport | undefined;
     if (typeof o.churn === 'object' && 'latency' in o.churn && doneAt !== null) {
       latency = await measureLatency({
-        sender: senders[0],
-        senderAs: peers[0].asn,
+        senders,
+        senderAs: peers.map((p) => p.asn),
+        tables: o.tables,
         ...o.churn.latency,
         watch: (fn) => (watchers.add(fn), () => watchers.delete(fn)),
       });

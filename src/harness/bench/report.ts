@@ -7,6 +7,7 @@ import { fitPlan, medianPoint, type PlanPoint } from './plan.js';
 import { loadTables, type TableSet } from './tables.js';
 import { BENCH_LAYOUT } from './convergence.js';
 import type { TargetKind } from './targets/index.js';
+import type { LatencyReport } from './latency.js';
 
 export interface ReportOptions {
   /** Rounds per measurement; figures are medians. */
@@ -216,19 +217,22 @@ export class PerformanceReport {
     });
   }
 
-  /** Churn latency at 10,000 UPDATEs/s on 2 x 1M: p99 under 10 ms. */
+  /** Churn latency at 10,000 UPDATEs/s on 2 x 1M, route flap and best-path change: p99 under 10 ms. */
   private latencyRow(): void {
     const l = this.runs.get('ribstorm latency')?.results.at(-1)?.latency;
     const b = this.runs.get('bird latency')?.results.at(-1)?.latency;
-    const text = (q: typeof l) => (q ? `p50 ${q.announce.p50Ms} / ${q.withdraw.p50Ms} ms, p99 ${q.announce.p99Ms} / ${q.withdraw.p99Ms} ms` : '-');
-    const p99 = l ? Math.max(l.announce.p99Ms, l.withdraw.p99Ms) : null;
-    const unseen = l ? l.announce.sent - l.announce.seen + l.withdraw.sent - l.withdraw.seen : 0;
+    const cases = (q: LatencyReport) => [q.announce, q.withdraw, ...(q.better && q.worse ? [q.better, q.worse] : [])];
+    const text = (q: LatencyReport | undefined) =>
+      q ? `flap p99 ${q.announce.p99Ms} / ${q.withdraw.p99Ms} ms${q.better && q.worse ? `, best-path change p99 ${q.better.p99Ms} / ${q.worse.p99Ms} ms` : ''} (p50 ${cases(q).map((f) => f.p50Ms).join(' / ')})` : '-';
+    const p99 = l ? Math.max(...cases(l).map((f) => f.p99Ms)) : null;
+    const unseen = l ? cases(l).reduce((n, f) => n + f.sent - f.seen, 0) : 0;
+    const both = !!(l?.better && l.worse);
     this.rows.push({
-      goal: 'churn of 10,000 UPDATEs/s on 2 x 1M: p99 UPDATE in to change out under 10 ms (announce / withdraw)',
+      goal: 'churn of 10,000 UPDATEs/s on 2 x 1M, UPDATE in to change out: p99 under 10 ms (route flap: announce / withdraw; best-path change: better / worse)',
       ribstorm: text(l),
       bird: text(b),
-      measured: p99 === null ? '-' : `p99 ${p99} ms${unseen ? `, ${unseen} changes NOT SEEN` : ''}`,
-      verdict: p99 === null ? 'not measured' : unseen ? `missed: ${unseen} changes not seen` : p99 < 10 ? 'met' : atMost(p99, 10, ' ms'),
+      measured: p99 === null ? '-' : `largest p99 ${p99} ms${unseen ? `, ${unseen} changes NOT SEEN` : ''}`,
+      verdict: p99 === null ? 'not measured' : unseen ? `missed: ${unseen} changes not seen` : !both ? 'not measured: no best-path change case' : p99 < 10 ? 'met' : atMost(p99, 10, ' ms'),
     });
   }
 }
