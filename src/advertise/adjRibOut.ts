@@ -94,7 +94,7 @@ export class AdjRibOut {
     const k = attr & MEMO_MASK;
     if (this.memoTag[k] === attr) return this.memoVal[k] === 1;
     const t = this.target;
-    const flags = this.v.attrMeta[attr * META_WORDS + M_FLAGS];
+    const flags = this.v.metaWith(attr)[attr * META_WORDS + M_FLAGS];
     const ok = !(flags & F_NO_ADVERTISE) && (t.ibgp || (!(flags & (F_NO_EXPORT | F_NO_PEER)) && t.exportAllowed && !(t.otcBlock && flags & F_HAS_OTC)));
     this.memoTag[k] = attr;
     this.memoVal[k] = ok ? 1 : 0;

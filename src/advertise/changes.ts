@@ -66,12 +66,13 @@ export function tableSnapshot(v: RibViews, family?: number, into?: Uint32Array):
   for (const f of fams) {
     for (let s = 0; s < f.slots.length; s++) {
       const slots = f.slots[s];
-      const paths = v.paths[s];
+      let paths = v.paths[s];
       for (let i = 0; i <= f.mask; i++) {
         const at = i * f.words;
         const best = slots[at + f.bestAt];
         // A prefix that gained its best path since the count waits for its change.
         if (!best || o === out.length) continue;
+        if ((best + 1) * PATH_WORDS > paths.length) paths = v.pathsWith(s, best);
         out[o] = ((slots[at + f.lenAt] & 0x7fffffff) - 1) | (f.id << 8);
         for (let w = 0; w < 4; w++) out[o + 1 + w] = w < f.keyWords ? slots[at + w] : 0;
         out[o + C_ATTR] = paths[best * PATH_WORDS + P_ATTR];

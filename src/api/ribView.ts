@@ -241,8 +241,11 @@ export class RibView {
         const slots = f.slots[s];
         const o = i * f.words;
         if (slots[o + f.bestAt] !== 0) row.bestPaths++;
-        const recs = v.paths[s];
-        for (let r = slots[o + f.headAt]; r !== 0; r = recs[r * PATH_WORDS + P_NEXT]) row.paths++;
+        let recs = v.paths[s];
+        for (let r = slots[o + f.headAt]; r !== 0; r = recs[r * PATH_WORDS + P_NEXT]) {
+          if ((r + 1) * PATH_WORDS > recs.length) recs = v.pathsWith(s, r);
+          row.paths++;
+        }
       }, [f]);
     }
     return out;

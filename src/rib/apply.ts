@@ -138,6 +138,7 @@ export class BatchApplier {
     for (let s = 0; s < this.v.buffers.sizing.shards; s++) {
       if (((Atomics.load(this.v.headers, s * HEADER_WORDS + H_SEQ) - seq) | 0) > 0) continue;
       this.waitTurn(s, seq);
+      this.v.syncPaths(s); // the last holder of the turn may have grown its records
       try {
         this.nTouched = 0;
         if (!rebuilt) {
@@ -210,6 +211,7 @@ export class BatchApplier {
   private visitShards(seq: number, result: BatchResult, work: (shard: number) => void, throwAfter = -1): void {
     for (let s = 0; s < this.v.buffers.sizing.shards; s++) {
       this.waitTurn(s, seq);
+      this.v.syncPaths(s); // the last holder of the turn may have grown its records
       try {
         if (result.error?.code === 6) continue; // a local failure: skip the rest, keep the order
         this.nTouched = 0;

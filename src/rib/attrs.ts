@@ -171,7 +171,7 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
   const hash = hashBytes(b, start, end, seed);
   const index = v.attrIndex;
   const mask = index.length - 1;
-  const meta = v.attrMeta;
+  let meta = v.attrMeta;
   let i = hash & mask;
   let fresh = 0;
   for (;;) {
@@ -193,12 +193,14 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
         }
         decodeDecisionFields(b, start, end, v.buffers.localAs, v.buffers.routerId);
         fresh = Atomics.add(v.attrCounters, 0, 1);
-        if ((fresh + 1) * META_WORDS > meta.length) throw new Error(`attribute table full: ${meta.length / META_WORDS - 1} sets ([rib] attribute-sets)`);
         // The pipeline doubles the index at half full, between batches; this far it never gets.
         if (fresh > (mask + 1) * 0.9) throw new Error(`attribute index full: ${mask + 1} slots`);
         const len = end - start;
         const off = Atomics.add(v.attrCounters, 1, len);
-        if (off < 0 || off + len > v.attrArena.length) throw new Error(`attribute arena full: ${v.attrArena.length} octets`);
+        if ((fresh + 1) * META_WORDS > meta.length || off + len > v.attrArena.length) {
+          if (off < 0 || !v.growAttributes(fresh, off + len)) throw new Error(`attribute table full: ${fresh} sets, ${off} octets ([rib] attribute-sets)`);
+          meta = v.attrMeta;
+        }
         v.attrArena.set(b.subarray(start, end), off);
         scratch[M_HASH] = hash;
         scratch[M_OFFSET] = off;
@@ -209,6 +211,11 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
       continue; // another worker filled this slot first: look at what it wrote
     }
     const m = id * META_WORDS;
+    // A set another worker added after our last look may lie past our views.
+    if (m + META_WORDS > meta.length || meta[m + M_OFFSET] + meta[m + M_LENGTH] > v.attrArena.length) {
+      v.attributesWith(id);
+      meta = v.attrMeta;
+    }
     if (meta[m + M_HASH] === hash && sameBytes(v.attrArena, meta[m + M_OFFSET], meta[m + M_LENGTH], b, start, end)) {
       // Someone interned the same set; any id we reserved stays unused (rare, bounded).
       return id;
@@ -220,5 +227,7 @@ export function internAttributes(v: RibViews, b: Uint8Array, start: number, end:
 /** The bytes of an interned attribute set (a view, no copy). */
 export function attributeBytes(v: RibViews, id: number): Uint8Array {
   const m = id * META_WORDS;
-  return v.attrArena.subarray(v.attrMeta[m + M_OFFSET], v.attrMeta[m + M_OFFSET] + v.attrMeta[m + M_LENGTH]);
+  v.attributesWith(id);
+  const meta = v.attrMeta;
+  return v.attrArena.subarray(meta[m + M_OFFSET], meta[m + M_OFFSET] + meta[m + M_LENGTH]);
 }

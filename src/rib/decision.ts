@@ -87,12 +87,14 @@ function keepMin(n: number, reason: number, paths: Uint32Array): number {
  * path record (0 if none is eligible) and stores each loser's reason in its record.
  */
 export function selectBest(v: RibViews, paths: Uint32Array, head: number): number {
-  const meta = v.attrMeta;
+  let meta = v.attrMeta;
   const peers = v.peers;
   let n = 0;
   let left = 0;
   for (let r = head; r !== 0; r = paths[r * PATH_WORDS + 3]) {
     const attr = paths[r * PATH_WORDS + P_ATTR];
+    // A set another worker added may lie past this thread's view.
+    if ((attr + 1) * META_WORDS > meta.length) meta = v.metaWith(attr);
     const flags = meta[attr * META_WORDS + M_FLAGS];
     // RFC 4271 §9.1.2: our own AS in AS_PATH makes a path unusable, unless the peer is allowed
     // that many (allowas-in); a reflected route of our own is never used (RFC 4456 §8).

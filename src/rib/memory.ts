@@ -1,10 +1,13 @@
 // The RIB's shared memory: every table is a typed array over a SharedArrayBuffer, allocated
-// once on the main thread and handed to every worker. Pages are committed by the kernel only
-// when first written, so the tables filled in order (path records, attribute sets and their
-// bytes) reserve address space for as much as the machine's memory could hold and use memory
-// as they fill: no sizing is needed. The tables written at random (prefix slots, the
-// attribute index) are sized for what they hold: the prefix tables from `[rib] prefixes`, the
-// attribute index doubled as it fills (growAttrIndex(), between batches).
+// once on the main thread and handed to every worker. The tables filled in order (each shard's
+// path records, the attribute sets and their bytes) are growable SharedArrayBuffers: they
+// reserve address space for as much as the machine's memory could hold (reserved, not
+// committed: a process holding a RIB can still fork) and grow as they fill, so no sizing is
+// needed. They are read through fixed-length views (a length-tracking view is several times
+// slower to index), which each thread re-makes when it finds a table grown (RibViews.sync*).
+// The tables written at random (prefix slots, the attribute index) are sized for what they
+// hold: the prefix tables from `[rib] prefixes`, the attribute index doubled as it fills
+// (growAttrIndex(), between batches).
 
 import { totalmem } from 'node:os';
 
@@ -137,6 +140,14 @@ const ATTRIBUTE_SET_BYTES = 128;
 export const ARENA_MAX = 2 ** 31 - 1;
 /** A typed array holds at most 4 GiB here (V8 on 64-bit). */
 const BUFFER_MAX = 2 ** 32;
+/**
+ * What a growable table starts with: path records per shard, attribute sets, arena octets.
+ * Growing is cheap (the pages are reserved already: nothing is copied), so they start small.
+ */
+export const PATHS_START = 1 << 12;
+export const SETS_START = 1 << 14;
+export const ARENA_START = 1 << 18;
+
 /** The attribute index's ceiling: 2^28 slots (1 GiB), 134M sets at half load. */
 export const INDEX_SLOTS_MAX = 2 ** 28;
 /** The most attribute sets the tables can describe (their decision fields fill a 4 GiB array). */
@@ -170,6 +181,7 @@ export const DEFAULT_SIZING: RibSizing = {
  * describe it).
  */
 interface GrowableSharedArrayBuffer extends SharedArrayBuffer {
+  readonly maxByteLength: number;
   grow(byteLength: number): void;
 }
 const GrowableSharedArrayBuffer = SharedArrayBuffer as unknown as new (byteLength: number, options: { maxByteLength: number }) => GrowableSharedArrayBuffer;
@@ -189,6 +201,7 @@ export interface RibBuffers {
   peers: SharedArrayBuffer;
   /** Growable: doubled between batches as it fills (growAttrIndex); views are re-made by syncAttrIndex(). */
   attrIndex: SharedArrayBuffer;
+  /** Growable, as the arena and each shard's path records (RibViews.syncAttributes, syncPaths). */
   attrMeta: SharedArrayBuffer;
   attrArena: SharedArrayBuffer;
   /** [next attribute id, arena top]. */
@@ -213,10 +226,16 @@ export function pathsPerShard(s: RibSizing): number {
 }
 
 /** The RIB's tables for `sizing` (what it leaves out from DEFAULT_SIZING). */
+/** A growable SharedArrayBuffer of `start` octets (at most `max`) that may grow to `max`. */
+function growable(start: number, max: number): GrowableSharedArrayBuffer {
+  return new GrowableSharedArrayBuffer(Math.min(start, max), { maxByteLength: max });
+}
+
 export function allocateRib(localAs: number, partial: Partial<RibSizing> = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0, collector = false): RibBuffers {
   const sizing: RibSizing = { ...DEFAULT_SIZING, ...partial };
   const slots = slotsPerShard(sizing);
-  const paths = pathsPerShard(sizing);
+  const paths = pathsPerShard(sizing) * PATH_BYTES;
+  const meta = (sizing.attributeSets + 1) * META_WORDS * 4;
   const headers = new SharedArrayBuffer(sizing.shards * HEADER_WORDS * 4);
   const h = new Int32Array(headers);
   for (let s = 0; s < sizing.shards; s++) h[s * HEADER_WORDS + H_PATH_TOP] = 1; // record 0 is "none"
@@ -230,13 +249,13 @@ export function allocateRib(localAs: number, partial: Partial<RibSizing> = DEFAU
     collector,
     peers: new SharedArrayBuffer(MAX_PEERS * PEER_WORDS * 4),
     attrIndex: new GrowableSharedArrayBuffer(nextPow2(sizing.attributeIndex) * 4, { maxByteLength: INDEX_SLOTS_MAX * 4 }),
-    attrMeta: new SharedArrayBuffer((sizing.attributeSets + 1) * META_WORDS * 4),
-    attrArena: new SharedArrayBuffer(Math.min(ARENA_MAX, sizing.attributeSets * sizing.attributeBytes)),
+    attrMeta: growable(SETS_START * META_WORDS * 4, meta),
+    attrArena: growable(ARENA_START, Math.min(ARENA_MAX, sizing.attributeSets * sizing.attributeBytes)),
     attrCounters: counters,
     shardHeaders: headers,
     shardSlots: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(slots * SLOT_WORDS * 4)),
     shardSlots6: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(slotsPerShard(sizing, sizing.prefixes6) * 7 * 4)),
-    shardPaths: Array.from({ length: sizing.shards }, () => new SharedArrayBuffer(paths * PATH_WORDS * 4)),
+    shardPaths: Array.from({ length: sizing.shards }, () => growable(PATHS_START * PATH_BYTES, paths)),
   };
 }
 
@@ -245,8 +264,9 @@ export class RibViews {
   readonly peers: Uint32Array;
   /** A fixed-length view (a length-tracking one is several times slower to index): see syncAttrIndex(). */
   attrIndex: Int32Array;
-  readonly attrMeta: Uint32Array;
-  readonly attrArena: Uint8Array;
+  /** Fixed-length views of growable tables: re-made by syncAttributes() / syncPaths(). */
+  attrMeta: Uint32Array;
+  attrArena: Uint8Array;
   readonly attrCounters: Int32Array;
   readonly headers: Int32Array;
   readonly slots: Uint32Array[];
@@ -255,17 +275,16 @@ export class RibViews {
   /** The IPv4 and IPv6 prefix tables. */
   readonly families: [Family, Family];
   readonly shardMask: number;
-  readonly pathCapacity: number;
 
   constructor(readonly buffers: RibBuffers) {
     this.peers = new Uint32Array(buffers.peers);
     this.attrIndex = new Int32Array(buffers.attrIndex, 0, buffers.attrIndex.byteLength / 4);
-    this.attrMeta = new Uint32Array(buffers.attrMeta);
-    this.attrArena = new Uint8Array(buffers.attrArena);
+    this.attrMeta = new Uint32Array(buffers.attrMeta, 0, buffers.attrMeta.byteLength / 4);
+    this.attrArena = new Uint8Array(buffers.attrArena, 0, buffers.attrArena.byteLength);
     this.attrCounters = new Int32Array(buffers.attrCounters);
     this.headers = new Int32Array(buffers.shardHeaders);
     this.slots = buffers.shardSlots.map((b) => new Uint32Array(b));
-    this.paths = buffers.shardPaths.map((b) => new Uint32Array(b));
+    this.paths = buffers.shardPaths.map((b) => new Uint32Array(b, 0, b.byteLength / 4));
     this.slotMask = this.slots[0].length / SLOT_WORDS - 1;
     const family = (id: number, keyWords: number, slots: Uint32Array[]): Family => ({
       id,
@@ -279,7 +298,69 @@ export class RibViews {
     });
     this.families = [family(IPV4, 1, this.slots), family(IPV6, 4, buffers.shardSlots6.map((b) => new Uint32Array(b)))];
     this.shardMask = buffers.sizing.shards - 1;
-    this.pathCapacity = this.paths[0].length / PATH_WORDS;
+  }
+
+  /** Every table as it is now, grown by any thread: before a batch, and after one. */
+  sync(): void {
+    this.syncAttrIndex();
+    this.syncAttributes();
+    for (let s = 0; s < this.paths.length; s++) this.syncPaths(s);
+  }
+
+  /** The attribute sets and their bytes as they are now (another worker may have grown them). */
+  syncAttributes(): void {
+    const m = this.buffers.attrMeta;
+    if (m.byteLength !== this.attrMeta.byteLength) this.attrMeta = new Uint32Array(m, 0, m.byteLength / 4);
+    const a = this.buffers.attrArena;
+    if (a.byteLength !== this.attrArena.byteLength) this.attrArena = new Uint8Array(a, 0, a.byteLength);
+  }
+
+  /** Shard `s`'s path records as they are now: at its turn, and wherever a record lies past the view. */
+  syncPaths(s: number): Uint32Array {
+    const b = this.buffers.shardPaths[s];
+    if (b.byteLength !== this.paths[s].byteLength) this.paths[s] = new Uint32Array(b, 0, b.byteLength / 4);
+    return this.paths[s];
+  }
+
+  /** Shard `s`'s path records, covering record `r` (a reader outside the shard's turn). */
+  pathsWith(s: number, r: number): Uint32Array {
+    const p = this.paths[s];
+    return (r + 1) * PATH_WORDS <= p.length ? p : this.syncPaths(s);
+  }
+
+  /** The attribute sets' decision fields, covering set `id`. */
+  metaWith(id: number): Uint32Array {
+    if ((id + 1) * META_WORDS > this.attrMeta.length) this.syncAttributes();
+    return this.attrMeta;
+  }
+
+  /** The views made to cover set `id`, its decision fields and its bytes. */
+  attributesWith(id: number): void {
+    const m = id * META_WORDS;
+    if (m + META_WORDS > this.attrMeta.length || this.attrMeta[m + M_OFFSET] + this.attrMeta[m + M_LENGTH] > this.attrArena.length) this.syncAttributes();
+  }
+
+  /**
+   * Room for path record `r` of shard `s` (only its turn's holder adds records): the table
+   * doubled, up to its reservation; false when that is reached.
+   */
+  growPaths(s: number, r: number): boolean {
+    const b = this.buffers.shardPaths[s] as GrowableSharedArrayBuffer;
+    const need = (r + 1) * PATH_BYTES;
+    if (need > b.maxByteLength) return false;
+    if (need > b.byteLength) b.grow(Math.min(b.maxByteLength, Math.max(need, b.byteLength * 2)));
+    this.syncPaths(s);
+    return true;
+  }
+
+  /**
+   * Room for attribute set `id` and arena octets up to `arenaEnd` (any worker, at once: a grow
+   * another made first, to as much or more, counts); false when a reservation is reached.
+   */
+  growAttributes(id: number, arenaEnd: number): boolean {
+    const ok = growTo(this.buffers.attrMeta as GrowableSharedArrayBuffer, (id + 1) * META_WORDS * 4) && growTo(this.buffers.attrArena as GrowableSharedArrayBuffer, arenaEnd);
+    this.syncAttributes();
+    return ok;
   }
 
   /** The attribute index as it is now, after growAttrIndex() on any thread; before each batch. */
@@ -292,6 +373,21 @@ export class RibViews {
   get attributeSets(): number {
     return Math.max(0, Atomics.load(this.attrCounters, 0) - 1);
   }
+}
+
+/** Grows `b` to hold `need` octets, doubling, within its reservation; false past it. */
+function growTo(b: GrowableSharedArrayBuffer, need: number): boolean {
+  if (need > b.maxByteLength) return false;
+  while (b.byteLength < need) {
+    const before = b.byteLength;
+    try {
+      b.grow(Math.min(b.maxByteLength, Math.max(need, before * 2)));
+    } catch (e) {
+      // Another thread grew it meanwhile, past what we asked (shrinking is refused): look again.
+      if (b.byteLength === before) throw e;
+    }
+  }
+  return true;
 }
 
 /**

@@ -396,6 +396,8 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     const flush = t.kind === 'flush' || (t.kind === 'recover' && t.redo !== undefined);
     const flushAll = t.kind === 'flush' ? t.how === 'all' : t.kind === 'recover' && t.redo === 'all';
     this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, events, flushAll });
+    // What the batches handed on below wrote is then within this thread's views.
+    this.views.sync();
     while (this.done.has(this.nextToEmit)) {
       const at = this.nextToEmit;
       const d = this.done.get(at)!;

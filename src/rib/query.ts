@@ -93,10 +93,12 @@ export async function walkPrefixes(
 
 export function pathsAt(v: RibViews, f: Family, shard: number, slot: number): PathView[] {
   const slots = f.slots[shard];
-  const paths = v.paths[shard];
+  let paths = v.paths[shard];
   const best = slots[slot * f.words + f.bestAt];
   const out: PathView[] = [];
   for (let r = slots[slot * f.words + f.headAt]; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
+    // Read beside the workers: a record added since this thread's last look may lie past its view.
+    if ((r + 1) * PATH_WORDS > paths.length) paths = v.pathsWith(shard, r);
     const q = r * PATH_WORDS;
     const w = paths[q + P_PEER];
     out.push({ peer: w & 0xffff, pathId: paths[q + P_PATH_ID], attr: paths[q + P_ATTR], best: r === best, reason: (w >>> 16) & 0xff, stale: (w & STALE) !== 0, time: paths[q + P_TIME] });
@@ -140,7 +142,7 @@ export function locRib(v: RibViews): Map<string, LocRibEntry> {
     const best = f.slots[s][slot * f.words + f.bestAt];
     if (best === 0) return;
     const q = best * PATH_WORDS;
-    const p = v.paths[s];
+    const p = v.pathsWith(s, best);
     out.set(prefixAt(f, s, slot), {
       peer: p[q + P_PEER] & 0xffff,
       pathId: p[q + P_PATH_ID],
@@ -156,9 +158,10 @@ export function countPaths(v: RibViews, peer?: number): { prefixes: number; path
   let paths = 0;
   forEachPrefix(v, (f, s, slot) => {
     const slots = f.slots[s];
-    const ps = v.paths[s];
+    let ps = v.paths[s];
     if (slots[slot * f.words + f.bestAt] !== 0) prefixes++;
     for (let r = slots[slot * f.words + f.headAt]; r !== 0; r = ps[r * PATH_WORDS + P_NEXT]) {
+      if ((r + 1) * PATH_WORDS > ps.length) ps = v.pathsWith(s, r);
       if (peer === undefined || (ps[r * PATH_WORDS + P_PEER] & 0xffff) === peer) paths++;
     }
   });

@@ -18,7 +18,7 @@ import { TOUCHED } from './shard.js';
 export function rebuildShard(v: RibViews, s: number, retouch: (f: Family, slot: number) => void): void {
   const h = s * HEADER_WORDS;
   const paths = v.paths[s];
-  const top = Math.min(Math.max(1, v.headers[h + H_PATH_TOP]), v.pathCapacity);
+  const top = Math.min(Math.max(1, v.headers[h + H_PATH_TOP]), v.paths[s].length / PATH_WORDS);
   const linked = new Uint8Array(top);
   let held = 0;
   for (const f of v.families) {

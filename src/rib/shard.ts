@@ -74,8 +74,12 @@ function allocPath(v: RibViews, shard: number): number {
     v.headers[h + H_FREE] = v.paths[shard][free * PATH_WORDS + P_NEXT];
     return free;
   }
-  const r = v.headers[h + H_PATH_TOP]++;
-  if (r >= v.pathCapacity) throw new Error(`path table full: ${v.pathCapacity} paths in shard ${shard} ([rib] paths)`);
+  const r = v.headers[h + H_PATH_TOP];
+  if ((r + 1) * PATH_WORDS > v.paths[shard].length && !v.growPaths(shard, r)) {
+    v.headers[h + H_PATHS]--;
+    throw new Error(`path table full: ${r} paths in shard ${shard} ([rib] paths)`);
+  }
+  v.headers[h + H_PATH_TOP]++;
   return r;
 }
 
@@ -119,12 +123,13 @@ export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, 
   }
   if (admit && !admit()) return false;
   const r = allocPath(v, shard);
+  const records = v.paths[shard]; // the table may have grown for it
   const q = r * PATH_WORDS;
-  paths[q + P_PEER] = peer;
-  paths[q + P_PATH_ID] = pathId;
-  paths[q + P_ATTR] = attr;
-  paths[q + P_TIME] = now;
-  paths[q + P_NEXT] = slots[head];
+  records[q + P_PEER] = peer;
+  records[q + P_PATH_ID] = pathId;
+  records[q + P_ATTR] = attr;
+  records[q + P_TIME] = now;
+  records[q + P_NEXT] = slots[head];
   if (slots[head] === 0) v.headers[shard * HEADER_WORDS + H_ROUTED + f.id * 2]++;
   slots[head] = r;
   return true;

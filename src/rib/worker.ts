@@ -42,7 +42,7 @@ const applier = new BatchApplier(views);
 export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskOutput {
   let result: BatchResult;
   let events: string | undefined;
-  views.syncAttrIndex(); // the pipeline may have grown it since our last batch
+  views.sync(); // tables grown since our last batch, by the pipeline or another worker
   if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer, task.how);
   else if (task.kind === 'recover') result = applier.recover(task.seq, task.peer, task.redo);
   else {

@@ -1,10 +1,15 @@
-// The attribute index starts small and is doubled between batches as it fills: no set is lost
-// or interned twice across the moves, and batches go on while it grows.
+// The RIB's tables start small and grow as they fill: the attribute index doubled between
+// batches (no set lost or interned twice across the moves), the attribute sets, their bytes and
+// each shard's path records grown in place by the workers, the main thread reading beside them.
+// A process holding a RIB reserves address space for the machine's memory and can still start
+// another process.
 import { describe, expect, it } from 'vitest';
 import { type PeerContext } from '../../src/rib/apply.js';
 import { RibPipeline } from '../../src/rib/pipeline.js';
 import { encodeUpdate, AsPathSegmentType, AttrFlag, AttrType } from '../../src/packet/index.js';
-import { countPaths } from '../../src/rib/query.js';
+import { countPaths, locRib } from '../../src/rib/query.js';
+import { allocateRib, ARENA_START, PATHS_START, RibViews, SETS_START } from '../../src/rib/memory.js';
+import { spawnSync } from 'node:child_process';
 
 const LOCAL_AS = 65000;
 const START_SLOTS = 1024;
@@ -45,7 +50,7 @@ function batches(msgs: Uint8Array[], per: number): { sab: SharedArrayBuffer; bat
 
 describe('the attribute index', () => {
   it('grows from 1,024 slots to hold 20,000 sets from two peers, each set interned once', async () => {
-    const rib = new RibPipeline({ localAs: LOCAL_AS, workers: 2, sizing: { shards: 8, prefixes: 65536, paths: 65536, attributeSets: 65536, attributeIndex: START_SLOTS } });
+    const rib = new RibPipeline({ localAs: LOCAL_AS, workers: 2, sizing: { shards: 2, prefixes: 65536, paths: 65536, attributeSets: 65536, attributeIndex: START_SLOTS } });
     const grown: number[] = [];
     rib.on('attributeIndexGrown', (slots) => grown.push(slots));
     try {
@@ -72,8 +77,29 @@ describe('the attribute index', () => {
       expect(changes.reduce((s, n) => s + n, 0), 'change records').toBe(0);
       expect(rib.views.attributeSets).toBe(2 * N);
       expect(countPaths(rib.views)).toEqual({ prefixes: N, paths: 2 * N });
+      // The attribute sets, their bytes and the two shards' path records grew past where they started.
+      expect(rib.buffers.attrMeta.byteLength).toBeGreaterThan(SETS_START * 48);
+      expect(rib.buffers.attrArena.byteLength).toBeGreaterThan(ARENA_START);
+      for (const b of rib.buffers.shardPaths) expect(b.byteLength).toBeGreaterThan(PATHS_START * 20);
+      // Every best path reads back whole: its attribute bytes hold the AS of its peer, first.
+      const best = locRib(rib.views);
+      expect(best.size).toBe(N);
+      const asOf = new Map(peers.map((p) => [p.index, p.asn.toString(16).padStart(8, '0')]));
+      let wrong = 0;
+      // ORIGIN IGP, then an AS_PATH of one AS_SEQUENCE of two, the first its peer's AS.
+      for (const [, e] of best) if (!e.attributes.startsWith(`4001010040020a0202${asOf.get(e.peer)}`)) wrong++;
+      expect(wrong, 'best paths whose attributes do not read back').toBe(0);
+
     } finally {
       await rib.close();
     }
+  });
+
+  it('leaves a process that holds a RIB able to start another', () => {
+    const views = new RibViews(allocateRib(LOCAL_AS));
+    const r = spawnSync(process.execPath, ['-e', 'process.exit(7)']);
+    expect(r.error?.message).toBeUndefined();
+    expect(r.status).toBe(7);
+    expect(views.paths.length).toBeGreaterThan(0);
   });
 });

@@ -95,7 +95,7 @@ function checkShards(v: RibViews, peers: number[]): string[] {
     }
     if (v.headers[h + H_PATHS] !== held) wrong.push(`shard ${s}: H_PATHS ${v.headers[h + H_PATHS]}, ${held} in lists`);
     let free = 0;
-    for (let r = v.headers[h + H_FREE]; r !== 0 && free <= v.pathCapacity; r = paths[r * PATH_WORDS + P_NEXT]) free++;
+    for (let r = v.headers[h + H_FREE]; r !== 0 && free <= paths.length / PATH_WORDS; r = paths[r * PATH_WORDS + P_NEXT]) free++;
     if (1 + held + free !== v.headers[h + H_PATH_TOP]) wrong.push(`shard ${s}: ${held} held + ${free} free + 1 != top ${v.headers[h + H_PATH_TOP]}`);
   }
   for (const p of peers) {
