@@ -21,8 +21,8 @@ const WARM_PEERS = [
 ];
 
 /**
- * Runs the warm-up in the calling thread (a RIB worker, once, before its first task); takes
- * some tens of milliseconds. `shards`: the real RIB's, so the loops over shards run as often.
+ * Runs the warm-up in the calling thread (a RIB worker, once, before its first task); about
+ * 0.1 s of one core. `shards`: the real RIB's, so the loops over shards run as often.
  */
 export function warmUp(shards: number): void {
   // Results travel back transferred, which detaches their ArrayBuffer; V8 assumes no buffer is
