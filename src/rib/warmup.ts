@@ -22,9 +22,10 @@ const WARM_PEERS = [
 
 /**
  * Runs the warm-up in the calling thread (a RIB worker, once, before its first task); about
- * 0.1 s of one core. `shards`: the real RIB's, so the loops over shards run as often.
+ * 0.1 s of one core. `shards`: the real RIB's, so the loops over shards run as often. Returns
+ * the batches run and how many of them ended in an error (none should).
  */
-export function warmUp(shards: number): void {
+export function warmUp(shards: number): { batches: number; errors: number } {
   // Results travel back transferred, which detaches their ArrayBuffer; V8 assumes no buffer is
   // ever detached until the first one is, and then drops all code compiled on that assumption.
   // Detached once here, first: what is compiled below stays.
@@ -41,20 +42,27 @@ export function warmUp(shards: number): void {
   const ctx = (): PeerContext => structuredClone({ asn4: true, ebgp: true, addPath: false, import: 'accept' });
   const w = new UpdateWriter(UPDATES * 256);
   let seq = 0;
+  let errors = 0;
+  const run = (peer: number, d: Uint32Array) => {
+    const r = applier.applyUpdates(seq++, peer, ctx(), w.bytes, d);
+    if (r.error) errors++;
+    packResult(r);
+  };
   for (let round = 0; round < ROUNDS; round++) {
     for (const p of WARM_PEERS) {
       // The second round of each peer sends the same sets again: found, not checked again.
       const variant = round >> 1;
       w.reset();
       for (let u = 0; u < UPDATES; u++) w.announce(p.asn, u, variant + p.index, prefixCount(u));
-      for (const d of w.batches(BATCH)) packResult(applier.applyUpdates(seq++, p.index, ctx(), w.bytes, d));
+      for (const d of w.batches(BATCH)) run(p.index, d);
     }
     // Withdrawals of every other UPDATE's prefixes, by the first peer.
     w.reset();
     for (let u = 0; u < UPDATES; u += 2) w.withdraw(u, prefixCount(u));
-    for (const d of w.batches(BATCH)) packResult(applier.applyUpdates(seq++, WARM_PEERS[0].index, ctx(), w.bytes, d));
+    for (const d of w.batches(BATCH)) run(WARM_PEERS[0].index, d);
   }
   packResult(applier.flushPeer(seq++, WARM_PEERS[1].index));
+  return { batches: seq, errors };
 }
 
 /** IPv4 UPDATEs from a 4-octet-AS eBGP peer, written into shared memory as a session's ring holds them. */

@@ -35,9 +35,13 @@ const data = workerData as { rib: RibBuffers; fault?: FaultSpec };
 const views = new RibViews(data.rib);
 const fault = data.fault;
 const applier = new BatchApplier(views);
-// Before the first task (Piscina sends none until this module has loaded): compiled code from
-// the start, not from the first full feed on.
-warmUp(data.rib.sizing.shards);
+// Before the first task (tasks wait in the port until this module has loaded): compiled code
+// from the first UPDATE on. Only an optimization: a failure here must not stop the worker.
+try {
+  warmUp(data.rib.sizing.shards);
+} catch {
+  // the batches compile the code themselves
+}
 
 /**
  * Results travel back as one transferred Uint32Array (no copy), or as an object when there is
