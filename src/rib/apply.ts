@@ -13,6 +13,7 @@ import {
   H_SEQ,
   HEADER_WORDS,
   IPV6,
+  keyHash,
   P_ATTR,
   P_PEER,
   PATH_WORDS,
@@ -38,6 +39,7 @@ export class BatchApplier {
   private readonly rules: ImportRules;
   private sorted = new Uint32Array(OP_WORDS * 65536);
   private readonly counts: Int32Array;
+  private readonly starts: Int32Array;
   private changes = new Uint32Array(CHANGE_WORDS * 4096);
   private nChanges = 0;
   private touched = new Int32Array(4096);
@@ -59,6 +61,7 @@ export class BatchApplier {
   constructor(private readonly v: RibViews) {
     this.decide = !v.buffers.collector;
     this.counts = new Int32Array(v.buffers.sizing.shards + 1);
+    this.starts = new Int32Array(v.buffers.sizing.shards + 1);
     this.parser = new UpdateParser(v, this.ops);
     this.rules = new ImportRules(v, this.ops);
   }
@@ -159,22 +162,11 @@ export class BatchApplier {
 
   private applyOps(seq: number, peer: number, result: BatchResult): void {
     const shards = this.v.buffers.sizing.shards;
-    const ops = this.ops.words;
-    // Counting sort by shard keeps each shard's operations in arrival order.
-    const counts = this.counts;
-    counts.fill(0);
-    for (let i = 0; i < this.ops.n; i++) counts[ops[i * OP_WORDS] + 1]++;
-    for (let s = 0; s < shards; s++) counts[s + 1] += counts[s];
-    const starts = counts.slice(0, shards + 1);
-    if (this.sorted.length < ops.length) this.sorted = new Uint32Array(ops.length);
-    for (let i = 0; i < this.ops.n; i++) {
-      const s = ops[i * OP_WORDS];
-      this.sorted.set(ops.subarray(i * OP_WORDS, i * OP_WORDS + OP_WORDS), counts[s]++ * OP_WORDS);
-    }
+    const starts = this.sortByShard();
     this.beginChanges();
     this.pathDelta = 0;
     this.pathDelta6 = 0;
-    this.limitPeer = peer;
+    this.batchPeer = peer;
     this.limited = Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_LIMIT) !== 0;
     this.now = Math.floor(Date.now() / 1000); // the time of every path this batch changes
     this.refused = 0;
@@ -194,7 +186,12 @@ export class BatchApplier {
       if (!apply) return;
       // An injected fault (tests) stops after half the shard's operations.
       const end = s === faultIn ? (starts[s] + starts[s + 1] + 1) >> 1 : starts[s + 1];
-      for (let i = starts[s]; i < end; i++) this.applyOne(s, i * OP_WORDS, peer);
+      try {
+        this.readAhead(s, starts[s], end);
+        for (let i = starts[s]; i < end; i++) this.applyOne(s, i * OP_WORDS, peer);
+      } finally {
+        this.countPeerPaths();
+      }
       if (s === faultIn) injectFault(fault!);
     }, fault === 'throw' ? faultAt : -1);
     result.pathDelta = this.pathDelta;
@@ -203,6 +200,57 @@ export class BatchApplier {
     result.filtered6 += this.refused6;
     result.changes = this.changes.subarray(0, this.nChanges * CHANGE_WORDS);
   }
+
+  /**
+   * Copies the batch's operations into `sorted`, grouped by shard, each shard's in arrival
+   * order (a counting sort); returns where each shard's operations start (`shards + 1`
+   * entries, valid until the next batch).
+   */
+  private sortByShard(): Int32Array {
+    const shards = this.v.buffers.sizing.shards;
+    const ops = this.ops.words;
+    const n = this.ops.n;
+    const counts = this.counts;
+    counts.fill(0);
+    for (let i = 0; i < n; i++) counts[ops[i * OP_WORDS] + 1]++;
+    for (let s = 0; s < shards; s++) counts[s + 1] += counts[s];
+    this.starts.set(counts);
+    if (this.sorted.length < ops.length) this.sorted = new Uint32Array(ops.length);
+    const sorted = this.sorted;
+    for (let i = 0; i < n; i++) {
+      const from = i * OP_WORDS;
+      const to = counts[ops[from]]++ * OP_WORDS;
+      for (let w = 0; w < OP_WORDS; w++) sorted[to + w] = ops[from + w];
+    }
+    return this.starts;
+  }
+
+  /**
+   * Reads the first slot each of the shard's operations `from` to `to` will look at, one after
+   * another before any is applied: their cache misses overlap instead of coming one per
+   * operation. Leaves each key's hash in word 0 of its sorted operation (the shard is known).
+   */
+  private readAhead(s: number, from: number, to: number): void {
+    const ops = this.sorted;
+    const k = this.key;
+    let sink = 0;
+    for (let i = from; i < to; i++) {
+      const o = i * OP_WORDS;
+      const lenFlags = ops[o + 1];
+      const f = this.v.families[lenFlags >>> FAMILY_SHIFT];
+      k[0] = ops[o + 2];
+      k[1] = ops[o + 3];
+      k[2] = ops[o + 4];
+      k[3] = ops[o + 5];
+      const hash = keyHash(f.id, k, lenFlags & 0xff);
+      ops[o] = hash;
+      sink |= f.slots[s][((hash >>> 6) & f.mask) * f.words + f.lenAt];
+    }
+    this.readAheadSink = sink;
+  }
+
+  /** What readAhead() read, kept (and public) so that the compiler cannot drop the reads. */
+  readAheadSink = 0;
 
   /**
    * Takes every shard's turn for batch `seq` in order and runs `work` on it. Every shard is
@@ -253,14 +301,13 @@ export class BatchApplier {
     k[1] = ops[o + 3];
     k[2] = ops[o + 4];
     k[3] = ops[o + 5];
-    const slot = slotFor(v, f, s, k, len);
+    const slot = slotFor(v, f, s, k, len, ops[o]);
     this.touch(f.id, s, slot);
-    const count = peer * PEER_WORDS + PEER_PATHS;
     if (lenFlags & WITHDRAW) {
       if (removePath(v, f, s, slot, peer, ops[o + 6])) {
         this.pathDelta--;
         if (f.id === IPV6) this.pathDelta6--;
-        Atomics.sub(v.peers, count, 1);
+        this.peerPaths--;
       }
     } else {
       const before = v.headers[s * HEADER_WORDS + H_PATHS];
@@ -270,16 +317,29 @@ export class BatchApplier {
       if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) {
         this.pathDelta++;
         if (f.id === IPV6) this.pathDelta6++;
-        if (!this.limited) Atomics.add(v.peers, count, 1);
+        if (!this.limited) this.peerPaths++;
       }
     }
+  }
+
+  /**
+   * Paths the batch's peer gained (negative: lost) in the shard turn in hand and not yet in its
+   * PEER_PATHS: added once per turn rather than with an atomic operation per path.
+   */
+  private peerPaths = 0;
+
+  private countPeerPaths(): void {
+    if (this.peerPaths === 0) return;
+    Atomics.add(this.v.peers, this.batchPeer * PEER_WORDS + PEER_PATHS, this.peerPaths);
+    this.peerPaths = 0;
   }
 
   /** The peer of the batch being applied has a max-prefix block (PEER_LIMIT); its paths are counted in PEER_PATHS. */
   private limited = false;
   /** This batch's time, seconds since the epoch: what a path it adds or changes records. */
   private now = 0;
-  private limitPeer = 0;
+  /** The peer whose batch is being applied. */
+  private batchPeer = 0;
   private refused = 0;
   private refused6 = 0;
   /** The family of the path admit() is asked about. */
@@ -287,7 +347,8 @@ export class BatchApplier {
 
   /** Admits one more path of a blocked peer while it holds fewer than its limit (exact across workers). */
   private readonly admit = (): boolean => {
-    const at = this.limitPeer * PEER_WORDS;
+    this.countPeerPaths(); // the batch's own withdrawals so far count
+    const at = this.batchPeer * PEER_WORDS;
     const peers = this.v.peers;
     if (Atomics.add(peers, at + PEER_PATHS, 1) < peers[at + PEER_LIMIT]) return true;
     Atomics.sub(peers, at + PEER_PATHS, 1);

@@ -15,6 +15,7 @@ import {
   M_ORIGINATOR_ID,
   META_WORDS,
   P_ATTR,
+  P_NEXT,
   P_PATH_ID,
   P_PEER,
   PATH_WORDS,
@@ -83,30 +84,40 @@ function keepMin(n: number, reason: number, paths: Uint32Array): number {
 }
 
 /**
+ * Whether path record `r` may be chosen at all, its reason reset to Best or set to AsLoop.
+ * RFC 4271 §9.1.2: our own AS in AS_PATH makes a path unusable, unless the peer is allowed
+ * that many (allowas-in); a reflected route of our own is never used (RFC 4456 §8).
+ */
+function markEligible(v: RibViews, paths: Uint32Array, r: number): boolean {
+  const attr = paths[r * PATH_WORDS + P_ATTR];
+  // metaWith: a set another worker added may lie past this thread's view.
+  const flags = v.metaWith(attr)[attr * META_WORDS + M_FLAGS];
+  const peerWord = paths[r * PATH_WORDS + P_PEER];
+  const allowed = (v.peers[(peerWord & 0xffff) * PEER_WORDS + PEER_FLAGS] >>> PF_ALLOWAS_SHIFT) & 0xff;
+  const eligible = (flags & F_AS_LOOP) === 0 && (flags >>> OWN_AS_SHIFT) <= allowed;
+  paths[r * PATH_WORDS + P_PEER] = (peerWord & ~REASON_MASK) | ((eligible ? Reason.Best : Reason.AsLoop) << 16);
+  return eligible;
+}
+
+/**
  * Chooses the best of the paths on the list starting at `head` in one shard. Returns the best
  * path record (0 if none is eligible) and stores each loser's reason in its record.
  */
 export function selectBest(v: RibViews, paths: Uint32Array, head: number): number {
-  let meta = v.attrMeta;
-  const peers = v.peers;
+  // A single candidate is best when it is eligible at all: every step below would keep it.
+  if (head !== 0 && paths[head * PATH_WORDS + P_NEXT] === 0) return markEligible(v, paths, head) ? head : 0;
   let n = 0;
   let left = 0;
-  for (let r = head; r !== 0; r = paths[r * PATH_WORDS + 3]) {
-    const attr = paths[r * PATH_WORDS + P_ATTR];
-    // A set another worker added may lie past this thread's view.
-    if ((attr + 1) * META_WORDS > meta.length) meta = v.metaWith(attr);
-    const flags = meta[attr * META_WORDS + M_FLAGS];
-    // RFC 4271 §9.1.2: our own AS in AS_PATH makes a path unusable, unless the peer is allowed
-    // that many (allowas-in); a reflected route of our own is never used (RFC 4456 §8).
-    const allowed = (peers[(paths[r * PATH_WORDS + P_PEER] & 0xffff) * PEER_WORDS + PEER_FLAGS] >>> PF_ALLOWAS_SHIFT) & 0xff;
-    const eligible = (flags & F_AS_LOOP) === 0 && (flags >>> OWN_AS_SHIFT) <= allowed;
+  for (let r = head; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
+    const eligible = markEligible(v, paths, r);
     cand[n] = r;
     alive[n] = eligible ? 1 : 0;
-    paths[r * PATH_WORDS + P_PEER] = (paths[r * PATH_WORDS + P_PEER] & ~REASON_MASK) | ((eligible ? 0 : Reason.AsLoop) << 16);
     if (eligible) left++;
     n++;
   }
   if (left === 0) return 0;
+  const meta = v.attrMeta;
+  const peers = v.peers;
   const m = (i: number, w: number) => meta[paths[cand[i] * PATH_WORDS + P_ATTR] * META_WORDS + w];
   const peer = (i: number, w: number) => peers[(paths[cand[i] * PATH_WORDS + P_PEER] & 0xffff) * PEER_WORDS + w];
 

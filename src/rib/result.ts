@@ -67,7 +67,11 @@ let sortKeys = new Float64Array(0);
 export function sortByAttribute(c: Uint32Array, lead = 0): Uint32Array {
   const n = c.length / CHANGE_WORDS;
   const out = new Uint32Array(lead + c.length);
-  const put = (i: number, j: number) => out.set(c.subarray(i * CHANGE_WORDS, (i + 1) * CHANGE_WORDS), lead + j * CHANGE_WORDS);
+  const put = (i: number, j: number) => {
+    const from = i * CHANGE_WORDS;
+    const to = lead + j * CHANGE_WORDS;
+    for (let w = 0; w < CHANGE_WORDS; w++) out[to + w] = c[from + w];
+  };
   // One float sort on attribute id * 2^bits + position: exact while the key fits in 53 bits
   // (32-bit ids, up to 2^21 records); larger sets take a stable comparison sort.
   const bits = Math.max(1, Math.ceil(Math.log2(n + 1)));

@@ -46,10 +46,13 @@ export function findSlot(f: Family, shard: number, key: Uint32Array | number[], 
   }
 }
 
-/** The slot of the prefix, created empty if new. Slots are never removed (prefixes come back). */
-export function slotFor(v: RibViews, f: Family, shard: number, key: Uint32Array | number[], len: number): number {
+/**
+ * The slot of the prefix, created empty if new. Slots are never removed (prefixes come back).
+ * `hash`: keyHash() of the prefix, when the caller has it already.
+ */
+export function slotFor(v: RibViews, f: Family, shard: number, key: Uint32Array | number[], len: number, hash = keyHash(f.id, key, len)): number {
   const slots = f.slots[shard];
-  let i = (keyHash(f.id, key, len) >>> 6) & f.mask;
+  let i = (hash >>> 6) & f.mask;
   for (;;) {
     const o = i * f.words;
     const l = slots[o + f.lenAt] & ~TOUCHED;

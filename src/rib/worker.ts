@@ -8,6 +8,7 @@ import { encodeUpdateEvents, type UpdateWatch } from './events.js';
 import { faultDue, type FaultSpec } from './fault.js';
 import { RibViews, type RibBuffers } from './memory.js';
 import { codecContext } from './parse.js';
+import { warmUp } from './warmup.js';
 
 export type RibTask =
   | {
@@ -34,6 +35,13 @@ const data = workerData as { rib: RibBuffers; fault?: FaultSpec };
 const views = new RibViews(data.rib);
 const fault = data.fault;
 const applier = new BatchApplier(views);
+// Before the first task (tasks wait in the port until this module has loaded): compiled code
+// from the first UPDATE on. Only an optimization: a failure here must not stop the worker.
+try {
+  warmUp(data.rib.sizing.shards);
+} catch {
+  // the batches compile the code themselves
+}
 
 /**
  * Results travel back as one transferred Uint32Array (no copy), or as an object when there is
