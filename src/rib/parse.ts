@@ -282,7 +282,7 @@ export class UpdateParser {
     if (c.mpUnreach >= 0) withdrawn += this.prefixes6(b, mpUnreachWithdrawn(c.mpUnreach), c.mpUnreach + c.mpUnreachLength, addPath6, 0, true);
     result.withdrawn += withdrawn;
     const reachStart = reach6 ? mpReachNlri(b, c.mpReach) : 0;
-    const reachEnd = c.mpReach + c.mpReachLength;
+    const reachEnd = reach6 ? c.mpReach + c.mpReachLength : 0;
     if (taw) {
       if (nlri4) this.prefixes(b, aEnd, end, peer.addPath, 0, true);
       if (reach6) this.prefixes6(b, reachStart, reachEnd, addPath6, 0, true);
@@ -306,7 +306,8 @@ export class UpdateParser {
 
   /**
    * The general path through the full codec: 2-octet-AS peers (AS4_PATH merged back), and
-   * IPv6 in MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760). Same checks, same verdicts.
+   * MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760) of a family other than IPv6 unicast. Same
+   * checks, same verdicts.
    */
   private fromCodec(b: Uint8Array, off: number, len: number, peer: PeerContext, result: BatchResult): void {
     this.taken.codec++;
