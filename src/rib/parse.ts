@@ -95,12 +95,9 @@ export class UpdateParser {
       const len = w.length;
       const p = w.at;
       const bytes = (len + 7) >> 3;
-      for (let i = 0; i < 4; i++) {
-        let word = 0;
-        for (let j = i * 4; j < i * 4 + 4; j++) word = (word << 8) | (j < bytes ? b[p + j] : 0);
-        const bits = len - 32 * i;
-        k[i] = bits <= 0 ? 0 : bits >= 32 ? word >>> 0 : (word & (0xffffffff << (32 - bits))) >>> 0;
-      }
+      k[0] = k[1] = k[2] = k[3] = 0;
+      for (let j = 0; j < bytes; j++) k[j >> 2] |= b[p + j] << (24 - 8 * (j & 3));
+      if (len & 31) k[len >> 5] &= 0xffffffff << (32 - (len & 31)); // host bits of the last word
       this.ops.push(keyHash(IPV6, k, len) & mask, len | flags, k[0], k[1], k[2], k[3], addPath ? w.pathId : 0, attr);
       n++;
     }
