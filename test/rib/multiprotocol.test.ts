@@ -25,11 +25,12 @@ const EXT = 0x10;
 
 /** One side of the comparison: its own RIB memory and a parser over it. */
 class Side {
-  readonly views = new RibViews(allocateRib(LOCAL_AS, { shards: 4, prefixes: 256, prefixes6: 64, paths: 1024, attributeSets: 8192, attributeBytes: 128, attributeIndex: 1 << 15 }));
   readonly ops = new Ops();
   readonly parser: UpdateParser;
-  constructor(mpFromBytes: boolean, views?: RibViews) {
-    if (views) (this as { views: RibViews }).views = views;
+  constructor(
+    mpFromBytes: boolean,
+    readonly views = new RibViews(allocateRib(LOCAL_AS, { shards: 4, prefixes: 256, prefixes6: 64, paths: 1024, attributeSets: 8192, attributeBytes: 128, attributeIndex: 1 << 15 })),
+  ) {
     this.parser = new UpdateParser(this.views, this.ops);
     this.parser.mpFromBytes = mpFromBytes;
   }
