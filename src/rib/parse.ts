@@ -1,7 +1,8 @@
 // Phase 1 of a batch, for one UPDATE at a time: the checks of RFC 4271 §6.3 and RFC 7606
 // (the attribute table's, whatever the import policy), attribute sets interned, prefixes turned
-// into operations. IPv4 from 4-octet-AS peers goes through the bytes directly; 2-octet-AS peers
-// and MP_REACH / MP_UNREACH through the codec, to the same verdicts.
+// into operations. From 4-octet-AS peers IPv4 and IPv6 unicast (MP_REACH_NLRI / MP_UNREACH_NLRI,
+// multiprotocol.ts) go through the bytes directly; 2-octet-AS peers and other families through
+// the codec, to the same verdicts, stored sets and operations.
 
 import {
   AttrFlag,
@@ -17,10 +18,11 @@ import {
   type Prefix,
 } from '../packet/index.js';
 import { OnError } from '../packet/attr/table.js';
-import { checkAttributes, type AttrContext } from '../packet/attr/validate.js';
+import { BlockVerdict, checkAttributes, type AttrContext } from '../packet/attr/validate.js';
 import type { OtcIngress } from '../policy/otc.js';
 import { internAttributes, lastIntern, NEEDS_CODEC, SESSION_RESET, TREAT_AS_WITHDRAW, verdict } from './attrs.js';
 import { IPV4, IPV6, keyHash, prefixHash, type RibViews } from './memory.js';
+import { ipv6Unicast, mpReachNlri, mpUnreachWithdrawn, StoredSetWriter } from './multiprotocol.js';
 import { FAMILY_SHIFT, Ops, WITHDRAW } from './ops.js';
 import type { BatchResult } from './result.js';
 
@@ -30,6 +32,17 @@ const MAX_PROBLEMS = 4;
 export class UpdateParser {
   private readonly key = new Uint32Array(4);
   private readonly walker = new PrefixWalker();
+  private readonly mpVerdict = new BlockVerdict();
+  private readonly stored = new StoredSetWriter();
+  private readonly trustedContext = { ebgp: { asn4: true, ebgp: true }, ibgp: { asn4: true, ebgp: false } };
+
+  /**
+   * false: every UPDATE with MP_REACH_NLRI / MP_UNREACH_NLRI goes through the codec (the
+   * comparison the tests hold the byte path to).
+   */
+  mpFromBytes = true;
+  /** UPDATEs taken by the multiprotocol byte path and by the codec, since construction. */
+  readonly taken = { mpBytes: 0, codec: 0 };
 
   constructor(
     private readonly v: RibViews,
@@ -56,6 +69,39 @@ export class UpdateParser {
       n++;
     }
     if (w.error) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, w.error);
+    return n;
+  }
+
+  /** IPv4 prefixes in b[start, end), counted, as the codec checks the NLRI field before it takes any. */
+  private countPrefixes(b: Uint8Array, start: number, end: number, addPath: boolean): number {
+    const w = this.walker.reset(b, start, end, 1, addPath);
+    let n = 0;
+    while (w.next()) n++;
+    if (w.error) throw new BgpError(3, UpdateSubcode.InvalidNetworkField, undefined, w.error);
+    return n;
+  }
+
+  /**
+   * IPv6 prefixes in b[start, end) (RFC 4760 §5; RFC 7911 when addPath), as operations: the
+   * network's 128 bits in four words, host bits cleared. The field passed checkAttributes.
+   */
+  private prefixes6(b: Uint8Array, start: number, end: number, addPath: boolean, attr: number, withdraw: boolean): number {
+    const mask = this.v.shardMask;
+    const k = this.key;
+    const flags = (withdraw ? WITHDRAW : 0) | (IPV6 << FAMILY_SHIFT);
+    const w = this.walker.reset(b, start, end, 2, addPath);
+    let n = 0;
+    while (w.next()) {
+      const len = w.length;
+      const p = w.at;
+      const bytes = (len + 7) >> 3;
+      k[0] = k[1] = k[2] = k[3] = 0;
+      for (let j = 0; j < bytes; j++) k[j >> 2] |= b[p + j] << (24 - 8 * (j & 3));
+      if (len & 31) k[len >> 5] &= 0xffffffff << (32 - (len & 31)); // host bits of the last word
+      this.ops.push(keyHash(IPV6, k, len) & mask, len | flags, k[0], k[1], k[2], k[3], addPath ? w.pathId : 0, attr);
+      n++;
+    }
+    if (w.error) throw new BgpError(3, UpdateSubcode.OptionalAttributeError, undefined, w.error);
     return n;
   }
 
@@ -145,8 +191,8 @@ export class UpdateParser {
     const aEnd = p + aLen;
     if (aEnd > end) throw new BgpError(3, UpdateSubcode.MalformedAttributeList, undefined, 'path attribute length overruns the message');
     if (aEnd === end) {
-      // No NLRI field: withdrawals only, or MP_REACH / MP_UNREACH (the codec takes those).
-      if (aLen > 0) this.fromCodec(b, off, len, peer, result);
+      // No NLRI field: withdrawals only, or MP_REACH / MP_UNREACH.
+      if (aLen > 0) this.multiprotocol(b, off, len, wStart, wStart + wLen, aStart, aEnd, peer, result);
       else {
         const withdrawn = this.prefixes(b, wStart, wStart + wLen, peer.addPath, 0, true);
         if (peer.import === 'deny') this.ops.n = mark;
@@ -157,7 +203,7 @@ export class UpdateParser {
     // RFC 4271 §6.3 in the codec's order: attributes, then the Withdrawn Routes and NLRI fields.
     const attr = this.attributeSet(b, aStart, aEnd, peer, result);
     if (attr === NEEDS_CODEC) {
-      this.fromCodec(b, off, len, peer, result);
+      this.multiprotocol(b, off, len, wStart, wStart + wLen, aStart, aEnd, peer, result);
       return;
     }
     const withdrawn = this.prefixes(b, wStart, wStart + wLen, peer.addPath, 0, true);
@@ -183,10 +229,85 @@ export class UpdateParser {
   }
 
   /**
+   * An UPDATE msg = b[off, off+len) from a 4-octet-AS peer whose attributes b[aStart, aEnd)
+   * carry MP_REACH_NLRI / MP_UNREACH_NLRI, or that has attributes and no NLRI field. IPv6
+   * unicast from the bytes; any other family through the codec. Everything as fromCodec() does
+   * it: checks in RFC 4271 §6.3's order, verdicts, counters, problems, the stored sets
+   * (multiprotocol.ts) interned in the same order, operations in the same order.
+   */
+  private multiprotocol(b: Uint8Array, off: number, len: number, wStart: number, wEnd: number, aStart: number, aEnd: number, peer: PeerContext, result: BatchResult): void {
+    if (!this.mpFromBytes) {
+      this.fromCodec(b, off, len, peer, result);
+      return;
+    }
+    const end = off + len;
+    const c = checkAttributes(b, aStart, aEnd, this.attrContext(peer), aEnd < end, this.mpVerdict);
+    if (c.verdict === OnError.Reset) throw new BgpError(3, c.subcode, c.data, c.reason);
+    if ((c.mpReach >= 0 && !ipv6Unicast(b, c.mpReach)) || (c.mpUnreach >= 0 && !ipv6Unicast(b, c.mpUnreach))) {
+      this.fromCodec(b, off, len, peer, result);
+      return;
+    }
+    this.taken.mpBytes++;
+    // The Withdrawn Routes and NLRI fields, then RFC 7606 §5.2: nothing to treat as withdrawn.
+    const mark = this.ops.n;
+    const withdrawn4 = this.prefixes(b, wStart, wEnd, peer.addPath, 0, true);
+    const nlri4 = this.countPrefixes(b, aEnd, end, peer.addPath);
+    const reach6 = c.mpReach >= 0 ? c.mpReachPrefixes : 0;
+    const taw = c.verdict === OnError.TreatAsWithdraw;
+    if (taw && nlri4 === 0 && reach6 === 0 && c.pathAttributes) {
+      throw new BgpError(3, c.withdrawSubcode, undefined, `${c.reason}, and no NLRI (RFC 7606 §5.2)`);
+    }
+    for (const p of c.problems) this.problem(result, p);
+    if (reach6 || c.mpUnreach >= 0) result.discarded6 += c.discarded.length;
+    else result.discarded4 += c.discarded.length;
+    if (taw && nlri4 + reach6) {
+      if (nlri4) result.tawUpdates4++;
+      if (reach6) result.tawUpdates6++;
+      result.treatedAsWithdraw += nlri4;
+      result.tawPrefixes6 += reach6;
+    }
+    if (peer.import === 'deny') {
+      this.ops.n = mark;
+      if (!taw) {
+        result.filtered += nlri4 + reach6;
+        result.filtered6 += reach6;
+      }
+      return;
+    }
+    const addPath6 = !!peer.addPath6;
+    let withdrawn = withdrawn4;
+    if (c.mpUnreach >= 0) withdrawn += this.prefixes6(b, mpUnreachWithdrawn(c.mpUnreach), c.mpUnreach + c.mpUnreachLength, addPath6, 0, true);
+    result.withdrawn += withdrawn;
+    const reachStart = reach6 ? mpReachNlri(b, c.mpReach) : 0;
+    const reachEnd = reach6 ? c.mpReach + c.mpReachLength : 0;
+    if (taw) {
+      if (nlri4) this.prefixes(b, aEnd, end, peer.addPath, 0, true);
+      if (reach6) this.prefixes6(b, reachStart, reachEnd, addPath6, 0, true);
+      return;
+    }
+    // The stored sets: as the codec writes them, interned in its order (IPv4, then IPv6).
+    const ctx = peer.ebgp ? this.trustedContext.ebgp : this.trustedContext.ibgp;
+    if (nlri4) {
+      const set = this.stored.write(b, aStart, aEnd, c.drop, -1);
+      const attr = internAttributes(this.v, set, 0, set.length, ctx, IPV4, true);
+      this.prefixes(b, aEnd, end, peer.addPath, attr, false);
+      result.announced += nlri4;
+    }
+    if (reach6) {
+      const set = this.stored.write(b, aStart, aEnd, c.drop, c.mpReach);
+      const attr = internAttributes(this.v, set, 0, set.length, ctx, IPV6, true);
+      this.prefixes6(b, reachStart, reachEnd, addPath6, attr, false);
+      result.announced += reach6;
+    }
+  }
+
+  /**
    * The general path through the full codec: 2-octet-AS peers (AS4_PATH merged back), and
-   * IPv6 in MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760). Same checks, same verdicts.
+   * MP_REACH_NLRI / MP_UNREACH_NLRI (RFC 4760) of a family other than IPv6 unicast. Same
+   * checks, same verdicts.
    */
   private fromCodec(b: Uint8Array, off: number, len: number, peer: PeerContext, result: BatchResult): void {
+    this.taken.codec++;
     const msg = b.subarray(off, off + len);
     const u = decodeUpdate(msg, this.attrContext(peer));
     const unreach = u.attributes.find((a) => a.type === AttrType.MP_UNREACH_NLRI) as { afi: number; safi: number; withdrawn: Prefix[] } | undefined;
