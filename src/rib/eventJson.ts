@@ -87,19 +87,20 @@ export class JsonBytes {
   /** A non-negative integer below 2^32 in decimal. */
   uint(v: number): void {
     const b = this.buf;
+    let n = this.len;
     if (v < 10) {
-      b[this.len++] = 48 + v;
+      b[n] = 48 + v;
+      this.len = n + 1;
       return;
     }
-    let digits = 1;
-    for (let t = v; t >= 10; t = Math.floor(t / 10)) digits++;
-    let n = this.len + digits;
+    n += v < 100 ? 2 : v < 1000 ? 3 : v < 10000 ? 4 : v < 100000 ? 5 : v < 1000000 ? 6 : v < 10000000 ? 7 : v < 100000000 ? 8 : v < 1000000000 ? 9 : 10;
     this.len = n;
-    do {
-      const q = Math.floor(v / 10);
+    while (v >= 10) {
+      const q = (v / 10) >>> 0;
       b[--n] = 48 + v - q * 10;
       v = q;
-    } while (v > 0);
+    }
+    b[n - 1] = 48 + v;
   }
 
   /** b[o..o+4) as a dotted quad. */
@@ -210,7 +211,7 @@ function writeHop(out: JsonBytes, m: Uint8Array, o: number, afi: number, length:
  * where `,"raw":` starts (the closing brace's offset without raw), or -1 having written nothing
  * when the codec must decode it.
  */
-export function writeUpdateEvent(out: JsonBytes, msg: Uint8Array, ctx: AttrContext, timestamp: string, raw: boolean): number {
+export function writeUpdateEvent(out: JsonBytes, msg: Uint8Array, ctx: AttrContext, timestamp: Uint8Array, raw: boolean): number {
   if (!ctx.asn4 || msg.length < 23) return -1;
   const wEnd = 21 + ((msg[19] << 8) | msg[20]);
   const aStart = wEnd + 2;
@@ -264,7 +265,7 @@ export function writeUpdateEvent(out: JsonBytes, msg: Uint8Array, ctx: AttrConte
   // "255.0.0.0/8" and its separators; with ADD-PATH an identifier too), the raw hex twice over.
   out.reserve(msg.length * (raw ? 18 : 16) + timestamp.length + 512);
   out.bytes(L.timestamp);
-  out.text(timestamp);
+  out.bytes(timestamp);
   w = attrs.reset(msg, aStart, aEnd);
   while (w.next()) {
     const p = w.value;
@@ -422,6 +423,6 @@ const single = new JsonBytes();
  */
 export function updateEventJson(msg: Uint8Array, ctx: AttrContext, timestamp: number, raw: boolean): string | null {
   single.len = 0;
-  if (writeUpdateEvent(single, msg, ctx, String(timestamp), raw) < 0) return null;
+  if (writeUpdateEvent(single, msg, ctx, ascii(String(timestamp)), raw) < 0) return null;
   return Buffer.from(single.take()).toString('latin1');
 }

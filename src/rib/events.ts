@@ -104,7 +104,7 @@ let ends = new Uint32Array(1024);
 export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): EncodedEvents | undefined {
   out.len = 0;
   if (ends.length < count * 2) ends = new Uint32Array(count * 2);
-  const time = String(watch.time);
+  const time = Buffer.from(String(watch.time), 'latin1');
   let lines = 0;
   for (let i = 0; i < count * 2; i += 2) {
     const msg = bytes.subarray(descriptors[i], descriptors[i + 1] + descriptors[i]);

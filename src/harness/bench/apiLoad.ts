@@ -38,15 +38,39 @@ function startsWith(b: Buffer, what: Buffer, at = 0): boolean {
   return true;
 }
 
-/** The prefixes an UPDATE's announcements list (JSON strings without quotes inside: two quotes each). */
-function announcedPrefixes(line: Buffer): number {
-  let n = 0;
-  for (let at = line.indexOf(PREFIXES); at >= 0; at = line.indexOf(PREFIXES, at)) {
-    let quotes = 0;
-    for (at += PREFIXES.length; at < line.length && line[at] !== 0x5d; at++) if (line[at] === 0x22) quotes++;
-    n += quotes >> 1;
+/**
+ * Counts one frame's UPDATEs and the prefixes they announce into `r` (and its ris_error): a
+ * batch's messages, one JSON text per line. Like a consumer that only counts, it reads what it
+ * needs of each line from the bytes (the envelope's type, each announcement's prefixes)
+ * instead of parsing the whole message.
+ */
+export function readStreamFrame(frame: Buffer, r: Pick<ApiLoadReport, 'streamUpdates' | 'streamPrefixes' | 'streamError'>): void {
+  // Where the next announcement's prefixes are, searched once for the whole frame.
+  let prefixesAt = -1;
+  for (let start = 0; start < frame.length; ) {
+    let end = frame.indexOf(0x0a, start);
+    if (end < 0) end = frame.length;
+    const line = start;
+    start = end + 1;
+    if (startsWith(frame, RIS_ERROR, line)) r.streamError = (JSON.parse(frame.toString('utf8', line, end)) as { data?: { message?: string } }).data?.message ?? 'ris_error';
+    if (!startsWith(frame, RIS_MESSAGE, line)) continue;
+    const type = frame.indexOf(TYPE_FIELD, line + RIS_MESSAGE.length);
+    if (type < 0 || type > end || !startsWith(frame, UPDATE, type + TYPE_FIELD.length)) continue;
+    r.streamUpdates++;
+    if (prefixesAt < line) {
+      prefixesAt = frame.indexOf(PREFIXES, type);
+      if (prefixesAt < 0) prefixesAt = frame.length;
+    }
+    while (prefixesAt < end) {
+      // Prefixes are JSON strings without quotes inside: two quotes each, up to the "]".
+      let quotes = 0;
+      let at = prefixesAt + PREFIXES.length;
+      for (; at < end && frame[at] !== 0x5d; at++) if (frame[at] === 0x22) quotes++;
+      r.streamPrefixes += quotes >> 1;
+      prefixesAt = frame.indexOf(PREFIXES, at);
+      if (prefixesAt < 0) prefixesAt = frame.length;
+    }
   }
-  return n;
 }
 
 /** Starts both clients against the API at `base` ("127.0.0.1:PORT"); resolves once the stream is subscribed. */
@@ -58,18 +82,7 @@ export async function startApiLoad(base: string, which: ApiClients, lookups: str
   // consumer that only counts, it reads what it needs of each line from the bytes (the
   // envelope's type, each announcement's prefixes) instead of parsing the whole message.
   ws.on('message', (frame: Buffer) => {
-    for (let start = 0; start < frame.length; ) {
-      let end = frame.indexOf(0x0a, start);
-      if (end < 0) end = frame.length;
-      const line = frame.subarray(start, end);
-      start = end + 1;
-      if (startsWith(line, RIS_ERROR)) r.streamError = (JSON.parse(line.toString()) as { data?: { message?: string } }).data?.message ?? 'ris_error';
-      if (!startsWith(line, RIS_MESSAGE)) continue;
-      const type = line.indexOf(TYPE_FIELD, RIS_MESSAGE.length);
-      if (type < 0 || !startsWith(line, UPDATE, type + TYPE_FIELD.length)) continue;
-      r.streamUpdates++;
-      r.streamPrefixes += announcedPrefixes(line);
-    }
+    readStreamFrame(frame, r);
     lastStreamAt = performance.now();
   });
   ws.on('error', (e) => (r.streamError ??= e.message));
