@@ -1,7 +1,7 @@
 // The bench's stream client counts UPDATEs and announced prefixes from the bytes of each frame
-// (harness/bench/apiLoad.ts readStreamFrame): the same counts as parsing every message.
+// (harness/bench/streamClient.ts readStreamFrame): the same counts as parsing every message.
 import { describe, expect, it } from 'vitest';
-import { readStreamFrame } from '../../src/harness/bench/apiLoad.js';
+import { readStreamFrame } from '../../src/harness/bench/streamClient.js';
 
 const msg = (data: Record<string, unknown>) => JSON.stringify({ type: 'ris_message', data: { peer: '127.0.103.2', peer_asn: '65001', id: 'h-1f', host: 'h', type: 'UPDATE', timestamp: 1764660000.5, ...data } });
 
