@@ -58,9 +58,9 @@ class NodePeer implements SocketPeer {
     return this.ws.readyState !== this.ws.OPEN;
   }
 
-  send(data: string | Uint8Array): boolean {
+  send(data: string | Uint8Array, binary = typeof data !== 'string'): boolean {
     if (this.closed) return false;
-    this.ws.send(data, { binary: typeof data !== 'string' });
+    this.ws.send(data, { binary });
     return true;
   }
 

@@ -10,6 +10,7 @@
 // and is closed.
 
 import { hostname } from 'node:os';
+import { log } from '../log.js';
 import { pack } from 'msgpackr';
 import type { Neighbor } from '../neighbor/neighbor.js';
 import { storedPathEvent, type UpdateEventBatch, type UpdateEventMode } from '../rib/events.js';
@@ -151,33 +152,72 @@ export class RouteStream {
     this.deliver([new Outgoing(this.envelope(n, type), JSON.stringify({ timestamp: Date.now() / 1000, ...fields }))]);
   }
 
-  /** A batch's UPDATEs, decoded by the workers, after the batch was applied. */
+  /**
+   * A batch's UPDATEs, decoded by the workers, after the batch was applied. A JSON client whose
+   * subscriptions read only the envelope (peer, host, type: the same for the whole batch) takes
+   * all of the batch or none of it, as bytes joined once (BatchText); the others go message by
+   * message, parsed as their filters or msgpack need.
+   */
   private updates(index: number, batch: UpdateEventBatch): void {
     if (this.clients.size === 0) return;
     const n = this.speaker.neighborAt(index);
     if (!n) return;
-    this.deliver(batch.json.map((body) => new Outgoing(this.envelope(n, 'UPDATE'), body)));
+    const base = this.counter;
+    this.counter += batch.length;
+    const head = { peer: n.config.address, peer_asn: String(n.session?.peerAs ?? n.config.remoteAs), host: this.host, type: 'UPDATE' } as RisData;
+    let text: BatchText | undefined;
+    let each: Outgoing[] | undefined;
+    for (const c of [...this.clients.values()]) {
+      if (c.subs.length === 0) continue;
+      if (c.msgpack || c.subs.some(looksInside)) {
+        each ??= batch.json.map((body, i) => new Outgoing({ ...head, id: `${this.host}-${(base + i).toString(16)}` }, body));
+        this.deliverTo(c, each);
+        continue;
+      }
+      let hit = false;
+      let raw = false;
+      for (const s of c.subs) {
+        if (matches(s, head)) {
+          hit = true;
+          raw ||= s.includeRaw;
+        }
+      }
+      if (!hit) continue;
+      let t: ReturnType<BatchText['lines']>;
+      try {
+        t = (text ??= new BatchText(batch, head, base)).lines(raw);
+      } catch (e) {
+        // Never a malformed frame: the client is told and let go, the reason logged.
+        log(`route stream: ${(e as Error).message}; client disconnected`);
+        this.tooSlow(c, 'internal error encoding UPDATEs');
+        continue;
+      }
+      if (c.batch || batch.length === 1) this.send(c, t.all);
+      else c.peer.cork(() => t.each((line) => this.clients.has(c.peer) && this.send(c, line)));
+    }
   }
 
   /** Each client gets the messages its subscriptions match, corked into as few writes as can be. */
   private deliver(out: Outgoing[]): void {
-    for (const c of [...this.clients.values()]) {
-      const frames: Array<string | Uint8Array> = [];
-      for (const m of out) {
-        let raw = false;
-        let hit = false;
-        for (const s of c.subs) {
-          if (matches(s, looksInside(s) ? m.data() : m.head)) {
-            hit = true;
-            raw ||= s.includeRaw;
-          }
+    for (const c of [...this.clients.values()]) this.deliverTo(c, out);
+  }
+
+  private deliverTo(c: Client, out: Outgoing[]): void {
+    const frames: Array<string | Uint8Array> = [];
+    for (const m of out) {
+      let raw = false;
+      let hit = false;
+      for (const s of c.subs) {
+        if (matches(s, looksInside(s) ? m.data() : m.head)) {
+          hit = true;
+          raw ||= s.includeRaw;
         }
-        if (hit) frames.push(m.for(c, raw));
       }
-      if (frames.length === 0) continue;
-      if (c.batch && frames.length > 1) this.send(c, c.msgpack ? msgpackArray(frames as Uint8Array[]) : frames.join('\n'));
-      else c.peer.cork(() => frames.forEach((f) => this.clients.has(c.peer) && this.send(c, f)));
+      if (hit) frames.push(m.for(c, raw));
     }
+    if (frames.length === 0) return;
+    if (c.batch && frames.length > 1) this.send(c, c.msgpack ? msgpackArray(frames as Uint8Array[]) : frames.join('\n'));
+    else c.peer.cork(() => frames.forEach((f) => this.clients.has(c.peer) && this.send(c, f)));
   }
 
   /** Queues one message for a client, or holds it back during a snapshot; cuts off a client that cannot keep up. */
@@ -193,7 +233,8 @@ export class RouteStream {
       this.tooSlow(c, `client too slow: more than ${this.bufferBytes} bytes queued`);
       return;
     }
-    c.peer.send(data);
+    // JSON in bytes (BatchText) still goes as text; msgpack as binary.
+    c.peer.send(data, c.msgpack);
   }
 
   private tooSlow(c: Client, reason: string): void {
@@ -326,6 +367,93 @@ export class RouteStream {
       this.speaker.rib?.watchUpdates(mode, this);
     }
   }
+}
+
+const ascii = (s: string) => Buffer.from(s, 'utf8');
+
+/**
+ * A batch's UPDATE messages as RIS Live JSON text, built from the workers' bytes without strings:
+ * per message the envelope's fields (peer, peer_asn, id, host, type), then the body's. Built at
+ * most once per batch with raw and once without, for every client that takes the whole batch:
+ * all messages joined by newlines (a batched frame), each message a view into it.
+ */
+class BatchText {
+  private readonly built: Array<{ all: Buffer; ends: Uint32Array } | undefined> = [undefined, undefined];
+  /** `{"type":"ris_message","data":{"peer":…,"peer_asn":…,"id":"HOST-` and `","host":…,"type":"UPDATE",`. */
+  private readonly before: Buffer;
+  private readonly after: Buffer;
+
+  constructor(
+    private readonly batch: UpdateEventBatch,
+    head: RisData,
+    /** The first message's id number. */
+    private readonly base: number,
+  ) {
+    this.before = ascii(`{"type":"ris_message","data":{"peer":"${head.peer}","peer_asn":"${head.peer_asn}","id":"${head.host}-`);
+    this.after = ascii(`","host":${JSON.stringify(head.host)},"type":"UPDATE",`);
+  }
+
+  lines(raw: boolean): { all: Buffer; each(fn: (line: Buffer) => void): void } {
+    const b = (this.built[raw ? 1 : 0] ??= this.build(raw));
+    return {
+      all: b.all,
+      each(fn) {
+        for (let i = 0, start = 0; i < b.ends.length; start = b.ends[i++] + 1) fn(b.all.subarray(start, b.ends[i]));
+      },
+    };
+  }
+
+  private build(raw: boolean): { all: Buffer; ends: Uint32Array } {
+    const { batch, before, after, base } = this;
+    const n = batch.length;
+    const src = batch.bytes;
+    // Without raw, a body ends at its raw field and both objects are closed: "}}".
+    let total = n - 1;
+    for (let i = 0; i < n; i++) total += before.length + hexDigits(base + i) + after.length + (raw ? batch.end(i) : batch.rawAt(i)) - batch.start(i) - 1 + (raw ? 1 : 2);
+    // Every line within the batch's bytes, or what it lacks would go out as whatever memory held.
+    if (n > 0 && (batch.end(n - 1) > src.length || batch.start(n - 1) > batch.end(n - 1))) throw new Error(`a batch's event index points past its ${src.length} bytes`);
+    const all = Buffer.allocUnsafe(total);
+    const ends = new Uint32Array(n);
+    let o = 0;
+    for (let i = 0; i < n; i++) {
+      if (i > 0) all[o++] = 0x0a;
+      all.set(before, o);
+      o += before.length;
+      o = writeHex(all, o, base + i);
+      all.set(after, o);
+      o += after.length;
+      const s = batch.start(i) + 1;
+      const e = raw ? batch.end(i) : batch.rawAt(i);
+      all.set(src.subarray(s, e), o);
+      o += e - s;
+      if (!raw) all[o++] = 0x7d;
+      all[o++] = 0x7d;
+      ends[i] = o;
+    }
+    if (o !== total) throw new Error(`a batch's ${n} UPDATE events came to ${o} bytes, ${total} counted`);
+    return { all, ends };
+  }
+}
+
+function hexDigits(v: number): number {
+  let d = 1;
+  while (v >= 16) {
+    v = Math.floor(v / 16);
+    d++;
+  }
+  return d;
+}
+
+/** v in lowercase hex at out[o]; returns the offset past it. */
+function writeHex(out: Uint8Array, o: number, v: number): number {
+  const end = o + hexDigits(v);
+  let p = end;
+  do {
+    const d = v % 16;
+    out[--p] = d < 10 ? 48 + d : 87 + d;
+    v = Math.floor(v / 16);
+  } while (v > 0);
+  return end;
 }
 
 /** Packed messages as one msgpack array: its header, then the items as they are. */

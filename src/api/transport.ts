@@ -44,8 +44,12 @@ export type HttpHandler = (req: ApiRequest) => Routed | Promise<Routed>;
 
 /** One WebSocket client, as the stream sees it. */
 export interface SocketPeer {
-  /** Queues a message (the stream bounds what is queued: SOCKET_BUFFER_BYTES); false when closed. */
-  send(data: string | Uint8Array): boolean;
+  /**
+   * Queues a message (the stream bounds what is queued: SOCKET_BUFFER_BYTES); false when closed.
+   * A text frame for a string, a binary one for bytes, unless `binary` says otherwise (JSON
+   * text already in bytes goes as a text frame).
+   */
+  send(data: string | Uint8Array, binary?: boolean): boolean;
   /** Bytes queued and not yet taken by the client. */
   readonly buffered: number;
   /** Resolves once the client's queue is below half its bound, or it went away. */

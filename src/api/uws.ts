@@ -83,9 +83,9 @@ class UwsPeer implements SocketPeer {
 
   constructor(private readonly ws: Uws.WebSocket<{ peer?: UwsPeer }>) {}
 
-  send(data: string | Uint8Array): boolean {
+  send(data: string | Uint8Array, binary = typeof data !== 'string'): boolean {
     if (this.closed) return false;
-    return this.ws.send(data, typeof data !== 'string') !== 2;
+    return this.ws.send(data, binary) !== 2;
   }
 
   get buffered(): number {

@@ -16,7 +16,7 @@ import {
   type UnknownAttribute,
 } from '../packet/index.js';
 import { AttrWalker } from '../packet/attr/walk.js';
-import { updateEventJson } from './eventJson.js';
+import { JsonBytes, writeUpdateEvent } from './eventJson.js';
 
 /** The attributes the codec decodes into fields (narrowed by `type`). */
 type Known = Exclude<PathAttribute, UnknownAttribute>;
@@ -83,23 +83,57 @@ export interface UpdateWatch {
 const ORIGINS = ['IGP', 'EGP', 'INCOMPLETE'] as const;
 
 /**
- * The events of the first `count` UPDATEs at `descriptors` (offset, length pairs) in `bytes`
- * (those the batch received: BatchApplier.received), as JSON texts, one per line, in one string,
- * or undefined when there are none. End-of-RIB markers make no event.
+ * A batch's events as they travel from a worker: JSON texts, one per line, as ASCII bytes, and
+ * where each line ends and where its `raw` field starts (both buffers transferred, not copied).
  */
-export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): string | undefined {
-  const texts: string[] = [];
-  for (let i = 0; i < count * 2; i += 2) {
-    const msg = bytes.subarray(descriptors[i], descriptors[i] + descriptors[i + 1]);
-    if (endOfRibFamily(msg)) continue;
-    const text = updateEventJson(msg, ctx, watch.time, watch.raw) ?? eventText(msg, ctx, watch);
-    if (text !== null) texts.push(text);
-  }
-  if (texts.length === 0) return undefined;
-  // One JSON text per line: the stream sends them on as they are, parsing only for filters.
-  return texts.join('\n');
+export interface EncodedEvents {
+  bytes: Uint8Array;
+  /** Per line: the offset just past it (its newline, or the end), and where `,"raw":` starts (the closing brace's offset without raw). */
+  index: Uint32Array;
 }
 
+/** The worker's buffer for a batch's events (grows once to the largest batch, then reused). */
+const out = new JsonBytes();
+let ends = new Uint32Array(1024);
+
+/**
+ * The events of the first `count` UPDATEs at `descriptors` (offset, length pairs) in `bytes`
+ * (those the batch received: BatchApplier.received), as JSON texts, one per line, or undefined
+ * when there are none. End-of-RIB markers make no event.
+ */
+export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): EncodedEvents | undefined {
+  out.len = 0;
+  if (ends.length < count * 2) ends = new Uint32Array(count * 2);
+  const time = Buffer.from(String(watch.time), 'latin1');
+  let lines = 0;
+  for (let i = 0; i < count * 2; i += 2) {
+    const msg = bytes.subarray(descriptors[i], descriptors[i + 1] + descriptors[i]);
+    if (endOfRibFamily(msg)) continue;
+    if (lines > 0) {
+      out.reserve(1);
+      out.byte(0x0a);
+    }
+    const start = out.len;
+    let rawAt = writeUpdateEvent(out, msg, ctx, time, watch.raw);
+    if (rawAt < 0) {
+      const text = eventText(msg, ctx, watch);
+      if (text === null) {
+        out.len = start - (lines > 0 ? 1 : 0);
+        continue;
+      }
+      // The codec's text is ASCII too (addresses, numbers, hex); raw, when there, is last.
+      out.reserve(text.length);
+      out.text(text);
+      const q = watch.raw ? text.lastIndexOf(',"raw":"') : -1;
+      rawAt = q >= 0 ? start + q : out.len - 1;
+    }
+    ends[lines * 2] = out.len;
+    ends[lines * 2 + 1] = rawAt;
+    lines++;
+  }
+  if (lines === 0) return undefined;
+  return { bytes: out.take(), index: ends.slice(0, lines * 2) };
+}
 /** The codec's way to an event's text (what eventJson.ts leaves to it). */
 export function eventText(msg: Uint8Array, ctx: CodecContext, watch: UpdateWatch): string | null {
   let event: UpdateEvent;
@@ -115,20 +149,47 @@ export function eventText(msg: Uint8Array, ctx: CodecContext, watch: UpdateWatch
 }
 
 /**
- * A batch's events as they travel: one JSON text per UPDATE (a RIS Live `data` object without
- * the envelope's fields, `raw` last), parsed only when asked for.
+ * A batch's events on the main thread: one JSON text per UPDATE (a RIS Live `data` object
+ * without the envelope's fields, `raw` last) in `bytes`, read as text or parsed only when asked.
  */
 export class UpdateEventBatch {
-  readonly json: string[];
+  readonly bytes: Uint8Array;
+  readonly index: Uint32Array;
+  private texts?: string[];
   private parsed: Array<UpdateEvent | undefined>;
 
-  constructor(lines: string) {
-    this.json = lines.split('\n');
-    this.parsed = new Array(this.json.length);
+  constructor(events: EncodedEvents) {
+    this.bytes = events.bytes;
+    this.index = events.index;
+    this.parsed = new Array(this.length);
   }
 
   get length(): number {
-    return this.json.length;
+    return this.index.length >> 1;
+  }
+
+  /** Where line i starts. */
+  start(i: number): number {
+    return i === 0 ? 0 : this.index[i * 2 - 2] + 1;
+  }
+
+  /** Just past line i's closing brace. */
+  end(i: number): number {
+    return this.index[i * 2];
+  }
+
+  /** Where line i's `,"raw":` starts, or its closing brace's offset when it has none. */
+  rawAt(i: number): number {
+    return this.index[i * 2 + 1];
+  }
+
+  /** Each line as text. */
+  get json(): string[] {
+    if (!this.texts) {
+      const b = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
+      this.texts = Array.from({ length: this.length }, (_, i) => b.toString('latin1', this.start(i), this.end(i)));
+    }
+    return this.texts;
   }
 
   event(i: number): UpdateEvent {

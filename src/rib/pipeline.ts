@@ -27,7 +27,7 @@ import {
   type RibBuffers,
   type RibSizing,
 } from './memory.js';
-import { UpdateEventBatch, type UpdateEventMode, type UpdateWatch } from './events.js';
+import { UpdateEventBatch, type EncodedEvents, type UpdateEventMode, type UpdateWatch } from './events.js';
 import { parseFault } from './fault.js';
 import { createPool } from './pool.js';
 import type { RibTask, RibTaskOutput } from './worker.js';
@@ -119,7 +119,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   readonly workers: number;
   private seq = 0;
   private nextToEmit = 0;
-  private readonly done = new Map<number, { result: BatchResult; peer: number; flush?: (r: BatchResult) => void; flushAll: boolean; events?: string }>();
+  private readonly done = new Map<number, { result: BatchResult; peer: number; flush?: (r: BatchResult) => void; flushAll: boolean; events?: EncodedEvents }>();
   private inFlight = 0;
   private running = 0;
   private readonly queue: Queued[] = [];
@@ -383,7 +383,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
    * A batch's promise resolves at once; a flush's in that order too, after every batch before
    * it (what a peer's path count after a flush needs).
    */
-  private finish(q: Queued, result: BatchResult, events?: string): void {
+  private finish(q: Queued, result: BatchResult, events?: EncodedEvents): void {
     this.running--;
     this.inFlight--;
     this.mayIntern -= q.mayIntern ?? 0;

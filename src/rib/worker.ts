@@ -4,7 +4,7 @@
 import { workerData } from 'node:worker_threads';
 import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
 import { BatchApplier, packResult, sortByAttribute, type BatchResult, type PeerContext } from './apply.js';
-import { encodeUpdateEvents, type UpdateWatch } from './events.js';
+import { encodeUpdateEvents, type EncodedEvents, type UpdateWatch } from './events.js';
 import { faultDue, type FaultSpec } from './fault.js';
 import { RibViews, type RibBuffers } from './memory.js';
 import { codecContext } from './parse.js';
@@ -25,10 +25,10 @@ export type RibTask =
   /** Batch `seq` again after its worker failed (BatchApplier.recover); `redo` a flush's work. */
   | { kind: 'recover'; seq: number; peer: number; redo?: 'all' | 'stale' | 'mark' };
 
-/** A batch's result (transferred) with its UPDATE events (JSON lines, events.ts: copied as a string). */
+/** A batch's result with its UPDATE events (JSON lines as bytes, events.ts), their buffers transferred. */
 export interface RibTaskOutput {
   result: BatchResult | Uint32Array;
-  events: string;
+  events: EncodedEvents;
 }
 
 const data = workerData as { rib: RibBuffers; fault?: FaultSpec };
@@ -49,7 +49,7 @@ try {
  */
 export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskOutput {
   let result: BatchResult;
-  let events: string | undefined;
+  let events: EncodedEvents | undefined;
   views.sync(); // tables grown since our last batch, by the pipeline or another worker
   if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer, task.how);
   else if (task.kind === 'recover') result = applier.recover(task.seq, task.peer, task.redo);
@@ -71,9 +71,10 @@ export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskO
   return events ? withEvents(packed, events) : (Piscina.move(packed) as unknown as Uint32Array);
 }
 
-/** The result and the events in one message, the result's buffer transferred, not copied. */
-function withEvents(result: BatchResult | Uint32Array, events: string): RibTaskOutput {
+/** The result and the events in one message, their buffers transferred, not copied. */
+function withEvents(result: BatchResult | Uint32Array, events: EncodedEvents): RibTaskOutput {
   const value: RibTaskOutput = { result, events };
-  if (!(result instanceof Uint32Array)) return value;
-  return Piscina.move({ [transferableSymbol]: [result.buffer], [valueSymbol]: value }) as unknown as RibTaskOutput;
+  const moved: ArrayBufferLike[] = [events.bytes.buffer, events.index.buffer];
+  if (result instanceof Uint32Array) moved.push(result.buffer);
+  return Piscina.move({ [transferableSymbol]: moved, [valueSymbol]: value }) as unknown as RibTaskOutput;
 }

@@ -22,6 +22,8 @@ type Msg = { type: string; data: Record<string, any> };
 /** A stream client that keeps every message it gets. */
 class Watcher {
   readonly msgs: Msg[] = [];
+  /** Each JSON message's text as it came. */
+  readonly texts: string[] = [];
   readonly ws: WebSocket;
   binary = false;
   frames = 0;
@@ -32,6 +34,7 @@ class Watcher {
       this.binary ||= isBinary;
       this.frames++;
       // One message a frame, or with socketOptions.batch several: JSON lines, a msgpack array.
+      if (!isBinary) this.texts.push(...m.toString().split('\n'));
       const got = isBinary ? unpack(m as Buffer) : m.toString().split('\n').map((l) => JSON.parse(l));
       this.msgs.push(...(Array.isArray(got) ? got : [got]));
     });
@@ -224,6 +227,39 @@ for (const native of [true, false]) {
       expect(framesOf(single)).toBe(20);
       expect(framesOf(lines)).toBeLessThan(20);
       expect(framesOf(packed)).toBeLessThan(20);
+    });
+
+    it('a filter on the envelope only and one that reads the message send the same text, byte for byte', async () => {
+      const { l, watcher, held } = await lab(native);
+      // Whole batches as bytes (the envelope is the same for a batch), or message by message parsed.
+      const clients = {
+        whole: await watcher(),
+        wholeBatched: await watcher(),
+        wholeRaw: await watcher(),
+        parsed: await watcher(),
+        parsedRaw: await watcher(),
+      };
+      await clients.whole.subscribe({ type: 'UPDATE' });
+      await clients.wholeBatched.subscribe({ peer: A, socketOptions: { batch: true } });
+      await clients.wholeRaw.subscribe({ includeRaw: true });
+      await clients.parsed.subscribe({ require: 'timestamp' });
+      await clients.parsedRaw.subscribe({ require: 'timestamp', includeRaw: true });
+      const a = await l.peer(A, 65202);
+      a.send(
+        Buffer.concat([
+          ...Array.from({ length: 12 }, (_, i) => announce(attrs([65202, 3356, i], [communities((65202 << 16) | i)]), [`10.69.${i}.0/24`, `10.69.${i}.128/25`])),
+          withdraw(['10.69.3.0/24', '10.69.4.128/25']),
+        ]),
+      );
+      await held(A, 22);
+      for (const w of Object.values(clients)) await until(() => w.updates().length === 13);
+      const texts = (w: Watcher) => w.texts.filter((t) => t.startsWith('{"type":"ris_message"') && t.includes('"type":"UPDATE"'));
+      expect(texts(clients.whole)).toHaveLength(13);
+      expect(texts(clients.whole)).toEqual(texts(clients.parsed));
+      expect(texts(clients.wholeBatched)).toEqual(texts(clients.parsed));
+      expect(texts(clients.wholeRaw)).toEqual(texts(clients.parsedRaw));
+      expect(texts(clients.wholeRaw)[0]).toMatch(/,"raw":"[0-9A-F]+"}}$/);
+      expect(texts(clients.whole)[0]).toMatch(/^{"type":"ris_message","data":{"peer":"127\.0\.62\.2","peer_asn":"65202","id":"[^"]+-[0-9a-f]+","host":"[^"]+","type":"UPDATE","timestamp":[0-9.]+,"origin":"IGP","path":\[65202,3356,0\],"community":\[\[65202,0\]\],"announcements":\[{"next_hop":"[0-9.]+","prefixes":\["10\.69\.0\.0\/24","10\.69\.0\.128\/25"\]}\]}}$/);
     });
 
     it('msgpack frames on request', async () => {

@@ -1,9 +1,11 @@
 // Management-plane clients beside a convergence run (`ribstorm bench --api-clients`): one asks
 // GET /neighbors and a longest-match GET /rib in a loop, the other takes the whole WS /stream
-// (every UPDATE, RIS Live shape, a batch per frame). What they got is reported beside the run's time, so that the
-// cost of being watched is measured, and whether the stream missed anything.
+// (every UPDATE, RIS Live shape, a batch per frame; streamClient.ts, on its own thread). What
+// they got is reported beside the run's time, so that the cost of being watched is measured,
+// and whether the stream missed anything.
 
-import WebSocket from 'ws';
+import { Worker } from 'node:worker_threads';
+import type { StreamClientData, StreamCount } from './streamClient.js';
 
 /** Which clients run: the query loop, the stream, or both. */
 export type ApiClients = 'both' | 'queries' | 'stream';
@@ -28,28 +30,13 @@ export interface ApiLoad {
 /** Starts both clients against the API at `base` ("127.0.0.1:PORT"); resolves once the stream is subscribed. */
 export async function startApiLoad(base: string, which: ApiClients, lookups: string[]): Promise<ApiLoad> {
   const r: ApiLoadReport = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null };
-  let lastStreamAt = performance.now();
-  const ws = new WebSocket(`ws://${base}/stream`);
-  // A high-rate client: a batch's messages come in one frame, one JSON text per line.
-  ws.on('message', (frame) => {
-    for (const line of frame.toString().split('\n')) {
-      const msg = JSON.parse(line) as { type: string; data: { type?: string; message?: string; announcements?: { prefixes: string[] }[] } };
-      if (msg.type === 'ris_error') r.streamError = msg.data.message ?? 'ris_error';
-      if (msg.type !== 'ris_message' || msg.data.type !== 'UPDATE') continue;
-      r.streamUpdates++;
-      for (const a of msg.data.announcements ?? []) r.streamPrefixes += a.prefixes.length;
-    }
-    lastStreamAt = performance.now();
-  });
-  ws.on('error', (e) => (r.streamError ??= e.message));
+  // Without the stream client, a subscription to nothing the run sends keeps the socket quiet.
+  const subscribe = which === 'queries' ? { type: 'NOTIFICATION' } : { type: 'UPDATE', socketOptions: { batch: true } };
+  const data: StreamClientData = { kind: 'ribstorm-stream-client', url: `ws://${base}/stream`, subscribe };
+  const client = new Worker(new URL('./streamClient.js', import.meta.url), { workerData: data });
   await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => {
-      // Without the stream client, a subscription to nothing the run sends keeps the socket quiet.
-      const data = which === 'queries' ? { type: 'NOTIFICATION' } : { type: 'UPDATE', socketOptions: { batch: true } };
-      ws.send(JSON.stringify({ type: 'ris_subscribe', data }));
-      ws.once('message', () => resolve());
-    });
-    ws.once('error', reject);
+    client.once('message', (m: { type: string; message?: string }) => (m.type === 'subscribed' ? resolve() : reject(new Error(`stream client: ${m.message}`))));
+    client.once('error', reject);
   });
   let running = which !== 'stream';
   const loop = (async () => {
@@ -71,9 +58,13 @@ export async function startApiLoad(base: string, which: ApiClients, lookups: str
     async stop(expectPrefixes) {
       running = false;
       await loop;
-      // The stream trails the sink: what the workers decoded is still being sent.
-      while (which !== 'queries' && r.streamPrefixes < expectPrefixes && !r.streamError && performance.now() - lastStreamAt < 5000) await new Promise((res) => setTimeout(res, 50));
-      ws.terminate();
+      client.postMessage({ stop: true, expectPrefixes, wait: which !== 'queries' });
+      const { count } = await new Promise<{ count: StreamCount }>((resolve) => {
+        client.once('message', resolve);
+        client.once('exit', () => resolve({ count: { streamUpdates: 0, streamPrefixes: 0, streamError: 'the stream client exited' } }));
+      });
+      await client.terminate();
+      Object.assign(r, count);
       return r;
     },
   };

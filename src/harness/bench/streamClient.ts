@@ -1,0 +1,102 @@
+// The bench's stream client (`ribstorm bench --api-clients stream`), on a thread of its own in
+// the bench process so that reading the stream never waits behind the sink's or the senders'
+// work on the main thread (nor holds them up): it subscribes, counts what arrives, and reports
+// when asked. A high-rate client: a batch's messages come in one frame, one JSON text per line.
+
+import { parentPort, workerData } from 'node:worker_threads';
+import WebSocket from 'ws';
+
+/** What the stream delivered. */
+export interface StreamCount {
+  /** UPDATE messages, and the prefixes they announced. */
+  streamUpdates: number;
+  streamPrefixes: number;
+  /** The stream's ris_error, when it cut the client off (or the socket's error). */
+  streamError: string | null;
+}
+
+export interface StreamClientData {
+  kind: 'ribstorm-stream-client';
+  url: string;
+  /** The ris_subscribe's data. */
+  subscribe: Record<string, unknown>;
+}
+
+const RIS_MESSAGE = Buffer.from('{"type":"ris_message","data":{');
+const RIS_ERROR = Buffer.from('{"type":"ris_error"');
+/** The envelope's type follows peer, peer_asn, id and host: the first `,"type":"` inside `data`. */
+const TYPE_FIELD = Buffer.from(',"type":"');
+const UPDATE = Buffer.from('UPDATE"');
+const PREFIXES = Buffer.from('"prefixes":[');
+
+function startsWith(b: Buffer, what: Buffer, at = 0): boolean {
+  if (at + what.length > b.length) return false;
+  for (let i = 0; i < what.length; i++) if (b[at + i] !== what[i]) return false;
+  return true;
+}
+
+/**
+ * Counts one frame's UPDATEs and the prefixes they announce into `r` (and its ris_error): a
+ * batch's messages, one JSON text per line. Like a consumer that only counts, it reads what it
+ * needs of each line from the bytes (the envelope's type, each announcement's prefixes)
+ * instead of parsing the whole message.
+ */
+export function readStreamFrame(frame: Buffer, r: StreamCount): void {
+  // Where the next announcement's prefixes are, searched once for the whole frame.
+  let prefixesAt = -1;
+  for (let start = 0; start < frame.length; ) {
+    let end = frame.indexOf(0x0a, start);
+    if (end < 0) end = frame.length;
+    const line = start;
+    start = end + 1;
+    if (startsWith(frame, RIS_ERROR, line)) r.streamError = (JSON.parse(frame.toString('utf8', line, end)) as { data?: { message?: string } }).data?.message ?? 'ris_error';
+    if (!startsWith(frame, RIS_MESSAGE, line)) continue;
+    const type = frame.indexOf(TYPE_FIELD, line + RIS_MESSAGE.length);
+    if (type < 0 || type > end || !startsWith(frame, UPDATE, type + TYPE_FIELD.length)) continue;
+    r.streamUpdates++;
+    if (prefixesAt < line) {
+      prefixesAt = frame.indexOf(PREFIXES, type);
+      if (prefixesAt < 0) prefixesAt = frame.length;
+    }
+    while (prefixesAt < end) {
+      // Prefixes are JSON strings without quotes inside: two quotes each, up to the "]".
+      let quotes = 0;
+      let at = prefixesAt + PREFIXES.length;
+      for (; at < end && frame[at] !== 0x5d; at++) if (frame[at] === 0x22) quotes++;
+      r.streamPrefixes += quotes >> 1;
+      prefixesAt = frame.indexOf(PREFIXES, at);
+      if (prefixesAt < 0) prefixesAt = frame.length;
+    }
+  }
+}
+
+
+/** The worker: subscribes, posts 'subscribed' (or 'failed'), counts; on {stop, expectPrefixes} waits as startApiLoad's stop says and posts the count. */
+function run(d: StreamClientData): void {
+  const port = parentPort!;
+  const r: StreamCount = { streamUpdates: 0, streamPrefixes: 0, streamError: null };
+  let lastAt = performance.now();
+  let subscribed = false;
+  const ws = new WebSocket(d.url);
+  ws.on('open', () => ws.send(JSON.stringify({ type: 'ris_subscribe', data: d.subscribe })));
+  ws.on('message', (frame: Buffer) => {
+    if (!subscribed) {
+      subscribed = true;
+      port.postMessage({ type: 'subscribed' });
+    }
+    readStreamFrame(frame, r);
+    lastAt = performance.now();
+  });
+  ws.on('error', (e) => {
+    r.streamError ??= e.message;
+    if (!subscribed) port.postMessage({ type: 'failed', message: e.message });
+  });
+  port.on('message', async (m: { stop: true; expectPrefixes: number; wait: boolean }) => {
+    // The stream trails the sink: what the workers decoded is still being sent.
+    while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && performance.now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
+    ws.terminate();
+    port.postMessage({ type: 'count', count: r });
+  });
+}
+
+if (parentPort && (workerData as StreamClientData | undefined)?.kind === 'ribstorm-stream-client') run(workerData as StreamClientData);
