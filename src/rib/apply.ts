@@ -6,7 +6,7 @@
 // work on different shards at the same time.
 
 import { BgpError } from '../packet/index.js';
-import { selectBest } from './decision.js';
+import { decideWithAdded, lostEarly, selectBest } from './decision.js';
 import { ImportRules } from './importRules.js';
 import {
   H_PATHS,
@@ -33,6 +33,12 @@ import { markStale, removePath, removePeer, slotFor, TOUCHED, upsertPath } from 
 export * from './result.js';
 export type { PeerContext, PolicyRef } from './parse.js';
 
+/** What a batch did to a prefix it touched, as settle() decides it again. */
+const TOUCHED_NONE = 0; // nothing the decision looks at (an unchanged path, a withdrawal of none)
+const TOUCHED_LOST_EARLY = 1; // paths removed that had lost in the first three steps
+const TOUCHED_ADDED = 2; // one path added (touchedRec), or one that had lost early replaced
+const TOUCHED_FULL = 3; // anything else: every step again
+
 export class BatchApplier {
   private readonly ops = new Ops();
   private readonly parser: UpdateParser;
@@ -44,6 +50,12 @@ export class BatchApplier {
   private nChanges = 0;
   private touched = new Int32Array(4096);
   private touchedFamily = new Uint8Array(4096);
+  /** What the batch did to each touched prefix (Touched*), the record concerned, the best path record before. */
+  private touchedKind = new Uint8Array(4096);
+  private touchedRec = new Int32Array(4096);
+  private touchedBestRec = new Int32Array(4096);
+  /** Per family, a touched slot's index in touched[] (valid while its TOUCHED bit is set). */
+  private readonly touchAt: Int32Array[];
   private readonly key = new Uint32Array(4);
   private touchedBest = new Uint32Array(4096 * 2);
   private nTouched = 0;
@@ -63,6 +75,7 @@ export class BatchApplier {
     this.counts = new Int32Array(v.buffers.sizing.shards + 1);
     this.starts = new Int32Array(v.buffers.sizing.shards + 1);
     this.parser = new UpdateParser(v, this.ops);
+    this.touchAt = v.families.map((f) => new Int32Array(f.mask + 1));
     this.rules = new ImportRules(v, this.ops);
   }
 
@@ -118,7 +131,7 @@ export class BatchApplier {
     for (const f of this.v.families) {
       const before = this.v.headers[s * HEADER_WORDS + H_PATHS];
       if (how === 'mark') markStale(this.v, f, s, peer);
-      else removePeer(this.v, f, s, peer, (slot) => this.touch(f.id, s, slot), how === 'stale');
+      else removePeer(this.v, f, s, peer, (slot) => this.touchFull(f.id, s, slot), how === 'stale');
       // The shard is ours for this turn: what its path count lost were this peer's paths.
       const lost = before - this.v.headers[s * HEADER_WORDS + H_PATHS];
       Atomics.sub(this.v.peers, peer * PEER_WORDS + PEER_PATHS, lost);
@@ -146,7 +159,7 @@ export class BatchApplier {
         this.nTouched = 0;
         if (!rebuilt) {
           rebuilt = true;
-          rebuildShard(this.v, s, (f, slot) => this.touch(f.id, s, slot));
+          rebuildShard(this.v, s, (f, slot) => this.touchFull(f.id, s, slot));
         }
         if (redo) this.flushShard(s, peer, redo, result);
         this.settle(s);
@@ -286,7 +299,7 @@ export class BatchApplier {
       // rebuildShard below finds what settle() left marked
     }
     this.nTouched = 0;
-    rebuildShard(this.v, s, (f, slot) => this.touch(f.id, s, slot));
+    rebuildShard(this.v, s, (f, slot) => this.touchFull(f.id, s, slot));
     this.settle(s);
   }
 
@@ -302,22 +315,37 @@ export class BatchApplier {
     k[2] = ops[o + 4];
     k[3] = ops[o + 5];
     const slot = slotFor(v, f, s, k, len, ops[o]);
-    this.touch(f.id, s, slot);
+    const t = this.touch(f.id, s, slot);
     if (lenFlags & WITHDRAW) {
-      if (removePath(v, f, s, slot, peer, ops[o + 6])) {
+      const r = removePath(v, f, s, slot, peer, ops[o + 6]);
+      if (r !== 0) {
         this.pathDelta--;
         if (f.id === IPV6) this.pathDelta6--;
         this.peerPaths--;
+        // A path that lost in the first three steps never met the others: the best stays.
+        if (t >= 0) {
+          const kind = this.touchedKind[t];
+          const early = (kind === TOUCHED_NONE || kind === TOUCHED_LOST_EARLY) && r !== this.touchedBestRec[t] && lostEarly(v.paths[s][r * PATH_WORDS + P_PEER]);
+          this.touchedKind[t] = early ? TOUCHED_LOST_EARLY : TOUCHED_FULL;
+        }
       }
     } else {
       const before = v.headers[s * HEADER_WORDS + H_PATHS];
       // With a limit, admit() counts the new path; without one it is counted here.
       if (this.limited) this.admitFamily = f.id;
-      upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7], this.now, this.limited ? this.admit : undefined);
+      const r = upsertPath(v, f, s, slot, peer, ops[o + 6], ops[o + 7], this.now, this.limited ? this.admit : undefined);
       if (v.headers[s * HEADER_WORDS + H_PATHS] !== before) {
         this.pathDelta++;
         if (f.id === IPV6) this.pathDelta6++;
         if (!this.limited) this.peerPaths++;
+      }
+      if (r !== 0 && t >= 0) {
+        // One path added, or one that had lost in the first three steps replaced: decided
+        // against the best alone (decideWithAdded); anything more, by every step.
+        const rec = Math.abs(r);
+        const one = this.touchedKind[t] === TOUCHED_NONE && (r > 0 || (rec !== this.touchedBestRec[t] && lostEarly(v.paths[s][rec * PATH_WORDS + P_PEER])));
+        this.touchedKind[t] = one ? TOUCHED_ADDED : TOUCHED_FULL;
+        this.touchedRec[t] = rec;
       }
     }
   }
@@ -357,14 +385,21 @@ export class BatchApplier {
     return false;
   };
 
-  private touch(fam: number, s: number, slot: number): void {
-    if (!this.decide) return; // collector mode: nothing to decide again, nothing to record
+  /** Touched by something other than one UPDATE's path (a flush, a repair): decided by every step. */
+  private touchFull(fam: number, s: number, slot: number): void {
+    const t = this.touch(fam, s, slot);
+    if (t >= 0) this.touchedKind[t] = TOUCHED_FULL;
+  }
+
+  /** The prefix's index among those touched in this shard turn (-1 in collector mode). */
+  private touch(fam: number, s: number, slot: number): number {
+    if (!this.decide) return -1; // collector mode: nothing to decide again, nothing to record
     // Remember each prefix's best before its first change in this batch; the TOUCHED bit in
     // its length word marks it until settle() (lookups mask it out).
     const f = this.v.families[fam];
     const slots = f.slots[s];
     const o = slot * f.words;
-    if (slots[o + f.lenAt] & TOUCHED) return;
+    if (slots[o + f.lenAt] & TOUCHED) return this.touchAt[fam][slot];
     slots[o + f.lenAt] |= TOUCHED;
     if (this.nTouched === this.touched.length) {
       const t = new Int32Array(this.touched.length * 2);
@@ -376,6 +411,14 @@ export class BatchApplier {
       const b = new Uint32Array(this.touchedBest.length * 2);
       b.set(this.touchedBest);
       this.touchedBest = b;
+      const grow = <T extends Uint8Array | Int32Array>(a: T): T => {
+        const g = new (a.constructor as new (n: number) => T)(this.touched.length);
+        g.set(a);
+        return g;
+      };
+      this.touchedKind = grow(this.touchedKind);
+      this.touchedRec = grow(this.touchedRec);
+      this.touchedBestRec = grow(this.touchedBestRec);
     }
     const best = slots[o + f.bestAt];
     const paths = this.v.paths[s];
@@ -383,7 +426,10 @@ export class BatchApplier {
     this.touchedFamily[this.nTouched] = fam;
     this.touchedBest[this.nTouched * 2] = best ? paths[best * PATH_WORDS + P_ATTR] : 0;
     this.touchedBest[this.nTouched * 2 + 1] = best ? paths[best * PATH_WORDS + P_PEER] & 0xffff : 0;
-    this.nTouched++;
+    this.touchedBestRec[this.nTouched] = best;
+    this.touchedKind[this.nTouched] = TOUCHED_NONE;
+    this.touchAt[fam][slot] = this.nTouched;
+    return this.nTouched++;
   }
 
   /** Re-runs the decision for every prefix touched in shard s and records real changes. */
@@ -396,7 +442,14 @@ export class BatchApplier {
       const slots = f.slots[s];
       const o = slot * f.words;
       slots[o + f.lenAt] &= ~TOUCHED;
-      const best = selectBest(v, paths, slots[o + f.headAt]);
+      const before = this.touchedBestRec[t];
+      const kind = this.touchedKind[t];
+      const best =
+        kind === TOUCHED_NONE || kind === TOUCHED_LOST_EARLY
+          ? before // nothing the decision looks at changed, or only what lost before MED
+          : kind === TOUCHED_ADDED && before !== 0
+            ? decideWithAdded(v, paths, slots[o + f.headAt], before, this.touchedRec[t])
+            : selectBest(v, paths, slots[o + f.headAt]);
       slots[o + f.bestAt] = best;
       const attr = best ? paths[best * PATH_WORDS + P_ATTR] : 0;
       const from = best ? paths[best * PATH_WORDS + P_PEER] & 0xffff : 0;

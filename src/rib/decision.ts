@@ -181,3 +181,54 @@ export function selectBest(v: RibViews, paths: Uint32Array, head: number): numbe
   for (let i = 0; i < n; i++) if (alive[i]) return cand[i];
   return 0;
 }
+
+/** A loser's reason from the first three steps, or its ineligibility: it never met the rest. */
+export function lostEarly(peerWord: number): boolean {
+  const reason = (peerWord & REASON_MASK) >>> 16;
+  return reason === Reason.LocalPref || reason === Reason.AsPathLength || reason === Reason.Origin || reason === Reason.AsLoop;
+}
+
+/**
+ * The first of the first three steps (higher LOCAL_PREF, shorter AS_PATH, lower ORIGIN) at
+ * which path `a` loses to path `b` (a Reason), minus the step at which it wins, or 0 when they
+ * are equal in all three.
+ */
+function earlySteps(meta: Uint32Array, a: number, b: number): number {
+  const ma = a * META_WORDS;
+  const mb = b * META_WORDS;
+  if (meta[ma + M_LOCAL_PREF] !== meta[mb + M_LOCAL_PREF]) return meta[ma + M_LOCAL_PREF] < meta[mb + M_LOCAL_PREF] ? Reason.LocalPref : -Reason.LocalPref;
+  if (meta[ma + M_AS_PATH_LEN] !== meta[mb + M_AS_PATH_LEN]) return meta[ma + M_AS_PATH_LEN] > meta[mb + M_AS_PATH_LEN] ? Reason.AsPathLength : -Reason.AsPathLength;
+  if (meta[ma + M_ORIGIN] !== meta[mb + M_ORIGIN]) return meta[ma + M_ORIGIN] > meta[mb + M_ORIGIN] ? Reason.Origin : -Reason.Origin;
+  return 0;
+}
+
+/**
+ * The best path after one path, record `added`, joined the candidates (new, or replacing one
+ * that had lost in the first three steps), when `best` was the best before: the same answer,
+ * and the same reasons in every record, as selectBest over all of them, without running every
+ * step again when the first three steps decide. They are a lexicographic order (LOCAL_PREF,
+ * AS_PATH length, ORIGIN) and the best before had the least key of all eligible candidates; so
+ * a path worse than it at one of them loses there and changes nothing else, and a path better
+ * than it is the only one left after them and wins, each other eligible path losing at its
+ * first step that differs. A path equal to it in all three goes through every step (MED, which
+ * compares only within a neighbor AS, is not an order).
+ */
+export function decideWithAdded(v: RibViews, paths: Uint32Array, head: number, best: number, added: number): number {
+  if (!markEligible(v, paths, added)) return best; // never a candidate
+  const meta = v.metaWith(Math.max(paths[best * PATH_WORDS + P_ATTR], paths[added * PATH_WORDS + P_ATTR]));
+  const addedAttr = paths[added * PATH_WORDS + P_ATTR];
+  const step = earlySteps(meta, addedAttr, paths[best * PATH_WORDS + P_ATTR]);
+  if (step === 0) return selectBest(v, paths, head);
+  const setReason = (r: number, reason: number) => (paths[r * PATH_WORDS + P_PEER] = (paths[r * PATH_WORDS + P_PEER] & ~REASON_MASK) | (reason << 16));
+  if (step > 0) {
+    setReason(added, step);
+    return best;
+  }
+  for (let r = head; r !== 0; r = paths[r * PATH_WORDS + P_NEXT]) {
+    if (r === added || (paths[r * PATH_WORDS + P_PEER] & REASON_MASK) >>> 16 === Reason.AsLoop) continue;
+    const attr = paths[r * PATH_WORDS + P_ATTR];
+    setReason(r, earlySteps(v.metaWith(attr), attr, addedAttr));
+  }
+  return added;
+}
+

@@ -106,11 +106,12 @@ export function markStale(v: RibViews, f: Family, shard: number, peer: number): 
 }
 
 /**
- * Adds or replaces the path of (peer, pathId); true when something changed, and then `now`
- * (seconds since the epoch) is its time. A new path is added only when `admit()` agrees (a
- * max-prefix block).
+ * Adds or replaces the path of (peer, pathId): its record when added, minus its record when
+ * replaced (its reason word kept: what it lost to before), 0 when nothing changed; `now`
+ * (seconds since the epoch) is then its time. A new path is added only when `admit()` agrees
+ * (a max-prefix block).
  */
-export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number, attr: number, now: number, admit?: () => boolean): boolean {
+export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number, attr: number, now: number, admit?: () => boolean): number {
   const slots = f.slots[shard];
   const paths = v.paths[shard];
   const head = slot * f.words + f.headAt;
@@ -118,13 +119,13 @@ export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, 
     const q = r * PATH_WORDS;
     if ((paths[q + P_PEER] & 0xffff) === peer && paths[q + P_PATH_ID] === pathId) {
       paths[q + P_PEER] &= ~STALE; // announced again by the new session
-      if (paths[q + P_ATTR] === attr) return false;
+      if (paths[q + P_ATTR] === attr) return 0;
       paths[q + P_ATTR] = attr;
       paths[q + P_TIME] = now;
-      return true;
+      return -r;
     }
   }
-  if (admit && !admit()) return false;
+  if (admit && !admit()) return 0;
   const r = allocPath(v, shard);
   const records = v.paths[shard]; // the table may have grown for it
   const q = r * PATH_WORDS;
@@ -135,11 +136,14 @@ export function upsertPath(v: RibViews, f: Family, shard: number, slot: number, 
   records[q + P_NEXT] = slots[head];
   if (slots[head] === 0) v.headers[shard * HEADER_WORDS + H_ROUTED + f.id * 2]++;
   slots[head] = r;
-  return true;
+  return r;
 }
 
-/** Removes the path (peer, pathId) of the prefix in `slot`; true if it was there. */
-export function removePath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number): boolean {
+/**
+ * Removes the path (peer, pathId) of the prefix in `slot`: the record it had (freed, its reason
+ * word still readable until the record is taken again), or 0 when it was not there.
+ */
+export function removePath(v: RibViews, f: Family, shard: number, slot: number, peer: number, pathId: number): number {
   const slots = f.slots[shard];
   const paths = v.paths[shard];
   const head = slot * f.words + f.headAt;
@@ -152,9 +156,9 @@ export function removePath(v: RibViews, f: Family, shard: number, slot: number, 
     if (slots[head] === 0) v.headers[shard * HEADER_WORDS + H_ROUTED + f.id * 2]--;
     if (slots[slot * f.words + f.bestAt] === r) slots[slot * f.words + f.bestAt] = 0;
     freePath(v, shard, r);
-    return true;
+    return r;
   }
-  return false;
+  return 0;
 }
 
 /**

@@ -14,7 +14,8 @@ import {
 import { ReferenceRib } from '../../src/rib/reference.js';
 import type { PeerInfo } from '../../src/rib/pipeline.js';
 import { RibPipeline } from '../../src/rib/pipeline.js';
-import { locRib } from '../../src/rib/query.js';
+import { locRib, pathsAt, prefixAt } from '../../src/rib/query.js';
+import { selectBest } from '../../src/rib/decision.js';
 
 const LOCAL_AS = 65000;
 const T = AttrFlag.Transitive;
@@ -168,5 +169,27 @@ describe('shared-memory RIB vs reference RIB', () => {
     expect(got.size).toBeGreaterThan(20);
     expect([...got.keys()].filter((k) => k.includes(':')).length).toBeGreaterThan(5); // IPv6 too
     expect(Object.fromEntries([...got].sort())).toEqual(Object.fromEntries([...want].sort()));
+    // What the batches kept (best paths chosen against the best before where the first three
+    // steps decide) is what every step over all candidates chooses, reasons included.
+    const v = pipeline.views;
+    v.sync();
+    let prefixes = 0;
+    const differing: string[] = [];
+    for (const f of v.families) {
+      for (let s = 0; s < f.slots.length; s++) {
+        for (let i = 0; i <= f.mask; i++) {
+          const o = i * f.words;
+          if (f.slots[s][o + f.lenAt] === 0 || f.slots[s][o + f.headAt] === 0) continue;
+          prefixes++;
+          const kept = pathsAt(v, f, s, i).map((p) => `${p.peer}:${p.best ? 'best' : p.reason}`);
+          const best = selectBest(v, v.paths[s], f.slots[s][o + f.headAt]);
+          f.slots[s][o + f.bestAt] = best;
+          const full = pathsAt(v, f, s, i).map((p) => `${p.peer}:${p.best ? 'best' : p.reason}`);
+          if (kept.join() !== full.join()) differing.push(`${prefixAt(f, s, i)}: kept ${kept.join(' ')}, every step ${full.join(' ')}`);
+        }
+      }
+    }
+    expect(prefixes).toBeGreaterThan(20);
+    expect(differing).toEqual([]);
   });
 });
