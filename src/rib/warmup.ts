@@ -31,7 +31,7 @@ export function warmUp(shards: number): { batches: number; errors: number } {
   // Detached once here, first: what is compiled below stays.
   const detached = new ArrayBuffer(8);
   structuredClone(detached, { transfer: [detached] });
-  const v = new RibViews(allocateRib(64600, { shards, prefixes: 16_384, prefixes6: 64, paths: 65_536, attributeSets: 8192, attributeBytes: 96 }));
+  const v = new RibViews(allocateRib(64600, { shards, prefixes: 16_384, prefixes6: 64, paths: 65_536, attributeSets: 8192, attributeBytes: 96, attributeIndex: 16_384 }));
   for (const p of WARM_PEERS) {
     v.peers[p.index * PEER_WORDS + PEER_AS] = p.asn;
     v.peers[p.index * PEER_WORDS + PEER_ID] = p.routerId;
