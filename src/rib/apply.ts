@@ -39,6 +39,13 @@ const TOUCHED_LOST_EARLY = 1; // paths removed that had lost in the first three 
 const TOUCHED_ADDED = 2; // one path added (touchedRec), or one that had lost early replaced
 const TOUCHED_FULL = 3; // anything else: every step again
 
+/** `a` copied into a new array of the same kind, `n` long. */
+function grown<T extends Uint8Array | Int32Array | Uint32Array>(a: T, n: number): T {
+  const g = new (a.constructor as new (n: number) => T)(n);
+  g.set(a);
+  return g;
+}
+
 export class BatchApplier {
   private readonly ops = new Ops();
   private readonly parser: UpdateParser;
@@ -402,23 +409,13 @@ export class BatchApplier {
     if (slots[o + f.lenAt] & TOUCHED) return this.touchAt[fam][slot];
     slots[o + f.lenAt] |= TOUCHED;
     if (this.nTouched === this.touched.length) {
-      const t = new Int32Array(this.touched.length * 2);
-      t.set(this.touched);
-      this.touched = t;
-      const tf = new Uint8Array(this.touched.length);
-      tf.set(this.touchedFamily);
-      this.touchedFamily = tf;
-      const b = new Uint32Array(this.touchedBest.length * 2);
-      b.set(this.touchedBest);
-      this.touchedBest = b;
-      const grow = <T extends Uint8Array | Int32Array>(a: T): T => {
-        const g = new (a.constructor as new (n: number) => T)(this.touched.length);
-        g.set(a);
-        return g;
-      };
-      this.touchedKind = grow(this.touchedKind);
-      this.touchedRec = grow(this.touchedRec);
-      this.touchedBestRec = grow(this.touchedBestRec);
+      const n = this.touched.length * 2;
+      this.touched = grown(this.touched, n);
+      this.touchedFamily = grown(this.touchedFamily, n);
+      this.touchedBest = grown(this.touchedBest, n * 2);
+      this.touchedKind = grown(this.touchedKind, n);
+      this.touchedRec = grown(this.touchedRec, n);
+      this.touchedBestRec = grown(this.touchedBestRec, n);
     }
     const best = slots[o + f.bestAt];
     const paths = this.v.paths[s];

@@ -225,12 +225,12 @@ export function pathsPerShard(s: RibSizing): number {
   return Math.min(Math.ceil((s.paths / s.shards) * 1.25) + 1, Math.floor(BUFFER_MAX / PATH_BYTES));
 }
 
-/** The RIB's tables for `sizing` (what it leaves out from DEFAULT_SIZING). */
 /** A growable SharedArrayBuffer of `start` octets (at most `max`) that may grow to `max`. */
 function growable(start: number, max: number): GrowableSharedArrayBuffer {
   return new GrowableSharedArrayBuffer(Math.min(start, max), { maxByteLength: max });
 }
 
+/** The RIB's tables for `partial` (what it leaves out from DEFAULT_SIZING). */
 export function allocateRib(localAs: number, partial: Partial<RibSizing> = DEFAULT_SIZING, alwaysCompareMed = false, routerId = 0, collector = false): RibBuffers {
   const sizing: RibSizing = { ...DEFAULT_SIZING, ...partial };
   const slots = slotsPerShard(sizing);
@@ -300,11 +300,19 @@ export class RibViews {
     this.shardMask = buffers.sizing.shards - 1;
   }
 
-  /** Every table as it is now, grown by any thread: before a batch, and after one. */
+  /** Every table as it is now, grown by any thread (a reader outside the workers' shard turns). */
   sync(): void {
+    this.syncAttributeTables();
+    for (let s = 0; s < this.paths.length; s++) this.syncPaths(s);
+  }
+
+  /**
+   * The attribute index, sets and bytes as they are now: a worker before each batch (a shard's
+   * path records are synced at its turn, syncPaths).
+   */
+  syncAttributeTables(): void {
     this.syncAttrIndex();
     this.syncAttributes();
-    for (let s = 0; s < this.paths.length; s++) this.syncPaths(s);
   }
 
   /** The attribute sets and their bytes as they are now (another worker may have grown them). */

@@ -9,7 +9,6 @@ import type { Policy } from '../policy/policy.js';
 import { emptyResult, unpackResult, type BatchResult, type PeerContext, type PolicyRef } from './apply.js';
 import {
   allocateRib,
-  DEFAULT_SIZING,
   growAttrIndex,
   INDEX_SLOTS_MAX,
   MAX_PEERS,
@@ -134,7 +133,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
 
   constructor(opts: RibOptions) {
     super();
-    this.buffers = allocateRib(opts.localAs, { ...DEFAULT_SIZING, ...opts.sizing }, opts.alwaysCompareMed ?? false, opts.routerId ?? 0, opts.collector ?? false);
+    this.buffers = allocateRib(opts.localAs, opts.sizing, opts.alwaysCompareMed ?? false, opts.routerId ?? 0, opts.collector ?? false);
     this.views = new RibViews(this.buffers);
     this.workers = opts.workers ?? Math.max(1, availableParallelism());
     this.pool = createPool(this.workers, this.buffers, parseFault(opts.fault ?? process.env.RIBSTORM_FAULT));
@@ -320,6 +319,13 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     }
   }
 
+  /** A task no longer runs (it ended, or its worker was lost): its share of the index is free. */
+  private stopped(q: Queued): void {
+    this.running--;
+    this.mayIntern -= q.mayIntern ?? 0;
+    q.mayIntern = 0;
+  }
+
   private growIndex(): void {
     const t = performance.now();
     const slots = growAttrIndex(this.views);
@@ -354,9 +360,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       this.finish(q, { ...emptyResult(), error: { code: 6, subcode: 8, data: [], detail, internal: true } });
       return;
     }
-    this.running--;
-    this.mayIntern -= q.mayIntern ?? 0;
-    q.mayIntern = 0;
+    this.stopped(q);
     const redo = q.task.kind === 'flush' ? q.task.how : q.task.kind === 'recover' ? q.task.redo : undefined;
     this.queue.unshift({ task: { kind: 'recover', seq: q.task.seq, peer: q.peer, redo }, peer: q.peer, resolve: q.resolve, lost: { task, detail: q.lost?.detail ?? detail, tries } });
     this.pump();
@@ -384,10 +388,8 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
    * it (what a peer's path count after a flush needs).
    */
   private finish(q: Queued, result: BatchResult, events?: EncodedEvents): void {
-    this.running--;
+    this.stopped(q);
     this.inFlight--;
-    this.mayIntern -= q.mayIntern ?? 0;
-    q.mayIntern = 0;
     if (this.views.attributeSets * 2 > this.views.attrIndex.length) this.growing = true;
     // The next batch goes to the free worker before this one's changes are exported, so the
     // workers are not idle while the main thread packs UPDATEs.

@@ -50,7 +50,7 @@ try {
 export default function run(task: RibTask): BatchResult | Uint32Array | RibTaskOutput {
   let result: BatchResult;
   let events: EncodedEvents | undefined;
-  views.sync(); // tables grown since our last batch, by the pipeline or another worker
+  views.syncAttributeTables(); // grown since our last batch, by the pipeline or another worker
   if (task.kind === 'flush') result = applier.flushPeer(task.seq, task.peer, task.how);
   else if (task.kind === 'recover') result = applier.recover(task.seq, task.peer, task.redo);
   else {
