@@ -79,10 +79,18 @@ class Outgoing {
   }
 
   private headText(): string {
-    const h = this.head;
-    // Addresses, AS numbers and ids need no escaping; the host name is quoted by JSON.stringify.
-    return `{"type":"ris_message","data":{"peer":"${h.peer}","peer_asn":"${h.peer_asn}","id":"${h.id}","host":${JSON.stringify(h.host)},"type":"${h.type}"`;
+    const [before, after] = envelopeText(this.head);
+    return before + this.head.id + after;
   }
+}
+
+/**
+ * A ris_message's text up to its envelope's id, and from after the id to where the body's
+ * fields go. Addresses, AS numbers and ids need no escaping; the host name is quoted by
+ * JSON.stringify.
+ */
+function envelopeText(h: RisData): [string, string] {
+  return [`{"type":"ris_message","data":{"peer":"${h.peer}","peer_asn":"${h.peer_asn}","id":"`, `","host":${JSON.stringify(h.host)},"type":"${h.type}"`];
 }
 
 /** Whether a subscription reads more than the envelope (then the body is parsed). */
@@ -137,11 +145,16 @@ export class RouteStream {
     watchRisMessages(n, (type, fields) => this.publish(n, type, fields));
   }
 
+  /** The envelope's id of message number `k`: this host and `k` in hex (BatchText writes the same). */
+  private messageId(k: number): string {
+    return `${this.host}-${k.toString(16)}`;
+  }
+
   private envelope(n: Neighbor, type: RisData['type']): RisData {
     return {
       peer: n.config.address,
       peer_asn: String(n.session?.peerAs ?? n.config.remoteAs),
-      id: `${this.host}-${(this.counter++).toString(16)}`,
+      id: this.messageId(this.counter++),
       host: this.host,
       type,
     } as RisData;
@@ -170,7 +183,7 @@ export class RouteStream {
     for (const c of [...this.clients.values()]) {
       if (c.subs.length === 0) continue;
       if (c.msgpack || c.subs.some(looksInside)) {
-        each ??= batch.json.map((body, i) => new Outgoing({ ...head, id: `${this.host}-${(base + i).toString(16)}` }, body));
+        each ??= batch.json.map((body, i) => new Outgoing({ ...head, id: this.messageId(base + i) }, body));
         this.deliverTo(c, each);
         continue;
       }
@@ -389,8 +402,9 @@ class BatchText {
     /** The first message's id number. */
     private readonly base: number,
   ) {
-    this.before = ascii(`{"type":"ris_message","data":{"peer":"${head.peer}","peer_asn":"${head.peer_asn}","id":"${head.host}-`);
-    this.after = ascii(`","host":${JSON.stringify(head.host)},"type":"UPDATE",`);
+    const [before, after] = envelopeText(head);
+    this.before = ascii(`${before}${head.host}-`);
+    this.after = ascii(`${after},`);
   }
 
   lines(raw: boolean): { all: Buffer; each(fn: (line: Buffer) => void): void } {
