@@ -6,7 +6,8 @@
 import { describe, expect, it } from 'vitest';
 import { type PeerContext } from '../../src/rib/apply.js';
 import { RibPipeline } from '../../src/rib/pipeline.js';
-import { encodeUpdate, AsPathSegmentType, AttrFlag, AttrType } from '../../src/packet/index.js';
+import { AttrType } from '../../src/packet/index.js';
+import { announce, attrs, O } from '../helpers/lab.js';
 import { countPaths, locRib } from '../../src/rib/query.js';
 import { allocateRib, ARENA_START, PATHS_START, RibViews, SETS_START } from '../../src/rib/memory.js';
 import { spawnSync } from 'node:child_process';
@@ -14,21 +15,8 @@ import { spawnSync } from 'node:child_process';
 const LOCAL_AS = 65000;
 const START_SLOTS = 1024;
 
-function announce(prefix: string, path: number[], med: number): Uint8Array {
-  return encodeUpdate(
-    {
-      withdrawn: [],
-      attributes: [
-        { type: AttrType.ORIGIN, flags: AttrFlag.Transitive, origin: 0 },
-        { type: AttrType.AS_PATH, flags: AttrFlag.Transitive, segments: [{ type: AsPathSegmentType.AS_SEQUENCE, asns: path }] },
-        { type: AttrType.NEXT_HOP, flags: AttrFlag.Transitive, nextHop: '198.18.0.9' },
-        { type: AttrType.MULTI_EXIT_DISC, flags: AttrFlag.Optional, med },
-      ],
-      nlri: [{ prefix }],
-    },
-    { asn4: true },
-  );
-}
+const announceWithMed = (prefix: string, path: number[], med: number): Uint8Array =>
+  announce(attrs(path, [{ type: AttrType.MULTI_EXIT_DISC, flags: O, med }]), [prefix]);
 
 /** The messages in one shared buffer and its (offset, length) pairs, in batches of `per`. */
 function batches(msgs: Uint8Array[], per: number): { sab: SharedArrayBuffer; batches: Uint32Array[] } {
@@ -59,7 +47,7 @@ describe('the attribute index', () => {
       const prefix = (k: number) => `10.${k >> 8}.${k & 255}.0/24`;
       const peers = [64601, 64602].map((asn, i) => ({ asn, index: rib.addPeer({ asn, routerId: 0x0a000001 + i, address: 0x7f006401 + i, ibgp: false }) }));
       // Every UPDATE its own attribute set (MED k), the two peers' sets distinct (first AS).
-      const feeds = peers.map((p) => batches(Array.from({ length: N }, (_, k) => announce(prefix(k), [p.asn, 100 + (k % 50)], k)), 250));
+      const feeds = peers.map((p) => batches(Array.from({ length: N }, (_, k) => announceWithMed(prefix(k), [p.asn, 100 + (k % 50)], k)), 250));
       const submitAll = () => Promise.all(feeds.flatMap((f, i) => f.batches.map((d) => rib.submitUpdates(peers[i].index, ctx, f.sab, d))));
       const first = await submitAll();
       expect(first.filter((r) => r.error)).toEqual([]);
