@@ -6,14 +6,16 @@
 // the filter first, then an END_OF_RIB marker, then what changed meanwhile and after: nothing
 // is lost in between. `socketOptions.format = "msgpack"` switches a client to binary msgpack
 // frames; `socketOptions.batch = true` (for high-rate clients) puts a batch's messages in one
-// frame: JSON lines, or one msgpack array. A client that cannot keep up gets one `ris_error`
-// and is closed.
+// frame: JSON lines, or one msgpack array. UPDATE events trail the RIB when it is busy (they
+// are written at the lowest priority: rib/eventLane.ts); a client whose queue is over half its
+// bound holds them back until it has read it. A client that cannot keep up (its queue full, or
+// the UPDATEs held back for it past the lane's bound) gets one `ris_error` and is closed.
 
 import { hostname } from 'node:os';
 import { log } from '../log.js';
 import { pack } from 'msgpackr';
 import type { Neighbor } from '../neighbor/neighbor.js';
-import { storedPathEvent, type UpdateEventBatch, type UpdateEventMode } from '../rib/events.js';
+import { ID_DIGITS, storedPathEvent, type EventEnvelope, type UpdateEventBatch, type UpdateEventMode } from '../rib/events.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { watchRisMessages } from './risMessages.js';
 import { FilterError, matches, parseSubscription, rowMatches, type RisData, type Subscription } from './risFilter.js';
@@ -103,6 +105,8 @@ export class RouteStream {
   private mode: UpdateEventMode = 'off';
   /** Messages dropped because a client could not keep up (it was closed). */
   dropped = 0;
+  /** Clients behind: UPDATE events are held back for them until they have read their queue. */
+  private readonly behind = new Set<Client>();
 
   readonly handler: SocketHandler = {
     open: (peer) => {
@@ -115,6 +119,8 @@ export class RouteStream {
     },
     message: (peer, data) => this.onMessage(peer, data),
     close: (peer) => {
+      const c = this.clients.get(peer);
+      if (c) this.caughtUp(c);
       this.clients.delete(peer);
       this.updateMode();
     },
@@ -127,12 +133,18 @@ export class RouteStream {
     private readonly bufferBytes = SOCKET_BUFFER_BYTES,
   ) {
     speaker.rib!.on('updates', (index, events) => this.updates(index, events));
+    speaker.rib!.on('updatesBackedUp', () => {
+      for (const c of [...this.behind]) this.tooSlow(c, 'client too slow: the UPDATEs held back for it passed the server\'s bound');
+    });
     for (const n of speaker.neighbors.values()) this.watchNeighbor(n);
     speaker.on('neighborAdded', (n) => this.watchNeighbor(n));
   }
 
   close(): void {
-    for (const c of this.clients.values()) c.peer.close(1001, 'shutting down');
+    for (const c of this.clients.values()) {
+      this.caughtUp(c);
+      c.peer.close(1001, 'shutting down');
+    }
     this.clients.clear();
     this.updateMode();
   }
@@ -145,24 +157,28 @@ export class RouteStream {
     watchRisMessages(n, (type, fields) => this.publish(n, type, fields));
   }
 
-  /** The envelope's id of message number `k`: this host and `k` in hex (BatchText writes the same). */
+  /** The envelope's id of message number `k`: this host and `k` in hex, ID_DIGITS of them (BatchText writes the same). */
   private messageId(k: number): string {
-    return `${this.host}-${k.toString(16)}`;
+    return `${this.host}-${k.toString(16).padStart(ID_DIGITS, '0')}`;
   }
 
-  private envelope(n: Neighbor, type: RisData['type']): RisData {
-    return {
-      peer: n.config.address,
-      peer_asn: String(n.session?.peerAs ?? n.config.remoteAs),
-      id: this.messageId(this.counter++),
-      host: this.host,
-      type,
-    } as RisData;
+  /** The envelope the events' thread writes a peer's UPDATE events in (their ids left for BatchText). */
+  private envelopeOf(index: number): EventEnvelope | undefined {
+    const n = this.speaker.neighborAt(index);
+    if (!n) return undefined;
+    const [before, after] = envelopeText({ peer: n.config.address, peer_asn: String(n.session?.peerAs ?? n.config.remoteAs), host: this.host, type: 'UPDATE' } as RisData);
+    return { before: `${before}${this.host}-`, after };
   }
 
+  /**
+   * A session's message, after the events of the UPDATEs its peer sent before it (those may
+   * trail: rib/eventLane.ts); its id is given when it goes out, in order with theirs.
+   */
   private publish(n: Neighbor, type: RisData['type'], fields: object): void {
     if (this.clients.size === 0) return;
-    this.deliver([new Outgoing(this.envelope(n, type), JSON.stringify({ timestamp: Date.now() / 1000, ...fields }))]);
+    const head = { peer: n.config.address, peer_asn: String(n.session?.peerAs ?? n.config.remoteAs), host: this.host, type } as RisData;
+    const body = JSON.stringify({ timestamp: Date.now() / 1000, ...fields });
+    this.speaker.rib!.afterUpdatesHandedOn(() => this.deliver([new Outgoing({ ...head, id: this.messageId(this.counter++) }, body)]));
   }
 
   /**
@@ -248,10 +264,20 @@ export class RouteStream {
     }
     // JSON in bytes (BatchText) still goes as text; msgpack as binary.
     c.peer.send(data, c.msgpack);
+    if (c.peer.buffered > this.bufferBytes / 2 && !this.behind.has(c)) {
+      this.behind.add(c);
+      this.speaker.rib!.holdUpdates(c);
+      void c.peer.drained().then(() => this.caughtUp(c));
+    }
+  }
+
+  private caughtUp(c: Client): void {
+    if (this.behind.delete(c)) this.speaker.rib!.releaseUpdates(c);
   }
 
   private tooSlow(c: Client, reason: string): void {
     this.dropped++;
+    this.caughtUp(c);
     this.clients.delete(c.peer);
     this.error(c.peer, `${reason}; disconnected`, c.msgpack);
     c.peer.close(1008, 'too slow');
@@ -377,6 +403,7 @@ export class RouteStream {
     }
     if (mode !== this.mode) {
       this.mode = mode;
+      this.speaker.rib?.envelopeUpdates(mode === 'off' ? undefined : (index) => this.envelopeOf(index));
       this.speaker.rib?.watchUpdates(mode, this);
     }
   }
@@ -385,10 +412,13 @@ export class RouteStream {
 const ascii = (s: string) => Buffer.from(s, 'utf8');
 
 /**
- * A batch's UPDATE messages as RIS Live JSON text, built from the workers' bytes without strings:
- * per message the envelope's fields (peer, peer_asn, id, host, type), then the body's. Built at
- * most once per batch with raw and once without, for every client that takes the whole batch:
- * all messages joined by newlines (a batched frame), each message a view into it.
+ * A batch's UPDATE messages as RIS Live JSON text, from the events' thread's bytes without
+ * strings: per message the envelope's fields (peer, peer_asn, id, host, type), then the body's.
+ * When that thread wrote each message whole (the batch's envelope) and as the client wants it
+ * (with raw, or none has raw), its bytes are the text: only the ids are written in. Otherwise
+ * it is built, at most once per batch with raw and once without. For every client that takes
+ * the whole batch: all messages joined by newlines (a batched frame), each message a view into
+ * it.
  */
 class BatchText {
   private readonly built: Array<{ all: Buffer; ends: Uint32Array } | undefined> = [undefined, undefined];
@@ -408,7 +438,7 @@ class BatchText {
   }
 
   lines(raw: boolean): { all: Buffer; each(fn: (line: Buffer) => void): void } {
-    const b = (this.built[raw ? 1 : 0] ??= this.build(raw));
+    const b = (this.built[raw ? 1 : 0] ??= this.whole(raw) ?? this.build(raw));
     return {
       all: b.all,
       each(fn) {
@@ -417,13 +447,30 @@ class BatchText {
     };
   }
 
+  /** The events' thread's bytes with the ids written in, when they are what the client takes. */
+  private whole(raw: boolean): { all: Buffer; ends: Uint32Array } | undefined {
+    const { batch, base } = this;
+    const e = batch.envelope;
+    const n = batch.length;
+    if (e === undefined) return undefined;
+    if (!raw) for (let i = 0; i < n; i++) if (batch.rawAt(i) !== batch.end(i) - 1) return undefined;
+    const all = Buffer.from(batch.bytes.buffer, batch.bytes.byteOffset, batch.bytes.byteLength);
+    if (n > 0 && batch.lineEnd(n - 1) !== all.length) throw new Error(`a batch's event index does not end at its ${all.length} bytes`);
+    const ends = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      writeHex(all, batch.lineStart(i) + e.before, base + i, ID_DIGITS);
+      ends[i] = batch.lineEnd(i);
+    }
+    return { all, ends };
+  }
+
   private build(raw: boolean): { all: Buffer; ends: Uint32Array } {
     const { batch, before, after, base } = this;
     const n = batch.length;
     const src = batch.bytes;
     // Without raw, a body ends at its raw field and both objects are closed: "}}".
     let total = n - 1;
-    for (let i = 0; i < n; i++) total += before.length + hexDigits(base + i) + after.length + (raw ? batch.end(i) : batch.rawAt(i)) - batch.start(i) - 1 + (raw ? 1 : 2);
+    for (let i = 0; i < n; i++) total += before.length + ID_DIGITS + after.length + (raw ? batch.end(i) : batch.rawAt(i)) - batch.start(i) - 1 + (raw ? 1 : 2);
     // Every line within the batch's bytes, or what it lacks would go out as whatever memory held.
     if (n > 0 && (batch.end(n - 1) > src.length || batch.start(n - 1) > batch.end(n - 1))) throw new Error(`a batch's event index points past its ${src.length} bytes`);
     const all = Buffer.allocUnsafe(total);
@@ -433,7 +480,7 @@ class BatchText {
       if (i > 0) all[o++] = 0x0a;
       all.set(before, o);
       o += before.length;
-      o = writeHex(all, o, base + i);
+      o = writeHex(all, o, base + i, ID_DIGITS);
       all.set(after, o);
       o += after.length;
       const s = batch.start(i) + 1;
@@ -449,24 +496,14 @@ class BatchText {
   }
 }
 
-function hexDigits(v: number): number {
-  let d = 1;
-  while (v >= 16) {
-    v = Math.floor(v / 16);
-    d++;
-  }
-  return d;
-}
-
-/** v in lowercase hex at out[o]; returns the offset past it. */
-function writeHex(out: Uint8Array, o: number, v: number): number {
-  const end = o + hexDigits(v);
-  let p = end;
-  do {
+/** v in lowercase hex at out[o], zero-padded to `digits`; returns the offset past it. */
+function writeHex(out: Uint8Array, o: number, v: number, digits: number): number {
+  const end = o + digits;
+  for (let p = end; p > o; ) {
     const d = v % 16;
     out[--p] = d < 10 ? 48 + d : 87 + d;
     v = Math.floor(v / 16);
-  } while (v > 0);
+  }
   return end;
 }
 

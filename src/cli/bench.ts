@@ -208,7 +208,7 @@ export async function bench(argv: string[]): Promise<number> {
       const a = r.api;
       const announced = peerCount * prefixes;
       lines.push(
-        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | ${r.target.endsWith('API queries') ? '' : `stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'}`} |`,
+        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | ${r.target.endsWith('API queries') ? '' : `stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'}, the last ${(a.streamTrailMs / 1000).toFixed(2)} s after convergence`} |`,
       );
     }
     for (const r of round) {

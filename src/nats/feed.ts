@@ -45,7 +45,7 @@ export class NatsFeed {
       // A new session's parameters are known now; the message waits for the earlier batches.
       if (type === 'RIS_PEER_STATE' && n.session) this.sessions.delete(n);
       const session = this.session(n);
-      this.speaker.rib!.afterHandedOn(() => this.message(n, session, type, fields));
+      this.speaker.rib!.afterUpdatesHandedOn(() => this.message(n, session, type, fields));
     });
   }
 

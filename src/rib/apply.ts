@@ -105,19 +105,13 @@ export class BatchApplier {
       // Before this batch takes its first shard turn: every later batch of the peer sees it.
       Atomics.store(this.v.peers, peer * PEER_WORDS + PEER_RESET, 1);
     }
-    this.received = i >> 1;
+    result.received = i >> 1;
     if (ctx.maxAsPath && this.ops.n) this.rules.maxAsPath(ctx.maxAsPath, result);
     if (ctx.otc && this.ops.n) this.rules.otc(ctx.otc, ctx.ebgp, result);
     if (ctx.policy && this.ops.n) this.rules.policy(ctx.policy, ctx.ebgp, result);
     this.applyOps(seq, peer, result);
     return result;
   }
-
-  /**
-   * How many UPDATEs of the last batch applyUpdates() ran count as received: those before the
-   * one that ended the session, or none when an earlier batch of the peer had ended it.
-   */
-  received = 0;
 
   /**
    * Removes every path of a peer whose session went down, or with `how` 'stale' only those
@@ -201,7 +195,7 @@ export class BatchApplier {
       // and nothing of this batch counts, not even what nothing would be applied for.
       if (s === 0 && !result.error && Atomics.load(this.v.peers, peer * PEER_WORDS + PEER_RESET) !== 0) {
         apply = false;
-        this.received = 0;
+        result.received = 0;
       }
       if (!apply) return;
       // An injected fault (tests) stops after half the shard's operations.

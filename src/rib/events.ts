@@ -83,42 +83,61 @@ export interface UpdateWatch {
 const ORIGINS = ['IGP', 'EGP', 'INCOMPLETE'] as const;
 
 /**
- * A batch's events as they travel from a worker: JSON texts, one per line, as ASCII bytes, and
- * where each line ends and where its `raw` field starts (both buffers transferred, not copied).
+ * A batch's events as they travel from the events' thread: JSON texts, one per line, as ASCII
+ * bytes, and where each line ends and where its `raw` field starts (both buffers transferred,
+ * not copied). With an envelope (EventEnvelope), each line is the whole RIS Live message.
  */
 export interface EncodedEvents {
   bytes: Uint8Array;
-  /** Per line: the offset just past it (its newline, or the end), and where `,"raw":` starts (the closing brace's offset without raw). */
+  /** Per line: the offset just past its body (its closing brace), and where `,"raw":` starts (that brace's offset without raw). */
   index: Uint32Array;
+  /** The envelope's bytes in front of each body (0: none); its id's digits start `before` bytes into the line. */
+  envelope?: { head: number; before: number };
 }
 
-/** The worker's buffer for a batch's events (grows once to the largest batch, then reused). */
+/**
+ * A stream's envelope around each event (api/stream.ts): `before` up to the message id's
+ * digits, ID_DIGITS zeros for them (the stream writes the id as it sends the batch), `after` up
+ * to the body's first field; the body's opening brace becomes a comma and one more closing
+ * brace ends the message.
+ */
+export interface EventEnvelope {
+  before: string;
+  after: string;
+}
+
+/** The message id's digits in an envelope: lowercase hex, zero-padded. */
+export const ID_DIGITS = 12;
+
+/** The thread's buffer for a batch's events (grows once to the largest batch, then reused). */
 const out = new JsonBytes();
 let ends = new Uint32Array(1024);
 
 /**
  * The events of the first `count` UPDATEs at `descriptors` (offset, length pairs) in `bytes`
- * (those the batch received: BatchApplier.received), as JSON texts, one per line, or undefined
- * when there are none. End-of-RIB markers make no event.
+ * (those the batch received), as JSON texts, one per line, each in `envelope` when given, or
+ * undefined when there are none. End-of-RIB markers make no event.
  */
-export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch): EncodedEvents | undefined {
+export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, count: number, ctx: CodecContext, watch: UpdateWatch, envelope?: EventEnvelope): EncodedEvents | undefined {
   out.len = 0;
   if (ends.length < count * 2) ends = new Uint32Array(count * 2);
   const time = Buffer.from(String(watch.time), 'latin1');
+  const before = envelope && Buffer.from(envelope.before, 'utf8');
+  const head = envelope && Buffer.concat([before!, Buffer.alloc(ID_DIGITS, 0x30), Buffer.from(envelope.after, 'utf8')]);
   let lines = 0;
   for (let i = 0; i < count * 2; i += 2) {
     const msg = bytes.subarray(descriptors[i], descriptors[i + 1] + descriptors[i]);
     if (endOfRibFamily(msg)) continue;
-    if (lines > 0) {
-      out.reserve(1);
-      out.byte(0x0a);
-    }
+    const lineAt = out.len;
+    out.reserve(1 + (head?.length ?? 0));
+    if (lines > 0) out.byte(0x0a);
+    if (head) out.bytes(head);
     const start = out.len;
     let rawAt = writeUpdateEvent(out, msg, ctx, time, watch.raw);
     if (rawAt < 0) {
       const text = eventText(msg, ctx, watch);
       if (text === null) {
-        out.len = start - (lines > 0 ? 1 : 0);
+        out.len = lineAt;
         continue;
       }
       // The codec's text is ASCII too (addresses, numbers, hex); raw, when there, is last.
@@ -129,10 +148,18 @@ export function encodeUpdateEvents(bytes: Uint8Array, descriptors: Uint32Array, 
     }
     ends[lines * 2] = out.len;
     ends[lines * 2 + 1] = rawAt;
+    if (head) {
+      // In the envelope: the body's fields follow the envelope's, and the message is closed.
+      out.buf[start] = 0x2c;
+      out.reserve(1);
+      out.byte(0x7d);
+    }
     lines++;
   }
   if (lines === 0) return undefined;
-  return { bytes: out.take(), index: ends.slice(0, lines * 2) };
+  const events: EncodedEvents = { bytes: out.take(), index: ends.slice(0, lines * 2) };
+  if (head) events.envelope = { head: head.length, before: before!.length };
+  return events;
 }
 /** The codec's way to an event's text (what eventJson.ts leaves to it). */
 export function eventText(msg: Uint8Array, ctx: CodecContext, watch: UpdateWatch): string | null {
@@ -150,17 +177,21 @@ export function eventText(msg: Uint8Array, ctx: CodecContext, watch: UpdateWatch
 
 /**
  * A batch's events on the main thread: one JSON text per UPDATE (a RIS Live `data` object
- * without the envelope's fields, `raw` last) in `bytes`, read as text or parsed only when asked.
+ * without the envelope's fields, `raw` last) in `bytes`, read as text or parsed only when asked;
+ * with `envelope`, each line is the whole message, the body after the envelope's fields.
  */
 export class UpdateEventBatch {
   readonly bytes: Uint8Array;
   readonly index: Uint32Array;
+  /** The envelope written around each body, its length and where its id's digits are (EncodedEvents). */
+  readonly envelope?: { head: number; before: number };
   private texts?: string[];
   private parsed: Array<UpdateEvent | undefined>;
 
   constructor(events: EncodedEvents) {
     this.bytes = events.bytes;
     this.index = events.index;
+    this.envelope = events.envelope;
     this.parsed = new Array(this.length);
   }
 
@@ -168,12 +199,22 @@ export class UpdateEventBatch {
     return this.index.length >> 1;
   }
 
-  /** Where line i starts. */
-  start(i: number): number {
-    return i === 0 ? 0 : this.index[i * 2 - 2] + 1;
+  /** Where line i starts (its envelope, when there is one). */
+  lineStart(i: number): number {
+    return i === 0 ? 0 : this.lineEnd(i - 1) + 1;
   }
 
-  /** Just past line i's closing brace. */
+  /** Just past line i. */
+  lineEnd(i: number): number {
+    return this.index[i * 2] + (this.envelope ? 1 : 0);
+  }
+
+  /** Where line i's body starts (its opening brace; in an envelope, the comma in its place). */
+  start(i: number): number {
+    return this.lineStart(i) + (this.envelope?.head ?? 0);
+  }
+
+  /** Just past the body's closing brace. */
   end(i: number): number {
     return this.index[i * 2];
   }
@@ -183,11 +224,11 @@ export class UpdateEventBatch {
     return this.index[i * 2 + 1];
   }
 
-  /** Each line as text. */
+  /** Each body as text (the envelope's fields not in it). */
   get json(): string[] {
     if (!this.texts) {
       const b = Buffer.from(this.bytes.buffer, this.bytes.byteOffset, this.bytes.byteLength);
-      this.texts = Array.from({ length: this.length }, (_, i) => b.toString('latin1', this.start(i), this.end(i)));
+      this.texts = Array.from({ length: this.length }, (_, i) => (this.envelope ? `{${b.toString('latin1', this.start(i) + 1, this.end(i))}` : b.toString('latin1', this.start(i), this.end(i))));
     }
     return this.texts;
   }

@@ -26,10 +26,11 @@ import {
   type RibBuffers,
   type RibSizing,
 } from './memory.js';
-import { UpdateEventBatch, type EncodedEvents, type UpdateEventMode, type UpdateWatch } from './events.js';
+import type { EventEnvelope, UpdateEventBatch, UpdateEventMode, UpdateWatch } from './events.js';
+import { copyReceived, UpdateEventLane, type ReceivedCopy } from './eventLane.js';
 import { parseFault } from './fault.js';
 import { createPool } from './pool.js';
-import type { RibTask, RibTaskOutput } from './worker.js';
+import type { RibTask } from './worker.js';
 
 export interface RibOptions {
   localAs: number;
@@ -80,6 +81,8 @@ interface Queued {
   mayIntern?: number;
   /** A recovery: what the lost task was, why, and how often it has been tried. */
   lost?: { task: 'updates' | 'flush'; detail: string; tries: number };
+  /** A batch of UPDATEs submitted while someone watched them (watchUpdates). */
+  watch?: UpdateWatch;
 }
 
 export interface PeerInfo {
@@ -99,10 +102,16 @@ export interface RibPipelineEvents {
   /** Best-path changes of one batch, in batch order. */
   changes: [result: BatchResult, peer: number];
   /**
-   * The UPDATEs of one batch as received (events.ts), while watchUpdates() asks for them:
-   * right after the batch's 'changes', so the RIB already holds what they brought.
+   * The UPDATEs of one batch as received (events.ts), while watchUpdates() asks for them: in
+   * batch order, after the batch's 'changes' (the RIB already holds what they brought), written
+   * on the events' thread at the lowest priority (eventLane.ts), so possibly well after.
    */
   updates: [peer: number, events: UpdateEventBatch];
+  /**
+   * The received UPDATEs waiting to be handed on as 'updates' passed EVENT_BACKLOG_BYTES while
+   * a watcher held them back (holdUpdates): no batch is handed out until they go down.
+   */
+  updatesBackedUp: [];
   /** A 'changes' or 'updates' listener threw. */
   listenerError: [error: unknown];
   /** A batch the RIB failed (see WorkerFault); its peer's session is to be reset. */
@@ -118,7 +127,14 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   readonly workers: number;
   private seq = 0;
   private nextToEmit = 0;
-  private readonly done = new Map<number, { result: BatchResult; peer: number; flush?: (r: BatchResult) => void; flushAll: boolean; events?: EncodedEvents }>();
+  private readonly done = new Map<number, { result: BatchResult; peer: number; flush?: (r: BatchResult) => void; flushAll: boolean; received?: ReceivedCopy; ctx?: PeerContext; watch?: UpdateWatch }>();
+  /** Watched batches' UPDATEs on their way to 'updates'. */
+  private readonly lane = new UpdateEventLane(
+    (peer, events) => this.emit('updates', peer, events),
+    (e) => this.emit('listenerError', e),
+    () => this.pump(),
+    () => this.emit('updatesBackedUp'),
+  );
   private inFlight = 0;
   private running = 0;
   private readonly queue: Queued[] = [];
@@ -209,10 +225,10 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   private readonly watchers = new Map<object, UpdateEventMode>();
 
   /**
-   * Asks the workers for an 'updates' event per batch submitted from now on ('decoded' or
-   * 'raw'), or for none ('off', the default: no decoding at all), on behalf of `who` (the
-   * route stream, a NATS feed...): batches carry what the most demanding watcher asks, and
-   * none once every watcher said 'off'. Batches already submitted keep their mode.
+   * Asks for an 'updates' event per batch submitted from now on ('decoded' or 'raw'), or for
+   * none ('off', the default: nothing copied or decoded), on behalf of `who` (the route stream,
+   * a NATS feed...): batches carry what the most demanding watcher asks, and none once every
+   * watcher said 'off'. Batches already submitted keep their mode.
    */
   watchUpdates(mode: UpdateEventMode, who: object = this): void {
     if (mode === 'off') this.watchers.delete(who);
@@ -235,11 +251,44 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     else this.barriers.push([this.seq, fn]);
   }
 
+  /**
+   * Runs `fn` once every batch submitted so far has been handed on and so have its 'updates'
+   * (which may trail: eventLane.ts): a watcher's message about a peer (its going down) then
+   * follows the events of the UPDATEs that peer sent before.
+   */
+  afterUpdatesHandedOn(fn: () => void): void {
+    this.afterHandedOn(() => this.lane.after(fn));
+  }
+
+  /**
+   * Has each peer's events written whole in the envelope `of` gives (the route stream's, with
+   * room for the ids it gives as it sends them; undefined: bodies only), or none from now on.
+   */
+  envelopeUpdates(of: ((peer: number) => EventEnvelope | undefined) | undefined): void {
+    this.lane.envelope = of;
+  }
+
+  /**
+   * `who`'s reader is behind: 'updates' wait (their UPDATEs copied, up to EVENT_BACKLOG_BYTES,
+   * then 'updatesBackedUp') until releaseUpdates(who).
+   */
+  holdUpdates(who: object): void {
+    this.lane.hold(who);
+  }
+
+  releaseUpdates(who: object): void {
+    this.lane.release(who);
+  }
+
+  /** Resolves once every batch submitted before the call has had its 'updates' handed on. */
+  updatesHandedOn(): Promise<void> {
+    return new Promise((resolve) => this.afterUpdatesHandedOn(resolve));
+  }
+
   /** Applies the UPDATEs at `descriptors` (offset, length pairs) in `buffer` for `peer`. */
   submitUpdates(peer: number, ctx: PeerContext, buffer: SharedArrayBuffer, descriptors: Uint32Array): Promise<BatchResult> {
-    if (this.watch === 'off') return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors }, peer);
-    const watch: UpdateWatch = { raw: this.watch === 'raw', time: Date.now() / 1000 };
-    return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors, watch }, peer);
+    const watch: UpdateWatch | undefined = this.watch === 'off' ? undefined : { raw: this.watch === 'raw', time: Date.now() / 1000 };
+    return this.run({ kind: 'updates', seq: this.seq++, peer, ctx, buffer, descriptors }, peer, watch);
   }
 
   /** Applies UPDATEs built elsewhere than a session's ring (local routes): copied into shared memory, one batch. */
@@ -277,11 +326,11 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
    * for the previous one at every shard, so a batch queued behind a waiting one (Piscina does
    * not promise FIFO dispatch) would never run.
    */
-  private run(task: RibTask, peer: number): Promise<BatchResult> {
+  private run(task: RibTask, peer: number, watch?: UpdateWatch): Promise<BatchResult> {
     this.inFlight++;
     this.lastSeq[peer] = task.seq;
     return new Promise<BatchResult>((resolve) => {
-      this.queue.push({ task, peer, resolve });
+      this.queue.push({ task, peer, resolve, watch });
       this.pump();
     });
   }
@@ -295,6 +344,8 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   private mayIntern = 0;
 
   private pump(): void {
+    // The events' thread is far behind: nothing new until it catches up (it pumps again).
+    if (this.lane.full) return;
     while (this.running < this.workers && this.queue.length) {
       const need = newSetsAtMost(this.queue[0].task);
       const slots = this.views.attrIndex.length;
@@ -308,11 +359,9 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       this.mayIntern += need;
       this.running++;
       this.pool.run(q.task).then(
-        (out: BatchResult | Uint32Array | RibTaskOutput) => {
-          const events = out instanceof Uint32Array || !('events' in out) ? undefined : out.events;
-          const packed = events === undefined ? out : (out as RibTaskOutput).result;
-          const r = packed instanceof Uint32Array ? unpackResult(packed) : (packed as BatchResult);
-          this.finish(q, q.lost ? this.recovered(q, r) : r.error ? this.checked(q, r) : r, events);
+        (out: BatchResult | Uint32Array) => {
+          const r = out instanceof Uint32Array ? unpackResult(out) : out;
+          this.finish(q, q.lost ? this.recovered(q, r) : r.error ? this.checked(q, r) : r);
         },
         (e) => this.lost(q, e),
       );
@@ -387,7 +436,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
    * A batch's promise resolves at once; a flush's in that order too, after every batch before
    * it (what a peer's path count after a flush needs).
    */
-  private finish(q: Queued, result: BatchResult, events?: EncodedEvents): void {
+  private finish(q: Queued, result: BatchResult): void {
     this.stopped(q);
     this.inFlight--;
     if (this.views.attributeSets * 2 > this.views.attrIndex.length) this.growing = true;
@@ -397,7 +446,10 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     const t = q.task;
     const flush = t.kind === 'flush' || (t.kind === 'recover' && t.redo !== undefined);
     const flushAll = t.kind === 'flush' ? t.how === 'all' : t.kind === 'recover' && t.redo === 'all';
-    this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, events, flushAll });
+    // A watched batch's received UPDATEs are copied before its ring is given back (q.resolve).
+    const watched = q.watch !== undefined && t.kind === 'updates' && !q.lost && result.received > 0 && this.listenerCount('updates') > 0;
+    const received = watched ? copyReceived(t.buffer, t.descriptors, result.received) : undefined;
+    this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, flushAll, received, ctx: watched ? t.ctx : undefined, watch: q.watch });
     // What the batches handed on below wrote is then within this thread's views.
     this.views.sync();
     while (this.done.has(this.nextToEmit)) {
@@ -411,13 +463,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
         // A listener's failure must not stop the batches after this one from being handed on.
         this.emit('listenerError', e);
       }
-      if (d.events !== undefined && this.listenerCount('updates') > 0) {
-        try {
-          this.emit('updates', d.peer, new UpdateEventBatch(d.events));
-        } catch (e) {
-          this.emit('listenerError', e);
-        }
-      }
+      if (d.received !== undefined) this.lane.add(d.peer, d.ctx!, d.received, d.watch!);
       d.flush?.(d.result);
       while (this.barriers.length && this.barriers[0][0] <= this.nextToEmit) {
         try {
@@ -450,6 +496,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
 
   async close(): Promise<void> {
     for (const [, fn] of this.barriers.splice(0)) fn(); // nobody waits past the end
+    await this.lane.close();
     await this.pool.destroy();
   }
 }

@@ -30,6 +30,7 @@ const COUNTS = [
   'discarded6',
   'pathDelta6',
   'filtered6',
+  'received',
 ] as const;
 type Count = (typeof COUNTS)[number];
 const RESULT_HEADER = COUNTS.length;
@@ -113,6 +114,11 @@ export interface BatchResult extends Record<Count, number> {
   tawUpdates6: number;
   discarded4: number;
   discarded6: number;
+  /**
+   * How many of the batch's UPDATEs count as received (BatchApplier.received): those before
+   * the one that ended the session, or none when an earlier batch of the peer had ended it.
+   */
+  received: number;
   /** What RFC 7606 found, one line per problem (at most a few per batch), for the log. */
   problems: string[];
   /** A session-level error in this batch: the NOTIFICATION for the peer. Nothing of the batch is applied. */

@@ -6,7 +6,7 @@ import { readStreamFrame } from '../../src/harness/bench/streamClient.js';
 const msg = (data: Record<string, unknown>) => JSON.stringify({ type: 'ris_message', data: { peer: '127.0.103.2', peer_asn: '65001', id: 'h-1f', host: 'h', type: 'UPDATE', timestamp: 1764660000.5, ...data } });
 
 function parsed(lines: string[]) {
-  const r = { streamUpdates: 0, streamPrefixes: 0, streamError: null as string | null };
+  const r = { streamUpdates: 0, streamPrefixes: 0, streamError: null as string | null, streamTrailMs: 0 };
   for (const l of lines) {
     const m = JSON.parse(l);
     if (m.type === 'ris_error') r.streamError = m.data.message;
@@ -28,10 +28,10 @@ describe('the bench stream client', () => {
       msg({ announcements: [{ next_hop: '198.18.0.1', prefixes: ['10.0.7.0/24'], path_id: [1] }] }),
       JSON.stringify({ type: 'ris_error', data: { message: 'client too slow; disconnected' } }),
     ];
-    const r = { streamUpdates: 0, streamPrefixes: 0, streamError: null as string | null };
+    const r = { streamUpdates: 0, streamPrefixes: 0, streamError: null as string | null, streamTrailMs: 0 };
     readStreamFrame(Buffer.from(lines.slice(0, 4).join('\n')), r);
     for (const l of lines.slice(4)) readStreamFrame(Buffer.from(l), r);
     expect(r).toEqual(parsed(lines));
-    expect(r).toEqual({ streamUpdates: 5, streamPrefixes: 7, streamError: 'client too slow; disconnected' });
+    expect(r).toEqual({ streamUpdates: 5, streamPrefixes: 7, streamError: 'client too slow; disconnected', streamTrailMs: 0 });
   });
 });

@@ -1,5 +1,6 @@
-// The live feed of received UPDATEs (rib/events.ts): decoded in the workers into RIS Live's
-// shape, handed on by the pipeline in batch order right after each batch's 'changes'.
+// The live feed of received UPDATEs (rib/events.ts): copied once their batch is applied,
+// decoded on the events' thread into RIS Live's shape, handed on by the pipeline in batch order
+// after each batch's 'changes' (eventLane.ts).
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   AsPathSegmentType,
@@ -71,6 +72,7 @@ async function watch(fn: () => Promise<unknown>): Promise<Array<{ peer: number; 
   rib.on('updates', on);
   try {
     await fn();
+    await rib.updatesHandedOn();
   } finally {
     rib.off('updates', on);
   }
@@ -319,7 +321,7 @@ describe('UPDATE events', () => {
     ]);
   });
 
-  it("events in submission order, each batch's right after its 'changes', the RIB already holding them", async () => {
+  it("events in submission order, each batch's after its 'changes', the RIB already holding them", async () => {
     const log: string[] = [];
     const onChanges = (_: unknown, peer: number) => log.push(`changes ${peer}`);
     const onUpdates = (peer: number, batch: UpdateEventBatch) => {
@@ -333,6 +335,7 @@ describe('UPDATE events', () => {
     rib.on('updates', onUpdates);
     rib.watchUpdates('decoded');
     const want: string[] = [];
+    const wantUpdates: string[] = [];
     const pending: Promise<unknown>[] = [];
     for (let i = 0; i < 40; i++) {
       const peer = peers[i % peers.length];
@@ -340,13 +343,20 @@ describe('UPDATE events', () => {
       const attrs = ctx === IBGP ? [...base([65010]), { type: AttrType.LOCAL_PREF, flags: T, localPref: 100 } as PathAttribute] : base([65001 + i]);
       const prefix = `10.20.${i}.0/24`;
       pending.push(submit(peer, ctx, [encodeUpdate({ withdrawn: [], attributes: attrs, nlri: p(prefix) }, codec(ctx))]));
-      want.push(`changes ${peer}`, `updates ${peer} ${prefix} held`);
+      want.push(`changes ${peer}`);
+      wantUpdates.push(`updates ${peer} ${prefix} held`);
     }
     await Promise.all(pending);
+    await rib.updatesHandedOn();
     rib.watchUpdates('off');
     rib.off('changes', onChanges);
     rib.off('updates', onUpdates);
-    expect(log).toEqual(want);
+    expect(log.filter((l) => l.startsWith('changes'))).toEqual(want);
+    expect(log.filter((l) => l.startsWith('updates'))).toEqual(wantUpdates);
+    // Each batch's events come after its changes: the k-th updates line after the k-th changes line.
+    const changesAt = log.flatMap((l, i) => (l.startsWith('changes') ? [i] : []));
+    const updatesAt = log.flatMap((l, i) => (l.startsWith('updates') ? [i] : []));
+    updatesAt.forEach((at, k) => expect(at).toBeGreaterThan(changesAt[k]));
   });
 
   it("a listener's exception goes to 'listenerError' and later batches are still handed on", async () => {

@@ -20,6 +20,8 @@ export interface ApiLoadReport {
   streamPrefixes: number;
   /** The stream's ris_error, when it cut the client off. */
   streamError: string | null;
+  /** How long after the run converged the stream's last frame came, ms. */
+  streamTrailMs: number;
 }
 
 export interface ApiLoad {
@@ -29,7 +31,7 @@ export interface ApiLoad {
 
 /** Starts both clients against the API at `base` ("127.0.0.1:PORT"); resolves once the stream is subscribed. */
 export async function startApiLoad(base: string, which: ApiClients, lookups: string[]): Promise<ApiLoad> {
-  const r: ApiLoadReport = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null };
+  const r: ApiLoadReport = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
   // Without the stream client, a subscription to nothing the run sends keeps the socket quiet.
   const subscribe = which === 'queries' ? { type: 'NOTIFICATION' } : { type: 'UPDATE', socketOptions: { batch: true } };
   const data: StreamClientData = { kind: 'ribstorm-stream-client', url: `ws://${base}/stream`, subscribe };
@@ -61,7 +63,7 @@ export async function startApiLoad(base: string, which: ApiClients, lookups: str
       client.postMessage({ stop: true, expectPrefixes, wait: which !== 'queries' });
       const { count } = await new Promise<{ count: StreamCount }>((resolve) => {
         client.once('message', resolve);
-        client.once('exit', () => resolve({ count: { streamUpdates: 0, streamPrefixes: 0, streamError: 'the stream client exited' } }));
+        client.once('exit', () => resolve({ count: { streamUpdates: 0, streamPrefixes: 0, streamError: 'the stream client exited', streamTrailMs: 0 } }));
       });
       await client.terminate();
       Object.assign(r, count);

@@ -5,6 +5,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
+import { lowerThreadPriority } from '../../util/priority.js';
 
 /** What the stream delivered. */
 export interface StreamCount {
@@ -13,6 +14,8 @@ export interface StreamCount {
   streamPrefixes: number;
   /** The stream's ris_error, when it cut the client off (or the socket's error). */
   streamError: string | null;
+  /** How long after the run converged (the count was asked for) the last frame came, ms (0: before). */
+  streamTrailMs: number;
 }
 
 export interface StreamClientData {
@@ -73,8 +76,9 @@ export function readStreamFrame(frame: Buffer, r: StreamCount): void {
 
 /** The worker: subscribes, posts 'subscribed' (or 'failed'), counts; on {stop, expectPrefixes} waits as startApiLoad's stop says and posts the count. */
 function run(d: StreamClientData): void {
+  if (process.env.X_NICE_CLIENT) lowerThreadPriority(19);
   const port = parentPort!;
-  const r: StreamCount = { streamUpdates: 0, streamPrefixes: 0, streamError: null };
+  const r: StreamCount = { streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
   let lastAt = performance.now();
   let subscribed = false;
   const ws = new WebSocket(d.url);
@@ -92,8 +96,10 @@ function run(d: StreamClientData): void {
     if (!subscribed) port.postMessage({ type: 'failed', message: e.message });
   });
   port.on('message', async (m: { stop: true; expectPrefixes: number; wait: boolean }) => {
-    // The stream trails the sink: what the workers decoded is still being sent.
+    // The stream trails the sink: the events' thread yields to the RIB's.
+    const asked = performance.now();
     while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && performance.now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
+    r.streamTrailMs = Math.max(0, Math.round(lastAt - asked));
     ws.terminate();
     port.postMessage({ type: 'count', count: r });
   });

@@ -1,0 +1,31 @@
+// The route events' thread: received UPDATEs, copied out of a session's ring once their batch
+// was applied, written as RIS Live JSON (events.ts, eventJson.ts). It runs at the lowest CPU
+// priority: the RIB's workers and the sessions come first, and on a machine they keep busy
+// the events trail the RIB (eventLane.ts bounds by how much) instead of slowing it.
+
+import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
+import { lowerThreadPriority } from '../util/priority.js';
+import { encodeUpdateEvents, type EncodedEvents, type EventEnvelope, type UpdateWatch } from './events.js';
+import { codecContext, type PeerContext } from './parse.js';
+
+/** One batch's received UPDATEs: `descriptors` are (offset, length) pairs into `bytes`. */
+export interface EventTask {
+  bytes: Uint8Array;
+  descriptors: Uint32Array;
+  ctx: Pick<PeerContext, 'asn4' | 'ebgp' | 'addPath' | 'addPath6'>;
+  watch: UpdateWatch;
+  /** The stream's envelope around each event, when it watches. */
+  envelope?: EventEnvelope;
+}
+
+/** The nice value of the events' thread: the lowest priority. */
+export const EVENT_THREAD_NICE = 19;
+
+lowerThreadPriority(EVENT_THREAD_NICE);
+
+/** The batch's events, their buffers transferred; null when it has none (End-of-RIB only). */
+export default function run(t: EventTask): EncodedEvents | null {
+  const e = encodeUpdateEvents(t.bytes, t.descriptors, t.descriptors.length >> 1, codecContext(t.ctx as PeerContext), t.watch, t.envelope);
+  if (e === undefined) return null;
+  return Piscina.move({ [transferableSymbol]: [e.bytes.buffer, e.index.buffer], [valueSymbol]: e }) as unknown as EncodedEvents;
+}
