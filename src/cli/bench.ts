@@ -34,7 +34,7 @@ function latencyText(l: LatencyReport): string {
 const DEFAULT_REAL_TABLE = '../shared/data/mrt/rib/routeviews.route-views.jinx.ribs.1401487200.bz2';
 
 export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N] [--prefixes N] [--mrt FILE] [--targets LIST] [--workers N]
-                     [--churn withdraw-all|flap|latency [--rate N] | --replay BGP4MP-FILE [--speed X]] [--api-clients both|queries|stream] [--data-out mrt] [--json FILE] [--chart FILE.svg]
+                     [--churn withdraw-all|flap|latency [--rate N] | --replay BGP4MP-FILE [--speed X]] [--api-clients both|queries|stream [--client-nice N]] [--data-out mrt] [--rounds N] [--json FILE] [--chart FILE.svg]
        ribstorm bench --report [--rounds N] [--mrt FILE] [--workers N] [--json FILE]
   Full-table convergence on loopback: N sending peers (synthetic tables calibrated to the real
   one, paths differing per peer; or with --mrt the largest views of a real RIB dump) into the
@@ -51,9 +51,12 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   each UPDATE in to its change at the receiver (p50, p99, max); --replay plays a real update trace's busiest peer from the first
   sender at X times its pace. --api-clients runs ribstorm a second time with its management
   API on and clients beside the run: one asking /neighbors and /rib in a loop (queries), one
-  taking the whole /stream (stream), or both; it reports what they got. --data-out mrt runs
-  ribstorm a second time writing MRT update logs of every UPDATE it receives, and reports the
-  files. --peers 1,2 runs each count and prints one table. Up to
+  taking the whole /stream (stream), or both; it reports what they got. The stream client runs
+  at nice --client-nice (default 19, the lowest priority: a consumer on another host takes
+  none of the target's CPU; 0: the bench's own). --data-out mrt runs ribstorm a second time
+  writing MRT update logs of every UPDATE it receives, and reports the files. With either,
+  --rounds N (default 1) runs the pair N times, alternating, and adds the median ratio.
+  --peers 1,2 runs each count and prints one table. Up to
   ${MAX_SENDERS} peers and ${MAX_SINKS} sinks; ribstorm runs with no RIB sizing but for prefix
   counts beyond its default.
   --report measures every performance goal against BIRD in one run (about 15 minutes): 1, 2, 4
@@ -61,6 +64,19 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   table of --mrt (default ${DEFAULT_REAL_TABLE}) as one feed, 16 x 1M once,
   churn latency once, and \`ribstorm plan\`'s model over the 1-8 feed runs; one table, each goal
   met or missed by how much.`;
+
+/**
+ * --rounds: ribstorm alone and then watched (or writing out), each pair's ratio, and the median
+ * of the times and of the ratios, as a table row.
+ */
+function pairedMedian(round: ConvergenceResult[]): string {
+  const alone = round.filter((r) => r.target === 'ribstorm');
+  const other = round.filter((r) => r.target.startsWith('ribstorm + '));
+  const ratios = other.map((r, i) => (r.seconds !== null && alone[i]?.seconds ? r.seconds / alone[i].seconds! : NaN));
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
+  const secs = (rs: ConvergenceResult[]) => median(rs.map((r) => r.seconds ?? Infinity)).toFixed(2);
+  return `| median of ${other.length} rounds | ${other[0]?.target ?? ''} against ribstorm alone | ${secs(other)} s vs ${secs(alone)} s | | | | | | ${median(ratios).toFixed(2)} | each round: ${ratios.map((x) => x.toFixed(2)).join(', ')} |`;
+}
 
 async function performanceReport(flags: ParsedFlags): Promise<number> {
   const allowed = new Set(['report', 'rounds', 'mrt', 'workers', 'json']);
@@ -105,6 +121,7 @@ export async function bench(argv: string[]): Promise<number> {
     speed: { value: true },
     sinks: { value: true },
     'api-clients': { value: true },
+    'client-nice': { value: true },
     'data-out': { value: true },
     rate: { value: true },
     report: { value: false },
@@ -112,7 +129,10 @@ export async function bench(argv: string[]): Promise<number> {
   });
   if (rest.length) throw ConfigError.unknown(rest[0]);
   if (flags.report) return performanceReport(flags);
-  if (flags.rounds !== undefined) throw new ConfigError('--rounds', 'only with --report', flags.rounds);
+  if (flags.rounds !== undefined && !flags['api-clients'] && !flags['data-out']) throw new ConfigError('--rounds', 'only with --report, --api-clients or --data-out', flags.rounds);
+  const rounds = intFlag(flags.rounds as string | undefined, 'rounds', 1, 9, 1);
+  if (flags['client-nice'] !== undefined && !flags['api-clients']) throw new ConfigError('--client-nice', 'only with --api-clients', flags['client-nice']);
+  const clientNice = intFlag(flags['client-nice'] as string | undefined, 'client-nice', 0, 19, 19);
   // One or more peer counts ("1,2"): each a round of every target, all in one table.
   const peerCounts = String(flags.peers ?? '2').split(',').map((p) => intFlag(p, 'peers', 1, MAX_SENDERS, 2));
   const sinks = intFlag(flags.sinks as string | undefined, 'sinks', 1, MAX_SINKS, 1);
@@ -162,9 +182,9 @@ export async function bench(argv: string[]): Promise<number> {
     const direct = await measureLoadGenerator(tables);
     const round: ConvergenceResult[] = [];
     // With --api-clients or --data-out, ribstorm runs twice, right after each other: alone, then
-    // watched or writing out.
+    // watched or writing out (--rounds times).
     const runs = targets.flatMap((t): Array<{ target: TargetKind; api?: ApiClients; out?: DataOut }> =>
-      t === 'ribstorm' && (apiClients || dataOut) ? [{ target: t }, { target: t, api: apiClients, out: dataOut }] : [{ target: t }],
+      t === 'ribstorm' && (apiClients || dataOut) ? Array.from({ length: rounds }, () => [{ target: t }, { target: t, api: apiClients, out: dataOut }]).flat() : [{ target: t }],
     );
     for (const { target, api, out } of runs) {
       const tty = process.stderr.isTTY;
@@ -177,6 +197,7 @@ export async function bench(argv: string[]): Promise<number> {
         churn,
         sinks,
         apiClients: api,
+        clientNice,
         dataOut: out,
         onProgress: (held, ms, of) => {
           const what = isCollectorTarget(target) ? 'paths held' : 'prefixes at the sink';
@@ -217,6 +238,7 @@ export async function bench(argv: string[]): Promise<number> {
       const mb = (n: number) => `${(n / 2 ** 20).toFixed(1)} MiB`;
       lines.push(`| ${DATA_OUT_NAMES[d.kind]} | ${d.files} file(s), ${d.records.toLocaleString('en-US')} records | | | | | | | | ${mb(d.bytes)} written, ${mb(d.compressedBytes)} compressed, ${d.dropped ? `${d.dropped.toLocaleString('en-US')} DROPPED` : 'none dropped'} |`);
     }
+    if (rounds > 1) lines.push(pairedMedian(round));
     const best = Math.max(0, ...round.map((r) => r.pathsPerSecond ?? 0));
     const enough = direct.prefixesPerSecond >= 3_000_000 && direct.prefixesPerSecond >= 5 * best;
     lines.push(

@@ -1,16 +1,18 @@
 // Received UPDATEs as route events, for whoever watches them (the route stream, a NATS feed).
 // Once a watched batch is applied, its received messages are copied out of the session's ring
 // (which is then free again) and written as RIS Live JSON on the events' thread
-// (eventWorker.ts), which runs at the lowest CPU priority: routing first. The events are handed
-// on in batch order. A watcher whose reader is behind (a stream client's socket queue) may hold
-// the lane: batches wait, copied, until it lets go. The copies waiting are bounded
-// (EVENT_BACKLOG_BYTES): past that the watchers are told (the stream then cuts off the clients
-// holding it) and the pipeline hands out no new batch until the lane has caught up, so no event
+// (eventWorker.ts), at the lowest CPU priority; while the RIB has batches queued or running,
+// the copies wait (up to EVENT_DEFER_MS): routing first, so a table loading is not slowed by
+// being watched, and its events follow it. They are handed on in batch order. A watcher whose
+// reader is behind (a stream client's socket queue) may hold the lane: batches wait, copied,
+// until it lets go. The copies waiting are bounded (EVENT_BACKLOG_BYTES): past that they go
+// whatever the RIB is doing, the watchers holding the lane are told (the stream cuts off those
+// clients), and the pipeline hands out no new batch until the lane has caught up, so no event
 // is lost and the memory held is bounded.
 
 import type { Piscina } from 'piscina';
-import { UpdateEventBatch, type EncodedEvents, type EventEnvelope, type UpdateWatch } from './events.js';
-import type { EventTask } from './eventWorker.js';
+import { UpdateEventBatch, type EventEnvelope, type UpdateWatch } from './events.js';
+import type { EventOutput, EventTask } from './eventWorker.js';
 import type { PeerContext } from './parse.js';
 import { createEventPool } from './pool.js';
 
@@ -23,12 +25,22 @@ export interface ReceivedCopy {
   descriptors: Uint32Array;
 }
 
-/** The first `count` messages at `descriptors` in `buffer`, copied into one buffer of their own. */
-export function copyReceived(buffer: SharedArrayBuffer, descriptors: Uint32Array, count: number): ReceivedCopy {
+/** Spare buffers for copies, given back by the events' thread: at most this many are kept. */
+const SPARES = 8;
+/** The smallest buffer a copy gets (sizes are powers of two from there). */
+const COPY_MIN = 64 << 10;
+
+/**
+ * The first `count` messages at `descriptors` in `buffer`, copied into one buffer of their own:
+ * one of `spares` that is large enough (taken from it), or a new one.
+ */
+export function copyReceived(buffer: SharedArrayBuffer, descriptors: Uint32Array, count: number, spares: ArrayBuffer[] = []): ReceivedCopy {
   const src = new Uint8Array(buffer);
   let total = 0;
   for (let i = 0; i < count; i++) total += descriptors[i * 2 + 1];
-  const bytes = new Uint8Array(total);
+  const fit = spares.findIndex((b) => b.byteLength >= total);
+  const into = fit >= 0 ? spares.splice(fit, 1)[0] : new ArrayBuffer(Math.max(COPY_MIN, 2 ** Math.ceil(Math.log2(total || 1))));
+  const bytes = new Uint8Array(into, 0, total);
   const out = new Uint32Array(count * 2);
   // A session's messages mostly follow each other in its ring: one copy per run of them.
   let runFrom = 0;
@@ -60,6 +72,11 @@ interface Waiting {
 
 /** Batches on the events' thread at once: one written while the next is on its way. */
 const IN_FLIGHT = 2;
+/**
+ * How long a batch's events may wait while the RIB is busy (batches queued or running): a
+ * table loading is routed first, and its events follow when it is done, or after this.
+ */
+export const EVENT_DEFER_MS = 5000;
 
 export class UpdateEventLane {
   private pool?: Piscina;
@@ -76,6 +93,8 @@ export class UpdateEventLane {
   private readonly barriers: Array<[number, () => void]> = [];
   /** Bytes of received UPDATEs copied and not yet written as events. */
   backlog = 0;
+  /** Buffers the copies were made in, back from the thread (copyReceived takes from them). */
+  readonly spares: ArrayBuffer[] = [];
   /** The envelope each event of a peer is written in (the route stream's), when one is asked for. */
   envelope?: (peer: number) => EventEnvelope | undefined;
 
@@ -88,7 +107,13 @@ export class UpdateEventLane {
     private readonly drained: () => void,
     /** The backlog passed EVENT_BACKLOG_BYTES while the lane was held. */
     private readonly backedUp: () => void,
+    /** Whether the RIB has batches queued or running (then events wait: EVENT_DEFER_MS). */
+    private readonly busy: () => boolean = () => false,
   ) {}
+
+  /** When the oldest waiting batch was copied (performance.now()), and the timer that lets it go. */
+  private deferredSince = 0;
+  private deferTimer?: NodeJS.Timeout;
 
   /** Whether the pipeline should hand out no new batch until the backlog goes down. */
   get full(): boolean {
@@ -98,30 +123,55 @@ export class UpdateEventLane {
   /** Writes one batch's received UPDATEs as events, handed on after those of every batch added before. */
   add(peer: number, ctx: PeerContext, copy: ReceivedCopy, watch: UpdateWatch): void {
     const size = copy.bytes.byteLength;
-    const wasFull = this.full;
     this.backlog += size;
     const task: EventTask = { ...copy, ctx: { asn4: ctx.asn4, ebgp: ctx.ebgp, addPath: ctx.addPath, addPath6: ctx.addPath6 }, watch, envelope: this.envelope?.(peer) };
+    if (this.waiting.length === 0) this.deferredSince = performance.now();
     this.waiting.push({ k: this.added++, peer, task, size });
     this.next();
-    if (this.full && !wasFull && this.holders.size > 0) this.backedUp();
+    this.checkBackedUp();
   }
 
   /** `who` is behind (its reader's queue is long): no batch goes to the thread until release(who). */
   hold(who: object): void {
     this.holders.add(who);
+    this.checkBackedUp();
+  }
+
+  /** The backlog is full and someone holds the lane: they are told (and are expected to let go). */
+  private checkBackedUp(): void {
+    if (this.full && this.holders.size > 0) this.backedUp();
   }
 
   release(who: object): void {
     if (this.holders.delete(who)) this.next();
   }
 
-  /** Gives waiting batches to the thread, in order, while nobody holds the lane. */
+  /** The RIB has gone idle: deferred events may go. */
+  idle(): void {
+    this.next();
+  }
+
+  /**
+   * Gives waiting batches to the thread, in order, while nobody holds the lane and the RIB is
+   * idle, or they have waited EVENT_DEFER_MS, or the backlog is full.
+   */
   private next(): void {
+    if (this.waiting.length && this.busy() && !this.full && performance.now() - this.deferredSince < EVENT_DEFER_MS) {
+      this.deferTimer ??= setTimeout(() => {
+        this.deferTimer = undefined;
+        this.next();
+      }, Math.max(1, EVENT_DEFER_MS - (performance.now() - this.deferredSince))).unref();
+      return;
+    }
     while (this.inFlight < IN_FLIGHT && this.holders.size === 0 && this.waiting.length) {
       const { k, peer, task, size } = this.waiting.shift()!;
+      this.deferredSince = performance.now();
       this.inFlight++;
       (this.pool ??= createEventPool()).run(task, { transferList: [task.bytes.buffer, task.descriptors.buffer] as ArrayBuffer[] }).then(
-        (e: EncodedEvents | null) => this.done(k, size, () => e && this.hand(peer, new UpdateEventBatch(e))),
+        ({ events: e, input }: EventOutput) => {
+          if (this.spares.length < SPARES) this.spares.push(input);
+          this.done(k, size, () => e && this.hand(peer, new UpdateEventBatch(e)));
+        },
         (err: unknown) => this.done(k, size, () => this.failed(new Error(`the route events of ${task.descriptors.length >> 1} UPDATEs were lost: ${(err as Error)?.message ?? err}`))),
       );
     }
@@ -135,6 +185,7 @@ export class UpdateEventLane {
 
   async close(): Promise<void> {
     this.waiting.length = 0;
+    clearTimeout(this.deferTimer);
     for (const [, fn] of this.barriers.splice(0)) fn(); // nobody waits past the end
     await this.pool?.destroy();
   }

@@ -23,9 +23,16 @@ export const EVENT_THREAD_NICE = 19;
 
 lowerThreadPriority(EVENT_THREAD_NICE);
 
-/** The batch's events, their buffers transferred; null when it has none (End-of-RIB only). */
-export default function run(t: EventTask): EncodedEvents | null {
+/** A batch's events (null: none, End-of-RIB only), and the copy's buffer given back for the next. */
+export interface EventOutput {
+  events: EncodedEvents | null;
+  input: ArrayBuffer;
+}
+
+/** The batch's events, their buffers and the input's transferred, not copied. */
+export default function run(t: EventTask): EventOutput {
   const e = encodeUpdateEvents(t.bytes, t.descriptors, t.descriptors.length >> 1, codecContext(t.ctx as PeerContext), t.watch, t.envelope);
-  if (e === undefined) return null;
-  return Piscina.move({ [transferableSymbol]: [e.bytes.buffer, e.index.buffer], [valueSymbol]: e }) as unknown as EncodedEvents;
+  const out: EventOutput = { events: e ?? null, input: t.bytes.buffer as ArrayBuffer };
+  const moved = e ? [e.bytes.buffer, e.index.buffer, out.input] : [out.input];
+  return Piscina.move({ [transferableSymbol]: moved, [valueSymbol]: out }) as unknown as EventOutput;
 }

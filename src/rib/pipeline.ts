@@ -134,6 +134,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     (e) => this.emit('listenerError', e),
     () => this.pump(),
     () => this.emit('updatesBackedUp'),
+    () => this.inFlight > 0,
   );
   private inFlight = 0;
   private running = 0;
@@ -439,6 +440,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   private finish(q: Queued, result: BatchResult): void {
     this.stopped(q);
     this.inFlight--;
+    if (this.inFlight === 0) this.lane.idle();
     if (this.views.attributeSets * 2 > this.views.attrIndex.length) this.growing = true;
     // The next batch goes to the free worker before this one's changes are exported, so the
     // workers are not idle while the main thread packs UPDATEs.
@@ -448,7 +450,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     const flushAll = t.kind === 'flush' ? t.how === 'all' : t.kind === 'recover' && t.redo === 'all';
     // A watched batch's received UPDATEs are copied before its ring is given back (q.resolve).
     const watched = q.watch !== undefined && t.kind === 'updates' && !q.lost && result.received > 0 && this.listenerCount('updates') > 0;
-    const received = watched ? copyReceived(t.buffer, t.descriptors, result.received) : undefined;
+    const received = watched ? copyReceived(t.buffer, t.descriptors, result.received, this.lane.spares) : undefined;
     this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, flushAll, received, ctx: watched ? t.ctx : undefined, watch: q.watch });
     // What the batches handed on below wrote is then within this thread's views.
     this.views.sync();

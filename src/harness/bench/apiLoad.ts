@@ -30,11 +30,11 @@ export interface ApiLoad {
 }
 
 /** Starts both clients against the API at `base` ("127.0.0.1:PORT"); resolves once the stream is subscribed. */
-export async function startApiLoad(base: string, which: ApiClients, lookups: string[]): Promise<ApiLoad> {
+export async function startApiLoad(base: string, which: ApiClients, lookups: string[], nice: number): Promise<ApiLoad> {
   const r: ApiLoadReport = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
   // Without the stream client, a subscription to nothing the run sends keeps the socket quiet.
   const subscribe = which === 'queries' ? { type: 'NOTIFICATION' } : { type: 'UPDATE', socketOptions: { batch: true } };
-  const data: StreamClientData = { kind: 'ribstorm-stream-client', url: `ws://${base}/stream`, subscribe };
+  const data: StreamClientData = { kind: 'ribstorm-stream-client', url: `ws://${base}/stream`, subscribe, nice };
   const client = new Worker(new URL('./streamClient.js', import.meta.url), { workerData: data });
   await new Promise<void>((resolve, reject) => {
     client.once('message', (m: { type: string; message?: string }) => (m.type === 'subscribed' ? resolve() : reject(new Error(`stream client: ${m.message}`))));

@@ -82,6 +82,8 @@ export interface ConvergenceOptions {
   onProgress?: (held: number, elapsedMs: number, of: number) => void;
   /** ribstorm only: its API on, one client querying it in a loop and one taking the whole stream. */
   apiClients?: ApiClients;
+  /** The stream client's nice value (default 19: the lowest priority, as if on another host; 0: the bench's). */
+  clientNice?: number;
   /** ribstorm only: route data it writes out meanwhile (update logs). */
   dataOut?: DataOut;
 }
@@ -215,7 +217,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     }
     const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
-    const clients = api && o.apiClients ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0])) : null;
+    const clients = api && o.apiClients ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0]), o.clientNice ?? 19) : null;
     polled?.start();
     const cpu0 = target.cpuSeconds();
     const t0 = performance.now();

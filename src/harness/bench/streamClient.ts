@@ -2,6 +2,8 @@
 // the bench process so that reading the stream never waits behind the sink's or the senders'
 // work on the main thread (nor holds them up): it subscribes, counts what arrives, and reports
 // when asked. A high-rate client: a batch's messages come in one frame, one JSON text per line.
+// It runs at the nice value it is given (the bench's default: 19, the lowest priority), as a
+// consumer on another host would take none of the target's CPU.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
@@ -23,6 +25,8 @@ export interface StreamClientData {
   url: string;
   /** The ris_subscribe's data. */
   subscribe: Record<string, unknown>;
+  /** The thread's nice value (0: the bench's own priority). */
+  nice: number;
 }
 
 const RIS_MESSAGE = Buffer.from('{"type":"ris_message","data":{');
@@ -76,7 +80,7 @@ export function readStreamFrame(frame: Buffer, r: StreamCount): void {
 
 /** The worker: subscribes, posts 'subscribed' (or 'failed'), counts; on {stop, expectPrefixes} waits as startApiLoad's stop says and posts the count. */
 function run(d: StreamClientData): void {
-  if (process.env.X_NICE_CLIENT) lowerThreadPriority(19);
+  if (d.nice > 0) lowerThreadPriority(d.nice);
   const port = parentPort!;
   const r: StreamCount = { streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
   let lastAt = performance.now();
