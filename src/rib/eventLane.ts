@@ -1,9 +1,9 @@
 // Received UPDATEs as route events, for whoever watches them (the route stream, a NATS feed).
 // Once a watched batch is applied, its received messages are copied out of the session's ring
 // (which is then free again) and written as RIS Live JSON on the events' thread
-// (eventWorker.ts), at the lowest CPU priority; while the RIB has batches queued or running,
-// the copies wait (up to EVENT_DEFER_MS): routing first, so a table loading is not slowed by
-// being watched, and its events follow it. They are handed on in batch order. A watcher whose
+// (eventWorker.ts), at the lowest CPU priority; while the RIB is loaded (batches queued or
+// running more than half the time: a table loading), the copies wait, up to EVENT_DEFER_MS:
+// routing first, so a table load is not slowed by being watched, and its events follow it. They are handed on in batch order. A watcher whose
 // reader is behind (a stream client's socket queue) may hold the lane: batches wait, copied,
 // until it lets go. The copies waiting are bounded (EVENT_BACKLOG_BYTES): past that they go
 // whatever the RIB is doing, the watchers holding the lane are told (the stream cuts off those
@@ -73,10 +73,17 @@ interface Waiting {
 /** Batches on the events' thread at once: one written while the next is on its way. */
 const IN_FLIGHT = 2;
 /**
- * How long a batch's events may wait while the RIB is busy (batches queued or running): a
- * table loading is routed first, and its events follow when it is done, or after this.
+ * How long a batch's events may wait while the RIB is loaded: a table loading is routed first,
+ * and its events follow when it is done, or after this.
  */
 export const EVENT_DEFER_MS = 5000;
+/**
+ * The RIB is loaded while it had batches queued or running more than LOADED_DUTY of the last
+ * DUTY_WINDOW_MS: at a few thousand UPDATEs a second it is idle most of the time and events go
+ * at once; through a full table it is busy nearly all of it.
+ */
+const DUTY_WINDOW_MS = 100;
+const LOADED_DUTY = 0.5;
 
 export class UpdateEventLane {
   private pool?: Piscina;
@@ -107,9 +114,44 @@ export class UpdateEventLane {
     private readonly drained: () => void,
     /** The backlog passed EVENT_BACKLOG_BYTES while the lane was held. */
     private readonly backedUp: () => void,
-    /** Whether the RIB has batches queued or running (then events wait: EVENT_DEFER_MS). */
-    private readonly busy: () => boolean = () => false,
+    /** The backlog's bound and the longest wait while the RIB is loaded (tests make them small). */
+    private readonly bounds = { backlogBytes: EVENT_BACKLOG_BYTES, deferMs: EVENT_DEFER_MS },
   ) {}
+
+  /** The RIB's duty: time with batches queued or running, in the window that began at windowFrom. */
+  private activeFrom = -1;
+  private activeMs = 0;
+  private windowFrom = performance.now();
+  private lastDuty = 0;
+
+  /** The RIB has batches queued or running (true), or none (false): the pipeline says when that changes. */
+  ribActive(active: boolean): void {
+    const now = performance.now();
+    if (active) {
+      if (this.activeFrom < 0) this.activeFrom = now;
+    } else if (this.activeFrom >= 0) {
+      this.activeMs += now - this.activeFrom;
+      this.activeFrom = -1;
+    }
+    this.roll(now);
+    if (!active && this.waiting.length) this.next();
+  }
+
+  /** Whether the RIB was busy more than LOADED_DUTY of the last window (events wait). */
+  get loaded(): boolean {
+    this.roll(performance.now());
+    return this.lastDuty > LOADED_DUTY;
+  }
+
+  private roll(now: number): void {
+    const span = now - this.windowFrom;
+    if (span < DUTY_WINDOW_MS) return;
+    const active = this.activeMs + (this.activeFrom >= 0 ? now - this.activeFrom : 0);
+    this.lastDuty = active / span;
+    this.activeMs = 0;
+    this.windowFrom = now;
+    if (this.activeFrom >= 0) this.activeFrom = now;
+  }
 
   /** When the oldest waiting batch was copied (performance.now()), and the timer that lets it go. */
   private deferredSince = 0;
@@ -117,7 +159,7 @@ export class UpdateEventLane {
 
   /** Whether the pipeline should hand out no new batch until the backlog goes down. */
   get full(): boolean {
-    return this.backlog > EVENT_BACKLOG_BYTES;
+    return this.backlog > this.bounds.backlogBytes;
   }
 
   /** Writes one batch's received UPDATEs as events, handed on after those of every batch added before. */
@@ -146,21 +188,19 @@ export class UpdateEventLane {
     if (this.holders.delete(who)) this.next();
   }
 
-  /** The RIB has gone idle: deferred events may go. */
-  idle(): void {
-    this.next();
-  }
-
   /**
    * Gives waiting batches to the thread, in order, while nobody holds the lane and the RIB is
-   * idle, or they have waited EVENT_DEFER_MS, or the backlog is full.
+   * not loaded, or they have waited EVENT_DEFER_MS, or the backlog is full.
    */
   private next(): void {
-    if (this.waiting.length && this.busy() && !this.full && performance.now() - this.deferredSince < EVENT_DEFER_MS) {
+    const { deferMs } = this.bounds;
+    const waited = performance.now() - this.deferredSince;
+    if (this.waiting.length && !this.full && waited < deferMs && this.loaded) {
+      // Looked at again when the window turns (or the RIB goes idle: ribActive).
       this.deferTimer ??= setTimeout(() => {
         this.deferTimer = undefined;
         this.next();
-      }, Math.max(1, EVENT_DEFER_MS - (performance.now() - this.deferredSince))).unref();
+      }, Math.max(1, Math.min(DUTY_WINDOW_MS, deferMs - waited))).unref();
       return;
     }
     while (this.inFlight < IN_FLIGHT && this.holders.size === 0 && this.waiting.length) {

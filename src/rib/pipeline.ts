@@ -134,7 +134,6 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     (e) => this.emit('listenerError', e),
     () => this.pump(),
     () => this.emit('updatesBackedUp'),
-    () => this.inFlight > 0,
   );
   private inFlight = 0;
   private running = 0;
@@ -328,7 +327,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
    * not promise FIFO dispatch) would never run.
    */
   private run(task: RibTask, peer: number, watch?: UpdateWatch): Promise<BatchResult> {
-    this.inFlight++;
+    if (this.inFlight++ === 0) this.lane.ribActive(true);
     this.lastSeq[peer] = task.seq;
     return new Promise<BatchResult>((resolve) => {
       this.queue.push({ task, peer, resolve, watch });
@@ -439,8 +438,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
    */
   private finish(q: Queued, result: BatchResult): void {
     this.stopped(q);
-    this.inFlight--;
-    if (this.inFlight === 0) this.lane.idle();
+    if (--this.inFlight === 0) this.lane.ribActive(false);
     if (this.views.attributeSets * 2 > this.views.attrIndex.length) this.growing = true;
     // The next batch goes to the free worker before this one's changes are exported, so the
     // workers are not idle while the main thread packs UPDATEs.

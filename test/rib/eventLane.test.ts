@@ -1,0 +1,231 @@
+// The route events' lane (rib/eventLane.ts): received UPDATEs copied out of their ring, written
+// as RIS Live JSON on the events' thread (at the lowest priority), handed on in batch order;
+// held back by a watcher that is behind, deferred while the RIB is busy, bounded.
+import { readlinkSync } from 'node:fs';
+import { getPriority } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AsPathSegmentType, AttrFlag, AttrType, encodeUpdate, type CodecContext, type PathAttribute } from '../../src/packet/index.js';
+import { copyReceived, UpdateEventLane, type ReceivedCopy } from '../../src/rib/eventLane.js';
+import { encodeUpdateEvents, ID_DIGITS, UpdateEventBatch } from '../../src/rib/events.js';
+import type { PeerContext } from '../../src/rib/parse.js';
+
+const T = AttrFlag.Transitive;
+const CTX: PeerContext = { asn4: true, ebgp: true, addPath: false };
+const codec = (asn4 = true): CodecContext => ({ asn4, ebgp: true, addPath: { ipv4: false } });
+
+function update(prefix: string, asns = [65001, 3356], asn4 = true): Uint8Array {
+  const attributes: PathAttribute[] = [
+    { type: AttrType.ORIGIN, flags: T, origin: 0 },
+    { type: AttrType.AS_PATH, flags: T, segments: [{ type: AsPathSegmentType.AS_SEQUENCE, asns }] },
+    { type: AttrType.NEXT_HOP, flags: T, nextHop: '198.51.100.1' },
+  ];
+  return encodeUpdate({ withdrawn: [], attributes, nlri: [{ prefix }] }, codec(asn4));
+}
+
+/** Messages placed in a shared buffer at the given offsets; their descriptors. */
+function ring(msgs: Uint8Array[], offsets: number[]): { buffer: SharedArrayBuffer; descriptors: Uint32Array } {
+  const buffer = new SharedArrayBuffer(Math.max(...msgs.map((m, i) => offsets[i] + m.length)) + 7);
+  const bytes = new Uint8Array(buffer);
+  bytes.fill(0xee);
+  const descriptors = new Uint32Array(msgs.length * 2);
+  msgs.forEach((m, i) => {
+    bytes.set(m, offsets[i]);
+    descriptors[i * 2] = offsets[i];
+    descriptors[i * 2 + 1] = m.length;
+  });
+  return { buffer, descriptors };
+}
+
+const messagesOf = (c: ReceivedCopy) => Array.from({ length: c.descriptors.length >> 1 }, (_, i) => [...c.bytes.subarray(c.descriptors[i * 2], c.descriptors[i * 2] + c.descriptors[i * 2 + 1])]);
+
+describe('copyReceived', () => {
+  it('copies the first count messages, whether they follow each other in the ring or not', () => {
+    const msgs = [update('10.1.0.0/24'), update('10.1.1.0/24'), update('10.1.2.0/24'), update('10.1.3.0/24'), update('10.1.4.0/24')];
+    const len = msgs[0].length;
+    // Two runs of adjacent messages with a gap between them (a wrapped ring), a fifth not received.
+    const { buffer, descriptors } = ring(msgs, [3, 3 + len, 500, 500 + len, 500 + 2 * len]);
+    const copy = copyReceived(buffer, descriptors, 4);
+    expect(copy.descriptors.length).toBe(8);
+    expect(copy.bytes.byteLength).toBe(4 * len);
+    expect(messagesOf(copy)).toEqual(msgs.slice(0, 4).map((m) => [...m]));
+  });
+
+  it('takes a spare buffer large enough and leaves the others', () => {
+    const msgs = [update('10.2.0.0/24'), update('10.2.1.0/24')];
+    const { buffer, descriptors } = ring(msgs, [0, 100]);
+    const small = new ArrayBuffer(8);
+    const large = new ArrayBuffer(1 << 17);
+    const spares = [small, large];
+    const copy = copyReceived(buffer, descriptors, 2, spares);
+    expect(copy.bytes.buffer).toBe(large);
+    expect(spares).toEqual([small]);
+    expect(messagesOf(copy)).toEqual(msgs.map((m) => [...m]));
+  });
+});
+
+describe('the envelope the events\' thread writes', () => {
+  it('gives each line the envelope, room for the id and the body after it; the bodies read the same as without', () => {
+    const watch = { raw: false, time: 1700000000.5 };
+    // A 2-octet-AS session's UPDATEs take the codec's way (events.ts eventText), the others eventJson's.
+    for (const asn4 of [true, false]) {
+      const msgs = [update('10.3.0.0/24', [65001, 3356], asn4), update('10.3.1.0/24', [65001, 64512], asn4)];
+      const { buffer, descriptors } = ring(msgs, [0, 200]);
+      const bytes = new Uint8Array(buffer);
+      const ctx = codec(asn4);
+      const plain = encodeUpdateEvents(bytes, descriptors, 2, ctx, watch)!;
+      const enveloped = encodeUpdateEvents(bytes, descriptors, 2, ctx, watch, { before: '{"type":"ris_message","data":{"peer":"192.0.2.1","id":"h-', after: '","type":"UPDATE"' })!;
+      const a = new UpdateEventBatch(plain);
+      const b = new UpdateEventBatch(enveloped);
+      expect(b.json).toEqual(a.json);
+      expect(b.envelope?.before).toBe('{"type":"ris_message","data":{"peer":"192.0.2.1","id":"h-'.length);
+      const lines = Buffer.from(b.bytes).toString('latin1').split('\n');
+      expect(lines).toHaveLength(2);
+      lines.forEach((line, i) => {
+        expect(line).toBe(`{"type":"ris_message","data":{"peer":"192.0.2.1","id":"h-${'0'.repeat(ID_DIGITS)}","type":"UPDATE",${a.json[i].slice(1)}}`);
+        expect(JSON.parse(line).data.announcements[0].prefixes).toEqual([i === 0 ? '10.3.0.0/24' : '10.3.1.0/24']);
+        expect(b.lineEnd(i) - b.lineStart(i)).toBe(line.length);
+      });
+    }
+  });
+});
+
+describe('UpdateEventLane', () => {
+  let lane: UpdateEventLane | undefined;
+  afterEach(async () => {
+    await lane?.close();
+    lane = undefined;
+  });
+
+  /** A lane whose handed-on events, failures and backed-up signals are recorded. */
+  function make(o: { backlogBytes?: number; deferMs?: number } = {}) {
+    const got: string[] = [];
+    const errors: unknown[] = [];
+    let backedUp = 0;
+    const l = new UpdateEventLane(
+      (peer, batch) => got.push(...batch.all().map((e) => `${peer} ${e.announcements![0].prefixes[0]}`)),
+      (e) => errors.push(e),
+      () => {},
+      () => backedUp++,
+      { backlogBytes: o.backlogBytes ?? 1 << 30, deferMs: o.deferMs ?? 60_000 },
+    );
+    lane = l;
+    const add = (peer: number, ...prefixes: string[]) => {
+      const { buffer, descriptors } = ring(
+        prefixes.map((p) => update(p)),
+        prefixes.map((_, i) => i * 100),
+      );
+      l.add(peer, CTX, copyReceived(buffer, descriptors, prefixes.length), { raw: false, time: 1 });
+    };
+    const handed = () => new Promise<void>((resolve) => l.after(resolve));
+    return { lane: l, got, errors, add, handed, backedUp: () => backedUp };
+  }
+
+  it('hands on every batch in the order added', async () => {
+    const t = make();
+    for (let i = 0; i < 20; i++) t.add(1 + (i % 3), `10.4.${i}.0/24`, `10.5.${i}.0/24`);
+    await t.handed();
+    expect(t.got).toEqual(Array.from({ length: 20 }, (_, i) => [`${1 + (i % 3)} 10.4.${i}.0/24`, `${1 + (i % 3)} 10.5.${i}.0/24`]).flat());
+    expect(t.errors).toEqual([]);
+    expect(t.lane.backlog).toBe(0);
+  });
+
+  it('a holder keeps batches back until it lets go; after() waits for them', async () => {
+    const t = make();
+    const who = {};
+    t.lane.hold(who);
+    t.add(1, '10.6.0.0/24');
+    t.add(1, '10.6.1.0/24');
+    let done = false;
+    const after = t.handed().then(() => (done = true));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(t.got).toEqual([]);
+    expect(done).toBe(false);
+    expect(t.lane.backlog).toBeGreaterThan(0);
+    t.lane.release(who);
+    await after;
+    expect(t.got).toEqual(['1 10.6.0.0/24', '1 10.6.1.0/24']);
+  });
+
+  /** The RIB busy without a break for longer than the lane's window: loaded. */
+  const loaded = async (l: UpdateEventLane) => {
+    l.ribActive(true);
+    await new Promise((r) => setTimeout(r, 250));
+    expect(l.loaded).toBe(true);
+  };
+
+  it('goes at once while the RIB is mostly idle', async () => {
+    const t = make();
+    for (let i = 0; i < 5; i++) {
+      t.lane.ribActive(true);
+      t.lane.ribActive(false);
+    }
+    expect(t.lane.loaded).toBe(false);
+    t.add(2, '10.7.9.0/24');
+    await t.handed();
+    expect(t.got).toEqual(['2 10.7.9.0/24']);
+  });
+
+  it('waits while the RIB is loaded, goes once it is idle', async () => {
+    const t = make();
+    await loaded(t.lane);
+    t.add(2, '10.7.0.0/24');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(t.got).toEqual([]);
+    t.lane.ribActive(false);
+    await t.handed();
+    expect(t.got).toEqual(['2 10.7.0.0/24']);
+    expect(t.lane.loaded).toBe(false);
+  });
+
+  it('while the RIB stays loaded, goes after the longest wait', async () => {
+    const t = make({ deferMs: 400 });
+    await loaded(t.lane);
+    const t0 = performance.now();
+    t.add(2, '10.8.0.0/24');
+    await t.handed();
+    expect(t.got).toEqual(['2 10.8.0.0/24']);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(390);
+    expect(t.lane.loaded).toBe(true);
+  });
+
+  it('past its bound the backlog goes whatever the RIB does, and those holding it are told', async () => {
+    const t = make({ backlogBytes: 100 });
+    await loaded(t.lane);
+    const who = {};
+    t.lane.hold(who);
+    t.add(3, '10.9.0.0/24');
+    expect(t.backedUp()).toBe(0);
+    t.add(3, '10.9.1.0/24', '10.9.2.0/24'); // past 100 bytes
+    expect(t.lane.full).toBe(true);
+    expect(t.backedUp()).toBe(1);
+    t.lane.release(who); // as the stream does, cutting its client off
+    await t.handed();
+    expect(t.got).toEqual(['3 10.9.0.0/24', '3 10.9.1.0/24', '3 10.9.2.0/24']);
+    expect(t.lane.full).toBe(false);
+    // A holder that comes while the backlog is full is told at once.
+    t.lane.hold(who);
+    t.add(3, '10.9.3.0/24', '10.9.4.0/24');
+    expect(t.backedUp()).toBe(2);
+    t.lane.release(who);
+    await t.handed();
+  });
+});
+
+describe('lowerThreadPriority', () => {
+  it.runIf(process.platform === 'linux')('lowers the calling thread alone', async () => {
+    const url = new URL('../../dist/src/util/priority.js', import.meta.url).href;
+    const worker = new Worker(
+      `import('${url}').then(({ lowerThreadPriority }) => require('node:worker_threads').parentPort.postMessage(lowerThreadPriority(19)));`,
+      { eval: true },
+    );
+    const nice = await new Promise((resolve, reject) => {
+      worker.once('message', resolve);
+      worker.once('error', reject);
+    });
+    await worker.terminate();
+    expect(nice).toBe(19);
+    // This thread kept its own.
+    expect(getPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()))).toBeLessThan(19);
+  });
+});
