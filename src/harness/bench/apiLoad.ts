@@ -25,8 +25,11 @@ export interface ApiLoadReport {
 }
 
 export interface ApiLoad {
-  /** Ends the query loop; waits until the stream has `expectPrefixes` or has been quiet for five seconds. */
-  stop(expectPrefixes: number): Promise<ApiLoadReport>;
+  /**
+   * Ends the query loop; waits until the stream has `expectPrefixes` or has been quiet for five
+   * seconds. `convergedAt` (ms since the epoch): when the run converged, what the stream's trail is measured from.
+   */
+  stop(expectPrefixes: number, convergedAt: number): Promise<ApiLoadReport>;
 }
 
 /** Starts both clients against the API at `base` ("127.0.0.1:PORT"); resolves once the stream is subscribed. */
@@ -57,10 +60,10 @@ export async function startApiLoad(base: string, which: ApiClients, lookups: str
     }
   })();
   return {
-    async stop(expectPrefixes) {
+    async stop(expectPrefixes, convergedAt) {
       running = false;
       await loop;
-      client.postMessage({ stop: true, expectPrefixes, wait: which !== 'queries' });
+      client.postMessage({ stop: true, expectPrefixes, wait: which !== 'queries', convergedAt });
       const { count } = await new Promise<{ count: StreamCount }>((resolve) => {
         client.once('message', resolve);
         client.once('exit', () => resolve({ count: { streamUpdates: 0, streamPrefixes: 0, streamError: 'the stream client exited', streamTrailMs: 0 } }));

@@ -253,7 +253,10 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       }
     }
     await Promise.race([Promise.all(writes), new Promise((r) => setTimeout(r, 1000))]);
-    const apiReport = await clients?.stop(o.tables.reduce((n, t) => n + t.ipv4Prefixes + t.ipv6Prefixes, 0));
+    const apiReport = await clients?.stop(
+      o.tables.reduce((n, t) => n + t.ipv4Prefixes + t.ipv6Prefixes, 0),
+      performance.timeOrigin + (doneAt ?? performance.now()),
+    );
     const seconds = doneAt === null ? null : (doneAt - t0) / 1000;
     const paths = collector ? expected : o.tables.length * o.expected;
     const settledSeconds = (held.lastUpdateAt - t0) / 1000;

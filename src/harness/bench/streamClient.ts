@@ -16,7 +16,7 @@ export interface StreamCount {
   streamPrefixes: number;
   /** The stream's ris_error, when it cut the client off (or the socket's error). */
   streamError: string | null;
-  /** How long after the run converged (the count was asked for) the last frame came, ms (0: before). */
+  /** How long after the run converged the last frame came, ms (0: before). */
   streamTrailMs: number;
 }
 
@@ -83,7 +83,9 @@ function run(d: StreamClientData): void {
   if (d.nice > 0) lowerThreadPriority(d.nice);
   const port = parentPort!;
   const r: StreamCount = { streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
-  let lastAt = performance.now();
+  // Times since the epoch: this thread's performance.now() starts at its own origin.
+  const now = () => performance.timeOrigin + performance.now();
+  let lastAt = now();
   let subscribed = false;
   const ws = new WebSocket(d.url);
   ws.on('open', () => ws.send(JSON.stringify({ type: 'ris_subscribe', data: d.subscribe })));
@@ -93,17 +95,16 @@ function run(d: StreamClientData): void {
       port.postMessage({ type: 'subscribed' });
     }
     readStreamFrame(frame, r);
-    lastAt = performance.now();
+    lastAt = now();
   });
   ws.on('error', (e) => {
     r.streamError ??= e.message;
     if (!subscribed) port.postMessage({ type: 'failed', message: e.message });
   });
-  port.on('message', async (m: { stop: true; expectPrefixes: number; wait: boolean }) => {
+  port.on('message', async (m: { stop: true; expectPrefixes: number; wait: boolean; convergedAt: number }) => {
     // The stream trails the sink: the events' thread yields to the RIB's.
-    const asked = performance.now();
-    while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && performance.now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
-    r.streamTrailMs = Math.max(0, Math.round(lastAt - asked));
+    while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
+    r.streamTrailMs = Math.max(0, Math.round(lastAt - m.convergedAt));
     ws.terminate();
     port.postMessage({ type: 'count', count: r });
   });
