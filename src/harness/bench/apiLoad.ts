@@ -1,8 +1,8 @@
 // Management-plane clients beside a convergence run (`ribstorm bench --api-clients`): one asks
 // GET /neighbors and a longest-match GET /rib in a loop, the other takes the whole WS /stream
-// (every UPDATE, RIS Live shape, a batch per frame; streamClient.ts, on its own thread). What
-// they got is reported beside the run's time, so that the cost of being watched is measured,
-// and whether the stream missed anything.
+// (every UPDATE, RIS Live shape, a batch per frame), both on a thread of their own
+// (streamClient.ts). What they got is reported beside the run's time, so that the cost of being
+// watched is measured, and whether the stream missed anything.
 
 import { Worker } from 'node:worker_threads';
 import type { StreamClientData, StreamCount } from './streamClient.js';
@@ -10,19 +10,8 @@ import type { StreamClientData, StreamCount } from './streamClient.js';
 /** Which clients run: the query loop, the stream, or both. */
 export type ApiClients = 'both' | 'queries' | 'stream';
 
-export interface ApiLoadReport {
-  /** GET requests answered (half /neighbors, half /rib), and the slowest, ms. */
-  queries: number;
-  queryErrors: number;
-  slowestQueryMs: number;
-  /** UPDATE messages the stream delivered, and the prefixes they announced. */
-  streamUpdates: number;
-  streamPrefixes: number;
-  /** The stream's ris_error, when it cut the client off. */
-  streamError: string | null;
-  /** How long after the run converged the stream's last frame came, ms. */
-  streamTrailMs: number;
-}
+/** What the clients got (StreamCount: queries answered, UPDATEs streamed, the stream's trail). */
+export type ApiLoadReport = StreamCount;
 
 export interface ApiLoad {
   /**
@@ -32,45 +21,26 @@ export interface ApiLoad {
   stop(expectPrefixes: number, convergedAt: number): Promise<ApiLoadReport>;
 }
 
-/** Starts both clients against the API at `base` ("127.0.0.1:PORT"); resolves once the stream is subscribed. */
+/** Starts the clients against the API at `base` ("127.0.0.1:PORT") at nice `nice`; resolves once the stream is subscribed. */
 export async function startApiLoad(base: string, which: ApiClients, lookups: string[], nice: number): Promise<ApiLoad> {
-  const r: ApiLoadReport = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
   // Without the stream client, a subscription to nothing the run sends keeps the socket quiet.
   const subscribe = which === 'queries' ? { type: 'NOTIFICATION' } : { type: 'UPDATE', socketOptions: { batch: true } };
-  const data: StreamClientData = { kind: 'ribstorm-stream-client', url: `ws://${base}/stream`, subscribe, nice };
+  const queries = which === 'stream' ? undefined : { base: `http://${base}`, lookups };
+  const data: StreamClientData = { kind: 'ribstorm-stream-client', url: `ws://${base}/stream`, subscribe, queries, nice };
   const client = new Worker(new URL('./streamClient.js', import.meta.url), { workerData: data });
   await new Promise<void>((resolve, reject) => {
-    client.once('message', (m: { type: string; message?: string }) => (m.type === 'subscribed' ? resolve() : reject(new Error(`stream client: ${m.message}`))));
+    client.once('message', (m: { type: string; message?: string }) => (m.type === 'subscribed' ? resolve() : reject(new Error(`API clients: ${m.message}`))));
     client.once('error', reject);
   });
-  let running = which !== 'stream';
-  const loop = (async () => {
-    for (let i = 0; running; i++) {
-      const path = i % 2 === 0 ? '/neighbors' : `/rib?prefix=${encodeURIComponent(lookups[i % lookups.length] ?? '10.0.0.1')}&match=longest`;
-      const t = performance.now();
-      try {
-        const res = await fetch(`http://${base}${path}`);
-        await res.arrayBuffer();
-        if (!res.ok) r.queryErrors++;
-      } catch {
-        r.queryErrors++;
-      }
-      r.queries++;
-      r.slowestQueryMs = Math.max(r.slowestQueryMs, Math.round(performance.now() - t));
-    }
-  })();
   return {
     async stop(expectPrefixes, convergedAt) {
-      running = false;
-      await loop;
       client.postMessage({ stop: true, expectPrefixes, wait: which !== 'queries', convergedAt });
       const { count } = await new Promise<{ count: StreamCount }>((resolve) => {
         client.once('message', resolve);
-        client.once('exit', () => resolve({ count: { streamUpdates: 0, streamPrefixes: 0, streamError: 'the stream client exited', streamTrailMs: 0 } }));
+        client.once('exit', () => resolve({ count: { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: 'the API clients exited', streamTrailMs: 0 } }));
       });
       await client.terminate();
-      Object.assign(r, count);
-      return r;
+      return count;
     },
   };
 }

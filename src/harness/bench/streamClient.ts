@@ -1,16 +1,22 @@
-// The bench's stream client (`ribstorm bench --api-clients stream`), on a thread of its own in
-// the bench process so that reading the stream never waits behind the sink's or the senders'
-// work on the main thread (nor holds them up): it subscribes, counts what arrives, and reports
-// when asked. A high-rate client: a batch's messages come in one frame, one JSON text per line.
-// It runs at the nice value it is given (the bench's default: 19, the lowest priority), as a
-// consumer on another host would take none of the target's CPU.
+// The bench's API clients (`ribstorm bench --api-clients`), on a thread of their own in the
+// bench process so that they never wait behind the sink's or the senders' work on the main
+// thread (nor hold up the sink that times the run): the stream client subscribes, counts what
+// arrives, and reports when asked (a high-rate client: a batch's messages come in one frame,
+// one JSON text per line); the query client asks GET /neighbors and a longest-match GET /rib
+// in turn, each as soon as the last was answered. The thread runs at the nice value it is
+// given (the bench's default: 19, the lowest priority), as clients on another host would take
+// none of the target's CPU.
 
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { lowerThreadPriority } from '../../util/priority.js';
 
-/** What the stream delivered. */
+/** What the clients got: the stream's deliveries, the queries' answers. */
 export interface StreamCount {
+  /** GET requests answered (half /neighbors, half /rib), failed, and the slowest, ms. */
+  queries: number;
+  queryErrors: number;
+  slowestQueryMs: number;
   /** UPDATE messages, and the prefixes they announced. */
   streamUpdates: number;
   streamPrefixes: number;
@@ -25,6 +31,8 @@ export interface StreamClientData {
   url: string;
   /** The ris_subscribe's data. */
   subscribe: Record<string, unknown>;
+  /** With the query client: its base URL ("http://ADDR:PORT") and the addresses it looks up. */
+  queries?: { base: string; lookups: string[] };
   /** The thread's nice value (0: the bench's own priority). */
   nice: number;
 }
@@ -48,7 +56,7 @@ function startsWith(b: Buffer, what: Buffer, at = 0): boolean {
  * needs of each line from the bytes (the envelope's type, each announcement's prefixes)
  * instead of parsing the whole message.
  */
-export function readStreamFrame(frame: Buffer, r: StreamCount): void {
+export function readStreamFrame(frame: Buffer, r: Pick<StreamCount, 'streamUpdates' | 'streamPrefixes' | 'streamError'>): void {
   // Where the next announcement's prefixes are, searched once for the whole frame.
   let prefixesAt = -1;
   for (let start = 0; start < frame.length; ) {
@@ -82,7 +90,24 @@ export function readStreamFrame(frame: Buffer, r: StreamCount): void {
 function run(d: StreamClientData): void {
   if (d.nice > 0) lowerThreadPriority(d.nice);
   const port = parentPort!;
-  const r: StreamCount = { streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
+  const r: StreamCount = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
+  let querying = d.queries !== undefined;
+  const loop = (async () => {
+    for (let i = 0; querying; i++) {
+      const { base, lookups } = d.queries!;
+      const path = i % 2 === 0 ? '/neighbors' : `/rib?prefix=${encodeURIComponent(lookups[i % lookups.length] ?? '10.0.0.1')}&match=longest`;
+      const t = performance.now();
+      try {
+        const res = await fetch(`${base}${path}`);
+        await res.arrayBuffer();
+        if (!res.ok) r.queryErrors++;
+      } catch {
+        r.queryErrors++;
+      }
+      r.queries++;
+      r.slowestQueryMs = Math.max(r.slowestQueryMs, Math.round(performance.now() - t));
+    }
+  })();
   // Times since the epoch: this thread's performance.now() starts at its own origin.
   const now = () => performance.timeOrigin + performance.now();
   let lastAt = now();
@@ -103,6 +128,8 @@ function run(d: StreamClientData): void {
   });
   port.on('message', async (m: { stop: true; expectPrefixes: number; wait: boolean; convergedAt: number }) => {
     // The stream trails the sink: the events' thread yields to the RIB's.
+    querying = false;
+    await loop;
     while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
     r.streamTrailMs = Math.max(0, Math.round(lastAt - m.convergedAt));
     ws.terminate();
