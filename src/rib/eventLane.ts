@@ -11,63 +11,105 @@
 // is lost and the memory held is bounded.
 
 import type { Piscina } from 'piscina';
-import { UpdateEventBatch, type EventEnvelope, type UpdateWatch } from './events.js';
-import type { EventOutput, EventTask } from './eventWorker.js';
+import { UpdateEventBatch, type EncodedEvents, type EventEnvelope, type UpdateWatch } from './events.js';
+import type { EventTask } from './eventWorker.js';
 import type { PeerContext } from './parse.js';
 import { createEventPool } from './pool.js';
 
 /** The received UPDATEs' bytes waiting for the events' thread, at most (about three full tables). */
 export const EVENT_BACKLOG_BYTES = 128 * 1024 * 1024;
 
-/** One batch's received UPDATEs, copied out of its ring: (offset, length) pairs into `bytes`. */
-export interface ReceivedCopy {
+/** Shared memory the copies are made in, reused once every copy in it has been written out. */
+interface Chunk {
+  sab: SharedArrayBuffer;
   bytes: Uint8Array;
-  descriptors: Uint32Array;
+  /** Bytes taken from the start, and copies in it not yet written out. */
+  used: number;
+  live: number;
 }
 
-/** Spare buffers for copies, given back by the events' thread: at most this many are kept. */
-const SPARES = 8;
-/** The smallest buffer a copy gets (sizes are powers of two from there). */
-const COPY_MIN = 64 << 10;
+/**
+ * One batch's received UPDATEs, copied out of its session's ring into the lane's own shared
+ * memory: (offset, length) pairs into `buffer`, `size` bytes in all.
+ */
+export interface ReceivedCopy {
+  buffer: SharedArrayBuffer;
+  descriptors: Uint32Array;
+  size: number;
+  chunk: Chunk;
+}
+
+/** The size of the arena's chunks (a larger batch gets one of its own), and how many free ones are kept. */
+const CHUNK_BYTES = 8 << 20;
+const FREE_CHUNKS = 4;
 
 /**
- * The first `count` messages at `descriptors` in `buffer`, copied into one buffer of their own:
- * one of `spares` that is large enough (taken from it), or a new one.
+ * Where the copies are made: chunks of shared memory filled in order, each reused once every
+ * copy in it has been written out (the events' thread reads them in place). No allocation per
+ * batch, and memory touched once.
  */
-export function copyReceived(buffer: SharedArrayBuffer, descriptors: Uint32Array, count: number, spares: ArrayBuffer[] = []): ReceivedCopy {
-  const src = new Uint8Array(buffer);
-  let total = 0;
-  for (let i = 0; i < count; i++) total += descriptors[i * 2 + 1];
-  const fit = spares.findIndex((b) => b.byteLength >= total);
-  const into = fit >= 0 ? spares.splice(fit, 1)[0] : new ArrayBuffer(Math.max(COPY_MIN, 2 ** Math.ceil(Math.log2(total || 1))));
-  const bytes = new Uint8Array(into, 0, total);
-  const out = new Uint32Array(count * 2);
-  // A session's messages mostly follow each other in its ring: one copy per run of them.
-  let runFrom = 0;
-  let runTo = 0;
-  let o = 0;
-  for (let i = 0; i < count; i++) {
-    const at = descriptors[i * 2];
-    const len = descriptors[i * 2 + 1];
-    if (at !== runTo) {
-      if (runTo > runFrom) bytes.set(src.subarray(runFrom, runTo), o - (runTo - runFrom));
-      runFrom = at;
-      runTo = at;
+export class CopyArena {
+  private current?: Chunk;
+  private readonly free: SharedArrayBuffer[] = [];
+
+  /** The first `count` messages at `descriptors` in `buffer`, copied; release() it once written out. */
+  copy(buffer: SharedArrayBuffer, descriptors: Uint32Array, count: number): ReceivedCopy {
+    let size = 0;
+    for (let i = 0; i < count; i++) size += descriptors[i * 2 + 1];
+    const chunk = this.room(size);
+    const src = new Uint8Array(buffer);
+    const bytes = chunk.bytes;
+    const out = new Uint32Array(count * 2);
+    // A session's messages mostly follow each other in its ring: one copy per run of them.
+    let runFrom = 0;
+    let runTo = 0;
+    let o = chunk.used;
+    for (let i = 0; i < count; i++) {
+      const at = descriptors[i * 2];
+      const len = descriptors[i * 2 + 1];
+      if (at !== runTo) {
+        if (runTo > runFrom) bytes.set(src.subarray(runFrom, runTo), o - (runTo - runFrom));
+        runFrom = at;
+        runTo = at;
+      }
+      out[i * 2] = o;
+      out[i * 2 + 1] = len;
+      runTo += len;
+      o += len;
     }
-    out[i * 2] = o;
-    out[i * 2 + 1] = len;
-    runTo += len;
-    o += len;
+    if (runTo > runFrom) bytes.set(src.subarray(runFrom, runTo), o - (runTo - runFrom));
+    chunk.used = o;
+    chunk.live++;
+    return { buffer: chunk.sab, descriptors: out, size, chunk };
   }
-  if (runTo > runFrom) bytes.set(src.subarray(runFrom, runTo), o - (runTo - runFrom));
-  return { bytes, descriptors: out };
+
+  /** A copy was written out: its chunk is reused once none in it is left. */
+  release(copy: ReceivedCopy): void {
+    const c = copy.chunk;
+    if (--c.live > 0) return;
+    if (c === this.current) c.used = 0;
+    else if (this.free.length < FREE_CHUNKS && c.sab.byteLength === CHUNK_BYTES) this.free.push(c.sab);
+  }
+
+  /** A chunk with `size` bytes free at its end. */
+  private room(size: number): Chunk {
+    const c = this.current;
+    if (c && c.used + size <= c.sab.byteLength) return c;
+    if (c && c.live === 0 && size <= c.sab.byteLength) {
+      c.used = 0;
+      return c;
+    }
+    const sab = size <= CHUNK_BYTES ? (this.free.pop() ?? new SharedArrayBuffer(CHUNK_BYTES)) : new SharedArrayBuffer(size);
+    // A chunk left behind goes to the free list when its last copy is released (release()).
+    return (this.current = { sab, bytes: new Uint8Array(sab), used: 0, live: 0 });
+  }
 }
 
 interface Waiting {
   k: number;
   peer: number;
   task: EventTask;
-  size: number;
+  copy: ReceivedCopy;
 }
 
 /** Batches on the events' thread at once: one written while the next is on its way. */
@@ -100,8 +142,8 @@ export class UpdateEventLane {
   private readonly barriers: Array<[number, () => void]> = [];
   /** Bytes of received UPDATEs copied and not yet written as events. */
   backlog = 0;
-  /** Buffers the copies were made in, back from the thread (copyReceived takes from them). */
-  readonly spares: ArrayBuffer[] = [];
+  /** Where watched batches' received UPDATEs are copied (pipeline: before their ring is given back). */
+  readonly arena = new CopyArena();
   /** The envelope each event of a peer is written in (the route stream's), when one is asked for. */
   envelope?: (peer: number) => EventEnvelope | undefined;
 
@@ -164,11 +206,11 @@ export class UpdateEventLane {
 
   /** Writes one batch's received UPDATEs as events, handed on after those of every batch added before. */
   add(peer: number, ctx: PeerContext, copy: ReceivedCopy, watch: UpdateWatch): void {
-    const size = copy.bytes.byteLength;
+    const size = copy.size;
     this.backlog += size;
-    const task: EventTask = { ...copy, ctx: { asn4: ctx.asn4, ebgp: ctx.ebgp, addPath: ctx.addPath, addPath6: ctx.addPath6 }, watch, envelope: this.envelope?.(peer) };
+    const task: EventTask = { buffer: copy.buffer, descriptors: copy.descriptors, ctx: { asn4: ctx.asn4, ebgp: ctx.ebgp, addPath: ctx.addPath, addPath6: ctx.addPath6 }, watch, envelope: this.envelope?.(peer) };
     if (this.waiting.length === 0) this.deferredSince = performance.now();
-    this.waiting.push({ k: this.added++, peer, task, size });
+    this.waiting.push({ k: this.added++, peer, task, copy });
     this.next();
     this.checkBackedUp();
   }
@@ -204,15 +246,12 @@ export class UpdateEventLane {
       return;
     }
     while (this.inFlight < IN_FLIGHT && this.holders.size === 0 && this.waiting.length) {
-      const { k, peer, task, size } = this.waiting.shift()!;
+      const { k, peer, task, copy } = this.waiting.shift()!;
       this.deferredSince = performance.now();
       this.inFlight++;
-      (this.pool ??= createEventPool()).run(task, { transferList: [task.bytes.buffer, task.descriptors.buffer] as ArrayBuffer[] }).then(
-        ({ events: e, input }: EventOutput) => {
-          if (this.spares.length < SPARES) this.spares.push(input);
-          this.done(k, size, () => e && this.hand(peer, new UpdateEventBatch(e)));
-        },
-        (err: unknown) => this.done(k, size, () => this.failed(new Error(`the route events of ${task.descriptors.length >> 1} UPDATEs were lost: ${(err as Error)?.message ?? err}`))),
+      (this.pool ??= createEventPool()).run(task, { transferList: [task.descriptors.buffer] as ArrayBuffer[] }).then(
+        (e: EncodedEvents | null) => this.done(k, copy, () => e && this.hand(peer, new UpdateEventBatch(e))),
+        (err: unknown) => this.done(k, copy, () => this.failed(new Error(`the route events of ${task.descriptors.length >> 1} UPDATEs were lost: ${(err as Error)?.message ?? err}`))),
       );
     }
   }
@@ -230,8 +269,9 @@ export class UpdateEventLane {
     await this.pool?.destroy();
   }
 
-  private done(k: number, size: number, fn: () => void): void {
-    this.backlog -= size;
+  private done(k: number, copy: ReceivedCopy, fn: () => void): void {
+    this.backlog -= copy.size;
+    this.arena.release(copy);
     this.inFlight--;
     this.ready.set(k, fn);
     while (this.ready.has(this.handed)) {

@@ -8,9 +8,9 @@ import { lowerThreadPriority } from '../util/priority.js';
 import { encodeUpdateEvents, type EncodedEvents, type EventEnvelope, type UpdateWatch } from './events.js';
 import { codecContext, type PeerContext } from './parse.js';
 
-/** One batch's received UPDATEs: `descriptors` are (offset, length) pairs into `bytes`. */
+/** One batch's received UPDATEs, copied into the lane's shared memory: `descriptors` are (offset, length) pairs into `buffer`. */
 export interface EventTask {
-  bytes: Uint8Array;
+  buffer: SharedArrayBuffer;
   descriptors: Uint32Array;
   ctx: Pick<PeerContext, 'asn4' | 'ebgp' | 'addPath' | 'addPath6'>;
   watch: UpdateWatch;
@@ -23,16 +23,9 @@ export const EVENT_THREAD_NICE = 19;
 
 lowerThreadPriority(EVENT_THREAD_NICE);
 
-/** A batch's events (null: none, End-of-RIB only), and the copy's buffer given back for the next. */
-export interface EventOutput {
-  events: EncodedEvents | null;
-  input: ArrayBuffer;
-}
-
-/** The batch's events, their buffers and the input's transferred, not copied. */
-export default function run(t: EventTask): EventOutput {
-  const e = encodeUpdateEvents(t.bytes, t.descriptors, t.descriptors.length >> 1, codecContext(t.ctx as PeerContext), t.watch, t.envelope);
-  const out: EventOutput = { events: e ?? null, input: t.bytes.buffer as ArrayBuffer };
-  const moved = e ? [e.bytes.buffer, e.index.buffer, out.input] : [out.input];
-  return Piscina.move({ [transferableSymbol]: moved, [valueSymbol]: out }) as unknown as EventOutput;
+/** The batch's events (null: none, End-of-RIB only), their buffers transferred, not copied. */
+export default function run(t: EventTask): EncodedEvents | null {
+  const e = encodeUpdateEvents(new Uint8Array(t.buffer), t.descriptors, t.descriptors.length >> 1, codecContext(t.ctx as PeerContext), t.watch, t.envelope);
+  if (e === undefined) return null;
+  return Piscina.move({ [transferableSymbol]: [e.bytes.buffer, e.index.buffer], [valueSymbol]: e }) as unknown as EncodedEvents;
 }

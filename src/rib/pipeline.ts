@@ -27,7 +27,7 @@ import {
   type RibSizing,
 } from './memory.js';
 import type { EventEnvelope, UpdateEventBatch, UpdateEventMode, UpdateWatch } from './events.js';
-import { copyReceived, UpdateEventLane, type ReceivedCopy } from './eventLane.js';
+import { UpdateEventLane, type ReceivedCopy } from './eventLane.js';
 import { parseFault } from './fault.js';
 import { createPool } from './pool.js';
 import type { RibTask } from './worker.js';
@@ -448,7 +448,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     const flushAll = t.kind === 'flush' ? t.how === 'all' : t.kind === 'recover' && t.redo === 'all';
     // A watched batch's received UPDATEs are copied before its ring is given back (q.resolve).
     const watched = q.watch !== undefined && t.kind === 'updates' && !q.lost && result.received > 0 && this.listenerCount('updates') > 0;
-    const received = watched ? copyReceived(t.buffer, t.descriptors, result.received, this.lane.spares) : undefined;
+    const received = watched ? this.lane.arena.copy(t.buffer, t.descriptors, result.received) : undefined;
     this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, flushAll, received, ctx: watched ? t.ctx : undefined, watch: q.watch });
     // What the batches handed on below wrote is then within this thread's views.
     this.views.sync();

@@ -6,7 +6,7 @@ import { getPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsPathSegmentType, AttrFlag, AttrType, encodeUpdate, type CodecContext, type PathAttribute } from '../../src/packet/index.js';
-import { copyReceived, UpdateEventLane, type ReceivedCopy } from '../../src/rib/eventLane.js';
+import { CopyArena, UpdateEventLane, type ReceivedCopy } from '../../src/rib/eventLane.js';
 import { encodeUpdateEvents, ID_DIGITS, UpdateEventBatch } from '../../src/rib/events.js';
 import type { PeerContext } from '../../src/rib/parse.js';
 
@@ -37,30 +37,38 @@ function ring(msgs: Uint8Array[], offsets: number[]): { buffer: SharedArrayBuffe
   return { buffer, descriptors };
 }
 
-const messagesOf = (c: ReceivedCopy) => Array.from({ length: c.descriptors.length >> 1 }, (_, i) => [...c.bytes.subarray(c.descriptors[i * 2], c.descriptors[i * 2] + c.descriptors[i * 2 + 1])]);
+const messagesOf = (c: ReceivedCopy) => Array.from({ length: c.descriptors.length >> 1 }, (_, i) => [...new Uint8Array(c.buffer, c.descriptors[i * 2], c.descriptors[i * 2 + 1])]);
 
-describe('copyReceived', () => {
+describe('CopyArena', () => {
   it('copies the first count messages, whether they follow each other in the ring or not', () => {
     const msgs = [update('10.1.0.0/24'), update('10.1.1.0/24'), update('10.1.2.0/24'), update('10.1.3.0/24'), update('10.1.4.0/24')];
     const len = msgs[0].length;
     // Two runs of adjacent messages with a gap between them (a wrapped ring), a fifth not received.
     const { buffer, descriptors } = ring(msgs, [3, 3 + len, 500, 500 + len, 500 + 2 * len]);
-    const copy = copyReceived(buffer, descriptors, 4);
+    const copy = new CopyArena().copy(buffer, descriptors, 4);
     expect(copy.descriptors.length).toBe(8);
-    expect(copy.bytes.byteLength).toBe(4 * len);
+    expect(copy.size).toBe(4 * len);
     expect(messagesOf(copy)).toEqual(msgs.slice(0, 4).map((m) => [...m]));
   });
 
-  it('takes a spare buffer large enough and leaves the others', () => {
-    const msgs = [update('10.2.0.0/24'), update('10.2.1.0/24')];
-    const { buffer, descriptors } = ring(msgs, [0, 100]);
-    const small = new ArrayBuffer(8);
-    const large = new ArrayBuffer(1 << 17);
-    const spares = [small, large];
-    const copy = copyReceived(buffer, descriptors, 2, spares);
-    expect(copy.bytes.buffer).toBe(large);
-    expect(spares).toEqual([small]);
-    expect(messagesOf(copy)).toEqual(msgs.map((m) => [...m]));
+  it('copies one after another into its memory and reuses it once every copy is released; a copy stays intact until then', () => {
+    const arena = new CopyArena();
+    const a = ring([update('10.2.0.0/24'), update('10.2.1.0/24')], [0, 100]);
+    const b = ring([update('10.2.2.0/24')], [40]);
+    const first = arena.copy(a.buffer, a.descriptors, 2);
+    const second = arena.copy(b.buffer, b.descriptors, 1);
+    expect(second.buffer).toBe(first.buffer);
+    expect(second.descriptors[0]).toBe(first.size); // right after the first copy
+    arena.release(first);
+    const third = arena.copy(a.buffer, a.descriptors, 1);
+    expect(third.descriptors[0]).toBe(first.size + second.size); // the second is still there
+    expect(messagesOf(second)).toEqual([[...update('10.2.2.0/24')]]);
+    arena.release(second);
+    arena.release(third);
+    const fourth = arena.copy(b.buffer, b.descriptors, 1);
+    expect(fourth.buffer).toBe(first.buffer);
+    expect(fourth.descriptors[0]).toBe(0); // all released: from the start again
+    expect(messagesOf(fourth)).toEqual([[...update('10.2.2.0/24')]]);
   });
 });
 
@@ -115,7 +123,7 @@ describe('UpdateEventLane', () => {
         prefixes.map((p) => update(p)),
         prefixes.map((_, i) => i * 100),
       );
-      l.add(peer, CTX, copyReceived(buffer, descriptors, prefixes.length), { raw: false, time: 1 });
+      l.add(peer, CTX, l.arena.copy(buffer, descriptors, prefixes.length), { raw: false, time: 1 });
     };
     const handed = () => new Promise<void>((resolve) => l.after(resolve));
     return { lane: l, got, errors, add, handed, backedUp: () => backedUp };
