@@ -39,18 +39,24 @@ export interface ReceivedCopy {
   chunk: Chunk;
 }
 
-/** The size of the arena's chunks (a larger batch gets one of its own), and how many free ones are kept. */
-const CHUNK_BYTES = 8 << 20;
+/** The size of the arena's chunks (a larger batch gets one of its own), how many free ones are kept, and made ready ahead. */
+export const CHUNK_BYTES = 8 << 20;
 const FREE_CHUNKS = 4;
+const READY_AHEAD = 2;
 
 /**
  * Where the copies are made: chunks of shared memory filled in order, each reused once every
  * copy in it has been written out (the events' thread reads them in place). No allocation per
- * batch, and memory touched once.
+ * batch. A new chunk's pages are first touched by `ready` (the events' thread) while the
+ * arena still has others free, so that the main thread does not take their page faults.
  */
 export class CopyArena {
   private current?: Chunk;
   private readonly free: SharedArrayBuffer[] = [];
+  /** Chunks being made ready. */
+  private readying = 0;
+
+  constructor(private readonly ready?: (chunk: SharedArrayBuffer) => Promise<void>) {}
 
   /** The first `count` messages at `descriptors` in `buffer`, copied; release() it once written out. */
   copy(buffer: SharedArrayBuffer, descriptors: Uint32Array, count: number): ReceivedCopy {
@@ -100,8 +106,24 @@ export class CopyArena {
       return c;
     }
     const sab = size <= CHUNK_BYTES ? (this.free.pop() ?? new SharedArrayBuffer(CHUNK_BYTES)) : new SharedArrayBuffer(size);
+    this.readyAhead();
     // A chunk left behind goes to the free list when its last copy is released (release()).
     return (this.current = { sab, bytes: new Uint8Array(sab), used: 0, live: 0 });
+  }
+
+  /** Has chunks made ready while fewer than READY_AHEAD are free. */
+  private readyAhead(): void {
+    while (this.ready && this.free.length + this.readying < READY_AHEAD) {
+      const sab = new SharedArrayBuffer(CHUNK_BYTES);
+      this.readying++;
+      this.ready(sab).then(
+        () => {
+          this.readying--;
+          if (this.free.length < FREE_CHUNKS) this.free.push(sab);
+        },
+        () => this.readying--,
+      );
+    }
   }
 }
 
@@ -143,7 +165,7 @@ export class UpdateEventLane {
   /** Bytes of received UPDATEs copied and not yet written as events. */
   backlog = 0;
   /** Where watched batches' received UPDATEs are copied (pipeline: before their ring is given back). */
-  readonly arena = new CopyArena();
+  readonly arena = new CopyArena((chunk) => this.eventPool().run({ touch: chunk }));
   /** The envelope each event of a peer is written in (the route stream's), when one is asked for. */
   envelope?: (peer: number) => EventEnvelope | undefined;
 
@@ -249,11 +271,15 @@ export class UpdateEventLane {
       const { k, peer, task, copy } = this.waiting.shift()!;
       this.deferredSince = performance.now();
       this.inFlight++;
-      (this.pool ??= createEventPool()).run(task, { transferList: [task.descriptors.buffer] as ArrayBuffer[] }).then(
+      this.eventPool().run(task, { transferList: [task.descriptors.buffer] as ArrayBuffer[] }).then(
         (e: EncodedEvents | null) => this.done(k, copy, () => e && this.hand(peer, new UpdateEventBatch(e))),
         (err: unknown) => this.done(k, copy, () => this.failed(new Error(`the route events of ${task.descriptors.length >> 1} UPDATEs were lost: ${(err as Error)?.message ?? err}`))),
       );
     }
+  }
+
+  private eventPool(): Piscina {
+    return (this.pool ??= createEventPool());
   }
 
   /** Runs `fn` once every batch added so far has been handed on, right after the last of them. */

@@ -23,8 +23,20 @@ export const EVENT_THREAD_NICE = 19;
 
 lowerThreadPriority(EVENT_THREAD_NICE);
 
+/** A chunk of the lane's copy arena to make ready: each of its pages touched, here, not on the main thread. */
+export interface TouchTask {
+  touch: SharedArrayBuffer;
+}
+
+const PAGE = 4096;
+
 /** The batch's events (null: none, End-of-RIB only), their buffers transferred, not copied. */
-export default function run(t: EventTask): EncodedEvents | null {
+export default function run(t: EventTask | TouchTask): EncodedEvents | null {
+  if ('touch' in t) {
+    const b = new Uint8Array(t.touch);
+    for (let i = 0; i < b.length; i += PAGE) b[i] = 0;
+    return null;
+  }
   const e = encodeUpdateEvents(new Uint8Array(t.buffer), t.descriptors, t.descriptors.length >> 1, codecContext(t.ctx as PeerContext), t.watch, t.envelope);
   if (e === undefined) return null;
   return Piscina.move({ [transferableSymbol]: [e.bytes.buffer, e.index.buffer], [valueSymbol]: e }) as unknown as EncodedEvents;
