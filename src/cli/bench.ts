@@ -229,7 +229,7 @@ export async function bench(argv: string[]): Promise<number> {
       const a = r.api;
       const announced = peerCount * prefixes;
       lines.push(
-        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | ${r.target.endsWith('API queries') ? '' : `stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'}, the last ${(a.streamTrailMs / 1000).toFixed(2)} s after convergence`} |`,
+        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | ${r.target.endsWith('API queries') ? '' : `stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'}, the last ${(a.streamTrailMs / 1000).toFixed(2)} s after convergence${a.streamDelay ? `; in the latency phase, ${a.streamDelay.updates.toLocaleString('en-US')} UPDATEs from ribstorm's timestamp to the client: p50 ${a.streamDelay.p50} ms, p99 ${a.streamDelay.p99} ms, max ${a.streamDelay.max} ms` : ''}`} |`,
       );
     }
     for (const r of round) {

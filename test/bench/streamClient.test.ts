@@ -1,7 +1,7 @@
 // The bench's stream client counts UPDATEs and announced prefixes from the bytes of each frame
 // (harness/bench/streamClient.ts readStreamFrame): the same counts as parsing every message.
 import { describe, expect, it } from 'vitest';
-import { readStreamFrame } from '../../src/harness/bench/streamClient.js';
+import { frameTimestamps, readStreamFrame } from '../../src/harness/bench/streamClient.js';
 
 const msg = (data: Record<string, unknown>) => JSON.stringify({ type: 'ris_message', data: { peer: '127.0.103.2', peer_asn: '65001', id: 'h-1f', host: 'h', type: 'UPDATE', timestamp: 1764660000.5, ...data } });
 
@@ -33,5 +33,12 @@ describe('the bench stream client', () => {
     for (const l of lines.slice(4)) readStreamFrame(Buffer.from(l), r);
     expect(r).toEqual(parsed(lines));
     expect(r).toEqual({ streamUpdates: 5, streamPrefixes: 7, streamError: 'client too slow; disconnected', streamTrailMs: 0 });
+  });
+
+  it("reads each message's timestamp from a batched frame", () => {
+    const lines = [msg({ timestamp: 1764660000.125, withdrawals: ['10.0.2.0/24'] }), msg({ timestamp: 1764660001, announcements: [{ next_hop: '198.18.0.1', prefixes: ['10.0.0.0/24'] }] })];
+    const got: number[] = [];
+    frameTimestamps(Buffer.from(lines.join('\n')), (t) => got.push(t));
+    expect(got).toEqual(lines.map((l) => JSON.parse(l).data.timestamp));
   });
 });

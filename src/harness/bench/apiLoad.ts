@@ -18,7 +18,11 @@ export interface ApiLoad {
    * Ends the query loop; waits until the stream has `expectPrefixes` or has been quiet for five
    * seconds. `convergedAt` (ms since the epoch): when the run converged, what the stream's trail is measured from.
    */
-  stop(expectPrefixes: number, convergedAt: number): Promise<ApiLoadReport>;
+  settle(expectPrefixes: number, convergedAt: number): Promise<void>;
+  /** From now on the stream client times each UPDATE from its `timestamp` to its arrival (the latency churn). */
+  mark(): void;
+  /** Ends the clients and reports what they got. */
+  stop(): Promise<ApiLoadReport>;
 }
 
 /** Starts the clients against the API at `base` ("127.0.0.1:PORT") at nice `nice`; resolves once the stream is subscribed. */
@@ -33,8 +37,18 @@ export async function startApiLoad(base: string, which: ApiClients, lookups: str
     client.once('error', reject);
   });
   return {
-    async stop(expectPrefixes, convergedAt) {
-      client.postMessage({ stop: true, expectPrefixes, wait: which !== 'queries', convergedAt });
+    async settle(expectPrefixes, convergedAt) {
+      client.postMessage({ settle: true, expectPrefixes, wait: which !== 'queries', convergedAt });
+      await new Promise((resolve) => {
+        client.once('message', resolve);
+        client.once('exit', resolve);
+      });
+    },
+    mark() {
+      client.postMessage({ mark: true });
+    },
+    async stop() {
+      client.postMessage({ stop: true });
       const { count } = await new Promise<{ count: StreamCount }>((resolve) => {
         client.once('message', resolve);
         client.once('exit', () => resolve({ count: { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: 'the API clients exited', streamTrailMs: 0 } }));

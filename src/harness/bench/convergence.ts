@@ -253,10 +253,13 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       }
     }
     await Promise.race([Promise.all(writes), new Promise((r) => setTimeout(r, 1000))]);
-    const apiReport = await clients?.stop(
+    await clients?.settle(
       o.tables.reduce((n, t) => n + t.ipv4Prefixes + t.ipv6Prefixes, 0),
       performance.timeOrigin + (doneAt ?? performance.now()),
     );
+    // With the latency churn the stream client stays, and times the phase's UPDATEs.
+    const timesChurn = typeof o.churn === 'object' && 'latency' in o.churn && doneAt !== null;
+    let apiReport = timesChurn ? undefined : await clients?.stop();
     const seconds = doneAt === null ? null : (doneAt - t0) / 1000;
     const paths = collector ? expected : o.tables.length * o.expected;
     const settledSeconds = (held.lastUpdateAt - t0) / 1000;
@@ -316,6 +319,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     }
     let latency: LatencyReport | undefined;
     if (typeof o.churn === 'object' && 'latency' in o.churn && doneAt !== null) {
+      clients?.mark();
       latency = await measureLatency({
         senders,
         senderAs: peers.map((p) => p.asn),
@@ -323,6 +327,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
         ...o.churn.latency,
         watch: (fn) => (watchers.add(fn), () => watchers.delete(fn)),
       });
+      if (timesChurn) apiReport = await clients?.stop();
     }
     let replay: ConvergenceResult['replay'];
     if (typeof o.churn === 'object' && 'trace' in o.churn && doneAt !== null) {

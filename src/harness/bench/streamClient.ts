@@ -24,6 +24,11 @@ export interface StreamCount {
   streamError: string | null;
   /** How long after the run converged the last frame came, ms (0: before). */
   streamTrailMs: number;
+  /**
+   * After 'mark' (the latency churn): from each UPDATE's `timestamp` (when ribstorm took its
+   * batch in) to its arrival here, ms: median, 99th percentile, most, and how many.
+   */
+  streamDelay?: { p50: number; p99: number; max: number; updates: number };
 }
 
 export interface StreamClientData {
@@ -43,6 +48,16 @@ const RIS_ERROR = Buffer.from('{"type":"ris_error"');
 const TYPE_FIELD = Buffer.from(',"type":"');
 const UPDATE = Buffer.from('UPDATE"');
 const PREFIXES = Buffer.from('"prefixes":[');
+const TIMESTAMP = Buffer.from('"timestamp":');
+
+/** Each UPDATE line's `timestamp` (seconds since the epoch) in a frame, to `fn`. */
+export function frameTimestamps(frame: Buffer, fn: (seconds: number) => void): void {
+  for (let at = frame.indexOf(TIMESTAMP); at >= 0; at = frame.indexOf(TIMESTAMP, at + 1)) {
+    let end = at + TIMESTAMP.length;
+    while (end < frame.length && ((frame[end] >= 0x30 && frame[end] <= 0x39) || frame[end] === 0x2e)) end++;
+    fn(Number(frame.toString('latin1', at + TIMESTAMP.length, end)));
+  }
+}
 
 function startsWith(b: Buffer, what: Buffer, at = 0): boolean {
   if (at + what.length > b.length) return false;
@@ -112,6 +127,7 @@ function run(d: StreamClientData): void {
   const now = () => performance.timeOrigin + performance.now();
   let lastAt = now();
   let subscribed = false;
+  let delays: number[] | undefined;
   const ws = new WebSocket(d.url);
   ws.on('open', () => ws.send(JSON.stringify({ type: 'ris_subscribe', data: d.subscribe })));
   ws.on('message', (frame: Buffer) => {
@@ -121,17 +137,33 @@ function run(d: StreamClientData): void {
     }
     readStreamFrame(frame, r);
     lastAt = now();
+    if (delays) frameTimestamps(frame, (ts) => delays!.push(lastAt - ts * 1000));
   });
   ws.on('error', (e) => {
     r.streamError ??= e.message;
     if (!subscribed) port.postMessage({ type: 'failed', message: e.message });
   });
-  port.on('message', async (m: { stop: true; expectPrefixes: number; wait: boolean; convergedAt: number }) => {
-    // The stream trails the sink: the events' thread yields to the RIB's.
-    querying = false;
-    await loop;
-    while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
-    r.streamTrailMs = Math.max(0, Math.round(lastAt - m.convergedAt));
+  port.on('message', async (m: { settle?: true; mark?: true; stop?: true; expectPrefixes: number; wait: boolean; convergedAt: number }) => {
+    if (m.mark) {
+      delays = [];
+      return;
+    }
+    if (m.settle) {
+      // The stream trails the sink: the events' thread yields to the RIB's.
+      querying = false;
+      await loop;
+      while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
+      r.streamTrailMs = Math.max(0, Math.round(lastAt - m.convergedAt));
+      port.postMessage({ type: 'settled' });
+      return;
+    }
+    if (delays?.length) {
+      // The last UPDATEs of the phase have come once the stream is quiet for a second.
+      while (now() - lastAt < 1000) await new Promise((res) => setTimeout(res, 100));
+      const sorted = delays.sort((a, b) => a - b);
+      const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
+      r.streamDelay = { p50: at(0.5), p99: at(0.99), max: at(1), updates: sorted.length };
+    }
     ws.terminate();
     port.postMessage({ type: 'count', count: r });
   });
