@@ -1,16 +1,17 @@
 // Received UPDATEs as route events, for whoever watches them (the route stream, a NATS feed).
 // Once a watched batch is applied, its received messages are copied out of the session's ring
-// (which is then free again) and written as RIS Live JSON on the events' thread
-// (eventWorker.ts), at the lowest CPU priority; while the RIB is loaded (batches queued or
-// running more than half the time: a table loading), the copies wait, up to EVENT_DEFER_MS:
-// routing first, so a table load is not slowed by being watched, and its events follow it. They are handed on in batch order. A watcher whose
-// reader is behind (a stream client's socket queue) may hold the lane: batches wait, copied,
-// until it lets go. The copies waiting are bounded (EVENT_BACKLOG_BYTES): past that they go
-// whatever the RIB is doing, the watchers holding the lane are told (the stream cuts off those
-// clients), and the pipeline hands out no new batch until the lane has caught up, so no event
-// is lost and the memory held is bounded.
+// (copyArena.ts; the ring is then free again) and written as RIS Live JSON on the events'
+// thread (eventWorker.ts), at the lowest CPU priority. While the RIB is loaded (batches queued
+// or running more than half the time: a table arriving) the copies wait, up to EVENT_DEFER_MS:
+// routing first, so a table load is not slowed by being watched, and its events follow it.
+// They are handed on in batch order. A watcher whose reader is behind (a stream client's
+// socket queue) may hold the lane: batches wait, copied, until it lets go. The copies waiting
+// are bounded (EVENT_BACKLOG_BYTES): past that they go whatever the RIB is doing, the watchers
+// holding the lane are told (the stream cuts off those clients), and the pipeline hands out no
+// new batch until the lane has caught up, so no event is lost and the memory held is bounded.
 
 import type { Piscina } from 'piscina';
+import { CopyArena, type ReceivedCopy } from './copyArena.js';
 import { UpdateEventBatch, type EncodedEvents, type EventEnvelope, type UpdateWatch } from './events.js';
 import type { EventTask } from './eventWorker.js';
 import type { PeerContext } from './parse.js';
@@ -18,114 +19,6 @@ import { createEventPool } from './pool.js';
 
 /** The received UPDATEs' bytes waiting for the events' thread, at most (about three full tables). */
 export const EVENT_BACKLOG_BYTES = 128 * 1024 * 1024;
-
-/** Shared memory the copies are made in, reused once every copy in it has been written out. */
-interface Chunk {
-  sab: SharedArrayBuffer;
-  bytes: Uint8Array;
-  /** Bytes taken from the start, and copies in it not yet written out. */
-  used: number;
-  live: number;
-}
-
-/**
- * One batch's received UPDATEs, copied out of its session's ring into the lane's own shared
- * memory: (offset, length) pairs into `buffer`, `size` bytes in all.
- */
-export interface ReceivedCopy {
-  buffer: SharedArrayBuffer;
-  descriptors: Uint32Array;
-  size: number;
-  chunk: Chunk;
-}
-
-/** The size of the arena's chunks (a larger batch gets one of its own), how many free ones are kept, and made ready ahead. */
-export const CHUNK_BYTES = 8 << 20;
-const FREE_CHUNKS = 4;
-const READY_AHEAD = 2;
-
-/**
- * Where the copies are made: chunks of shared memory filled in order, each reused once every
- * copy in it has been written out (the events' thread reads them in place). No allocation per
- * batch. A new chunk's pages are first touched by `ready` (the events' thread) while the
- * arena still has others free, so that the main thread does not take their page faults.
- */
-export class CopyArena {
-  private current?: Chunk;
-  private readonly free: SharedArrayBuffer[] = [];
-  /** Chunks being made ready. */
-  private readying = 0;
-
-  constructor(private readonly ready?: (chunk: SharedArrayBuffer) => Promise<void>) {}
-
-  /** The first `count` messages at `descriptors` in `buffer`, copied; release() it once written out. */
-  copy(buffer: SharedArrayBuffer, descriptors: Uint32Array, count: number): ReceivedCopy {
-    let size = 0;
-    for (let i = 0; i < count; i++) size += descriptors[i * 2 + 1];
-    const chunk = this.room(size);
-    const src = new Uint8Array(buffer);
-    const bytes = chunk.bytes;
-    const out = new Uint32Array(count * 2);
-    // A session's messages mostly follow each other in its ring: one copy per run of them.
-    let runFrom = 0;
-    let runTo = 0;
-    let o = chunk.used;
-    for (let i = 0; i < count; i++) {
-      const at = descriptors[i * 2];
-      const len = descriptors[i * 2 + 1];
-      if (at !== runTo) {
-        if (runTo > runFrom) bytes.set(src.subarray(runFrom, runTo), o - (runTo - runFrom));
-        runFrom = at;
-        runTo = at;
-      }
-      out[i * 2] = o;
-      out[i * 2 + 1] = len;
-      runTo += len;
-      o += len;
-    }
-    if (runTo > runFrom) bytes.set(src.subarray(runFrom, runTo), o - (runTo - runFrom));
-    chunk.used = o;
-    chunk.live++;
-    return { buffer: chunk.sab, descriptors: out, size, chunk };
-  }
-
-  /** A copy was written out: its chunk is reused once none in it is left. */
-  release(copy: ReceivedCopy): void {
-    const c = copy.chunk;
-    if (--c.live > 0) return;
-    if (c === this.current) c.used = 0;
-    else if (this.free.length < FREE_CHUNKS && c.sab.byteLength === CHUNK_BYTES) this.free.push(c.sab);
-  }
-
-  /** A chunk with `size` bytes free at its end. */
-  private room(size: number): Chunk {
-    const c = this.current;
-    if (c && c.used + size <= c.sab.byteLength) return c;
-    if (c && c.live === 0 && size <= c.sab.byteLength) {
-      c.used = 0;
-      return c;
-    }
-    const sab = size <= CHUNK_BYTES ? (this.free.pop() ?? new SharedArrayBuffer(CHUNK_BYTES)) : new SharedArrayBuffer(size);
-    this.readyAhead();
-    // A chunk left behind goes to the free list when its last copy is released (release()).
-    return (this.current = { sab, bytes: new Uint8Array(sab), used: 0, live: 0 });
-  }
-
-  /** Has chunks made ready while fewer than READY_AHEAD are free. */
-  private readyAhead(): void {
-    while (this.ready && this.free.length + this.readying < READY_AHEAD) {
-      const sab = new SharedArrayBuffer(CHUNK_BYTES);
-      this.readying++;
-      this.ready(sab).then(
-        () => {
-          this.readying--;
-          if (this.free.length < FREE_CHUNKS) this.free.push(sab);
-        },
-        () => this.readying--,
-      );
-    }
-  }
-}
 
 interface Waiting {
   k: number;
@@ -154,7 +47,7 @@ export class UpdateEventLane {
   /** Batches copied and not yet given to the thread, in order. */
   private readonly waiting: Waiting[] = [];
   private inFlight = 0;
-  /** Who holds the lane (holdFor): nothing goes to the thread while anyone does. */
+  /** Who holds the lane (hold()): nothing goes to the thread while anyone does. */
   private readonly holders = new Set<object>();
   /** Batches added, and handed on (their events, or their loss reported), in order. */
   private added = 0;
@@ -182,44 +75,22 @@ export class UpdateEventLane {
     private readonly bounds = { backlogBytes: EVENT_BACKLOG_BYTES, deferMs: EVENT_DEFER_MS },
   ) {}
 
-  /** The RIB's duty: time with batches queued or running, in the window that began at windowFrom. */
-  private activeFrom = -1;
-  private activeMs = 0;
-  private windowFrom = performance.now();
-  private lastDuty = 0;
+  /** When the lane last gave a batch to the thread (or began to wait), and the timer that looks again. */
+  private deferredSince = 0;
+  private deferTimer?: NodeJS.Timeout;
+  /** How busy the RIB has been (ribActive()). */
+  private readonly duty = new DutyMeter(DUTY_WINDOW_MS);
 
   /** The RIB has batches queued or running (true), or none (false): the pipeline says when that changes. */
   ribActive(active: boolean): void {
-    const now = performance.now();
-    if (active) {
-      if (this.activeFrom < 0) this.activeFrom = now;
-    } else if (this.activeFrom >= 0) {
-      this.activeMs += now - this.activeFrom;
-      this.activeFrom = -1;
-    }
-    this.roll(now);
+    this.duty.set(active);
     if (!active && this.waiting.length) this.next();
   }
 
   /** Whether the RIB was busy more than LOADED_DUTY of the last window (events wait). */
   get loaded(): boolean {
-    this.roll(performance.now());
-    return this.lastDuty > LOADED_DUTY;
+    return this.duty.last() > LOADED_DUTY;
   }
-
-  private roll(now: number): void {
-    const span = now - this.windowFrom;
-    if (span < DUTY_WINDOW_MS) return;
-    const active = this.activeMs + (this.activeFrom >= 0 ? now - this.activeFrom : 0);
-    this.lastDuty = active / span;
-    this.activeMs = 0;
-    this.windowFrom = now;
-    if (this.activeFrom >= 0) this.activeFrom = now;
-  }
-
-  /** When the oldest waiting batch was copied (performance.now()), and the timer that lets it go. */
-  private deferredSince = 0;
-  private deferTimer?: NodeJS.Timeout;
 
   /** Whether the pipeline should hand out no new batch until the backlog goes down. */
   get full(): boolean {
@@ -316,5 +187,41 @@ export class UpdateEventLane {
     } catch (e) {
       this.failed(e);
     }
+  }
+}
+
+/** The share of each window of `windowMs` something was on (set(true)) rather than off. */
+class DutyMeter {
+  private onFrom = -1;
+  private onMs = 0;
+  private windowFrom = performance.now();
+  private lastDuty = 0;
+
+  constructor(private readonly windowMs: number) {}
+
+  set(on: boolean): void {
+    const now = performance.now();
+    if (on) {
+      if (this.onFrom < 0) this.onFrom = now;
+    } else if (this.onFrom >= 0) {
+      this.onMs += now - this.onFrom;
+      this.onFrom = -1;
+    }
+    this.roll(now);
+  }
+
+  /** The share of the last whole window. */
+  last(): number {
+    this.roll(performance.now());
+    return this.lastDuty;
+  }
+
+  private roll(now: number): void {
+    const span = now - this.windowFrom;
+    if (span < this.windowMs) return;
+    this.lastDuty = (this.onMs + (this.onFrom >= 0 ? now - this.onFrom : 0)) / span;
+    this.onMs = 0;
+    this.windowFrom = now;
+    if (this.onFrom >= 0) this.onFrom = now;
   }
 }

@@ -27,7 +27,8 @@ import {
   type RibSizing,
 } from './memory.js';
 import type { EventEnvelope, UpdateEventBatch, UpdateEventMode, UpdateWatch } from './events.js';
-import { UpdateEventLane, type ReceivedCopy } from './eventLane.js';
+import type { ReceivedCopy } from './copyArena.js';
+import { UpdateEventLane } from './eventLane.js';
 import { parseFault } from './fault.js';
 import { createPool } from './pool.js';
 import type { RibTask } from './worker.js';

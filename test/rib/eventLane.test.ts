@@ -6,7 +6,8 @@ import { getPriority } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsPathSegmentType, AttrFlag, AttrType, encodeUpdate, type CodecContext, type PathAttribute } from '../../src/packet/index.js';
-import { CopyArena, UpdateEventLane, type ReceivedCopy } from '../../src/rib/eventLane.js';
+import { CopyArena, type ReceivedCopy } from '../../src/rib/copyArena.js';
+import { UpdateEventLane } from '../../src/rib/eventLane.js';
 import { encodeUpdateEvents, ID_DIGITS, UpdateEventBatch } from '../../src/rib/events.js';
 import type { PeerContext } from '../../src/rib/parse.js';
 
