@@ -53,11 +53,21 @@ export interface PeerSummary extends FamilyPrefixes {
 
 export type Rfc7606Counts = Omit<FamilyImportStats, 'filtered'>;
 
+const two = (x: number) => (x >= 0 && x < 10 ? `0${x}` : `${x}`);
+
 export function uptimeText(ms: number): string {
   const s = Math.floor(ms / 1000);
   const d = Math.floor(s / 86400);
-  const hms = [Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60, s % 60].map((x) => String(x).padStart(2, '0')).join(':');
+  const hms = `${two(Math.floor(s / 3600) % 24)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
   return d ? `${d}d${hms}` : hms;
+}
+
+function familyPrefixes(held: number, filtered: number, sent: number): FamilyPrefixes {
+  return { pfxRcd: held, pfxAccepted: held, pfxFiltered: filtered, pfxSnt: sent };
+}
+
+function rfc7606(f: FamilyImportStats): Rfc7606Counts {
+  return { treatAsWithdraw: f.treatAsWithdraw, prefixesTreatAsWithdraw: f.prefixesTreatAsWithdraw, attributesDiscarded: f.attributesDiscarded };
 }
 
 export class NeighborView {
@@ -75,24 +85,26 @@ export class NeighborView {
     return this.logs.get(n)!;
   }
 
+  /**
+   * One peer's summary. Every field has its place in one object literal (absent ones
+   * undefined, which JSON leaves out): objects of one shape, built and serialized on the fast
+   * paths, since /neighbors is asked in a loop while the main thread is the ingest's.
+   */
   peer(n: Neighbor, now = Date.now()): PeerSummary {
     const c = n.config;
     const log = this.log(n);
     const up = n.state === State.Established;
     const counts = this.speaker.routeCounts(n);
-    const fam = (k: 'ipv4' | 'ipv6', key: 'ipv4Unicast' | 'ipv6Unicast'): FamilyPrefixes => {
-      const held = counts?.received[k] ?? 0;
-      return { pfxRcd: held, pfxAccepted: held, pfxFiltered: counts?.stats[key].filtered ?? 0, pfxSnt: counts?.advertised[k] ?? 0 };
-    };
-    const v4 = fam('ipv4', 'ipv4Unicast');
-    const v6 = fam('ipv6', 'ipv6Unicast');
+    const stats = counts?.stats ?? NO_IMPORTS;
+    const v4 = familyPrefixes(counts?.received.ipv4 ?? 0, stats.ipv4Unicast.filtered, counts?.advertised.ipv4 ?? 0);
+    const v6 = familyPrefixes(counts?.received.ipv6 ?? 0, stats.ipv6Unicast.filtered, counts?.advertised.ipv6 ?? 0);
     const s = n.session;
     const err = n.lastError;
-    const rfc7606 = (f: FamilyImportStats): Rfc7606Counts => ({ treatAsWithdraw: f.treatAsWithdraw, prefixesTreatAsWithdraw: f.prefixesTreatAsWithdraw, attributesDiscarded: f.attributesDiscarded });
-    const out: PeerSummary = {
+    const mp = c.maxPrefix;
+    return {
       remoteAs: c.remoteAs,
       localAs: c.localAs ?? this.speaker.config.global.asn,
-      ...(c.description ? { description: c.description } : {}),
+      description: c.description ? c.description : undefined,
       state: n.state,
       adminState: n.adminUp ? 'up' : 'down',
       peerState: !n.adminUp ? 'Admin' : up ? 'OK' : c.passive ? 'Passive' : 'Idle',
@@ -110,23 +122,14 @@ export class NeighborView {
       connectionsEstablished: log.connectionsEstablished,
       connectionsDropped: log.connectionsDropped,
       capabilities: { local: s?.localCapabilities ?? [], remote: s?.remoteCapabilities ?? [] },
-      rfc7606: {
-        ipv4Unicast: rfc7606(counts?.stats.ipv4Unicast ?? NO_IMPORTS.ipv4Unicast),
-        ipv6Unicast: rfc7606(counts?.stats.ipv6Unicast ?? NO_IMPORTS.ipv6Unicast),
-        resets: { ...(counts?.stats.resets ?? {}) },
-      },
+      rfc7606: { ipv4Unicast: rfc7606(stats.ipv4Unicast), ipv6Unicast: rfc7606(stats.ipv6Unicast), resets: { ...stats.resets } },
+      peerUptimeEstablishedEpoch: up ? Math.floor(log.since / 1000) : undefined,
+      prefixLimit: mp ? { maxPrefixes: mp.limit, action: mp.action, warningThresholdPct: mp.warnPct } : undefined,
+      lastResetDueTo: err ? `${err.direction === 'local' ? '' : `NOTIFICATION ${err.direction}: `}${err.text}` : undefined,
+      lastResetCode: err ? `${err.code}/${err.subcode}` : undefined,
+      holdTime: s ? s.holdTime : undefined,
+      keepalive: s ? s.keepalive : undefined,
     };
-    if (up) out.peerUptimeEstablishedEpoch = Math.floor(log.since / 1000);
-    if (c.maxPrefix) out.prefixLimit = { maxPrefixes: c.maxPrefix.limit, action: c.maxPrefix.action, warningThresholdPct: c.maxPrefix.warnPct };
-    if (err) {
-      out.lastResetDueTo = `${err.direction === 'local' ? '' : `NOTIFICATION ${err.direction}: `}${err.text}`;
-      out.lastResetCode = `${err.code}/${err.subcode}`;
-    }
-    if (s) {
-      out.holdTime = s.holdTime;
-      out.keepalive = s.keepalive;
-    }
-    return out;
   }
 
   /** GET /neighbors: FRR's summary with every peer by address. */
