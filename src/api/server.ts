@@ -107,7 +107,7 @@ export class ApiServer {
     };
     if (path === '/neighbors') {
       get([]);
-      return json(200, this.neighbors.summary(this.rib?.counts() ?? null));
+      return { status: 200, contentType: 'application/json', body: this.neighbors.summaryJson(this.rib?.counts() ?? null) };
     }
     if (path.startsWith('/neighbors/')) {
       get([]);

@@ -92,6 +92,9 @@ export const SOCKET_BUFFER_BYTES = 16 << 20;
 
 export const json = (status: number, value: unknown): Reply => ({ status, contentType: 'application/json', body: JSON.stringify(value) });
 
+/** A number as JSON.stringify writes it, for answers written as text. */
+export const num = (x: number): string => (Number.isFinite(x) ? `${x}` : 'null');
+
 /** The handler's answer; one that throws, or fails, answers 500 with its message. */
 export function answer(http: HttpHandler, req: ApiRequest): Promise<Routed> {
   const failed = (e: unknown) => json(500, { error: (e as Error)?.message ?? String(e) });
