@@ -180,13 +180,10 @@ export class ApiServer {
       const families = rib.familiesOf(family);
       return { status: 200, contentType: 'application/x-ndjson', stream: (sink) => rib.streamTable(sink, families, peer) };
     }
-    const r = rib.lookup(prefix, match as Match, peer);
+    const r = rib.matches(prefix, match as Match, peer);
     if (family && r.routes.some((x) => x.prefix.includes(':') !== (family === 'ipv6'))) throw new ApiError(400, 'family', `${prefix} is not ${family}`);
-    if (format === 'ndjson') {
-      const lines = r.routes.flatMap((x) => x.paths.map((p) => JSON.stringify(p) + '\n'));
-      return { status: 200, contentType: 'application/x-ndjson', body: lines.join('') };
-    }
-    return json(200, { prefix, match, routes: r.routes, ...(r.truncated ? { truncated: true } : {}) });
+    if (format === 'ndjson') return { status: 200, contentType: 'application/x-ndjson', body: rib.lookupNdjson(r) };
+    return { status: 200, contentType: 'application/json', body: rib.lookupJson(prefix, match as Match, r) };
   }
 }
 
