@@ -88,17 +88,23 @@ export class ApiServer {
     this.transport = null;
   }
 
-  private async route(req: ApiRequest): Promise<Routed> {
+  /** The answer, at once when the route has it (lookups, the summary): the transport then writes it before the request's handler returns. */
+  private route(req: ApiRequest): Routed | Promise<Routed> {
     try {
-      return await this.dispatch(req);
+      const r = this.dispatch(req);
+      return r instanceof Promise ? r.catch((e) => this.failed(req, e)) : r;
     } catch (e) {
-      if (e instanceof ApiError) return e.reply();
-      log(`management API: ${req.method} ${req.path}: ${(e as Error)?.stack ?? String(e)}`);
-      return json(500, { error: `internal error: ${(e as Error)?.message ?? String(e)}` });
+      return this.failed(req, e);
     }
   }
 
-  private async dispatch(req: ApiRequest): Promise<Routed> {
+  private failed(req: ApiRequest, e: unknown): Routed {
+    if (e instanceof ApiError) return e.reply();
+    log(`management API: ${req.method} ${req.path}: ${(e as Error)?.stack ?? String(e)}`);
+    return json(500, { error: `internal error: ${(e as Error)?.message ?? String(e)}` });
+  }
+
+  private dispatch(req: ApiRequest): Routed | Promise<Routed> {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (Writes.owns(req, path)) return this.writes.handle(req, path);
     const get = (allowed: string[]) => {
@@ -127,7 +133,7 @@ export class ApiServer {
     }
     if (path === '/metrics') {
       get([]);
-      return { status: 200, contentType: this.metrics.contentType, body: await this.metrics.text() };
+      return this.metrics.text().then((body) => ({ status: 200, contentType: this.metrics.contentType, body }));
     }
     if (path === '/mrt/bview') {
       get(['compress']);
