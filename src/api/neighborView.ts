@@ -8,6 +8,7 @@ import { newImportStats, type FamilyImportStats } from '../rib/importStats.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { NeighborLog } from './neighborLog.js';
 import type { RibCounts } from './ribView.js';
+import { num } from './transport.js';
 
 export interface FamilyPrefixes {
   /** Paths held from the peer (its Adj-RIB-In after import policy). */
@@ -53,11 +54,62 @@ export interface PeerSummary extends FamilyPrefixes {
 
 export type Rfc7606Counts = Omit<FamilyImportStats, 'filtered'>;
 
+const two = (x: number) => (x >= 0 && x < 10 ? `0${x}` : `${x}`);
+
 export function uptimeText(ms: number): string {
   const s = Math.floor(ms / 1000);
   const d = Math.floor(s / 86400);
-  const hms = [Math.floor(s / 3600) % 24, Math.floor(s / 60) % 60, s % 60].map((x) => String(x).padStart(2, '0')).join(':');
+  const hms = `${two(Math.floor(s / 3600) % 24)}:${two(Math.floor(s / 60) % 60)}:${two(s % 60)}`;
   return d ? `${d}d${hms}` : hms;
+}
+
+function familyPrefixes(held: number, filtered: number, sent: number): FamilyPrefixes {
+  return { pfxRcd: held, pfxAccepted: held, pfxFiltered: filtered, pfxSnt: sent };
+}
+
+function rfc7606(f: FamilyImportStats): Rfc7606Counts {
+  return { treatAsWithdraw: f.treatAsWithdraw, prefixesTreatAsWithdraw: f.prefixesTreatAsWithdraw, attributesDiscarded: f.attributesDiscarded };
+}
+
+// GET /neighbors as text, written field by field: what JSON.stringify gives for the same
+// objects (test/api/json.test.ts holds them to it), in a fraction of its time on this path.
+
+const str = JSON.stringify;
+
+/** Capability names per session, as JSON: the arrays stay the same for the session. */
+const stringLists = new WeakMap<readonly string[], string>();
+function stringList(list: readonly string[]): string {
+  let text = stringLists.get(list);
+  if (text === undefined) {
+    text = str(list);
+    stringLists.set(list, text);
+  }
+  return text;
+}
+
+const familyJson = (f: FamilyPrefixes) => `{"pfxRcd":${num(f.pfxRcd)},"pfxAccepted":${num(f.pfxAccepted)},"pfxFiltered":${num(f.pfxFiltered)},"pfxSnt":${num(f.pfxSnt)}}`;
+const rfc7606Json = (f: Rfc7606Counts) => `{"treatAsWithdraw":${num(f.treatAsWithdraw)},"prefixesTreatAsWithdraw":${num(f.prefixesTreatAsWithdraw)},"attributesDiscarded":${num(f.attributesDiscarded)}}`;
+
+/** JSON.stringify(p) for a summary from NeighborView.peer. */
+export function peerJson(p: PeerSummary): string {
+  let o = `{"remoteAs":${num(p.remoteAs)},"localAs":${num(p.localAs)}`;
+  if (p.description !== undefined) o += `,"description":${str(p.description)}`;
+  o +=
+    `,"state":${str(p.state)},"adminState":${str(p.adminState)},"peerState":${str(p.peerState)},"peerUptime":${str(p.peerUptime)},"peerUptimeMsec":${num(p.peerUptimeMsec)}` +
+    `,"msgRcvd":${num(p.msgRcvd)},"msgSent":${num(p.msgSent)},"outq":${num(p.outq)}` +
+    `,"pfxRcd":${num(p.pfxRcd)},"pfxAccepted":${num(p.pfxAccepted)},"pfxFiltered":${num(p.pfxFiltered)},"pfxSnt":${num(p.pfxSnt)}` +
+    `,"ipv4Unicast":${familyJson(p.ipv4Unicast)},"ipv6Unicast":${familyJson(p.ipv6Unicast)}` +
+    `,"connectionsEstablished":${num(p.connectionsEstablished)},"connectionsDropped":${num(p.connectionsDropped)}` +
+    `,"capabilities":{"local":${stringList(p.capabilities.local)},"remote":${stringList(p.capabilities.remote)}}` +
+    `,"rfc7606":{"ipv4Unicast":${rfc7606Json(p.rfc7606.ipv4Unicast)},"ipv6Unicast":${rfc7606Json(p.rfc7606.ipv6Unicast)},"resets":${str(p.rfc7606.resets)}}`;
+  if (p.peerUptimeEstablishedEpoch !== undefined) o += `,"peerUptimeEstablishedEpoch":${num(p.peerUptimeEstablishedEpoch)}`;
+  const l = p.prefixLimit;
+  if (l !== undefined) o += `,"prefixLimit":{"maxPrefixes":${num(l.maxPrefixes)},"action":${str(l.action)},"warningThresholdPct":${num(l.warningThresholdPct)}}`;
+  if (p.lastResetDueTo !== undefined) o += `,"lastResetDueTo":${str(p.lastResetDueTo)}`;
+  if (p.lastResetCode !== undefined) o += `,"lastResetCode":${str(p.lastResetCode)}`;
+  if (p.holdTime !== undefined) o += `,"holdTime":${num(p.holdTime)}`;
+  if (p.keepalive !== undefined) o += `,"keepalive":${num(p.keepalive)}`;
+  return o + '}';
 }
 
 export class NeighborView {
@@ -75,24 +127,26 @@ export class NeighborView {
     return this.logs.get(n)!;
   }
 
+  /**
+   * One peer's summary. Every field has its place in one object literal (absent ones
+   * undefined, which JSON leaves out): objects of one shape, built and serialized on the fast
+   * paths, since /neighbors is asked in a loop while the main thread is the ingest's.
+   */
   peer(n: Neighbor, now = Date.now()): PeerSummary {
     const c = n.config;
     const log = this.log(n);
     const up = n.state === State.Established;
     const counts = this.speaker.routeCounts(n);
-    const fam = (k: 'ipv4' | 'ipv6', key: 'ipv4Unicast' | 'ipv6Unicast'): FamilyPrefixes => {
-      const held = counts?.received[k] ?? 0;
-      return { pfxRcd: held, pfxAccepted: held, pfxFiltered: counts?.stats[key].filtered ?? 0, pfxSnt: counts?.advertised[k] ?? 0 };
-    };
-    const v4 = fam('ipv4', 'ipv4Unicast');
-    const v6 = fam('ipv6', 'ipv6Unicast');
+    const stats = counts?.stats ?? NO_IMPORTS;
+    const v4 = familyPrefixes(counts?.received.ipv4 ?? 0, stats.ipv4Unicast.filtered, counts?.advertised.ipv4 ?? 0);
+    const v6 = familyPrefixes(counts?.received.ipv6 ?? 0, stats.ipv6Unicast.filtered, counts?.advertised.ipv6 ?? 0);
     const s = n.session;
     const err = n.lastError;
-    const rfc7606 = (f: FamilyImportStats): Rfc7606Counts => ({ treatAsWithdraw: f.treatAsWithdraw, prefixesTreatAsWithdraw: f.prefixesTreatAsWithdraw, attributesDiscarded: f.attributesDiscarded });
-    const out: PeerSummary = {
+    const mp = c.maxPrefix;
+    return {
       remoteAs: c.remoteAs,
       localAs: c.localAs ?? this.speaker.config.global.asn,
-      ...(c.description ? { description: c.description } : {}),
+      description: c.description ? c.description : undefined,
       state: n.state,
       adminState: n.adminUp ? 'up' : 'down',
       peerState: !n.adminUp ? 'Admin' : up ? 'OK' : c.passive ? 'Passive' : 'Idle',
@@ -110,34 +164,39 @@ export class NeighborView {
       connectionsEstablished: log.connectionsEstablished,
       connectionsDropped: log.connectionsDropped,
       capabilities: { local: s?.localCapabilities ?? [], remote: s?.remoteCapabilities ?? [] },
-      rfc7606: {
-        ipv4Unicast: rfc7606(counts?.stats.ipv4Unicast ?? NO_IMPORTS.ipv4Unicast),
-        ipv6Unicast: rfc7606(counts?.stats.ipv6Unicast ?? NO_IMPORTS.ipv6Unicast),
-        resets: { ...(counts?.stats.resets ?? {}) },
-      },
+      rfc7606: { ipv4Unicast: rfc7606(stats.ipv4Unicast), ipv6Unicast: rfc7606(stats.ipv6Unicast), resets: { ...stats.resets } },
+      peerUptimeEstablishedEpoch: up ? Math.floor(log.since / 1000) : undefined,
+      prefixLimit: mp ? { maxPrefixes: mp.limit, action: mp.action, warningThresholdPct: mp.warnPct } : undefined,
+      lastResetDueTo: err ? `${err.direction === 'local' ? '' : `NOTIFICATION ${err.direction}: `}${err.text}` : undefined,
+      lastResetCode: err ? `${err.code}/${err.subcode}` : undefined,
+      holdTime: s ? s.holdTime : undefined,
+      keepalive: s ? s.keepalive : undefined,
     };
-    if (up) out.peerUptimeEstablishedEpoch = Math.floor(log.since / 1000);
-    if (c.maxPrefix) out.prefixLimit = { maxPrefixes: c.maxPrefix.limit, action: c.maxPrefix.action, warningThresholdPct: c.maxPrefix.warnPct };
-    if (err) {
-      out.lastResetDueTo = `${err.direction === 'local' ? '' : `NOTIFICATION ${err.direction}: `}${err.text}`;
-      out.lastResetCode = `${err.code}/${err.subcode}`;
-    }
-    if (s) {
-      out.holdTime = s.holdTime;
-      out.keepalive = s.keepalive;
-    }
-    return out;
   }
 
   /** GET /neighbors: FRR's summary with every peer by address. */
-  summary(rib: RibCounts | null): Record<string, unknown> {
+  summary(rib: RibCounts | null, now = Date.now()): Record<string, unknown> {
     const peers: Record<string, PeerSummary> = {};
-    const now = Date.now();
-    let failed = 0;
+    for (const [address, n] of this.speaker.neighbors) peers[address] = this.peer(n, now);
+    return { ...this.head(rib), peers };
+  }
+
+  /** JSON.stringify(summary(rib, now)), written by peerJson. */
+  summaryJson(rib: RibCounts | null, now = Date.now()): string {
+    const h = this.head(rib);
+    let o = `{"routerId":${str(h.routerId)},"as":${num(h.as)},"ribCount":${num(h.ribCount)},"ribMemory":${num(h.ribMemory)},"peerCount":${num(h.peerCount)},"failedPeers":${num(h.failedPeers)},"totalPeers":${num(h.totalPeers)},"peers":{`;
+    let first = true;
     for (const [address, n] of this.speaker.neighbors) {
-      peers[address] = this.peer(n, now);
-      if (n.state !== State.Established) failed++;
+      o += `${first ? '' : ','}${str(address)}:${peerJson(this.peer(n, now))}`;
+      first = false;
     }
+    return o + '}}';
+  }
+
+  /** The summary's fields before its peers. */
+  private head(rib: RibCounts | null) {
+    let failed = 0;
+    for (const n of this.speaker.neighbors.values()) if (n.state !== State.Established) failed++;
     const g = this.speaker.config.global;
     return {
       routerId: g.routerId,
@@ -147,7 +206,6 @@ export class NeighborView {
       peerCount: this.speaker.neighbors.size,
       failedPeers: failed,
       totalPeers: this.speaker.neighbors.size,
-      peers,
     };
   }
 

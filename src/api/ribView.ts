@@ -12,7 +12,7 @@ import { forEachPrefix, locate, pathsAt, prefixAt, prefixKey, walkPrefixes, type
 import { TOUCHED } from '../rib/shard.js';
 import type { Speaker } from '../speaker/speaker.js';
 import { AttributeCache, type PathAttributesView } from './routeRow.js';
-import { ApiError, type ChunkSink } from './transport.js';
+import { ApiError, num, type ChunkSink } from './transport.js';
 
 export type Match = 'exact' | 'longest' | 'longer';
 export type FamilyName = 'ipv4' | 'ipv6';
@@ -31,6 +31,13 @@ export interface RouteRow extends Omit<PathAttributesView, 'path'> {
   peerAs: number;
   /** Seconds since the path was learned or last changed. */
   age: number;
+}
+
+/** What a lookup found: the prefixes with their stored paths, before rows are made of them. */
+export interface Matches {
+  routes: { prefix: string; paths: PathView[] }[];
+  /** A `longer` lookup stopped at MAX_LONGER prefixes. */
+  truncated: boolean;
 }
 
 export interface PrefixRoutes {
@@ -83,11 +90,40 @@ export class RibView {
     return r;
   }
 
-  private rowsAt(f: Family, shard: number, slot: number, names: Map<number, [string, number]>, peer?: number): RouteRow[] {
-    const prefix = prefixAt(f, shard, slot);
-    return pathsAt(this.v, f, shard, slot)
-      .filter((p) => peer === undefined || p.peer === peer)
-      .map((p) => this.row(prefix, p, names));
+  /**
+   * JSON.stringify(row(prefix, p, names)) written as text, without the row: the attribute
+   * set's members are serialized once per set (test/api/json.test.ts holds the two equal).
+   */
+  rowJson(prefix: string, p: PathView, names: Map<number, [string, number]>, nowSeconds = Math.floor(Date.now() / 1000)): string {
+    const [fromPeer, peerAs] = names.get(p.peer) ?? ['', 0];
+    const reason = !p.best && !this.collector ? `,"reason":${JSON.stringify(REASON_NAMES[p.reason] ?? `step ${p.reason}`)}` : '';
+    return (
+      `{"prefix":${JSON.stringify(prefix)},"pathId":${num(p.pathId)},${this.attrs.json(p.attr)},"best":${p.best},"stale":${p.stale}` +
+      `,"fromPeer":${JSON.stringify(fromPeer)},"peerAs":${num(peerAs)},"age":${num(Math.max(0, nowSeconds - p.time))}${reason}}`
+    );
+  }
+
+  /** GET /rib?prefix=…&format=json: JSON.stringify({ prefix, match, routes, truncated? }) of lookup()'s rows, written by rowJson. */
+  lookupJson(prefix: string, match: Match, found: Matches): string {
+    const names = this.peerNames();
+    const now = Math.floor(Date.now() / 1000);
+    let o = `{"prefix":${JSON.stringify(prefix)},"match":${JSON.stringify(match)},"routes":[`;
+    for (let i = 0; i < found.routes.length; i++) {
+      const r = found.routes[i];
+      o += `${i ? ',' : ''}{"prefix":${JSON.stringify(r.prefix)},"paths":[`;
+      for (let j = 0; j < r.paths.length; j++) o += `${j ? ',' : ''}${this.rowJson(r.prefix, r.paths[j], names, now)}`;
+      o += ']}';
+    }
+    return o + (found.truncated ? '],"truncated":true}' : ']}');
+  }
+
+  /** GET /rib?prefix=…&format=ndjson: one row per line. */
+  lookupNdjson(found: Matches): string {
+    const names = this.peerNames();
+    const now = Math.floor(Date.now() / 1000);
+    let o = '';
+    for (const r of found.routes) for (const p of r.paths) o += `${this.rowJson(r.prefix, p, names, now)}\n`;
+    return o;
   }
 
   /** The bytes of an interned attribute set (a view into shared memory). */
@@ -108,19 +144,27 @@ export class RibView {
 
   /** Every path of the prefixes matching `prefix` (a bare address means its host prefix). */
   lookup(prefix: string, match: Match, peer?: number): { routes: PrefixRoutes[]; truncated: boolean } {
+    const found = this.matches(prefix, match, peer);
+    const names = this.peerNames();
+    return { routes: found.routes.map((r) => ({ prefix: r.prefix, paths: r.paths.map((p) => this.row(r.prefix, p, names)) })), truncated: found.truncated };
+  }
+
+  /** The prefixes matching `prefix` with their stored paths (from `peer` only, when given): lookup() before its rows are made. */
+  matches(prefix: string, match: Match, peer?: number): Matches {
     let parsed: ReturnType<typeof parsePrefix>;
     try {
-      parsed = parsePrefix(isIP(prefix) ? `${prefix}/${isIP(prefix) === 6 ? 128 : 32}` : prefix);
+      const ip = isIP(prefix);
+      parsed = parsePrefix(ip ? `${prefix}/${ip === 6 ? 128 : 32}` : prefix);
     } catch (e) {
       throw new ApiError(400, 'prefix', `not a prefix: ${JSON.stringify(prefix)} (${(e as Error).message})`);
     }
     const f = this.v.families[parsed.afi === 2 ? 1 : 0];
-    const names = this.peerNames();
     const key = prefixKey(parsed.bytes, f.keyWords);
-    const routes: PrefixRoutes[] = [];
+    const routes: { prefix: string; paths: PathView[] }[] = [];
     const add = (shard: number, slot: number) => {
-      const paths = this.rowsAt(f, shard, slot, names, peer);
-      if (paths.length) routes.push({ prefix: paths[0].prefix, paths });
+      let paths = pathsAt(this.v, f, shard, slot);
+      if (peer !== undefined) paths = paths.filter((p) => p.peer === peer);
+      if (paths.length) routes.push({ prefix: prefixAt(f, shard, slot), paths });
       return paths.length > 0;
     };
     if (match === 'exact') {
@@ -129,8 +173,9 @@ export class RibView {
       return { routes, truncated: false };
     }
     if (match === 'longest') {
+      const k = new Uint32Array(4);
       for (let len = parsed.length; len >= 0; len--) {
-        const at = locate(this.v, f, masked(key, len), len);
+        const at = locate(this.v, f, masked(key, len, k), len);
         if (at && add(at.shard, at.slot)) break;
       }
       return { routes, truncated: false };
@@ -178,7 +223,8 @@ export class RibView {
       families,
       peer,
       (prefix, paths) => {
-        for (const p of paths) lines.push(JSON.stringify(this.row(prefix, p, names)));
+        const now = Math.floor(Date.now() / 1000);
+        for (const p of paths) lines.push(this.rowJson(prefix, p, names, now));
       },
       async () => {
         const ok = sink.write(lines.join('\n') + '\n');
@@ -280,8 +326,8 @@ export interface FamilySummary {
   slotBytes: number;
 }
 
-function masked(key: Uint32Array, len: number): Uint32Array {
-  const k = new Uint32Array(4);
+/** key masked to its first `len` bits, written to `k`. */
+function masked(key: Uint32Array, len: number, k: Uint32Array): Uint32Array {
   for (let w = 0; w < 4; w++) {
     const bits = Math.max(0, Math.min(32, len - w * 32));
     k[w] = bits === 0 ? 0 : bits === 32 ? key[w] : (key[w] & (~0 << (32 - bits))) >>> 0;

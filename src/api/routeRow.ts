@@ -92,20 +92,30 @@ export function attributesView(block: Uint8Array): PathAttributesView {
 
 /** Attribute views by interned id; ids are never reused while the RIB lives. */
 export class AttributeCache {
-  private readonly cache = new Map<number, PathAttributesView>();
+  private readonly cache = new Map<number, { view: PathAttributesView; json: string | undefined }>();
 
   constructor(
     private readonly v: RibViews,
     private readonly limit = 65536,
   ) {}
 
-  get(id: number): PathAttributesView {
-    let view = this.cache.get(id);
-    if (!view) {
-      view = attributesView(attributeBytes(this.v, id));
+  private entry(id: number): { view: PathAttributesView; json: string | undefined } {
+    let e = this.cache.get(id);
+    if (!e) {
+      e = { view: attributesView(attributeBytes(this.v, id)), json: undefined };
       if (this.cache.size >= this.limit) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(id, view);
+      this.cache.set(id, e);
     }
-    return view;
+    return e;
+  }
+
+  get(id: number): PathAttributesView {
+    return this.entry(id).view;
+  }
+
+  /** The view's members as JSON text without the braces (never empty: asPath is always there), for rows written as text. */
+  json(id: number): string {
+    const e = this.entry(id);
+    return (e.json ??= JSON.stringify(e.view).slice(1, -1));
   }
 }

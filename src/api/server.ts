@@ -88,17 +88,23 @@ export class ApiServer {
     this.transport = null;
   }
 
-  private async route(req: ApiRequest): Promise<Routed> {
+  /** The answer, at once when the route has it (lookups, the summary): the transport then writes it before the request's handler returns. */
+  private route(req: ApiRequest): Routed | Promise<Routed> {
     try {
-      return await this.dispatch(req);
+      const r = this.dispatch(req);
+      return r instanceof Promise ? r.catch((e) => this.failed(req, e)) : r;
     } catch (e) {
-      if (e instanceof ApiError) return e.reply();
-      log(`management API: ${req.method} ${req.path}: ${(e as Error)?.stack ?? String(e)}`);
-      return json(500, { error: `internal error: ${(e as Error)?.message ?? String(e)}` });
+      return this.failed(req, e);
     }
   }
 
-  private async dispatch(req: ApiRequest): Promise<Routed> {
+  private failed(req: ApiRequest, e: unknown): Routed {
+    if (e instanceof ApiError) return e.reply();
+    log(`management API: ${req.method} ${req.path}: ${(e as Error)?.stack ?? String(e)}`);
+    return json(500, { error: `internal error: ${(e as Error)?.message ?? String(e)}` });
+  }
+
+  private dispatch(req: ApiRequest): Routed | Promise<Routed> {
     const path = req.path.length > 1 ? req.path.replace(/\/+$/, '') : req.path;
     if (Writes.owns(req, path)) return this.writes.handle(req, path);
     const get = (allowed: string[]) => {
@@ -107,7 +113,7 @@ export class ApiServer {
     };
     if (path === '/neighbors') {
       get([]);
-      return json(200, this.neighbors.summary(this.rib?.counts() ?? null));
+      return { status: 200, contentType: 'application/json', body: this.neighbors.summaryJson(this.rib?.counts() ?? null) };
     }
     if (path.startsWith('/neighbors/')) {
       get([]);
@@ -127,7 +133,7 @@ export class ApiServer {
     }
     if (path === '/metrics') {
       get([]);
-      return { status: 200, contentType: this.metrics.contentType, body: await this.metrics.text() };
+      return this.metrics.text().then((body) => ({ status: 200, contentType: this.metrics.contentType, body }));
     }
     if (path === '/mrt/bview') {
       get(['compress']);
@@ -180,13 +186,10 @@ export class ApiServer {
       const families = rib.familiesOf(family);
       return { status: 200, contentType: 'application/x-ndjson', stream: (sink) => rib.streamTable(sink, families, peer) };
     }
-    const r = rib.lookup(prefix, match as Match, peer);
+    const r = rib.matches(prefix, match as Match, peer);
     if (family && r.routes.some((x) => x.prefix.includes(':') !== (family === 'ipv6'))) throw new ApiError(400, 'family', `${prefix} is not ${family}`);
-    if (format === 'ndjson') {
-      const lines = r.routes.flatMap((x) => x.paths.map((p) => JSON.stringify(p) + '\n'));
-      return { status: 200, contentType: 'application/x-ndjson', body: lines.join('') };
-    }
-    return json(200, { prefix, match, routes: r.routes, ...(r.truncated ? { truncated: true } : {}) });
+    if (format === 'ndjson') return { status: 200, contentType: 'application/x-ndjson', body: rib.lookupNdjson(r) };
+    return { status: 200, contentType: 'application/json', body: rib.lookupJson(prefix, match as Match, r) };
   }
 }
 

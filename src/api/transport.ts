@@ -92,13 +92,23 @@ export const SOCKET_BUFFER_BYTES = 16 << 20;
 
 export const json = (status: number, value: unknown): Reply => ({ status, contentType: 'application/json', body: JSON.stringify(value) });
 
+/** A number as JSON.stringify writes it, for answers written as text. */
+export const num = (x: number): string => (Number.isFinite(x) ? `${x}` : 'null');
+
+const handlerFailed = (e: unknown): Reply => json(500, { error: (e as Error)?.message ?? String(e) });
+
 /** The handler's answer; one that throws, or fails, answers 500 with its message. */
 export function answer(http: HttpHandler, req: ApiRequest): Promise<Routed> {
-  const failed = (e: unknown) => json(500, { error: (e as Error)?.message ?? String(e) });
+  return Promise.resolve(answerNow(http, req));
+}
+
+/** answer(), but at once when the handler has it at once (a promise only when the handler gives one). */
+export function answerNow(http: HttpHandler, req: ApiRequest): Routed | Promise<Routed> {
   try {
-    return Promise.resolve(http(req)).catch(failed);
+    const r = http(req);
+    return r instanceof Promise ? r.catch(handlerFailed) : r;
   } catch (e) {
-    return Promise.resolve(failed(e));
+    return handlerFailed(e);
   }
 }
 

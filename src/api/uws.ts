@@ -8,7 +8,7 @@ import {
   MAX_BODY_BYTES,
   MAX_SOCKET_MESSAGE,
   SOCKET_BUFFER_BYTES,
-  answer,
+  answerNow,
   tooLarge,
   type ApiRequest,
   type ChunkSink,
@@ -27,7 +27,52 @@ export function loadUws(): typeof Uws | Error {
   }
 }
 
-const statusLine = (status: number) => `${status} ${STATUS_CODES[status] ?? ''}`;
+const statusLines = new Map<number, string>();
+const statusLine = (status: number) => {
+  let line = statusLines.get(status);
+  if (line === undefined) statusLines.set(status, (line = `${status} ${STATUS_CODES[status] ?? ''}`));
+  return line;
+};
+const NO_BODY = Buffer.alloc(0);
+
+function readHeaders(req: Uws.HttpRequest): Map<string, string> {
+  const headers = new Map<string, string>();
+  req.forEach((k, v) => headers.set(k, v));
+  return headers;
+}
+
+/**
+ * An answer written after the handler returned (uWS then needs onAborted, and cork): `first`
+ * now, or what the returned function is given once the request's body is in.
+ */
+function later(res: Uws.HttpResponse, first: Routed | Promise<Routed> | null): (r: Routed | Promise<Routed>) => void {
+  let sink: UwsSink | null = null;
+  let aborted = false;
+  res.onAborted(() => {
+    aborted = true;
+    sink?.aborted();
+  });
+  const respond = (r: Routed) => {
+    if (aborted) return;
+    if ('stream' in r) {
+      sink = new UwsSink(res);
+      const s = sink;
+      res.cork(() => res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType));
+      r.stream(s).then(
+        () => s.end(),
+        () => s.end(),
+      );
+      return;
+    }
+    res.cork(() => res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType).end(r.body));
+  };
+  const reply = (r: Routed | Promise<Routed>) => {
+    if (r instanceof Promise) void r.then(respond);
+    else respond(r);
+  };
+  if (first) reply(first);
+  return reply;
+}
 
 class UwsSink implements ChunkSink {
   closed = false;
@@ -144,58 +189,48 @@ export function uwsTransport(uws: typeof Uws, opts: TransportOptions): Transport
   });
 
   app.any('/*', (res, req) => {
-    const headers = new Map<string, string>();
-    req.forEach((k, v) => headers.set(k, v));
+    // The request lives while this handler runs: its headers are read from it then, and
+    // copied only for an answer that comes later (a body to wait for, a route that awaits).
+    let headers: Map<string, string> | null = null;
+    let live = true;
     const request: ApiRequest = {
       method: req.getCaseSensitiveMethod ? req.getCaseSensitiveMethod() : req.getMethod().toUpperCase(),
       path: req.getUrl(),
       query: new URLSearchParams(req.getQuery() ?? ''),
-      header: (name) => headers.get(name),
-      body: Buffer.alloc(0),
+      header: (name) => (headers ??= live ? readHeaders(req) : new Map()).get(name),
+      body: NO_BODY,
     };
-    let sink: UwsSink | null = null;
-    let aborted = false;
-    res.onAborted(() => {
-      aborted = true;
-      sink?.aborted();
-    });
-    const respond = (r: Routed) => {
-      if (aborted) return;
-      if ('stream' in r) {
-        sink = new UwsSink(res);
-        const s = sink;
-        res.cork(() => res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType));
-        r.stream(s).then(
-          () => s.end(),
-          () => s.end(),
-        );
-        return;
-      }
-      res.cork(() => res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType).end(r.body));
-    };
-    const dispatch = () => void answer(opts.http, request).then(respond);
     if (request.method === 'GET' || request.method === 'HEAD') {
-      dispatch();
-      return;
-    }
-    const chunks: Buffer[] = [];
-    let size = 0;
-    res.onData((chunk, isLast) => {
-      if (size < 0) return;
-      size += chunk.byteLength;
-      if (size > MAX_BODY_BYTES) {
-        size = -1;
-        respond(tooLarge());
+      const r = answerNow(opts.http, request);
+      if (!(r instanceof Promise) && !('stream' in r)) {
+        // Answered within the handler, where uWS corks the response itself.
+        live = false;
+        res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType).end(r.body);
         return;
       }
-      chunks.push(Buffer.from(chunk.slice(0)));
-      if (isLast) {
-        request.body = Buffer.concat(chunks);
-        dispatch();
-      }
-    });
+      later(res, r);
+    } else {
+      const reply = later(res, null);
+      const chunks: Buffer[] = [];
+      let size = 0;
+      res.onData((chunk, isLast) => {
+        if (size < 0) return;
+        size += chunk.byteLength;
+        if (size > MAX_BODY_BYTES) {
+          size = -1;
+          reply(tooLarge());
+          return;
+        }
+        chunks.push(Buffer.from(chunk.slice(0)));
+        if (isLast) {
+          request.body = Buffer.concat(chunks);
+          reply(answerNow(opts.http, request));
+        }
+      });
+    }
+    headers ??= readHeaders(req);
+    live = false;
   });
-
   return {
     name: 'uWebSockets.js',
     listen: (host, port) =>
