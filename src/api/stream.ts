@@ -16,7 +16,7 @@ import { log } from '../log.js';
 import { pack } from 'msgpackr';
 import type { Neighbor } from '../neighbor/neighbor.js';
 import { ID_DIGITS, storedPathEvent, type EventEnvelope, type UpdateEventBatch, type UpdateEventMode } from '../rib/events.js';
-import type { Speaker } from '../speaker/speaker.js';
+import type { Speaker, UpdateSource } from '../speaker/speaker.js';
 import { watchRisMessages } from './risMessages.js';
 import { FilterError, matches, parseSubscription, rowMatches, type RisData, type Subscription } from './risFilter.js';
 import type { RibView } from './ribView.js';
@@ -26,6 +26,8 @@ import { SOCKET_BUFFER_BYTES, type SocketHandler, type SocketPeer } from './tran
 const MAX_SUBSCRIPTIONS = 16;
 /** Stream clients at once. */
 const MAX_CLIENTS = 256;
+/** How long one client behind may hold the UPDATE events back (for every watcher) before it is cut off. */
+const HOLD_MAX_MS = 5000;
 
 interface Client {
   peer: SocketPeer;
@@ -105,8 +107,8 @@ export class RouteStream {
   private mode: UpdateEventMode = 'off';
   /** Messages dropped because a client could not keep up (it was closed). */
   dropped = 0;
-  /** Clients behind: UPDATE events are held back for them until they have read their queue. */
-  private readonly behind = new Set<Client>();
+  /** Clients behind: UPDATE events are held back for them until they have read their queue (at most HOLD_MAX_MS: the timer). */
+  private readonly behind = new Map<Client, NodeJS.Timeout>();
 
   readonly handler: SocketHandler = {
     open: (peer) => {
@@ -134,7 +136,7 @@ export class RouteStream {
   ) {
     speaker.rib!.on('updates', (index, events) => this.updates(index, events));
     speaker.rib!.on('updatesBackedUp', () => {
-      for (const c of [...this.behind]) this.tooSlow(c, 'client too slow: the UPDATEs held back for it passed the server\'s bound');
+      for (const c of [...this.behind.keys()]) this.tooSlow(c, 'client too slow: the UPDATEs held back for it passed the server\'s bound');
     });
     for (const n of speaker.neighbors.values()) this.watchNeighbor(n);
     speaker.on('neighborAdded', (n) => this.watchNeighbor(n));
@@ -189,15 +191,18 @@ export class RouteStream {
    */
   private updates(index: number, batch: UpdateEventBatch): void {
     if (this.clients.size === 0) return;
-    const n = this.speaker.neighborAt(index);
+    const source = batch.tag as UpdateSource | undefined;
+    const n = source?.neighbor ?? this.speaker.neighborAt(index);
     if (!n) return;
     const base = this.counter;
     this.counter += batch.length;
-    const head = { peer: n.config.address, peer_asn: String(n.session?.peerAs ?? n.config.remoteAs), host: this.host, type: 'UPDATE' } as RisData;
+    const session = source ? source.session : n.session;
+    const head = { peer: n.config.address, peer_asn: String(session?.peerAs ?? n.config.remoteAs), host: this.host, type: 'UPDATE' } as RisData;
     let text: BatchText | undefined;
     let each: Outgoing[] | undefined;
     for (const c of [...this.clients.values()]) {
-      if (c.subs.length === 0) continue;
+      // Cut off earlier in this loop (another client's hold may have backed the lane up).
+      if (c.subs.length === 0 || !this.clients.has(c.peer)) continue;
       if (c.msgpack || c.subs.some(looksInside)) {
         each ??= batch.json.map((body, i) => new Outgoing({ ...head, id: this.messageId(base + i) }, body));
         this.deliverTo(c, each);
@@ -265,14 +270,18 @@ export class RouteStream {
     // JSON in bytes (BatchText) still goes as text; msgpack as binary.
     c.peer.send(data, c.msgpack);
     if (c.peer.buffered > this.bufferBytes / 2 && !this.behind.has(c)) {
-      this.behind.add(c);
+      this.behind.set(c, setTimeout(() => this.tooSlow(c, `client too slow: held the stream back for ${HOLD_MAX_MS / 1000} s`), HOLD_MAX_MS).unref());
       this.speaker.rib!.holdUpdates(c);
       void c.peer.drained().then(() => this.caughtUp(c));
     }
   }
 
   private caughtUp(c: Client): void {
-    if (this.behind.delete(c)) this.speaker.rib!.releaseUpdates(c);
+    const timer = this.behind.get(c);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.behind.delete(c);
+    this.speaker.rib!.releaseUpdates(c);
   }
 
   private tooSlow(c: Client, reason: string): void {

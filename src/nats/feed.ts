@@ -10,7 +10,7 @@ import { pack } from 'msgpackr';
 import type { NatsConfig } from '../config/nats.js';
 import type { Neighbor } from '../neighbor/neighbor.js';
 import type { UpdateEventBatch } from '../rib/events.js';
-import type { Speaker } from '../speaker/speaker.js';
+import type { Speaker, UpdateSource } from '../speaker/speaker.js';
 import { watchRisMessages, type RisMessageType } from '../api/risMessages.js';
 import { Publisher } from './publisher.js';
 import { defaultCollector, FORMAT_HEADER, PEER_HEADER, renderSubject, TYPE_HEADER, type SessionInfo } from './subjects.js';
@@ -62,8 +62,17 @@ export class NatsFeed {
   /** The PEER_HEADER of a neighbor's current (or last) session. */
   private session(n: Neighbor): string {
     let text = this.sessions.get(n);
+    if (text === undefined) this.sessions.set(n, (text = this.header(n, n.session)));
+    return text;
+  }
+
+  /** PEER_HEADERs of sessions a batch of UPDATEs came in on (UpdateSource). */
+  private readonly headers = new WeakMap<NonNullable<Neighbor['session']>, string>();
+
+  /** The PEER_HEADER of session `s` of neighbor `n` (none: what its config says). */
+  private header(n: Neighbor, s: Neighbor['session']): string {
+    let text = s ? this.headers.get(s) : undefined;
     if (text === undefined) {
-      const s = n.session;
       const c = n.config;
       const info: SessionInfo = {
         collector: this.collector,
@@ -75,7 +84,8 @@ export class NatsFeed {
         addPath: s?.addPathReceive.includes('ipv4-unicast') ?? false,
         addPath6: s?.addPathReceive.includes('ipv6-unicast') ?? false,
       };
-      this.sessions.set(n, (text = JSON.stringify(info)));
+      text = JSON.stringify(info);
+      if (s) this.headers.set(s, text);
     }
     return text;
   }
@@ -93,10 +103,13 @@ export class NatsFeed {
 
   /** A batch's UPDATEs (already applied to the RIB), in NATS messages of at most max_payload. */
   private updates(index: number, batch: UpdateEventBatch): void {
-    const n = this.speaker.neighborAt(index);
+    // The neighbor and session the batch came in on: its events may trail them (rib/eventLane.ts).
+    const source = batch.tag as UpdateSource | undefined;
+    const n = source?.neighbor ?? this.speaker.neighborAt(index);
     if (!n) return; // local routes: not a neighbor's
-    const asn = n.session?.peerAs ?? n.config.remoteAs;
-    const session = this.session(n);
+    const s = source ? source.session : n.session;
+    const asn = s?.peerAs ?? n.config.remoteAs;
+    const session = s ? this.header(n, s) : this.session(n);
     this.send(n, session, 'UPDATE', batch.json.map((body) => `${this.envelope(n, asn, 'UPDATE')},${body.slice(1)}`));
   }
 

@@ -25,6 +25,12 @@ interface Waiting {
   peer: number;
   task: EventTask;
   copy: ReceivedCopy;
+  /** What the pipeline's `tag` said of the peer when the batch was added (UpdateEventBatch.tag). */
+  tag: unknown;
+  /** When it was added (performance.now()): it waits for the RIB at most EVENT_DEFER_MS from then. */
+  at: number;
+  /** Its UPDATEs, for the report should it be lost. */
+  count: number;
 }
 
 /** Batches on the events' thread at once: one written while the next is on its way. */
@@ -61,6 +67,9 @@ export class UpdateEventLane {
   readonly arena = new CopyArena((chunk) => this.eventPool().run({ touch: chunk }));
   /** The envelope each event of a peer is written in (the route stream's), when one is asked for. */
   envelope?: (peer: number) => EventEnvelope | undefined;
+  /** Who the peer is, taken as its batch is added (its events may be handed on after it is gone). */
+  tag?: (peer: number) => unknown;
+  private closed = false;
 
   constructor(
     /** Hands on one batch's events (the pipeline's 'updates'). */
@@ -75,8 +84,7 @@ export class UpdateEventLane {
     private readonly bounds = { backlogBytes: EVENT_BACKLOG_BYTES, deferMs: EVENT_DEFER_MS },
   ) {}
 
-  /** When the lane last gave a batch to the thread (or began to wait), and the timer that looks again. */
-  private deferredSince = 0;
+  /** The timer that looks again at a batch waiting for the RIB. */
   private deferTimer?: NodeJS.Timeout;
   /** How busy the RIB has been (ribActive()). */
   private readonly duty = new DutyMeter(DUTY_WINDOW_MS);
@@ -99,11 +107,21 @@ export class UpdateEventLane {
 
   /** Writes one batch's received UPDATEs as events, handed on after those of every batch added before. */
   add(peer: number, ctx: PeerContext, copy: ReceivedCopy, watch: UpdateWatch): void {
-    const size = copy.size;
-    this.backlog += size;
-    const task: EventTask = { buffer: copy.buffer, descriptors: copy.descriptors, ctx: { asn4: ctx.asn4, ebgp: ctx.ebgp, addPath: ctx.addPath, addPath6: ctx.addPath6 }, watch, envelope: this.envelope?.(peer) };
-    if (this.waiting.length === 0) this.deferredSince = performance.now();
-    this.waiting.push({ k: this.added++, peer, task, copy });
+    if (this.closed) {
+      this.arena.release(copy);
+      return;
+    }
+    let envelope: EventEnvelope | undefined;
+    let tag: unknown;
+    try {
+      envelope = this.envelope?.(peer);
+      tag = this.tag?.(peer);
+    } catch (e) {
+      this.failed(e);
+    }
+    this.backlog += copy.size;
+    const task: EventTask = { buffer: copy.buffer, descriptors: copy.descriptors, ctx: { asn4: ctx.asn4, ebgp: ctx.ebgp, addPath: ctx.addPath, addPath6: ctx.addPath6 }, watch, envelope };
+    this.waiting.push({ k: this.added++, peer, task, copy, tag, at: performance.now(), count: copy.descriptors.length >> 1 });
     this.next();
     this.checkBackedUp();
   }
@@ -116,7 +134,7 @@ export class UpdateEventLane {
 
   /** The backlog is full and someone holds the lane: they are told (and are expected to let go). */
   private checkBackedUp(): void {
-    if (this.full && this.holders.size > 0) this.backedUp();
+    if (this.full && this.holders.size > 0) this.call(this.backedUp);
   }
 
   release(who: object): void {
@@ -124,33 +142,39 @@ export class UpdateEventLane {
   }
 
   /**
-   * Gives waiting batches to the thread, in order, while nobody holds the lane and the RIB is
-   * not loaded, or they have waited EVENT_DEFER_MS, or the backlog is full.
+   * Gives waiting batches to the thread, in order, while nobody holds the lane: each once the
+   * RIB is not loaded, or it has waited EVENT_DEFER_MS, or the backlog is full.
    */
   private next(): void {
     const { deferMs } = this.bounds;
-    const waited = performance.now() - this.deferredSince;
-    if (this.waiting.length && !this.full && waited < deferMs && this.loaded) {
-      // Looked at again when the window turns (or the RIB goes idle: ribActive).
-      this.deferTimer ??= setTimeout(() => {
-        this.deferTimer = undefined;
-        this.next();
-      }, Math.max(1, Math.min(DUTY_WINDOW_MS, deferMs - waited))).unref();
-      return;
-    }
-    while (this.inFlight < IN_FLIGHT && this.holders.size === 0 && this.waiting.length) {
-      const { k, peer, task, copy } = this.waiting.shift()!;
-      this.deferredSince = performance.now();
+    while (this.inFlight < IN_FLIGHT && this.holders.size === 0 && this.waiting.length && !this.closed) {
+      const waited = performance.now() - this.waiting[0].at;
+      if (!this.full && waited < deferMs && this.loaded) {
+        // Looked at again when the window turns (or the RIB goes idle: ribActive).
+        this.deferTimer ??= setTimeout(() => {
+          this.deferTimer = undefined;
+          this.next();
+        }, Math.max(1, Math.min(DUTY_WINDOW_MS, deferMs - waited))).unref();
+        return;
+      }
+      const { k, peer, task, copy, tag, count } = this.waiting.shift()!;
       this.inFlight++;
-      this.eventPool().run(task, { transferList: [task.descriptors.buffer] as ArrayBuffer[] }).then(
-        (e: EncodedEvents | null) => this.done(k, copy, () => e && this.hand(peer, new UpdateEventBatch(e))),
-        (err: unknown) => this.done(k, copy, () => this.failed(new Error(`the route events of ${task.descriptors.length >> 1} UPDATEs were lost: ${(err as Error)?.message ?? err}`))),
-      );
+      this.eventPool()
+        .run(task, { transferList: [task.descriptors.buffer] as ArrayBuffer[] })
+        .then(
+          (e: EncodedEvents | null) => this.done(k, copy, () => e && this.hand(peer, new UpdateEventBatch(e, tag))),
+          (err: unknown) => this.done(k, copy, () => this.failed(new Error(`the route events of ${count} UPDATEs were lost: ${(err as Error)?.message ?? err}`))),
+        );
     }
   }
 
   private eventPool(): Piscina {
-    return (this.pool ??= createEventPool());
+    if (!this.pool) {
+      this.pool = createEventPool();
+      // A thread that fails with no task: Piscina replaces it (a task's failure is its batch's).
+      this.pool.on('error', (e) => this.failed(e));
+    }
+    return this.pool;
   }
 
   /** Runs `fn` once every batch added so far has been handed on, right after the last of them. */
@@ -160,13 +184,17 @@ export class UpdateEventLane {
   }
 
   async close(): Promise<void> {
-    this.waiting.length = 0;
+    this.closed = true;
+    for (const w of this.waiting.splice(0)) this.arena.release(w.copy);
+    this.backlog = 0;
     clearTimeout(this.deferTimer);
     for (const [, fn] of this.barriers.splice(0)) fn(); // nobody waits past the end
     await this.pool?.destroy();
   }
 
   private done(k: number, copy: ReceivedCopy, fn: () => void): void {
+    // After close(): the batches the thread was given went with it, and nothing is to start.
+    if (this.closed) return;
     this.backlog -= copy.size;
     this.arena.release(copy);
     this.inFlight--;

@@ -188,7 +188,11 @@ export class UpdateEventBatch {
   private texts?: string[];
   private parsed: Array<UpdateEvent | undefined>;
 
-  constructor(events: EncodedEvents) {
+  constructor(
+    events: EncodedEvents,
+    /** Who sent the UPDATEs, as the pipeline's tag said when their batch was applied (RibPipeline.tagUpdates). */
+    readonly tag?: unknown,
+  ) {
     this.bytes = events.bytes;
     this.index = events.index;
     this.envelope = events.envelope;

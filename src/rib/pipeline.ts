@@ -270,6 +270,15 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   }
 
   /**
+   * `fn` says who a peer is (the speaker: its neighbor and session) when a watched batch of it is
+   * applied; its 'updates' carry that (UpdateEventBatch.tag), since they may come after the peer
+   * has gone, or its index has been given to another.
+   */
+  tagUpdates(fn: (peer: number) => unknown): void {
+    this.lane.tag = fn;
+  }
+
+  /**
    * `who`'s reader is behind: 'updates' wait (their UPDATEs copied, up to EVENT_BACKLOG_BYTES,
    * then 'updatesBackedUp') until releaseUpdates(who).
    */

@@ -60,6 +60,12 @@ export interface SpeakerEvents {
   neighborRemoved: [n: Neighbor];
 }
 
+/** Who sent a batch of route events (RibPipeline.tagUpdates): the neighbor and its session when the batch was applied. */
+export interface UpdateSource {
+  neighbor: Neighbor;
+  session: Neighbor['session'];
+}
+
 export class Speaker extends EventEmitter<SpeakerEvents> {
   readonly neighbors = new Map<string, Neighbor>();
   readonly rib: RibPipeline | null;
@@ -104,6 +110,11 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       rib.on('listenerError', (e) => log(`internal error handing on best-path changes: ${(e as Error)?.stack ?? String(e)}`));
       rib.on('workerFault', (f) => log(workerFaultLine(f, this.neighborAt(f.peer)?.name)));
       rib.on('attributeIndexGrown', (slots, sets, ms) => log(`RIB: attribute index doubled to ${slots} slots at ${sets} attribute sets (${ms.toFixed(0)} ms)`));
+      // Route events may trail their batch: they carry the neighbor and session of then.
+      rib.tagUpdates((index): UpdateSource | undefined => {
+        const neighbor = this.neighborAt(index);
+        return neighbor && { neighbor, session: neighbor.session };
+      });
     }
     for (const n of config.neighbors) this.addNeighbor(n);
     if (rib && !rib.collector) {

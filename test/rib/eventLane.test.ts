@@ -139,6 +139,27 @@ describe('UpdateEventLane', () => {
     expect(t.lane.backlog).toBe(0);
   });
 
+  it("a batch's events carry who its peer was when it was added, whatever the peer is by the time they are handed on", async () => {
+    const tags: unknown[] = [];
+    const l = new UpdateEventLane(
+      (_, batch) => tags.push(batch.tag),
+      () => {},
+      () => {},
+      () => {},
+    );
+    lane = l;
+    let name = 'first session';
+    l.tag = (peer) => `${peer}: ${name}`;
+    const who = {};
+    l.hold(who);
+    const { buffer, descriptors } = ring([update('10.6.9.0/24')], [0]);
+    l.add(4, CTX, l.arena.copy(buffer, descriptors, 1), { raw: false, time: 1 });
+    name = 'second session';
+    l.release(who);
+    await new Promise<void>((resolve) => l.after(resolve));
+    expect(tags).toEqual(['4: first session']);
+  });
+
   it('a holder keeps batches back until it lets go; after() waits for them', async () => {
     const t = make();
     const who = {};
@@ -196,6 +217,37 @@ describe('UpdateEventLane', () => {
     expect(t.got).toEqual(['2 10.8.0.0/24']);
     expect(performance.now() - t0).toBeGreaterThanOrEqual(390);
     expect(t.lane.loaded).toBe(true);
+  });
+
+  it('each batch waits for the loaded RIB at most the longest wait from when it was added, not one after another', async () => {
+    const t = make({ deferMs: 300 });
+    t.add(1, '10.8.9.0/24'); // the thread started while the RIB is idle
+    await t.handed();
+    await loaded(t.lane);
+    const handedAt: number[] = [];
+    const t0 = performance.now();
+    for (let i = 0; i < 10; i++) t.add(2, `10.8.${10 + i}.0/24`);
+    // Two go to the thread at a time: had the wait restarted for each pair, the last would come 1.2 s after the first.
+    while (handedAt.length < 10) {
+      const before = t.got.length;
+      await new Promise((r) => setTimeout(r, 5));
+      for (let i = before; i < t.got.length; i++) handedAt.push(performance.now() - t0);
+    }
+    expect(t.got.slice(1)).toEqual(Array.from({ length: 10 }, (_, i) => `2 10.8.${10 + i}.0/24`));
+    expect(handedAt[0]).toBeGreaterThanOrEqual(290);
+    expect(handedAt[9] - handedAt[0]).toBeLessThan(600);
+  });
+
+  it('after close, nothing more is handed on or reported', async () => {
+    const t = make();
+    await loaded(t.lane);
+    t.add(3, '10.9.9.0/24');
+    await t.lane.close();
+    t.add(3, '10.9.8.0/24');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(t.got).toEqual([]);
+    expect(t.errors).toEqual([]);
+    expect(t.lane.backlog).toBe(0);
   });
 
   it('past its bound the backlog goes whatever the RIB does, and those holding it are told', async () => {
