@@ -164,11 +164,16 @@ export class RouteStream {
     return `${this.host}-${k.toString(16).padStart(ID_DIGITS, '0')}`;
   }
 
+  /** A message's envelope fields but its id: neighbor `n` on `session` (its peer AS, else the configured one). */
+  private headOf(n: Neighbor, session: Neighbor['session'], type: RisData['type']): RisData {
+    return { peer: n.config.address, peer_asn: String(session?.peerAs ?? n.config.remoteAs), host: this.host, type } as RisData;
+  }
+
   /** The envelope the events' thread writes a peer's UPDATE events in (their ids left for BatchText). */
   private envelopeOf(index: number): EventEnvelope | undefined {
     const n = this.speaker.neighborAt(index);
     if (!n) return undefined;
-    const [before, after] = envelopeText({ peer: n.config.address, peer_asn: String(n.session?.peerAs ?? n.config.remoteAs), host: this.host, type: 'UPDATE' } as RisData);
+    const [before, after] = envelopeText(this.headOf(n, n.session, 'UPDATE'));
     return { before: `${before}${this.host}-`, after };
   }
 
@@ -178,7 +183,7 @@ export class RouteStream {
    */
   private publish(n: Neighbor, type: RisData['type'], fields: object): void {
     if (this.clients.size === 0) return;
-    const head = { peer: n.config.address, peer_asn: String(n.session?.peerAs ?? n.config.remoteAs), host: this.host, type } as RisData;
+    const head = this.headOf(n, n.session, type);
     const body = JSON.stringify({ timestamp: Date.now() / 1000, ...fields });
     this.speaker.rib!.afterUpdatesHandedOn(() => this.deliver([new Outgoing({ ...head, id: this.messageId(this.counter++) }, body)]));
   }
@@ -196,8 +201,7 @@ export class RouteStream {
     if (!n) return;
     const base = this.counter;
     this.counter += batch.length;
-    const session = source ? source.session : n.session;
-    const head = { peer: n.config.address, peer_asn: String(session?.peerAs ?? n.config.remoteAs), host: this.host, type: 'UPDATE' } as RisData;
+    const head = this.headOf(n, source ? source.session : n.session, 'UPDATE');
     let text: BatchText | undefined;
     let each: Outgoing[] | undefined;
     for (const c of [...this.clients.values()]) {

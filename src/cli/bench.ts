@@ -16,6 +16,7 @@ import type { ApiClients } from '../harness/bench/apiLoad.js';
 import type { LatencyReport } from '../harness/bench/latency.js';
 import { PerformanceReport, reportTable } from '../harness/bench/report.js';
 import type { ParsedFlags } from './flags.js';
+import { median } from '../harness/bench/stats.js';
 
 const DATA_OUT_NAMES: Record<DataOut, string> = { mrt: 'MRT update logs' };
 
@@ -73,7 +74,6 @@ function pairedMedian(round: ConvergenceResult[]): string {
   const alone = round.filter((r) => r.target === 'ribstorm');
   const other = round.filter((r) => r.target.startsWith('ribstorm + '));
   const ratios = other.map((r, i) => (r.seconds !== null && alone[i]?.seconds ? r.seconds / alone[i].seconds! : NaN));
-  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1];
   const secs = (rs: ConvergenceResult[]) => median(rs.map((r) => r.seconds ?? Infinity)).toFixed(2);
   return `| median of ${other.length} rounds | ${other[0]?.target ?? ''} against ribstorm alone | ${secs(other)} s vs ${secs(alone)} s | | | | | | ${median(ratios).toFixed(2)} | each round: ${ratios.map((x) => x.toFixed(2)).join(', ')} |`;
 }

@@ -14,7 +14,7 @@ import type { Piscina } from 'piscina';
 import { CopyArena, type ReceivedCopy } from './copyArena.js';
 import { UpdateEventBatch, type EncodedEvents, type EventEnvelope, type UpdateWatch } from './events.js';
 import type { EventTask } from './eventWorker.js';
-import type { PeerContext } from './parse.js';
+import { codecContext, type PeerContext } from './parse.js';
 import { createEventPool } from './pool.js';
 
 /** The received UPDATEs' bytes waiting for the events' thread, at most (about three full tables). */
@@ -120,7 +120,7 @@ export class UpdateEventLane {
       this.failed(e);
     }
     this.backlog += copy.size;
-    const task: EventTask = { buffer: copy.buffer, descriptors: copy.descriptors, ctx: { asn4: ctx.asn4, ebgp: ctx.ebgp, addPath: ctx.addPath, addPath6: ctx.addPath6 }, watch, envelope };
+    const task: EventTask = { buffer: copy.buffer, descriptors: copy.descriptors, ctx: codecContext(ctx), watch, envelope };
     this.waiting.push({ k: this.added++, peer, task, copy, tag, at: performance.now(), count: copy.descriptors.length >> 1 });
     this.next();
     this.checkBackedUp();

@@ -6,13 +6,13 @@
 import { Piscina, transferableSymbol, valueSymbol } from 'piscina';
 import { lowerThreadPriority } from '../util/priority.js';
 import { encodeUpdateEvents, type EncodedEvents, type EventEnvelope, type UpdateWatch } from './events.js';
-import { codecContext, type PeerContext } from './parse.js';
+import type { AttrContext } from '../packet/attr/validate.js';
 
 /** One batch's received UPDATEs, copied into the lane's shared memory: `descriptors` are (offset, length) pairs into `buffer`. */
 export interface EventTask {
   buffer: SharedArrayBuffer;
   descriptors: Uint32Array;
-  ctx: Pick<PeerContext, 'asn4' | 'ebgp' | 'addPath' | 'addPath6'>;
+  ctx: AttrContext;
   watch: UpdateWatch;
   /** The stream's envelope around each event, when it watches. */
   envelope?: EventEnvelope;
@@ -37,7 +37,7 @@ export default function run(t: EventTask | TouchTask): EncodedEvents | null {
     for (let i = 0; i < b.length; i += PAGE) b[i] = 0;
     return null;
   }
-  const e = encodeUpdateEvents(new Uint8Array(t.buffer), t.descriptors, t.descriptors.length >> 1, codecContext(t.ctx as PeerContext), t.watch, t.envelope);
+  const e = encodeUpdateEvents(new Uint8Array(t.buffer), t.descriptors, t.descriptors.length >> 1, t.ctx, t.watch, t.envelope);
   if (e === undefined) return null;
   return Piscina.move({ [transferableSymbol]: [e.bytes.buffer, e.index.buffer], [valueSymbol]: e }) as unknown as EncodedEvents;
 }

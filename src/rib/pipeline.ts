@@ -128,7 +128,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   readonly workers: number;
   private seq = 0;
   private nextToEmit = 0;
-  private readonly done = new Map<number, { result: BatchResult; peer: number; flush?: (r: BatchResult) => void; flushAll: boolean; received?: ReceivedCopy; ctx?: PeerContext; watch?: UpdateWatch }>();
+  private readonly done = new Map<number, { result: BatchResult; peer: number; flush?: (r: BatchResult) => void; flushAll: boolean; watched?: { copy: ReceivedCopy; ctx: PeerContext; watch: UpdateWatch } }>();
   /** Watched batches' UPDATEs on their way to 'updates'. */
   private readonly lane = new UpdateEventLane(
     (peer, events) => this.emit('updates', peer, events),
@@ -457,9 +457,11 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     const flush = t.kind === 'flush' || (t.kind === 'recover' && t.redo !== undefined);
     const flushAll = t.kind === 'flush' ? t.how === 'all' : t.kind === 'recover' && t.redo === 'all';
     // A watched batch's received UPDATEs are copied before its ring is given back (q.resolve).
-    const watched = q.watch !== undefined && t.kind === 'updates' && !q.lost && result.received > 0 && this.listenerCount('updates') > 0;
-    const received = watched ? this.lane.arena.copy(t.buffer, t.descriptors, result.received) : undefined;
-    this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, flushAll, received, ctx: watched ? t.ctx : undefined, watch: q.watch });
+    const watched =
+      q.watch !== undefined && t.kind === 'updates' && !q.lost && result.received > 0 && this.listenerCount('updates') > 0
+        ? { copy: this.lane.arena.copy(t.buffer, t.descriptors, result.received), ctx: t.ctx, watch: q.watch }
+        : undefined;
+    this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, flushAll, watched });
     // What the batches handed on below wrote is then within this thread's views.
     this.views.sync();
     while (this.done.has(this.nextToEmit)) {
@@ -473,7 +475,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
         // A listener's failure must not stop the batches after this one from being handed on.
         this.emit('listenerError', e);
       }
-      if (d.received !== undefined) this.lane.add(d.peer, d.ctx!, d.received, d.watch!);
+      if (d.watched) this.lane.add(d.peer, d.watched.ctx, d.watched.copy, d.watched.watch);
       d.flush?.(d.result);
       while (this.barriers.length && this.barriers[0][0] <= this.nextToEmit) {
         try {

@@ -115,7 +115,7 @@ export interface BatchResult extends Record<Count, number> {
   discarded4: number;
   discarded6: number;
   /**
-   * How many of the batch's UPDATEs count as received (BatchApplier.received): those before
+   * How many of the batch's UPDATEs count as received (BatchApplier.applyUpdates): those before
    * the one that ended the session, or none when an earlier batch of the peer had ended it.
    */
   received: number;

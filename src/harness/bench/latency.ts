@@ -12,6 +12,7 @@ import { AttrWalker } from '../../packet/attr/walk.js';
 import type { LoadPeer } from '../loadgen/peer.js';
 import type { EncodedTable } from '../tablegen/index.js';
 import { prefixKey, prefixKeys, prefixText } from '../soak/sinkTable.js';
+import { percentiles } from './stats.js';
 
 export interface LatencyFigures {
   /** Changes sent, and seen at the receiver. */
@@ -58,9 +59,7 @@ function prefixesOf(b: Buffer, off: number, len: number): { withdrawn: number[];
 function figures(sentAt: Float64Array, seenAt: Float64Array): LatencyFigures {
   const lat: number[] = [];
   for (let i = 0; i < sentAt.length; i++) if (seenAt[i] > 0) lat.push(seenAt[i] - sentAt[i]);
-  lat.sort((a, b) => a - b);
-  const q = (f: number) => (lat.length ? Math.round(lat[Math.min(lat.length - 1, Math.floor(f * lat.length))] * 100) / 100 : NaN);
-  return { sent: sentAt.length, seen: lat.length, p50Ms: q(0.5), p99Ms: q(0.99), maxMs: lat.length ? Math.round(lat[lat.length - 1] * 100) / 100 : NaN };
+  return { sent: sentAt.length, seen: lat.length, ...percentiles(lat) };
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

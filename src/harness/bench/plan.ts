@@ -6,6 +6,7 @@
 import { availableParallelism } from 'node:os';
 import { BENCH_LAYOUT, runConvergence, type ConvergenceResult } from './convergence.js';
 import { loadTables } from './tables.js';
+import { median } from './stats.js';
 
 /** One measured run: `peers` full feeds of `prefixes`. */
 export interface PlanPoint {
@@ -108,11 +109,6 @@ export function fitPlan(points: PlanPoint[]): PlanFit {
   });
   return { time, memory, residuals: points.map((p) => errorAt(p, time, memory)), errors };
 }
-
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 /** One point of several runs at the same feed count: the median time and the median peak RSS. */
 export function medianPoint(runs: PlanPoint[]): PlanPoint {

@@ -8,6 +8,7 @@ import { loadTables, type TableSet } from './tables.js';
 import { BENCH_LAYOUT } from './convergence.js';
 import type { TargetKind } from './targets/index.js';
 import type { LatencyReport } from './latency.js';
+import { median } from './stats.js';
 
 export interface ReportOptions {
   /** Rounds per measurement; figures are medians. */
@@ -30,10 +31,6 @@ export interface ReportRow {
   verdict: string;
 }
 
-const median = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 const sec = (s: number) => `${s.toFixed(2)} s`;
 const x = (r: number) => `${r.toFixed(2)}x`;
 const pct = (e: number) => `${(e * 100).toFixed(1)}%`;

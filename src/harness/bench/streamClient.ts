@@ -10,6 +10,7 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
 import { lowerThreadPriority } from '../../util/priority.js';
+import { percentiles } from './stats.js';
 
 /** What the clients got: the stream's deliveries, the queries' answers. */
 export interface StreamCount {
@@ -160,9 +161,8 @@ function run(d: StreamClientData): void {
     if (delays?.length) {
       // The last UPDATEs of the phase have come once the stream is quiet for a second.
       while (now() - lastAt < 1000) await new Promise((res) => setTimeout(res, 100));
-      const sorted = delays.sort((a, b) => a - b);
-      const at = (q: number) => Math.round(sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] * 10) / 10;
-      r.streamDelay = { p50: at(0.5), p99: at(0.99), max: at(1), updates: sorted.length };
+      const { p50Ms, p99Ms, maxMs } = percentiles(delays);
+      r.streamDelay = { p50: p50Ms, p99: p99Ms, max: maxMs, updates: delays.length };
     }
     ws.terminate();
     port.postMessage({ type: 'count', count: r });
