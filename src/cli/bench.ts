@@ -52,9 +52,10 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   each UPDATE in to its change at the receiver (p50, p99, max); --replay plays a real update trace's busiest peer from the first
   sender at X times its pace. --api-clients runs ribstorm a second time with its management
   API on and clients beside the run: one asking /neighbors and /rib in a loop (queries), one
-  taking the whole /stream (stream), or both; it reports what they got. The stream client runs
-  at nice --client-nice (default 19, the lowest priority: a consumer on another host takes
-  none of the target's CPU; 0: the bench's own). --data-out mrt runs ribstorm a second time
+  taking the whole /stream (stream), or both; it reports what they got. The clients run in a
+  process (a session) of their own at nice --client-nice until the run converges (default 19,
+  the lowest priority: clients on another host take none of the target's CPU; 0: a process's
+  share like any other), then, where allowed, at 0 to catch up with the stream. --data-out mrt runs ribstorm a second time
   writing MRT update logs of every UPDATE it receives, and reports the files. With either,
   --rounds N (default 1) runs the pair N times, alternating, and adds the median ratio.
   --peers 1,2 runs each count and prints one table. Up to
@@ -229,7 +230,7 @@ export async function bench(argv: string[]): Promise<number> {
       const a = r.api;
       const announced = peerCount * prefixes;
       lines.push(
-        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | ${r.target.endsWith('API queries') ? '' : `stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'}, the last ${(a.streamTrailMs / 1000).toFixed(2)} s after convergence${a.streamDelay ? `; in the latency phase, ${a.streamDelay.updates.toLocaleString('en-US')} UPDATEs from ribstorm's timestamp to the client: p50 ${a.streamDelay.p50} ms, p99 ${a.streamDelay.p99} ms, max ${a.streamDelay.max} ms` : ''}`} |`,
+        `| API clients | ${a.queries.toLocaleString('en-US')} GETs (/neighbors, /rib), ${a.queriesPerSecond.toLocaleString('en-US')} a second, slowest ${a.slowestQueryMs} ms, ${a.queryErrors} failed | | | | | | | | ${r.target.endsWith('API queries') ? '' : `stream: ${a.streamUpdates.toLocaleString('en-US')} UPDATEs, ${a.streamPrefixes.toLocaleString('en-US')} of ${announced.toLocaleString('en-US')} announced prefixes${a.streamError ? `; cut off: ${a.streamError}` : a.streamPrefixes >= announced ? ', none missed' : ', SOME MISSED'}, the last ${(a.streamTrailMs / 1000).toFixed(2)} s after convergence${a.streamDelay ? `; in the latency phase, ${a.streamDelay.updates.toLocaleString('en-US')} UPDATEs from ribstorm's timestamp to the client: p50 ${a.streamDelay.p50} ms, p99 ${a.streamDelay.p99} ms, max ${a.streamDelay.max} ms` : ''}`} |`,
       );
     }
     for (const r of round) {

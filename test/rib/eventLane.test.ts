@@ -1,9 +1,6 @@
 // The route events' lane (rib/eventLane.ts): received UPDATEs copied out of their ring, written
 // as RIS Live JSON on the events' thread (at the lowest priority), handed on in batch order;
 // held back by a watcher that is behind, deferred while the RIB is busy, bounded.
-import { readlinkSync } from 'node:fs';
-import { getPriority } from 'node:os';
-import { Worker } from 'node:worker_threads';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AsPathSegmentType, AttrFlag, AttrType, encodeUpdate, type CodecContext, type PathAttribute } from '../../src/packet/index.js';
 import { CopyArena, type ReceivedCopy } from '../../src/rib/copyArena.js';
@@ -270,23 +267,5 @@ describe('UpdateEventLane', () => {
     expect(t.backedUp()).toBe(2);
     t.lane.release(who);
     await t.handed();
-  });
-});
-
-describe('lowerThreadPriority', () => {
-  it.runIf(process.platform === 'linux')('lowers the calling thread alone', async () => {
-    const url = new URL('../../dist/src/util/priority.js', import.meta.url).href;
-    const worker = new Worker(
-      `import('${url}').then(({ lowerThreadPriority }) => require('node:worker_threads').parentPort.postMessage(lowerThreadPriority(19)));`,
-      { eval: true },
-    );
-    const nice = await new Promise((resolve, reject) => {
-      worker.once('message', resolve);
-      worker.once('error', reject);
-    });
-    await worker.terminate();
-    expect(nice).toBe(19);
-    // This thread kept its own.
-    expect(getPriority(Number(readlinkSync('/proc/thread-self').split('/').pop()))).toBeLessThan(19);
   });
 });

@@ -1,10 +1,11 @@
 // Management-plane clients beside a convergence run (`ribstorm bench --api-clients`): one asks
 // GET /neighbors and a longest-match GET /rib in a loop, the other takes the whole WS /stream
-// (every UPDATE, RIS Live shape, a batch per frame), both on a thread of their own
+// (every UPDATE, RIS Live shape, a batch per frame), both in a process of their own
 // (streamClient.ts). What they got is reported beside the run's time, so that the cost of being
 // watched is measured, and whether the stream missed anything.
 
-import { Worker } from 'node:worker_threads';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import type { StreamClientData, StreamCount } from './streamClient.js';
 
 /** Which clients run: the query loop, the stream, or both. */
@@ -31,29 +32,34 @@ export async function startApiLoad(base: string, which: ApiClients, lookups: str
   const subscribe = which === 'queries' ? { type: 'NOTIFICATION' } : { type: 'UPDATE', socketOptions: { batch: true } };
   const queries = which === 'stream' ? undefined : { base: `http://${base}`, lookups };
   const data: StreamClientData = { kind: 'ribstorm-stream-client', url: `ws://${base}/stream`, subscribe, queries, nice };
-  const client = new Worker(new URL('./streamClient.js', import.meta.url), { workerData: data });
+  // Detached: a session of its own, whose share of the CPU the client lowers (streamClient.ts).
+  const client = fork(fileURLToPath(new URL('./streamClient.js', import.meta.url)), [JSON.stringify(data)], { detached: true, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   await new Promise<void>((resolve, reject) => {
     client.once('message', (m: { type: string; message?: string }) => (m.type === 'subscribed' ? resolve() : reject(new Error(`API clients: ${m.message}`))));
     client.once('error', reject);
+    client.once('exit', (code) => reject(new Error(`API clients: exited (${code}) before subscribing`)));
+  }).catch((e: unknown) => {
+    client.kill();
+    throw e;
   });
   return {
     async settle(expectPrefixes, convergedAt) {
-      client.postMessage({ settle: true, expectPrefixes, wait: which !== 'queries', convergedAt });
+      client.send({ settle: true, expectPrefixes, wait: which !== 'queries', convergedAt });
       await new Promise((resolve) => {
         client.once('message', resolve);
         client.once('exit', resolve);
       });
     },
     mark() {
-      client.postMessage({ mark: true });
+      client.send({ mark: true });
     },
     async stop() {
-      client.postMessage({ stop: true });
+      client.send({ stop: true });
       const { count } = await new Promise<{ count: StreamCount }>((resolve) => {
         client.once('message', resolve);
-        client.once('exit', () => resolve({ count: { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: 'the API clients exited', streamTrailMs: 0 } }));
+        client.once('exit', () => resolve({ count: { queries: 0, queriesPerSecond: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: 'the API clients exited', streamTrailMs: 0 } }));
       });
-      await client.terminate();
+      client.kill();
       return count;
     },
   };

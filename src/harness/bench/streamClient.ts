@@ -1,21 +1,24 @@
-// The bench's API clients (`ribstorm bench --api-clients`), on a thread of their own in the
-// bench process so that they never wait behind the sink's or the senders' work on the main
-// thread (nor hold up the sink that times the run): the stream client subscribes, counts what
-// arrives, and reports when asked (a high-rate client: a batch's messages come in one frame,
-// one JSON text per line); the query client asks GET /neighbors and a longest-match GET /rib
-// in turn, each as soon as the last was answered. The thread runs at the nice value it is
-// given (the bench's default: 19, the lowest priority), as clients on another host would take
-// none of the target's CPU.
+// The bench's API clients (`ribstorm bench --api-clients`), in a process of their own so that
+// they never wait behind the sink's or the senders' work (nor hold up the sink that times the
+// run): the stream client subscribes, counts what arrives, and reports when asked (a high-rate
+// client: a batch's messages come in one frame, one JSON text per line); the query client asks
+// GET /neighbors and a longest-match GET /rib in turn, each as soon as the last was answered.
+// The process leads a session of its own, which runs at the nice value it is given (the bench's
+// default: 19, the lowest priority) until the run converges, as clients on another host would
+// take none of the target's CPU (with the scheduler's autogroups, priority.ts, a thread of the
+// bench's at nice 19 would still take the bench's whole share while the senders wait on the
+// target). Then, where it may, it takes back the priority it had, to catch up with the stream
+// as such a client would; where it may not, it may fall behind and be cut off, as reported.
 
-import { parentPort, workerData } from 'node:worker_threads';
 import WebSocket from 'ws';
-import { lowerThreadPriority } from '../../util/priority.js';
+import { lowerThreadPriority, setSessionPriority } from '../../util/priority.js';
 import { percentiles } from './stats.js';
 
 /** What the clients got: the stream's deliveries, the queries' answers. */
 export interface StreamCount {
-  /** GET requests answered (half /neighbors, half /rib), failed, and the slowest, ms. */
+  /** GET requests answered (half /neighbors, half /rib), a second over the loop's time, failed, and the slowest, ms. */
   queries: number;
+  queriesPerSecond: number;
   queryErrors: number;
   slowestQueryMs: number;
   /** UPDATE messages, and the prefixes they announced. */
@@ -39,7 +42,7 @@ export interface StreamClientData {
   subscribe: Record<string, unknown>;
   /** With the query client: its base URL ("http://ADDR:PORT") and the addresses it looks up. */
   queries?: { base: string; lookups: string[] };
-  /** The thread's nice value (0: the bench's own priority). */
+  /** The process's nice value (0: the bench's own priority). */
   nice: number;
 }
 
@@ -102,13 +105,18 @@ export function readStreamFrame(frame: Buffer, r: Pick<StreamCount, 'streamUpdat
 }
 
 
-/** The worker: subscribes, posts 'subscribed' (or 'failed'), counts; on {stop, expectPrefixes} waits as startApiLoad's stop says and posts the count. */
+/** The process: subscribes, sends 'subscribed' (or 'failed'), counts; on {settle}, {mark} and {stop} does as startApiLoad's ApiLoad says and answers. */
 function run(d: StreamClientData): void {
-  if (d.nice > 0) lowerThreadPriority(d.nice);
-  const port = parentPort!;
-  const r: StreamCount = { queries: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
+  // The session's nice value (a new session's starts at 0); where there are no autogroups, the thread's, for the whole run.
+  const lowered = d.nice > 0 ? setSessionPriority(d.nice) : null;
+  if (d.nice > 0 && lowered === null) lowerThreadPriority(d.nice);
+  // The bench gone (its channel closed), the clients go too.
+  process.on('disconnect', () => process.exit(0));
+  const port = { postMessage: (m: object) => process.send!(m) };
+  const r: StreamCount = { queries: 0, queriesPerSecond: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
   let querying = d.queries !== undefined;
   const loop = (async () => {
+    const from = performance.now();
     for (let i = 0; querying; i++) {
       const { base, lookups } = d.queries!;
       const path = i % 2 === 0 ? '/neighbors' : `/rib?prefix=${encodeURIComponent(lookups[i % lookups.length] ?? '10.0.0.1')}&match=longest`;
@@ -123,6 +131,7 @@ function run(d: StreamClientData): void {
       r.queries++;
       r.slowestQueryMs = Math.max(r.slowestQueryMs, Math.round(performance.now() - t));
     }
+    r.queriesPerSecond = r.queries ? Math.round((r.queries * 1000) / (performance.now() - from)) : 0;
   })();
   // Times since the epoch: this thread's performance.now() starts at its own origin.
   const now = () => performance.timeOrigin + performance.now();
@@ -144,7 +153,7 @@ function run(d: StreamClientData): void {
     r.streamError ??= e.message;
     if (!subscribed) port.postMessage({ type: 'failed', message: e.message });
   });
-  port.on('message', async (m: { settle?: true; mark?: true; stop?: true; expectPrefixes: number; wait: boolean; convergedAt: number }) => {
+  process.on('message', async (m: { settle?: true; mark?: true; stop?: true; expectPrefixes: number; wait: boolean; convergedAt: number }) => {
     if (m.mark) {
       delays = [];
       return;
@@ -152,6 +161,7 @@ function run(d: StreamClientData): void {
     if (m.settle) {
       // The stream trails the sink: the events' thread yields to the RIB's.
       querying = false;
+      if (lowered !== null) setSessionPriority(0);
       await loop;
       while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
       r.streamTrailMs = Math.max(0, Math.round(lastAt - m.convergedAt));
@@ -169,4 +179,6 @@ function run(d: StreamClientData): void {
   });
 }
 
-if (parentPort && (workerData as StreamClientData | undefined)?.kind === 'ribstorm-stream-client') run(workerData as StreamClientData);
+/** The data the bench starts the process with (startApiLoad), as its one argument. */
+const started = process.send && process.argv[2]?.startsWith('{') ? (JSON.parse(process.argv[2]) as StreamClientData) : undefined;
+if (started?.kind === 'ribstorm-stream-client') run(started);
