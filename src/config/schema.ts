@@ -4,6 +4,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
+import { EVENT_BACKLOG_BYTES, EVENT_DEFER_MS } from '../rib/eventLane.js';
 import { ATTRIBUTE_SETS_MAX, DEFAULT_SIZING, PATHS_MAX, type RibSizing } from '../rib/memory.js';
 import { MIN_RING_BYTES } from '../io/ring.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';
@@ -103,6 +104,12 @@ export interface RibConfig extends RibSizing {
    * peer's Adj-RIB-In only, no best path chosen and nothing advertised (a route collector).
    */
   mode: RibMode;
+  /**
+   * Route events (the stream, a NATS feed): how long a batch's may wait while the RIB is loaded
+   * (0: never), and the received UPDATEs they may keep waiting, MiB (rib/eventLane.ts).
+   */
+  eventsMaxWaitMs: number;
+  eventsBacklogMb: number;
 }
 
 export const RIB_MODES = ['speaker', 'collector'] as const;
@@ -171,7 +178,13 @@ function validateApi(obj: unknown): ApiConfig {
   };
 }
 
-export const DEFAULT_RIB: RibConfig = { ...DEFAULT_SIZING, alwaysCompareMed: false, mode: 'speaker' };
+export const DEFAULT_RIB: RibConfig = {
+  ...DEFAULT_SIZING,
+  alwaysCompareMed: false,
+  mode: 'speaker',
+  eventsMaxWaitMs: EVENT_DEFER_MS,
+  eventsBacklogMb: EVENT_BACKLOG_BYTES / (1 << 20),
+};
 
 function validateRib(obj: unknown): RibConfig {
   if (obj === undefined) return { ...DEFAULT_RIB };
@@ -191,6 +204,8 @@ function validateRib(obj: unknown): RibConfig {
     attributeIndex: DEFAULT_RIB.attributeIndex,
     alwaysCompareMed: f.bool('always-compare-med', false),
     mode: f.oneOf('mode', RIB_MODES, 'speaker'),
+    eventsMaxWaitMs: f.int('events-max-wait-ms', 0, 60_000, DEFAULT_RIB.eventsMaxWaitMs, 'milliseconds from 0 (route events never wait for the RIB) to 60000'),
+    eventsBacklogMb: f.int('events-backlog-mb', 1, 4096, DEFAULT_RIB.eventsBacklogMb, 'MiB from 1 to 4096'),
   };
   f.done();
   return rib;

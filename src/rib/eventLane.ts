@@ -17,7 +17,7 @@ import type { EventTask } from './eventWorker.js';
 import { codecContext, type PeerContext } from './parse.js';
 import { createEventPool } from './pool.js';
 
-/** The received UPDATEs' bytes waiting for the events' thread, at most (about three full tables). */
+/** The received UPDATEs' bytes waiting for the events' thread, at most, by default (about three full tables; `[rib] events-backlog-mb`). */
 export const EVENT_BACKLOG_BYTES = 128 * 1024 * 1024;
 
 interface Waiting {
@@ -33,11 +33,18 @@ interface Waiting {
   count: number;
 }
 
+/** The lane's bounds: the received UPDATEs that may wait, bytes, and how long while the RIB is loaded, ms. */
+export interface EventLaneBounds {
+  backlogBytes: number;
+  deferMs: number;
+}
+
 /** Batches on the events' thread at once: one written while the next is on its way. */
 const IN_FLIGHT = 2;
 /**
- * How long a batch's events may wait while the RIB is loaded: a table loading is routed first,
- * and its events follow when it is done, or after this.
+ * How long a batch's events may wait while the RIB is loaded, by default (`[rib]
+ * events-max-wait-ms`): a table loading is routed first, and its events follow when it is
+ * done, or after this.
  */
 export const EVENT_DEFER_MS = 5000;
 /**
@@ -47,6 +54,8 @@ export const EVENT_DEFER_MS = 5000;
  */
 const DUTY_WINDOW_MS = 100;
 const LOADED_DUTY = 0.5;
+
+export const DEFAULT_EVENT_BOUNDS: EventLaneBounds = { backlogBytes: EVENT_BACKLOG_BYTES, deferMs: EVENT_DEFER_MS };
 
 export class UpdateEventLane {
   private pool?: Piscina;
@@ -80,8 +89,8 @@ export class UpdateEventLane {
     private readonly drained: () => void,
     /** The backlog passed EVENT_BACKLOG_BYTES while the lane was held. */
     private readonly backedUp: () => void,
-    /** The backlog's bound and the longest wait while the RIB is loaded (tests make them small). */
-    private readonly bounds = { backlogBytes: EVENT_BACKLOG_BYTES, deferMs: EVENT_DEFER_MS },
+    /** The backlog's bound and the longest wait while the RIB is loaded (`[rib] events-backlog-mb`, `events-max-wait-ms`). */
+    readonly bounds: EventLaneBounds = DEFAULT_EVENT_BOUNDS,
   ) {}
 
   /** The timer that looks again at a batch waiting for the RIB. */

@@ -28,7 +28,7 @@ import {
 } from './memory.js';
 import type { EventEnvelope, UpdateEventBatch, UpdateEventMode, UpdateWatch } from './events.js';
 import type { ReceivedCopy } from './copyArena.js';
-import { UpdateEventLane } from './eventLane.js';
+import { DEFAULT_EVENT_BOUNDS, UpdateEventLane, type EventLaneBounds } from './eventLane.js';
 import { parseFault } from './fault.js';
 import { createPool } from './pool.js';
 import type { RibTask } from './worker.js';
@@ -44,6 +44,8 @@ export interface RibOptions {
   collector?: boolean;
   /** A fault to inject (fault.ts, tests only); default: the RIBSTORM_FAULT environment variable. */
   fault?: string;
+  /** Route events' bounds (eventLane.ts): the longest wait while the RIB is loaded, and the backlog. Default: EVENT_DEFER_MS, EVENT_BACKLOG_BYTES. */
+  events?: Partial<EventLaneBounds>;
 }
 
 /** A batch the RIB failed: its worker died or threw out of its shard loop, or a shard turn threw. */
@@ -130,12 +132,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   private nextToEmit = 0;
   private readonly done = new Map<number, { result: BatchResult; peer: number; flush?: (r: BatchResult) => void; flushAll: boolean; watched?: { copy: ReceivedCopy; ctx: PeerContext; watch: UpdateWatch } }>();
   /** Watched batches' UPDATEs on their way to 'updates'. */
-  private readonly lane = new UpdateEventLane(
-    (peer, events) => this.emit('updates', peer, events),
-    (e) => this.emit('listenerError', e),
-    () => this.pump(),
-    () => this.emit('updatesBackedUp'),
-  );
+  private readonly lane: UpdateEventLane;
   private inFlight = 0;
   private running = 0;
   private readonly queue: Queued[] = [];
@@ -154,8 +151,20 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     this.views = new RibViews(this.buffers);
     this.workers = opts.workers ?? Math.max(1, availableParallelism());
     this.pool = createPool(this.workers, this.buffers, parseFault(opts.fault ?? process.env.RIBSTORM_FAULT));
+    this.lane = new UpdateEventLane(
+      (peer, events) => this.emit('updates', peer, events),
+      (e) => this.emit('listenerError', e),
+      () => this.pump(),
+      () => this.emit('updatesBackedUp'),
+      { ...DEFAULT_EVENT_BOUNDS, ...opts.events },
+    );
     // A worker that fails while it runs no task: Piscina replaces it and reports it here.
     this.pool.on('error', (e) => this.fault({ peer: 0, seq: -1, task: 'updates', how: 'died', detail: String((e as Error)?.message ?? e) }));
+  }
+
+  /** The route events' bounds (RibOptions.events). */
+  get eventBounds(): Readonly<EventLaneBounds> {
+    return this.lane.bounds;
   }
 
   /** Collector mode: 'changes' carry no best-path changes, only each batch's counts. */

@@ -100,6 +100,7 @@ export class Speaker extends EventEmitter<SpeakerEvents> {
       alwaysCompareMed: ribConfig.alwaysCompareMed,
       collector: ribConfig.mode === 'collector',
       sizing: ribConfig,
+      events: { deferMs: ribConfig.eventsMaxWaitMs, backlogBytes: ribConfig.eventsBacklogMb * (1 << 20) },
     }));
     if (rib) {
       // Collector mode: no decision process in the workers, no advertiser here; a peer gets its

@@ -1,6 +1,7 @@
 // `[rib] mode` and `ribstorm run --collector`: the default, the one other value, a bad value
 // and what collector mode cannot do (BMP Loc-RIB monitoring), each refused with one line
-// naming the field.
+// naming the field. `[rib] events-max-wait-ms` and `events-backlog-mb`: their defaults, their
+// ranges, and the speaker's route events' lane taking them.
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,7 +9,9 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { diffConfig } from '../../src/config/diff.js';
 import { configFromFlags } from '../../src/config/flags.js';
-import { loadConfigFile } from '../../src/config/schema.js';
+import { DEFAULT_RIB, loadConfigFile } from '../../src/config/schema.js';
+import { EVENT_BACKLOG_BYTES, EVENT_DEFER_MS } from '../../src/rib/eventLane.js';
+import { Speaker } from '../../src/speaker/speaker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ribstorm-ribmode-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -67,6 +70,41 @@ describe('[rib] mode', () => {
     expect(loadConfigFile(file('pre.toml', collector + station('"pre-policy"'))).bmp).toHaveLength(2);
     // The same stations are fine for a speaker.
     expect(loadConfigFile(file('speaker.toml', BASE + station('"all"'))).rib.mode).toBe('speaker');
+  });
+});
+
+describe('[rib] events-max-wait-ms, events-backlog-mb', () => {
+  it('default to the lane\'s own bounds, also from flags', () => {
+    for (const rib of [loadConfigFile(file('ev-none.toml', BASE)).rib, configFromFlags({ as: '65001', 'router-id': '10.0.0.1' }).rib]) {
+      expect(rib.eventsMaxWaitMs).toBe(EVENT_DEFER_MS);
+      expect(rib.eventsBacklogMb * (1 << 20)).toBe(EVENT_BACKLOG_BYTES);
+    }
+  });
+
+  it('are taken by the speaker\'s route events\' lane', async () => {
+    const config = loadConfigFile(file('ev.toml', `${BASE}\n[rib]\nworkers = 1\nevents-max-wait-ms = 0\nevents-backlog-mb = 3\n`));
+    expect(config.rib).toMatchObject({ eventsMaxWaitMs: 0, eventsBacklogMb: 3 });
+    const speaker = new Speaker(config);
+    try {
+      expect(speaker.rib!.eventBounds).toEqual({ deferMs: 0, backlogBytes: 3 << 20 });
+    } finally {
+      await speaker.rib!.close();
+    }
+  });
+
+  it('refuse a value out of range, naming the field', () => {
+    const bad = (line: string) => errorOf(() => loadConfigFile(file('ev-bad.toml', `${BASE}\n[rib]\n${line}\n`)));
+    expect(bad('events-max-wait-ms = -1')).toBe('rib.events-max-wait-ms: expected milliseconds from 0 (route events never wait for the RIB) to 60000, got -1');
+    expect(bad('events-max-wait-ms = "5s"')).toMatch(/^rib\.events-max-wait-ms: expected milliseconds/);
+    expect(bad('events-backlog-mb = 0')).toBe('rib.events-backlog-mb: expected MiB from 1 to 4096, got 0');
+    expect(bad('events-backlog-mb = 5000')).toMatch(/^rib\.events-backlog-mb: expected MiB from 1 to 4096/);
+  });
+
+  it('cannot change on a reload', () => {
+    const a = loadConfigFile(file('ev-a.toml', BASE));
+    const b = loadConfigFile(file('ev-b.toml', `${BASE}\n[rib]\nevents-backlog-mb = 64\n`));
+    expect(a.rib.eventsBacklogMb).toBe(DEFAULT_RIB.eventsBacklogMb);
+    expect(errorOf(() => diffConfig(a, b))).toBe('rib.events-backlog-mb: cannot change while running (128 -> 64); restart ribstorm to apply it');
   });
 });
 

@@ -21,11 +21,30 @@ export interface Started {
   hasExited(): boolean;
 }
 
-// Groups still alive, so a crashing run does not leave daemons behind.
+// Groups still alive, so a crashing or interrupted run does not leave daemons behind.
 const liveGroups = new Set<number>();
-process.once('exit', () => {
+const killLiveGroups = () => {
   for (const pgid of liveGroups) signalGroup(pgid, 'SIGKILL');
-});
+  liveGroups.clear();
+};
+process.once('exit', killLiveGroups);
+let onSignals = false;
+
+/**
+ * From the first daemon started: an interrupt (Ctrl-C), SIGTERM or SIGHUP stops the groups
+ * still alive (they are detached: the terminal's signal does not reach them), then takes its
+ * usual course, unless the process handles it itself.
+ */
+function killLiveGroupsOnSignals(): void {
+  if (onSignals) return;
+  onSignals = true;
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      killLiveGroups();
+      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
+    });
+  }
+}
 
 /** True when `bin` (a path, or a name looked up on PATH and the daemons' folders) is an executable file. */
 export function hasBinary(bin: string): boolean {
@@ -75,6 +94,7 @@ export function startDetached(cmd: string, args: string[], opts: { cwd: string; 
   if (child.pid === undefined) throw new Error(`failed to spawn ${cmd}`);
   const pid = child.pid;
   liveGroups.add(pid);
+  killLiveGroupsOnSignals();
   // Node must not wait on the daemon; stop() / the exit hook clean up.
   child.unref();
   return { child, pid, exited, hasExited: () => done };
