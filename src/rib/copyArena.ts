@@ -93,6 +93,11 @@ export class CopyArena {
     return (this.current = { sab, bytes: new Uint8Array(sab), used: 0, live: 0 });
   }
 
+  /** Has READY_AHEAD chunks made ready ahead of the first copies. */
+  prepare(): void {
+    this.readyAhead();
+  }
+
   /** Has chunks made ready while fewer than READY_AHEAD are free. */
   private readyAhead(): void {
     while (this.ready && this.free.length + this.readying < READY_AHEAD) {

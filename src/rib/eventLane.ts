@@ -98,6 +98,14 @@ export class UpdateEventLane {
   /** How busy the RIB has been (ribActive()). */
   private readonly duty = new DutyMeter(DUTY_WINDOW_MS);
 
+  /**
+   * Someone watches: the events' thread is started and the arena's first chunks made ready
+   * ahead, so that the first batches (a table's, often) do not pay for either.
+   */
+  prepare(): void {
+    if (!this.closed) this.arena.prepare();
+  }
+
   /** The RIB has batches queued or running (true), or none (false): the pipeline says when that changes. */
   ribActive(active: boolean): void {
     this.duty.set(active);

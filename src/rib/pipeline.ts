@@ -245,6 +245,8 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     else this.watchers.set(who, mode);
     let m: UpdateEventMode = 'off';
     for (const w of this.watchers.values()) if (w === 'raw' || m === 'off') m = w;
+    // The first watcher: the events' thread is started now, not with a table's first batch.
+    if (this.watch === 'off' && m !== 'off') this.lane.prepare();
     this.watch = m;
   }
 

@@ -68,6 +68,21 @@ describe('CopyArena', () => {
     expect(fourth.descriptors[0]).toBe(0); // all released: from the start again
     expect(messagesOf(fourth)).toEqual([[...update('10.2.2.0/24')]]);
   });
+
+  it('has chunks made ready ahead when asked (a first watcher), and copies into them', async () => {
+    const readied: SharedArrayBuffer[] = [];
+    const arena = new CopyArena(async (chunk) => {
+      readied.push(chunk);
+    });
+    arena.prepare();
+    expect(readied.length).toBeGreaterThan(0);
+    const asked = readied.length;
+    arena.prepare(); // as many as are ready or being made ready: none more
+    expect(readied.length).toBe(asked);
+    await Promise.resolve();
+    const a = ring([update('10.2.3.0/24')], [0]);
+    expect(readied).toContain(arena.copy(a.buffer, a.descriptors, 1).buffer);
+  });
 });
 
 describe('the envelope the events\' thread writes', () => {

@@ -16,7 +16,10 @@ import { percentiles } from './stats.js';
 
 /** What the clients got: the stream's deliveries, the queries' answers. */
 export interface StreamCount {
-  /** GET requests answered (half /neighbors, half /rib), a second over the loop's time, failed, and the slowest, ms. */
+  /**
+   * GET requests answered (half /neighbors, half /rib); how many a second until the run
+   * converged (afterwards the stream's trail takes the client's thread); failed; the slowest, ms.
+   */
   queries: number;
   queriesPerSecond: number;
   queryErrors: number;
@@ -115,8 +118,13 @@ function run(d: StreamClientData): void {
   const port = { postMessage: (m: object) => process.send!(m) };
   const r: StreamCount = { queries: 0, queriesPerSecond: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
   let querying = d.queries !== undefined;
+  // Times since the epoch: this process's performance.now() starts at its own origin.
+  const now = () => performance.timeOrigin + performance.now();
+  // When the loop started and each answer came, ms since the epoch (now()).
+  let loopFrom = 0;
+  const answeredAt: number[] = [];
   const loop = (async () => {
-    const from = performance.now();
+    loopFrom = now();
     for (let i = 0; querying; i++) {
       const { base, lookups } = d.queries!;
       const path = i % 2 === 0 ? '/neighbors' : `/rib?prefix=${encodeURIComponent(lookups[i % lookups.length] ?? '10.0.0.1')}&match=longest`;
@@ -129,12 +137,10 @@ function run(d: StreamClientData): void {
         r.queryErrors++;
       }
       r.queries++;
+      answeredAt.push(now());
       r.slowestQueryMs = Math.max(r.slowestQueryMs, Math.round(performance.now() - t));
     }
-    r.queriesPerSecond = r.queries ? Math.round((r.queries * 1000) / (performance.now() - from)) : 0;
   })();
-  // Times since the epoch: this thread's performance.now() starts at its own origin.
-  const now = () => performance.timeOrigin + performance.now();
   let lastAt = now();
   let subscribed = false;
   let delays: number[] | undefined;
@@ -165,6 +171,8 @@ function run(d: StreamClientData): void {
       await loop;
       while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
       r.streamTrailMs = Math.max(0, Math.round(lastAt - m.convergedAt));
+      const before = answeredAt.filter((t) => t <= m.convergedAt).length;
+      r.queriesPerSecond = m.convergedAt > loopFrom && loopFrom > 0 ? Math.round((before * 1000) / (m.convergedAt - loopFrom)) : 0;
       port.postMessage({ type: 'settled' });
       return;
     }
