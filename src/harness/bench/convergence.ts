@@ -165,11 +165,18 @@ function runLoad(o: ConvergenceOptions): TargetLoad {
   };
 }
 
-/** A few addresses inside the table's first prefixes, for the API client's longest-match lookups. */
-function sampleLookups(t: EncodedTable | undefined): string[] {
-  if (!t || t.updates.length < 19) return [];
-  const first = decodeUpdate(t.updates.subarray(0, t.updates.readUInt16BE(16)), { asn4: true });
-  return first.nlri.slice(0, 64).map((p) => p.prefix.replace(/\/\d+$/, ''));
+/** Addresses inside 64 prefixes spread over the table (an UPDATE's first each), for the API client's longest-match lookups. */
+export function sampleLookups(t: EncodedTable | undefined, count = 64): string[] {
+  if (!t) return [];
+  const starts: number[] = [];
+  for (let at = 0; at + 19 <= t.updates.length && t.updates.readUInt16BE(at + 16) >= 19; at += t.updates.readUInt16BE(at + 16)) starts.push(at);
+  const picked = new Set(Array.from({ length: Math.min(count, starts.length) }, (_, i) => starts[Math.floor((i * starts.length) / Math.min(count, starts.length))]));
+  const out: string[] = [];
+  for (const at of picked) {
+    const first = decodeUpdate(t.updates.subarray(at, at + t.updates.readUInt16BE(at + 16)), { asn4: true }).nlri[0];
+    if (first) out.push(first.prefix.replace(/\/\d+$/, ''));
+  }
+  return out;
 }
 
 export async function runConvergence(o: ConvergenceOptions): Promise<ConvergenceResult> {

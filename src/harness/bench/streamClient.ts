@@ -2,7 +2,8 @@
 // they never wait behind the sink's or the senders' work (nor hold up the sink that times the
 // run): the stream client subscribes, counts what arrives, and reports when asked (a high-rate
 // client: a batch's messages come in one frame, one JSON text per line); the query client asks
-// GET /neighbors and a longest-match GET /rib in turn, each as soon as the last was answered.
+// GET /neighbors and a longest-match GET /rib in turn, each as soon as the last was answered,
+// over one kept-alive connection (httpGet.ts).
 // The process leads a session of its own, which runs at the nice value it is given (the bench's
 // default: 19, the lowest priority) until the run converges, as clients on another host would
 // take none of the target's CPU (with the scheduler's autogroups, priority.ts, a thread of the
@@ -11,6 +12,7 @@
 // as such a client would; where it may not, it may fall behind and be cut off, as reported.
 
 import WebSocket from 'ws';
+import { KeepAliveGet } from './httpGet.js';
 import { lowerThreadPriority, setSessionPriority } from '../../util/priority.js';
 import { percentiles } from './stats.js';
 
@@ -124,15 +126,17 @@ function run(d: StreamClientData): void {
   let loopFrom = 0;
   const answeredAt: number[] = [];
   const loop = (async () => {
+    if (!querying) return;
+    const { base, lookups } = d.queries!;
+    const url = new URL(base);
+    const http = new KeepAliveGet(url.hostname, Number(url.port));
     loopFrom = now();
     for (let i = 0; querying; i++) {
-      const { base, lookups } = d.queries!;
-      const path = i % 2 === 0 ? '/neighbors' : `/rib?prefix=${encodeURIComponent(lookups[i % lookups.length] ?? '10.0.0.1')}&match=longest`;
+      const path = i % 2 === 0 ? '/neighbors' : `/rib?prefix=${encodeURIComponent(lookups[(i >> 1) % lookups.length] ?? '10.0.0.1')}&match=longest`;
       const t = performance.now();
       try {
-        const res = await fetch(`${base}${path}`);
-        await res.arrayBuffer();
-        if (!res.ok) r.queryErrors++;
+        const { status } = await http.get(path);
+        if (status !== 200) r.queryErrors++;
       } catch {
         r.queryErrors++;
       }
@@ -140,6 +144,7 @@ function run(d: StreamClientData): void {
       answeredAt.push(now());
       r.slowestQueryMs = Math.max(r.slowestQueryMs, Math.round(performance.now() - t));
     }
+    http.close();
   })();
   let lastAt = now();
   let subscribed = false;
