@@ -55,7 +55,7 @@ export const BENCH_USAGE = `usage: ribstorm bench [--peers N[,N...]] [--sinks N]
   taking the whole /stream (stream), or both; it reports what they got. The clients run in a
   process (a session) of their own at nice --client-nice until the run converges (default 19,
   the lowest priority: clients on another host take none of the target's CPU; 0: a process's
-  share like any other), then, where allowed, at 0 to catch up with the stream. --data-out mrt runs ribstorm a second time
+  share like any other), then at 0 to catch up with the stream. --data-out mrt runs ribstorm a second time
   writing MRT update logs of every UPDATE it receives, and reports the files. With either,
   --rounds N (default 1) runs the pair N times, alternating, and adds the median ratio.
   --peers 1,2 runs each count and prints one table. Up to

@@ -156,7 +156,10 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
       (e) => this.emit('listenerError', e),
       () => this.pump(),
       () => this.emit('updatesBackedUp'),
-      { ...DEFAULT_EVENT_BOUNDS, ...opts.events },
+      {
+        backlogBytes: opts.events?.backlogBytes ?? DEFAULT_EVENT_BOUNDS.backlogBytes,
+        deferMs: opts.events?.deferMs ?? DEFAULT_EVENT_BOUNDS.deferMs,
+      },
     );
     // A worker that fails while it runs no task: Piscina replaces it and reports it here.
     this.pool.on('error', (e) => this.fault({ peer: 0, seq: -1, task: 'updates', how: 'died', detail: String((e as Error)?.message ?? e) }));

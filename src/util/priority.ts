@@ -29,28 +29,51 @@ export function lowerThreadPriority(nice: number): number | null {
 }
 
 /**
+ * Whether the scheduler shares the CPU by autogroup for this process: the sysctl is on and the
+ * process is in the root CPU cgroup (one of its own, a container's or a systemd slice's with
+ * the cpu controller, comes first and autogroups do not apply inside it).
+ */
+export function autogroupsApply(): boolean {
+  try {
+    if (readFileSync('/proc/sys/kernel/sched_autogroup_enabled', 'latin1').trim() !== '1') return false;
+    // "ID:CONTROLLERS:PATH" lines: cgroup v1's cpu controller, or else v2's single hierarchy ("0::PATH").
+    const lines = readFileSync('/proc/self/cgroup', 'latin1').trim().split('\n').map((l) => l.split(':'));
+    const cpu = lines.find(([, controllers]) => controllers.split(',').includes('cpu')) ?? lines.find(([id, controllers]) => id === '0' && controllers === '');
+    return cpu?.slice(2).join(':') === '/';
+  } catch {
+    return false;
+  }
+}
+
+/**
  * Sets the nice value of the calling process's session as a whole, when the process leads a
- * session of its own (spawned detached): on Linux with autogroups
- * (/proc/sys/kernel/sched_autogroup_enabled) the scheduler first shares the CPU between
- * sessions, each as one, and a thread's nice value only weighs against its own session's
- * threads, so a thread at nice 19 still takes a whole session's share while the others of its
- * session wait. Lowering a session's priority is always allowed; raising it again may be
- * refused (RLIMIT_NICE). Returns the session's nice value now, or null where it has none to
- * set (not a session leader, no autogroups, not Linux).
+ * session of its own (spawned detached): on Linux with autogroups the scheduler first shares
+ * the CPU between sessions, each as one, and a thread's nice value only weighs against its own
+ * session's threads, so a thread at nice 19 still takes a whole session's share while the
+ * others of its session wait. Any value from 0 to 19 may be set, back and forth (below 0 needs
+ * CAP_SYS_NICE); the kernel takes one such change a tenth of a second from unprivileged
+ * processes machine-wide, so a refused one is tried again. Returns the session's nice value
+ * now, or null where it has none that counts (not a session leader, autogroups off or not
+ * applying, not Linux).
  */
 export function setSessionPriority(nice: number): number | null {
   try {
     // "PID (COMM) STATE PPID PGRP SESSION ...": COMM may hold spaces, so count after its ')'.
     const stat = readFileSync('/proc/self/stat', 'latin1');
     const session = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[3]);
-    if (session !== process.pid) return null;
+    if (session !== process.pid || !autogroupsApply()) return null;
   } catch {
     return null;
   }
-  try {
-    writeFileSync('/proc/self/autogroup', String(nice));
-  } catch {
-    // Refused: it keeps the value it has.
+  for (let attempt = 0; attempt < 5; attempt++) {
+    try {
+      writeFileSync('/proc/self/autogroup', String(nice));
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') break;
+      // Another change within the last tenth of a second, anywhere on the machine.
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 110);
+    }
   }
   try {
     return Number(/nice (-?\d+)/.exec(readFileSync('/proc/self/autogroup', 'latin1'))?.[1] ?? NaN);

@@ -35,8 +35,17 @@ describe('parseAnswer', () => {
     }
   });
 
-  it('refuses what is not an HTTP answer', () => {
+  it('takes chunk extensions and trailer fields, and where the next answer begins after them', () => {
+    const b = Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3;x=y\r\nabc\r\n0\r\nX-Checksum: 1\r\n\r\nHTTP/1.1 204');
+    const p = parseAnswer(b)!;
+    expect(p.answer.body.toString()).toBe('abc');
+    expect(b.subarray(p.end).toString()).toBe('HTTP/1.1 204');
+  });
+
+  it('refuses what is not an HTTP answer, a bad Content-Length and a bad chunk size', () => {
     expect(() => parseAnswer(Buffer.from('SSH-2.0-OpenSSH\r\n\r\n'))).toThrow(/not an HTTP answer/);
+    expect(() => parseAnswer(Buffer.from('HTTP/1.1 200 OK\r\nContent-Length: 3, 3\r\n\r\nabc'))).toThrow(/bad Content-Length/);
+    expect(() => parseAnswer(Buffer.from('HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n-a\r\nabc\r\n'))).toThrow(/bad chunk size/);
   });
 });
 
@@ -84,6 +93,22 @@ describe('KeepAliveGet', () => {
     expect((await http.get('/sized')).body.toString()).toBe('/sized');
     expect(connections()).toBe(2);
     http.close();
+  });
+
+  it('fails a GET not answered in time, or waiting when the client is closed', async () => {
+    const silent = createServer(() => {});
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const { port } = silent.address() as AddressInfo;
+      await expect(new KeepAliveGet('127.0.0.1', port, 200).get('/sized')).rejects.toThrow(/no answer in 200 ms/);
+      const http = new KeepAliveGet('127.0.0.1', port);
+      const waiting = http.get('/sized');
+      http.close();
+      await expect(waiting).rejects.toThrow(/closed/);
+    } finally {
+      silent.closeAllConnections();
+      silent.close();
+    }
   });
 
   it('fails a GET when nothing listens, and refuses two at once', async () => {

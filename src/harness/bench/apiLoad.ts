@@ -22,9 +22,12 @@ export interface ApiLoad {
   settle(expectPrefixes: number, convergedAt: number): Promise<void>;
   /** From now on the stream client times each UPDATE from its `timestamp` to its arrival (the latency churn). */
   mark(): void;
-  /** Ends the clients and reports what they got. */
+  /** Ends the clients and reports what they got (once; later calls get the same). */
   stop(): Promise<ApiLoadReport>;
 }
+
+/** The clients' answers: 'subscribed' (or 'failed'), 'settled', 'count'. */
+type ClientMessage = { type: 'subscribed' } | { type: 'failed'; message: string } | { type: 'settled' } | { type: 'count'; count: StreamCount };
 
 /** Starts the clients against the API at `base` ("127.0.0.1:PORT") at nice `nice`; resolves once the stream is subscribed. */
 export async function startApiLoad(base: string, which: ApiClients, lookups: string[], nice: number): Promise<ApiLoad> {
@@ -32,35 +35,55 @@ export async function startApiLoad(base: string, which: ApiClients, lookups: str
   const subscribe = which === 'queries' ? { type: 'NOTIFICATION' } : { type: 'UPDATE', socketOptions: { batch: true } };
   const queries = which === 'stream' ? undefined : { base: `http://${base}`, lookups };
   const data: StreamClientData = { kind: 'ribstorm-stream-client', url: `ws://${base}/stream`, subscribe, queries, nice };
-  // Detached: a session of its own, whose share of the CPU the client lowers (streamClient.ts).
-  const client = fork(fileURLToPath(new URL('./streamClient.js', import.meta.url)), [JSON.stringify(data)], { detached: true, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
-  await new Promise<void>((resolve, reject) => {
-    client.once('message', (m: { type: string; message?: string }) => (m.type === 'subscribed' ? resolve() : reject(new Error(`API clients: ${m.message}`))));
-    client.once('error', reject);
-    client.once('exit', (code) => reject(new Error(`API clients: exited (${code}) before subscribing`)));
-  }).catch((e: unknown) => {
-    client.kill();
-    throw e;
+  // Detached: a session of its own, whose share of the CPU the client lowers (streamClient.ts);
+  // none of the bench's node options (a profiler's, an inspector's).
+  const client = fork(fileURLToPath(new URL('./streamClient.js', import.meta.url)), [JSON.stringify(data)], {
+    detached: true,
+    execArgv: [],
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
+  let exitCode: number | null | undefined;
+  const exited = new Promise<void>((resolve) => client.once('exit', (code) => resolve(void (exitCode = code))));
+  // A channel that closed under a send: the wait below ends with the process.
+  client.on('error', () => {});
+  /** Sends `m` (unless the process is gone) and waits for the answer of `type`, or for the process to end (undefined). */
+  const ask = async <T extends ClientMessage['type']>(m: object | null, type: T): Promise<Extract<ClientMessage, { type: T | 'failed' }> | undefined> => {
+    let listener: ((a: ClientMessage) => void) | undefined;
+    const answered = new Promise<Extract<ClientMessage, { type: T | 'failed' }>>((resolve) => {
+      listener = (a) => {
+        if (a.type === type || a.type === 'failed') resolve(a as Extract<ClientMessage, { type: T | 'failed' }>);
+      };
+      client.on('message', listener);
+    });
+    if (m && client.connected) client.send(m);
+    try {
+      return await Promise.race([answered, exited.then(() => undefined)]);
+    } finally {
+      client.off('message', listener!);
+    }
+  };
+  const subscribed = await ask(null, 'subscribed');
+  if (subscribed?.type !== 'subscribed') {
+    client.kill();
+    throw new Error(`API clients: ${subscribed?.type === 'failed' ? subscribed.message : `exited (${exitCode}) before subscribing`}`);
+  }
+  let stopped: Promise<ApiLoadReport> | undefined;
   return {
     async settle(expectPrefixes, convergedAt) {
-      client.send({ settle: true, expectPrefixes, wait: which !== 'queries', convergedAt });
-      await new Promise((resolve) => {
-        client.once('message', resolve);
-        client.once('exit', resolve);
-      });
+      await ask({ settle: true, expectPrefixes, wait: which !== 'queries', convergedAt }, 'settled');
     },
     mark() {
-      client.send({ mark: true });
+      if (client.connected) client.send({ mark: true });
     },
-    async stop() {
-      client.send({ stop: true });
-      const { count } = await new Promise<{ count: StreamCount }>((resolve) => {
-        client.once('message', resolve);
-        client.once('exit', () => resolve({ count: { queries: 0, queriesPerSecond: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: 'the API clients exited', streamTrailMs: 0 } }));
-      });
-      client.kill();
-      return count;
+    stop() {
+      stopped ??= (async () => {
+        const a = await ask({ stop: true }, 'count');
+        client.kill();
+        return a?.type === 'count'
+          ? a.count
+          : { queries: 0, queriesPerSecond: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: `the API clients exited (${exitCode})`, streamTrailMs: 0 };
+      })();
+      return stopped;
     },
   };
 }

@@ -11,7 +11,7 @@ import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
 import { freePort } from '../daemons/proc.js';
 import { decodeUpdate } from '../../packet/index.js';
-import { startApiLoad, type ApiClients, type ApiLoadReport } from './apiLoad.js';
+import { startApiLoad, type ApiClients, type ApiLoad, type ApiLoadReport } from './apiLoad.js';
 import { createTarget, isCollectorTarget, type DataOut, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
 import { HeldPaths } from './heldPaths.js';
 
@@ -201,6 +201,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
   });
   const open: LoadPeer[] = [];
   let polled: HeldPaths | null = null;
+  let clients: ApiLoad | null = null;
   let result: ConvergenceResult;
   try {
     await target.start();
@@ -224,7 +225,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     }
     const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
-    const clients = api && o.apiClients ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0]), o.clientNice ?? 19) : null;
+    clients = api && o.apiClients ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0]), o.clientNice ?? 19) : null;
     polled?.start();
     const cpu0 = target.cpuSeconds();
     const t0 = performance.now();
@@ -380,6 +381,8 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
       ...(collector ? { held: { paths: held.size, of: expected } } : {}),
     };
   } finally {
+    // A run that failed on the way still ends its API clients (stop() answers once).
+    await clients?.stop();
     await polled?.stop();
     for (const p of open) p.close();
     await target.stop();

@@ -25,7 +25,11 @@ export function parseAnswer(b: Buffer): { answer: GetAnswer; end: number; close:
   const lines = b.toString('latin1', 0, headEnd).split('\r\n');
   const status = /^HTTP\/1\.[01] (\d{3})/.exec(lines[0])?.[1];
   if (status === undefined) throw new Error(`not an HTTP answer: ${JSON.stringify(lines[0].slice(0, 80))}`);
-  const headers = new Map(lines.slice(1).map((l) => [l.slice(0, l.indexOf(':')).trim().toLowerCase(), l.slice(l.indexOf(':') + 1).trim()]));
+  const headers = new Map<string, string>();
+  for (const l of lines.slice(1)) {
+    const colon = l.indexOf(':');
+    if (colon > 0) headers.set(l.slice(0, colon).trim().toLowerCase(), l.slice(colon + 1).trim());
+  }
   const close = headers.get('connection')?.toLowerCase() === 'close';
   let at = headEnd + HEAD_END.length;
   if (headers.get('transfer-encoding')?.toLowerCase().includes('chunked')) {
@@ -33,20 +37,24 @@ export function parseAnswer(b: Buffer): { answer: GetAnswer; end: number; close:
     for (;;) {
       const lineEnd = b.indexOf(CRLF, at);
       if (lineEnd < 0) return undefined;
-      const size = parseInt(b.toString('latin1', at, lineEnd), 16);
-      if (!Number.isFinite(size)) throw new Error('a bad chunk size');
+      // The size in hex, perhaps followed by extensions (";name=value").
+      const hex = /^[0-9a-fA-F]+/.exec(b.toString('latin1', at, lineEnd))?.[0];
+      if (hex === undefined) throw new Error(`a bad chunk size: ${JSON.stringify(b.toString('latin1', at, Math.min(lineEnd, at + 20)))}`);
+      const size = parseInt(hex, 16);
       if (size === 0) {
-        // No trailers are asked for: the last chunk's line, then an empty line.
-        const end = b.indexOf(CRLF, lineEnd + 2);
+        // The last chunk's line, any trailer fields, then an empty line.
+        const end = b.indexOf(HEAD_END, lineEnd);
         if (end < 0) return undefined;
-        return { answer: { status: Number(status), body: Buffer.concat(chunks) }, end: end + 2, close };
+        return { answer: { status: Number(status), body: Buffer.concat(chunks) }, end: end + HEAD_END.length, close };
       }
       if (b.length < lineEnd + 2 + size + 2) return undefined;
       chunks.push(b.subarray(lineEnd + 2, lineEnd + 2 + size));
       at = lineEnd + 2 + size + 2;
     }
   }
-  const length = Number(headers.get('content-length') ?? 0);
+  const given = headers.get('content-length') ?? '0';
+  if (!/^\d+$/.test(given)) throw new Error(`a bad Content-Length: ${JSON.stringify(given)}`);
+  const length = Number(given);
   if (b.length < at + length) return undefined;
   return { answer: { status: Number(status), body: Buffer.from(b.subarray(at, at + length)) }, end: at + length, close };
 }
@@ -60,6 +68,8 @@ export class KeepAliveGet {
   constructor(
     private readonly host: string,
     private readonly port: number,
+    /** How long an answer may take: past it the connection is given up and the GET fails. */
+    private readonly timeoutMs = 30_000,
   ) {}
 
   /** GET `path` (with its query); one at a time. */
@@ -67,14 +77,24 @@ export class KeepAliveGet {
     if (this.pending) return Promise.reject(new Error('one GET at a time'));
     const socket = this.socket ?? this.open();
     return new Promise<GetAnswer>((resolve, reject) => {
-      this.pending = { resolve, reject };
+      const timer = setTimeout(() => this.fail(socket, new Error(`no answer in ${this.timeoutMs} ms`)), this.timeoutMs);
+      this.pending = {
+        resolve: (a) => {
+          clearTimeout(timer);
+          resolve(a);
+        },
+        reject: (e) => {
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
       socket.write(`GET ${path} HTTP/1.1\r\nHost: ${this.host}:${this.port}\r\n\r\n`);
     });
   }
 
+  /** Closes the connection; a GET waiting fails. */
   close(): void {
-    this.socket?.destroy();
-    this.socket = undefined;
+    if (this.socket) this.fail(this.socket, new Error('closed'));
   }
 
   private open(): Socket {

@@ -8,8 +8,9 @@
 // default: 19, the lowest priority) until the run converges, as clients on another host would
 // take none of the target's CPU (with the scheduler's autogroups, priority.ts, a thread of the
 // bench's at nice 19 would still take the bench's whole share while the senders wait on the
-// target). Then, where it may, it takes back the priority it had, to catch up with the stream
-// as such a client would; where it may not, it may fall behind and be cut off, as reported.
+// target). Then it takes back the priority it had, to catch up with the stream as such a client
+// would. Where autogroups do not count, its thread runs at that nice value for the whole run,
+// and it may fall behind the stream and be cut off, as reported.
 
 import WebSocket from 'ws';
 import { KeepAliveGet } from './httpGet.js';
@@ -112,9 +113,9 @@ export function readStreamFrame(frame: Buffer, r: Pick<StreamCount, 'streamUpdat
 
 /** The process: subscribes, sends 'subscribed' (or 'failed'), counts; on {settle}, {mark} and {stop} does as startApiLoad's ApiLoad says and answers. */
 function run(d: StreamClientData): void {
-  // The session's nice value (a new session's starts at 0); where there are no autogroups, the thread's, for the whole run.
-  const lowered = d.nice > 0 ? setSessionPriority(d.nice) : null;
-  if (d.nice > 0 && lowered === null) lowerThreadPriority(d.nice);
+  // The session's nice value (a new session's starts at 0); where autogroups do not count, the thread's, for the whole run.
+  const lowered = d.nice > 0 && setSessionPriority(d.nice) === d.nice;
+  if (d.nice > 0 && !lowered) lowerThreadPriority(d.nice);
   // The bench gone (its channel closed), the clients go too.
   process.on('disconnect', () => process.exit(0));
   const port = { postMessage: (m: object) => process.send!(m) };
@@ -139,6 +140,8 @@ function run(d: StreamClientData): void {
         if (status !== 200) r.queryErrors++;
       } catch {
         r.queryErrors++;
+        // The server gone or not answering: not asked again at once.
+        await new Promise((resolve) => setTimeout(resolve, 100));
       }
       r.queries++;
       answeredAt.push(now());
@@ -172,7 +175,7 @@ function run(d: StreamClientData): void {
     if (m.settle) {
       // The stream trails the sink: the events' thread yields to the RIB's.
       querying = false;
-      if (lowered !== null) setSessionPriority(0);
+      if (lowered) setSessionPriority(0);
       await loop;
       while (m.wait && r.streamPrefixes < m.expectPrefixes && !r.streamError && now() - lastAt < 5000) await new Promise((res) => setTimeout(res, 50));
       r.streamTrailMs = Math.max(0, Math.round(lastAt - m.convergedAt));

@@ -31,18 +31,23 @@ process.once('exit', killLiveGroups);
 let onSignals = false;
 
 /**
- * From the first daemon started: an interrupt (Ctrl-C), SIGTERM or SIGHUP stops the groups
- * still alive (they are detached: the terminal's signal does not reach them), then takes its
- * usual course, unless the process handles it itself.
+ * From the first daemon started: an interrupt (Ctrl-C), SIGTERM or SIGHUP that the process
+ * leaves to its default (ending it) first stops the groups still alive, which are detached
+ * and so not reached by the terminal's signal, then takes its course. Where the process
+ * handles the signal itself (listeners of its own, called after this one), nothing is done
+ * here: the groups go at its exit.
  */
 function killLiveGroupsOnSignals(): void {
   if (onSignals) return;
   onSignals = true;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
+    const onSignal = () => {
+      if (process.listenerCount(sig) > 1) return;
       killLiveGroups();
-      if (process.listenerCount(sig) === 0) process.kill(process.pid, sig);
-    });
+      process.off(sig, onSignal);
+      process.kill(process.pid, sig);
+    };
+    process.prependListener(sig, onSignal);
   }
 }
 
