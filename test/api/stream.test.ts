@@ -5,6 +5,7 @@ import { unpack } from 'msgpackr';
 import WebSocket from 'ws';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ApiServer } from '../../src/api/server.js';
+import type { RibConfig } from '../../src/config/schema.js';
 import { captureLog, until } from '../helpers/rawPeer.js';
 import { announce, attrs, communities, OPEN_POLICY, startLab, useCleanup, withdraw } from '../helpers/lab.js';
 
@@ -65,11 +66,16 @@ class Watcher {
   }
 }
 
-async function lab(native: boolean, streamBufferBytes?: number) {
-  const l = await startLab(add, HOST, [
-    { address: A, 'remote-as': 65202, ...OPEN_POLICY },
-    { address: B, 'remote-as': 65203, ...OPEN_POLICY },
-  ]);
+async function lab(native: boolean, streamBufferBytes?: number, rib: Partial<RibConfig> = {}) {
+  const l = await startLab(
+    add,
+    HOST,
+    [
+      { address: A, 'remote-as': 65202, ...OPEN_POLICY },
+      { address: B, 'remote-as': 65203, ...OPEN_POLICY },
+    ],
+    rib,
+  );
   const api = new ApiServer(l.speaker, { native, streamBufferBytes });
   const port = await api.listen('127.0.0.1', 0);
   add(() => api.close());
@@ -206,6 +212,34 @@ for (const native of [true, false]) {
       await until(() => slow.msgs.some((m) => m.type === 'ris_error'), 20000, 'the ris_error');
       expect(slow.msgs.find((m) => m.type === 'ris_error')!.data.message).toMatch(/too slow/);
       await until(() => slow.ws.readyState === WebSocket.CLOSED, 5000, 'the slow socket closed');
+    });
+
+    it('cuts off a client that holds the events back past [rib] events-backlog-mb; every other watcher then gets them all', async () => {
+      // Its queue's bound (8 MiB of events) far above what the held-back UPDATEs may reach (1 MiB, as received).
+      const { l, api, watcher, held } = await lab(native, 8 << 20, { eventsBacklogMb: 1 });
+      const slow = await watcher();
+      await slow.subscribe({ includeRaw: true });
+      const fast = await watcher();
+      await fast.subscribe({ prefix: '10.68.0.0/16', moreSpecific: true });
+      (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+      const a = await l.peer(A, 65202);
+      const prefixes = Array.from({ length: 200 }, (_, i) => `10.68.${i}.0/24`);
+      // In small bursts, so that batches stay small: the slow client's queue passes half its
+      // bound (it holds the events back) long before the bound itself.
+      const sent = 4000;
+      for (let i = 0; i < sent; i++) {
+        a.send(announce(attrs([65202, 64512 + (i % 50), 100000 + i]), prefixes));
+        if (i % 25 === 24) await new Promise((resolve) => setTimeout(resolve, 2));
+      }
+      await held(A, 200);
+      await until(() => api.stream!.clientCount === 1, 30000, 'the slow client cut off');
+      (slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+      await until(() => slow.msgs.some((m) => m.type === 'ris_error'), 20000, 'the ris_error');
+      expect(slow.msgs.find((m) => m.type === 'ris_error')!.data.message).toMatch(/the UPDATEs held back for it passed the server's bound/);
+      // Nothing was lost for the others: every UPDATE, in the order sent.
+      await until(() => fast.updates().length === sent, 30000, `${sent} UPDATEs at the other client`);
+      const paths = fast.updates().map((m) => m.data.path as number[]);
+      expect(paths.every((p, i) => p[2] === 100000 + i)).toBe(true);
     });
 
     it('batch: a batch of UPDATEs in one frame, as JSON lines or a msgpack array', async () => {
