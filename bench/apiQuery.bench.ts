@@ -22,7 +22,8 @@ import { pathToFileURL } from 'node:url';
 import { decodeUpdate } from '../src/packet/index.js';
 import { startRibstorm } from '../src/harness/bench/targets/ribstorm.js';
 import type { DaemonProcess } from '../src/harness/daemons/proc.js';
-import { freePort } from '../src/harness/daemons/proc.js';
+import { freePort, sleep } from '../src/harness/daemons/proc.js';
+import { statFields } from '../src/harness/daemons/procfs.js';
 import { LoadPeer } from '../src/harness/loadgen/peer.js';
 import { generateTable } from '../src/harness/tablegen/index.js';
 import { apiGet, fmt, metric } from './common.js';
@@ -35,19 +36,17 @@ const REQUESTS = Number(args[1] ?? 5_000);
 const ROUNDS = Number(args[2] ?? 3);
 const WARMUP = 1_000;
 
-/** Nanoseconds thread `tid` of `pid` has run (schedstat's first field). */
-function threadNs(pid: number, tid = pid): number {
-  return Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+/** Nanoseconds the main thread of `pid` (tid == pid) has run (schedstat's first field). */
+function threadNs(pid: number): number {
+  return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]);
 }
 
-/** The thread's utime and stime, in clock ticks (1/100 s). */
-function threadTicks(pid: number, tid = pid): [number, number] {
-  const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+/** The main thread's utime and stime, in clock ticks (1/100 s). */
+function threadTicks(pid: number): [number, number] {
+  const f = statFields(`${pid}/task/${pid}`);
   return [Number(f[11]), Number(f[12])];
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
 
 interface Kind {
@@ -98,7 +97,7 @@ async function startTarget(name: string, start: Start, base: number): Promise<{ 
     }),
   );
   while ((await metric(api, 'bgp_rib_paths')) < peers.length * N) await sleep(200);
-  // Addresses inside the first UPDATE's prefixes, as the bench's query loop asks.
+  // Addresses inside the first UPDATE's prefixes.
   const t = tables[0].updates;
   const lookups = decodeUpdate(t.subarray(0, t.readUInt16BE(16)), { asn4: true }).nlri.slice(0, 64).map((p) => p.prefix.replace(/\/\d+$/, ''));
   return { target, lookups };

@@ -45,7 +45,7 @@ export interface PeerSummary extends FamilyPrefixes {
   /** Negotiated, seconds. */
   holdTime?: number;
   keepalive?: number;
-  capabilities: { local: string[]; remote: string[] };
+  capabilities: { local: readonly string[]; remote: readonly string[] };
   /** RFC 7606 outcomes per family and resets by code/subcode. */
   rfc7606: { ipv4Unicast: Rfc7606Counts; ipv6Unicast: Rfc7606Counts; resets: Record<string, number> };
   /** `[neighbors.max-prefix]`, OpenConfig's prefix-limit names: the limit, its action, the warning share. */
@@ -75,6 +75,9 @@ function rfc7606(f: FamilyImportStats): Rfc7606Counts {
 // objects (test/api/json.test.ts holds them to it), in a fraction of its time on this path.
 
 const str = JSON.stringify;
+
+/** A peer without a session: one list, so that its JSON is cached too (stringList). */
+const NO_CAPABILITIES: readonly string[] = [];
 
 /** Capability names per session, as JSON: the arrays stay the same for the session. */
 const stringLists = new WeakMap<readonly string[], string>();
@@ -163,7 +166,7 @@ export class NeighborView {
       ipv6Unicast: v6,
       connectionsEstablished: log.connectionsEstablished,
       connectionsDropped: log.connectionsDropped,
-      capabilities: { local: s?.localCapabilities ?? [], remote: s?.remoteCapabilities ?? [] },
+      capabilities: { local: s?.localCapabilities ?? NO_CAPABILITIES, remote: s?.remoteCapabilities ?? NO_CAPABILITIES },
       rfc7606: { ipv4Unicast: rfc7606(stats.ipv4Unicast), ipv6Unicast: rfc7606(stats.ipv6Unicast), resets: { ...stats.resets } },
       peerUptimeEstablishedEpoch: up ? Math.floor(log.since / 1000) : undefined,
       prefixLimit: mp ? { maxPrefixes: mp.limit, action: mp.action, warningThresholdPct: mp.warnPct } : undefined,

@@ -94,7 +94,7 @@ export class RibView {
    * JSON.stringify(row(prefix, p, names)) written as text, without the row: the attribute
    * set's members are serialized once per set (test/api/json.test.ts holds the two equal).
    */
-  rowJson(prefix: string, p: PathView, names: Map<number, [string, number]>, nowSeconds = Math.floor(Date.now() / 1000)): string {
+  rowJson(prefix: string, p: PathView, names: Map<number, [string, number]>, nowSeconds: number): string {
     const [fromPeer, peerAs] = names.get(p.peer) ?? ['', 0];
     const reason = !p.best && !this.collector ? `,"reason":${JSON.stringify(REASON_NAMES[p.reason] ?? `step ${p.reason}`)}` : '';
     return (

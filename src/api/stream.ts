@@ -134,7 +134,7 @@ export class RouteStream {
     /** What one client may have queued before it is cut off. */
     private readonly bufferBytes = SOCKET_BUFFER_BYTES,
   ) {
-    speaker.rib!.on('updates', (index, events) => this.updates(index, events));
+    speaker.rib!.on('updates', (_index, events) => this.updates(events));
     speaker.rib!.on('updatesBackedUp', () => {
       for (const c of [...this.behind.keys()]) this.tooSlow(c, 'client too slow: the UPDATEs held back for it passed the server\'s bound');
     });
@@ -169,12 +169,19 @@ export class RouteStream {
     return { peer: n.config.address, peer_asn: String(session?.peerAs ?? n.config.remoteAs), host: this.host, type } as RisData;
   }
 
-  /** The envelope the events' thread writes a peer's UPDATE events in (their ids left for BatchText). */
-  private envelopeOf(index: number): EventEnvelope | undefined {
-    const n = this.speaker.neighborAt(index);
-    if (!n) return undefined;
-    const [before, after] = envelopeText(this.headOf(n, n.session, 'UPDATE'));
-    return { before: `${before}${this.host}-`, after };
+  /** Each session's envelope for the events' thread (envelopeOf): the same for all its batches. */
+  private readonly envelopes = new WeakMap<object, EventEnvelope>();
+
+  /** The envelope the events' thread writes a batch's UPDATE events in (their ids left for BatchText), from its source. */
+  private envelopeOf(source: UpdateSource | undefined): EventEnvelope | undefined {
+    if (!source) return undefined;
+    const { neighbor: n, session } = source;
+    const cached = session && this.envelopes.get(session);
+    if (cached) return cached;
+    const [before, after] = envelopeText(this.headOf(n, session, 'UPDATE'));
+    const envelope = { before: `${before}${this.host}-`, after };
+    if (session) this.envelopes.set(session, envelope);
+    return envelope;
   }
 
   /**
@@ -194,19 +201,19 @@ export class RouteStream {
    * all of the batch or none of it, as bytes joined once (BatchText); the others go message by
    * message, parsed as their filters or msgpack need.
    */
-  private updates(index: number, batch: UpdateEventBatch): void {
+  private updates(batch: UpdateEventBatch): void {
     if (this.clients.size === 0) return;
+    // The neighbor and session the batch came in on (none: local routes): its events may trail them.
     const source = batch.tag as UpdateSource | undefined;
-    const n = source?.neighbor ?? this.speaker.neighborAt(index);
-    if (!n) return;
+    if (!source) return;
     const base = this.counter;
     this.counter += batch.length;
-    const head = this.headOf(n, source ? source.session : n.session, 'UPDATE');
+    const head = this.headOf(source.neighbor, source.session, 'UPDATE');
     let text: BatchText | undefined;
     let each: Outgoing[] | undefined;
-    for (const c of [...this.clients.values()]) {
-      // Cut off earlier in this loop (another client's hold may have backed the lane up).
-      if (c.subs.length === 0 || !this.clients.has(c.peer)) continue;
+    // A client cut off earlier in this loop (another's hold may have backed the lane up) is no longer met.
+    for (const c of this.clients.values()) {
+      if (c.subs.length === 0) continue;
       if (c.msgpack || c.subs.some(looksInside)) {
         each ??= batch.json.map((body, i) => new Outgoing({ ...head, id: this.messageId(base + i) }, body));
         this.deliverTo(c, each);
@@ -416,7 +423,7 @@ export class RouteStream {
     }
     if (mode !== this.mode) {
       this.mode = mode;
-      this.speaker.rib?.envelopeUpdates(mode === 'off' ? undefined : (index) => this.envelopeOf(index));
+      this.speaker.rib?.envelopeUpdates(mode === 'off' ? undefined : (tag) => this.envelopeOf(tag as UpdateSource | undefined));
       this.speaker.rib?.watchUpdates(mode, this);
     }
   }
@@ -435,20 +442,13 @@ const ascii = (s: string) => Buffer.from(s, 'utf8');
  */
 class BatchText {
   private readonly built: Array<{ all: Buffer; ends: Uint32Array } | undefined> = [undefined, undefined];
-  /** `{"type":"ris_message","data":{"peer":…,"peer_asn":…,"id":"HOST-` and `","host":…,"type":"UPDATE",`. */
-  private readonly before: Buffer;
-  private readonly after: Buffer;
 
   constructor(
     private readonly batch: UpdateEventBatch,
-    head: RisData,
+    private readonly head: RisData,
     /** The first message's id number. */
     private readonly base: number,
-  ) {
-    const [before, after] = envelopeText(head);
-    this.before = ascii(`${before}${head.host}-`);
-    this.after = ascii(`${after},`);
-  }
+  ) {}
 
   lines(raw: boolean): { all: Buffer; each(fn: (line: Buffer) => void): void } {
     const b = (this.built[raw ? 1 : 0] ??= this.whole(raw) ?? this.build(raw));
@@ -478,7 +478,11 @@ class BatchText {
   }
 
   private build(raw: boolean): { all: Buffer; ends: Uint32Array } {
-    const { batch, before, after, base } = this;
+    const { batch, head, base } = this;
+    // `{"type":"ris_message","data":{"peer":…,"peer_asn":…,"id":"HOST-` and `","host":…,"type":"UPDATE",`.
+    const [beforeText, afterText] = envelopeText(head);
+    const before = ascii(`${beforeText}${head.host}-`);
+    const after = ascii(`${afterText},`);
     const n = batch.length;
     const src = batch.bytes;
     // Without raw, a body ends at its raw field and both objects are closed: "}}".

@@ -42,10 +42,10 @@ function readHeaders(req: Uws.HttpRequest): Map<string, string> {
 }
 
 /**
- * An answer written after the handler returned (uWS then needs onAborted, and cork): `first`
- * now, or what the returned function is given once the request's body is in.
+ * An answer written after the handler returned (uWS then needs onAborted, and cork): what the
+ * returned function is given, a route's answer or, once the request's body is in, its own.
  */
-function later(res: Uws.HttpResponse, first: Routed | Promise<Routed> | null): (r: Routed | Promise<Routed>) => void {
+function later(res: Uws.HttpResponse): (r: Routed | Promise<Routed>) => void {
   let sink: UwsSink | null = null;
   let aborted = false;
   res.onAborted(() => {
@@ -66,12 +66,10 @@ function later(res: Uws.HttpResponse, first: Routed | Promise<Routed> | null): (
     }
     res.cork(() => res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType).end(r.body));
   };
-  const reply = (r: Routed | Promise<Routed>) => {
+  return (r) => {
     if (r instanceof Promise) void r.then(respond);
     else respond(r);
   };
-  if (first) reply(first);
-  return reply;
 }
 
 class UwsSink implements ChunkSink {
@@ -192,25 +190,23 @@ export function uwsTransport(uws: typeof Uws, opts: TransportOptions): Transport
     // The request lives while this handler runs: its headers are read from it then, and
     // copied only for an answer that comes later (a body to wait for, a route that awaits).
     let headers: Map<string, string> | null = null;
-    let live = true;
     const request: ApiRequest = {
       method: req.getCaseSensitiveMethod ? req.getCaseSensitiveMethod() : req.getMethod().toUpperCase(),
       path: req.getUrl(),
       query: new URLSearchParams(req.getQuery() ?? ''),
-      header: (name) => (headers ??= live ? readHeaders(req) : new Map()).get(name),
+      header: (name) => (headers ??= readHeaders(req)).get(name),
       body: NO_BODY,
     };
     if (request.method === 'GET' || request.method === 'HEAD') {
       const r = answerNow(opts.http, request);
       if (!(r instanceof Promise) && !('stream' in r)) {
         // Answered within the handler, where uWS corks the response itself.
-        live = false;
         res.writeStatus(statusLine(r.status)).writeHeader('content-type', r.contentType).end(r.body);
         return;
       }
-      later(res, r);
+      later(res)(r);
     } else {
-      const reply = later(res, null);
+      const reply = later(res);
       const chunks: Buffer[] = [];
       let size = 0;
       res.onData((chunk, isLast) => {
@@ -229,7 +225,6 @@ export function uwsTransport(uws: typeof Uws, opts: TransportOptions): Transport
       });
     }
     headers ??= readHeaders(req);
-    live = false;
   });
   return {
     name: 'uWebSockets.js',

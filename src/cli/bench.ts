@@ -12,7 +12,7 @@ import { convergenceSvg } from '../harness/bench/chart.js';
 import { loadTables } from '../harness/bench/tables.js';
 import { measureLoadGenerator } from '../harness/loadgen/direct.js';
 import { intFlag, parseFlags } from './flags.js';
-import type { ApiClients } from '../harness/bench/apiLoad.js';
+import { CLIENT_NICE, type ApiClients } from '../harness/bench/apiLoad.js';
 import type { LatencyReport } from '../harness/bench/latency.js';
 import { PerformanceReport, reportTable } from '../harness/bench/report.js';
 import type { ParsedFlags } from './flags.js';
@@ -133,7 +133,7 @@ export async function bench(argv: string[]): Promise<number> {
   if (flags.rounds !== undefined && !flags['api-clients'] && !flags['data-out']) throw new ConfigError('--rounds', 'only with --report, --api-clients or --data-out', flags.rounds);
   const rounds = intFlag(flags.rounds as string | undefined, 'rounds', 1, 9, 1);
   if (flags['client-nice'] !== undefined && !flags['api-clients']) throw new ConfigError('--client-nice', 'only with --api-clients', flags['client-nice']);
-  const clientNice = intFlag(flags['client-nice'] as string | undefined, 'client-nice', 0, 19, 19);
+  const clientNice = intFlag(flags['client-nice'] as string | undefined, 'client-nice', 0, 19, CLIENT_NICE);
   // One or more peer counts ("1,2"): each a round of every target, all in one table.
   const peerCounts = String(flags.peers ?? '2').split(',').map((p) => intFlag(p, 'peers', 1, MAX_SENDERS, 2));
   const sinks = intFlag(flags.sinks as string | undefined, 'sinks', 1, MAX_SINKS, 1);

@@ -4,7 +4,7 @@
 import { isIP } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { parse as parseToml } from 'smol-toml';
-import { EVENT_BACKLOG_BYTES, EVENT_DEFER_MS } from '../rib/eventLane.js';
+import { EVENT_BACKLOG_BYTES, EVENT_DEFER_MS } from '../rib/eventBounds.js';
 import { ATTRIBUTE_SETS_MAX, DEFAULT_SIZING, PATHS_MAX, type RibSizing } from '../rib/memory.js';
 import { MIN_RING_BYTES } from '../io/ring.js';
 import { parseCommunity, parseLargeCommunity, parsePrefixMatch, type Policy, type PolicyRule } from '../policy/policy.js';

@@ -23,7 +23,7 @@ export class NatsFeed {
   /** Each neighbor's session as last seen (kept past its end for the messages that follow). */
   private readonly sessions = new Map<Neighbor, string>();
   private counter = 0;
-  private readonly onUpdates = (index: number, batch: UpdateEventBatch) => this.updates(index, batch);
+  private readonly onUpdates = (_index: number, batch: UpdateEventBatch) => this.updates(batch);
 
   constructor(
     private readonly speaker: Speaker,
@@ -102,12 +102,11 @@ export class NatsFeed {
   }
 
   /** A batch's UPDATEs (already applied to the RIB), in NATS messages of at most max_payload. */
-  private updates(index: number, batch: UpdateEventBatch): void {
+  private updates(batch: UpdateEventBatch): void {
     // The neighbor and session the batch came in on: its events may trail them (rib/eventLane.ts).
     const source = batch.tag as UpdateSource | undefined;
-    const n = source?.neighbor ?? this.speaker.neighborAt(index);
-    if (!n) return; // local routes: not a neighbor's
-    const s = source ? source.session : n.session;
+    if (!source) return; // local routes: not a neighbor's
+    const { neighbor: n, session: s } = source;
     const asn = s?.peerAs ?? n.config.remoteAs;
     const session = s ? this.header(n, s) : this.session(n);
     this.send(n, session, 'UPDATE', batch.json.map((body) => `${this.envelope(n, asn, 'UPDATE')},${body.slice(1)}`));

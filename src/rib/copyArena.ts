@@ -82,11 +82,8 @@ export class CopyArena {
   /** A chunk with `size` bytes free at its end. */
   private room(size: number): Chunk {
     const c = this.current;
+    // (A chunk whose copies are all released starts again from 0: release().)
     if (c && c.used + size <= c.sab.byteLength) return c;
-    if (c && c.live === 0 && size <= c.sab.byteLength) {
-      c.used = 0;
-      return c;
-    }
     const sab = size <= CHUNK_BYTES ? (this.free.pop() ?? new SharedArrayBuffer(CHUNK_BYTES)) : new SharedArrayBuffer(size);
     this.readyAhead();
     // A chunk left behind goes to the free list when its last copy is released (release()).

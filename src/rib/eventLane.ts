@@ -12,13 +12,11 @@
 
 import type { Piscina } from 'piscina';
 import { CopyArena, type ReceivedCopy } from './copyArena.js';
+import { DEFAULT_EVENT_BOUNDS, type EventLaneBounds } from './eventBounds.js';
 import { UpdateEventBatch, type EncodedEvents, type EventEnvelope, type UpdateWatch } from './events.js';
 import type { EventTask } from './eventWorker.js';
 import { codecContext, type PeerContext } from './parse.js';
 import { createEventPool } from './pool.js';
-
-/** The received UPDATEs' bytes waiting for the events' thread, at most, by default (about three full tables; `[rib] events-backlog-mb`). */
-export const EVENT_BACKLOG_BYTES = 128 * 1024 * 1024;
 
 interface Waiting {
   k: number;
@@ -33,20 +31,8 @@ interface Waiting {
   count: number;
 }
 
-/** The lane's bounds: the received UPDATEs that may wait, bytes, and how long while the RIB is loaded, ms. */
-export interface EventLaneBounds {
-  backlogBytes: number;
-  deferMs: number;
-}
-
 /** Batches on the events' thread at once: one written while the next is on its way. */
 const IN_FLIGHT = 2;
-/**
- * How long a batch's events may wait while the RIB is loaded, by default (`[rib]
- * events-max-wait-ms`): a table loading is routed first, and its events follow when it is
- * done, or after this.
- */
-export const EVENT_DEFER_MS = 5000;
 /**
  * The RIB is loaded while it had batches queued or running more than LOADED_DUTY of the last
  * DUTY_WINDOW_MS: at a few thousand UPDATEs a second it is idle most of the time and events go
@@ -54,8 +40,6 @@ export const EVENT_DEFER_MS = 5000;
  */
 const DUTY_WINDOW_MS = 100;
 const LOADED_DUTY = 0.5;
-
-export const DEFAULT_EVENT_BOUNDS: EventLaneBounds = { backlogBytes: EVENT_BACKLOG_BYTES, deferMs: EVENT_DEFER_MS };
 
 export class UpdateEventLane {
   private pool?: Piscina;
@@ -74,8 +58,8 @@ export class UpdateEventLane {
   backlog = 0;
   /** Where watched batches' received UPDATEs are copied (pipeline: before their ring is given back). */
   readonly arena = new CopyArena((chunk) => this.eventPool().run({ touch: chunk }));
-  /** The envelope each event of a peer is written in (the route stream's), when one is asked for. */
-  envelope?: (peer: number) => EventEnvelope | undefined;
+  /** The envelope each event of a batch is written in (the route stream's), from its peer's tag, when one is asked for. */
+  envelope?: (tag: unknown) => EventEnvelope | undefined;
   /** Who the peer is, taken as its batch is added (its events may be handed on after it is gone). */
   tag?: (peer: number) => unknown;
   private closed = false;
@@ -131,8 +115,8 @@ export class UpdateEventLane {
     let envelope: EventEnvelope | undefined;
     let tag: unknown;
     try {
-      envelope = this.envelope?.(peer);
       tag = this.tag?.(peer);
+      envelope = this.envelope?.(tag);
     } catch (e) {
       this.failed(e);
     }

@@ -28,7 +28,8 @@ import {
 } from './memory.js';
 import type { EventEnvelope, UpdateEventBatch, UpdateEventMode, UpdateWatch } from './events.js';
 import type { ReceivedCopy } from './copyArena.js';
-import { DEFAULT_EVENT_BOUNDS, UpdateEventLane, type EventLaneBounds } from './eventLane.js';
+import { DEFAULT_EVENT_BOUNDS, type EventLaneBounds } from './eventBounds.js';
+import { UpdateEventLane } from './eventLane.js';
 import { parseFault } from './fault.js';
 import { createPool } from './pool.js';
 import type { RibTask } from './worker.js';
@@ -257,9 +258,9 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   private readonly barriers: Array<[number, () => void]> = [];
 
   /**
-   * Runs `fn` once every batch submitted so far has been handed on ('changes' and 'updates'
-   * emitted), right after the last of them, synchronously: what it does lands between those
-   * batches' events and the next ones (a peer's going down after its last UPDATEs).
+   * Runs `fn` once every batch submitted so far has been handed on ('changes' emitted; their
+   * 'updates' may trail: afterUpdatesHandedOn), right after the last of them, synchronously:
+   * what it does lands between those batches' changes and the next ones.
    */
   afterHandedOn(fn: () => void): void {
     if (this.nextToEmit >= this.seq) fn();
@@ -276,10 +277,11 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
   }
 
   /**
-   * Has each peer's events written whole in the envelope `of` gives (the route stream's, with
-   * room for the ids it gives as it sends them; undefined: bodies only), or none from now on.
+   * Has each batch's events written whole in the envelope `of` gives for its peer's tag
+   * (tagUpdates; the route stream's, with room for the ids it gives as it sends them;
+   * undefined: bodies only), or none from now on.
    */
-  envelopeUpdates(of: ((peer: number) => EventEnvelope | undefined) | undefined): void {
+  envelopeUpdates(of: ((tag: unknown) => EventEnvelope | undefined) | undefined): void {
     this.lane.envelope = of;
   }
 
@@ -472,7 +474,7 @@ export class RibPipeline extends EventEmitter<RibPipelineEvents> {
     const flushAll = t.kind === 'flush' ? t.how === 'all' : t.kind === 'recover' && t.redo === 'all';
     // A watched batch's received UPDATEs are copied before its ring is given back (q.resolve).
     const watched =
-      q.watch !== undefined && t.kind === 'updates' && !q.lost && result.received > 0 && this.listenerCount('updates') > 0
+      q.watch !== undefined && t.kind === 'updates' && result.received > 0 && this.listenerCount('updates') > 0
         ? { copy: this.lane.arena.copy(t.buffer, t.descriptors, result.received), ctx: t.ctx, watch: q.watch }
         : undefined;
     this.done.set(t.seq, { result, peer: q.peer, flush: flush ? q.resolve : undefined, flushAll, watched });

@@ -10,7 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { diffConfig } from '../../src/config/diff.js';
 import { configFromFlags } from '../../src/config/flags.js';
 import { DEFAULT_RIB, loadConfigFile } from '../../src/config/schema.js';
-import { EVENT_BACKLOG_BYTES, EVENT_DEFER_MS } from '../../src/rib/eventLane.js';
+import { EVENT_BACKLOG_BYTES, EVENT_DEFER_MS } from '../../src/rib/eventBounds.js';
 import { Speaker } from '../../src/speaker/speaker.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'ribstorm-ribmode-'));

@@ -6,7 +6,10 @@
 
 import { fork } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { StreamClientData, StreamCount } from './streamClient.js';
+import { emptyCount, type StreamClientData, type StreamCount } from './streamClient.js';
+
+/** The clients' nice value unless --client-nice says otherwise: the lowest priority. */
+export const CLIENT_NICE = 19;
 
 /** Which clients run: the query loop, the stream, or both. */
 export type ApiClients = 'both' | 'queries' | 'stream';
@@ -81,7 +84,7 @@ export async function startApiLoad(base: string, which: ApiClients, lookups: str
         client.kill();
         return a?.type === 'count'
           ? a.count
-          : { queries: 0, queriesPerSecond: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: `the API clients exited (${exitCode})`, streamTrailMs: 0 };
+          : { ...emptyCount(), streamError: `the API clients exited (${exitCode})` };
       })();
       return stopped;
     },

@@ -11,7 +11,7 @@ import type { Trace } from '../loadgen/replay.js';
 import { LoadPeer, PrefixSet } from '../loadgen/peer.js';
 import { freePort } from '../daemons/proc.js';
 import { decodeUpdate } from '../../packet/index.js';
-import { startApiLoad, type ApiClients, type ApiLoad, type ApiLoadReport } from './apiLoad.js';
+import { CLIENT_NICE, startApiLoad, type ApiClients, type ApiLoad, type ApiLoadReport } from './apiLoad.js';
 import { createTarget, isCollectorTarget, type DataOut, type Target, type TargetKind, type TargetLoad } from './targets/index.js';
 import { HeldPaths } from './heldPaths.js';
 
@@ -166,14 +166,16 @@ function runLoad(o: ConvergenceOptions): TargetLoad {
 }
 
 /** Addresses inside 64 prefixes spread over the table (an UPDATE's first each), for the API client's longest-match lookups. */
-export function sampleLookups(t: EncodedTable | undefined, count = 64): string[] {
+export function sampleLookups(t: EncodedTable | undefined): string[] {
   if (!t) return [];
+  const u = t.updates;
   const starts: number[] = [];
-  for (let at = 0; at + 19 <= t.updates.length && t.updates.readUInt16BE(at + 16) >= 19; at += t.updates.readUInt16BE(at + 16)) starts.push(at);
-  const picked = new Set(Array.from({ length: Math.min(count, starts.length) }, (_, i) => starts[Math.floor((i * starts.length) / Math.min(count, starts.length))]));
+  for (let at = 0; at + 19 <= u.length && u.readUInt16BE(at + 16) >= 19; at += u.readUInt16BE(at + 16)) starts.push(at);
+  const k = Math.min(64, starts.length);
   const out: string[] = [];
-  for (const at of picked) {
-    const first = decodeUpdate(t.updates.subarray(at, at + t.updates.readUInt16BE(at + 16)), { asn4: true }).nlri[0];
+  for (let i = 0; i < k; i++) {
+    const at = starts[Math.floor((i * starts.length) / k)];
+    const first = decodeUpdate(u.subarray(at, at + u.readUInt16BE(at + 16)), { asn4: true }).nlri[0];
     if (first) out.push(first.prefix.replace(/\/\d+$/, ''));
   }
   return out;
@@ -225,7 +227,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
     }
     const senders = await Promise.all(peers.map((p) => LoadPeer.open({ host: address, port, localAddress: p.address, asn: p.asn, routerId: p.address })));
     open.push(...senders);
-    clients = api && o.apiClients ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0]), o.clientNice ?? 19) : null;
+    clients = api && o.apiClients ? await startApiLoad(`${api.address}:${api.port}`, o.apiClients!, sampleLookups(o.tables[0]), o.clientNice ?? CLIENT_NICE) : null;
     polled?.start();
     const cpu0 = target.cpuSeconds();
     const t0 = performance.now();
@@ -335,7 +337,7 @@ export async function runConvergence(o: ConvergenceOptions): Promise<Convergence
         ...o.churn.latency,
         watch: (fn) => (watchers.add(fn), () => watchers.delete(fn)),
       });
-      if (timesChurn) apiReport = await clients?.stop();
+      apiReport = await clients?.stop();
     }
     let replay: ConvergenceResult['replay'];
     if (typeof o.churn === 'object' && 'trace' in o.churn && doneAt !== null) {

@@ -41,6 +41,11 @@ export interface StreamCount {
   streamDelay?: { p50: number; p99: number; max: number; updates: number };
 }
 
+/** Nothing got yet. */
+export function emptyCount(): StreamCount {
+  return { queries: 0, queriesPerSecond: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
+}
+
 export interface StreamClientData {
   kind: 'ribstorm-stream-client';
   url: string;
@@ -119,7 +124,7 @@ function run(d: StreamClientData): void {
   // The bench gone (its channel closed), the clients go too.
   process.on('disconnect', () => process.exit(0));
   const port = { postMessage: (m: object) => process.send!(m) };
-  const r: StreamCount = { queries: 0, queriesPerSecond: 0, queryErrors: 0, slowestQueryMs: 0, streamUpdates: 0, streamPrefixes: 0, streamError: null, streamTrailMs: 0 };
+  const r = emptyCount();
   let querying = d.queries !== undefined;
   // Times since the epoch: this process's performance.now() starts at its own origin.
   const now = () => performance.timeOrigin + performance.now();

@@ -11,8 +11,8 @@ export function procStatus(pid: number, field: string): number {
   return m ? Number(m[1]) * 1024 : 0;
 }
 
-/** The fields of /proc/PID/stat after the command name: [0] state, [1] ppid, [2] pgrp, [11] utime, [12] stime. */
-function statFields(pid: number | string): string[] {
+/** The fields of /proc/PID/stat (or PID/task/TID/stat) after the command name: [0] state, [1] ppid, [2] pgrp, [11] utime, [12] stime. */
+export function statFields(pid: number | string): string[] {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
