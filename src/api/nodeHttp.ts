@@ -7,7 +7,6 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import {
   MAX_BODY_BYTES,
   MAX_SOCKET_MESSAGE,
-  SOCKET_BUFFER_BYTES,
   answer,
   tooLarge,
   type ApiRequest,
@@ -68,9 +67,9 @@ class NodePeer implements SocketPeer {
     return this.ws.bufferedAmount;
   }
 
-  async drained(): Promise<void> {
+  async drained(below: number): Promise<void> {
     // `ws` has no drain event of its own: look again as the socket flushes.
-    while (!this.closed && this.ws.bufferedAmount >= SOCKET_BUFFER_BYTES / 2) await new Promise((r) => setTimeout(r, 2));
+    while (!this.closed && this.ws.bufferedAmount >= below) await new Promise((r) => setTimeout(r, 2));
   }
 
   close(code: number, reason: string): void {

@@ -283,7 +283,7 @@ export class RouteStream {
     if (c.peer.buffered > this.bufferBytes / 2 && !this.behind.has(c)) {
       this.behind.set(c, setTimeout(() => this.tooSlow(c, `client too slow: held the stream back for ${HOLD_MAX_MS / 1000} s`), HOLD_MAX_MS).unref());
       this.speaker.rib!.holdUpdates(c);
-      void c.peer.drained().then(() => this.caughtUp(c));
+      void c.peer.drained(this.bufferBytes / 2).then(() => this.caughtUp(c));
     }
   }
 
@@ -397,7 +397,7 @@ export class RouteStream {
       async () => {
         if (!this.clients.has(c.peer)) return false;
         for (const m of out.splice(0)) c.peer.send(m);
-        await c.peer.drained();
+        await c.peer.drained(this.bufferBytes / 2);
         return this.clients.has(c.peer);
       },
     );

@@ -52,8 +52,8 @@ export interface SocketPeer {
   send(data: string | Uint8Array, binary?: boolean): boolean;
   /** Bytes queued and not yet taken by the client. */
   readonly buffered: number;
-  /** Resolves once the client's queue is below half its bound, or it went away. */
-  drained(): Promise<void>;
+  /** Resolves once the client's queue is below `below` bytes (the stream: half its bound), or it went away. */
+  drained(below: number): Promise<void>;
   close(code: number, reason: string): void;
   readonly closed: boolean;
   /** Runs fn with the socket corked: what it sends leaves in as few writes as possible. */

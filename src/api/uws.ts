@@ -122,7 +122,8 @@ class UwsSink implements ChunkSink {
 
 class UwsPeer implements SocketPeer {
   closed = false;
-  private waiting: (() => void)[] = [];
+  /** drained()'s waiters: each resolved once the queue is below its mark. */
+  private waiting: Array<{ below: number; resolve: () => void }> = [];
 
   constructor(private readonly ws: Uws.WebSocket<{ peer?: UwsPeer }>) {}
 
@@ -135,14 +136,19 @@ class UwsPeer implements SocketPeer {
     return this.closed ? 0 : this.ws.getBufferedAmount();
   }
 
-  drained(): Promise<void> {
-    if (this.closed || this.buffered < SOCKET_BUFFER_BYTES / 2) return Promise.resolve();
-    return new Promise((resolve) => this.waiting.push(resolve));
+  drained(below: number): Promise<void> {
+    if (this.closed || this.buffered < below) return Promise.resolve();
+    return new Promise((resolve) => this.waiting.push({ below, resolve }));
   }
 
   drain(): void {
-    if (this.buffered >= SOCKET_BUFFER_BYTES / 2) return;
-    for (const w of this.waiting.splice(0)) w();
+    const buffered = this.buffered;
+    const still = [];
+    for (const w of this.waiting) {
+      if (buffered < w.below) w.resolve();
+      else still.push(w);
+    }
+    this.waiting = still;
   }
 
   close(code: number, reason: string): void {
@@ -157,7 +163,7 @@ class UwsPeer implements SocketPeer {
 
   gone(): void {
     this.closed = true;
-    for (const w of this.waiting.splice(0)) w();
+    for (const w of this.waiting.splice(0)) w.resolve();
   }
 }
 

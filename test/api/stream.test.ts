@@ -224,12 +224,18 @@ for (const native of [true, false]) {
       (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
       const a = await l.peer(A, 65202);
       const prefixes = Array.from({ length: 200 }, (_, i) => `10.68.${i}.0/24`);
-      // In small bursts, so that batches stay small: the slow client's queue passes half its
-      // bound (it holds the events back) long before the bound itself.
+      // In bursts of 25, each taken in and applied before the next, so that batches stay small
+      // however busy the machine: the slow client's queue passes half its bound (it holds the
+      // events back) long before the bound itself.
       const sent = 4000;
+      const neighbor = l.speaker.neighbors.get(A)!;
+      const before = neighbor.received.total;
       for (let i = 0; i < sent; i++) {
         a.send(announce(attrs([65202, 64512 + (i % 50), 100000 + i]), prefixes));
-        if (i % 25 === 24) await new Promise((resolve) => setTimeout(resolve, 2));
+        if (i % 25 === 24) {
+          await until(() => neighbor.received.total >= before + i + 1, 10000, `UPDATE ${i} taken in`);
+          await l.speaker.rib!.applied();
+        }
       }
       await held(A, 200);
       await until(() => api.stream!.clientCount === 1, 30000, 'the slow client cut off');
